@@ -1,0 +1,122 @@
+/* netdev.h - the NIC interface: burst receive, burst transmit, release, capabilities.
+ *
+ * Contract (DPDK's burst rule): rx_burst returns how many frames it filled and the caller owns
+ * exactly those until it hands each back with weir_netdev_release(); tx_burst returns how many
+ * frames it took and is done with their memory when it returns (every driver here copies or has
+ * finished sending), the rest still belong to the caller. Drivers never block and never call back
+ * into the stack. All calls happen on the loop thread.
+ *
+ * Caller bugs (NULL device, more frames than exist) are WEIR_EINVAL; device failures are WEIR_EIO.
+ */
+#ifndef WEIR_NETDEV_H
+#define WEIR_NETDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WEIR_ETH_ALEN 6
+#define WEIR_ETH_HLEN 14
+/* The Ethernet minimum frame without FCS. lwIP 2.1.3's ip4_input reads IP header fields before
+ * checking the length (notes §5.2), so no frame shorter than this may reach it. Every driver
+ * therefore drops frames shorter than an Ethernet header (runts) and zero-pads the others up to
+ * 60 bytes, as the wire would have: Linux TAP and lwIP itself send 42-byte ARP frames unpadded,
+ * and dropping those would break ARP. Receive buffers are always at least this large. */
+#define WEIR_ETH_MIN_FRAME 60
+/* Bytes the stack may use inside each received frame descriptor (holds lwIP's pbuf_custom). */
+#define WEIR_FRAME_STACK_PRIV 64
+
+struct weir_netdev;
+
+/* One received frame. The driver owns the buffer behind data; the stack owns stack_priv while it
+ * holds the frame. */
+struct weir_frame {
+	uint8_t *data;		 /* first byte of the Ethernet header */
+	uint32_t len;		 /* bytes of frame at data */
+	uint32_t cap;		 /* writable bytes from data (>= len) */
+	struct weir_netdev *dev; /* the device to release the frame to */
+	void *drv;		 /* driver's own per-frame cookie */
+	_Alignas(16) uint8_t stack_priv[WEIR_FRAME_STACK_PRIV];
+};
+
+/* One frame to send, as a gather list (an lwIP pbuf chain maps onto it without copying). */
+struct weir_iovec {
+	const void *base;
+	size_t len;
+};
+struct weir_tx_frame {
+	const struct weir_iovec *iov;
+	unsigned iovcnt;
+	size_t len; /* sum of iov[i].len */
+};
+
+enum weir_netdev_offload {
+	WEIR_OFFLOAD_RX_CSUM_IP4 = 1 << 0, /* driver verified IPv4 header checksums */
+	WEIR_OFFLOAD_RX_CSUM_L4 = 1 << 1,  /* driver verified TCP/UDP checksums */
+	WEIR_OFFLOAD_TX_CSUM_IP4 = 1 << 2, /* device fills IPv4 header checksums */
+	WEIR_OFFLOAD_TX_CSUM_L4 = 1 << 3,  /* device fills TCP/UDP checksums */
+};
+
+struct weir_netdev_caps {
+	uint8_t mac[WEIR_ETH_ALEN]; /* the device's own MAC (all zero: none, the stack picks) */
+	uint16_t mtu;		    /* largest IP packet the device carries */
+	uint32_t offloads;	    /* enum weir_netdev_offload bits */
+	uint16_t rx_queues, tx_queues;
+	int fd;			    /* readable when rx_burst has work; -1 if poll-mode */
+	int poll_mode;		    /* 1: the loop must busy-poll this device */
+};
+
+struct weir_netdev_stats {
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+	uint64_t rx_runts;     /* dropped: shorter than an Ethernet header (WEIR_ETH_HLEN) */
+	uint64_t rx_padded;    /* shorter than WEIR_ETH_MIN_FRAME, zero-padded up to it */
+	uint64_t rx_oversize;  /* dropped: larger than the receive buffers */
+	uint64_t rx_nobuf;     /* frames left waiting because every buffer was held */
+	uint64_t rx_errors, tx_errors;
+	uint64_t tx_full;      /* transmit queue full (EAGAIN) */
+	/* link driver impairments applied on transmit */
+	uint64_t imp_dropped, imp_duplicated, imp_reordered, imp_corrupted, imp_delayed;
+};
+
+/* The ops table every driver provides (designated initializers, see STYLE.md). */
+struct weir_netdev_ops {
+	/* Required. Fills up to n frame pointers; returns the count (>= 0) or WEIR_EIO. */
+	int (*rx_burst)(struct weir_netdev *dev, struct weir_frame **frames, int n);
+	/* Required. Hands a frame from rx_burst back to the driver. */
+	void (*release)(struct weir_netdev *dev, struct weir_frame *frame);
+	/* Required. Sends up to n frames; returns how many were taken (>= 0) or WEIR_EIO. */
+	int (*tx_burst)(struct weir_netdev *dev, const struct weir_tx_frame *frames, int n);
+	/* Required. Fills *caps. */
+	void (*get_caps)(const struct weir_netdev *dev, struct weir_netdev_caps *caps);
+	/* Optional. Fills *stats (zeroed by the caller first). */
+	void (*get_stats)(const struct weir_netdev *dev, struct weir_netdev_stats *stats);
+	/* Optional. Absolute time (weir_clock_now_ns) when the driver needs a poll even without
+	 * input (e.g. delayed frames), or WEIR_DEADLINE_NEVER. */
+	uint64_t (*next_deadline_ns)(struct weir_netdev *dev);
+	/* Optional. Does timed work (sends due delayed frames); returns work done. */
+	int (*poll)(struct weir_netdev *dev);
+	/* Required. Frees the device. Every frame must have been released. */
+	void (*close)(struct weir_netdev *dev);
+};
+
+/* Drivers embed this as the first member of their device struct. */
+struct weir_netdev {
+	const struct weir_netdev_ops *ops;
+	const char *name; /* "tap:weir0", "link:a" ... */
+};
+
+/* Thin, checked wrappers around the ops. NULL dev or frames → WEIR_EINVAL. */
+int weir_netdev_rx_burst(struct weir_netdev *dev, struct weir_frame **frames, int n);
+int weir_netdev_tx_burst(struct weir_netdev *dev, const struct weir_tx_frame *frames, int n);
+void weir_netdev_release(struct weir_frame *frame);
+int weir_netdev_get_caps(const struct weir_netdev *dev, struct weir_netdev_caps *caps);
+int weir_netdev_get_stats(const struct weir_netdev *dev, struct weir_netdev_stats *stats);
+uint64_t weir_netdev_next_deadline_ns(struct weir_netdev *dev);
+int weir_netdev_poll(struct weir_netdev *dev);
+/* Closes the device. NULL is ignored. */
+void weir_netdev_close(struct weir_netdev *dev);
+
+/* Opens a device from a spec string: "tap:IFNAME" (hosted). Returns 0 and sets *out, or
+ * WEIR_EINVAL (malformed spec), WEIR_ENOTSUP (driver not built), or the driver's error. */
+int weir_netdev_open(const char *spec, struct weir_netdev **out);
+
+#endif /* WEIR_NETDEV_H */

@@ -1,0 +1,88 @@
+/* netdev.c - checked wrappers around a driver's ops, and opening a device from a spec string. */
+#include <string.h>
+
+#include <weir/clock.h>
+#include <weir/error.h>
+#include <weir/netdev.h>
+
+#if defined(WEIR_HAVE_TAP)
+#include <weir/tap.h>
+#endif
+
+int weir_netdev_rx_burst(struct weir_netdev *dev, struct weir_frame **frames, int n)
+{
+	if (dev == NULL || frames == NULL || n < 0)
+		return WEIR_EINVAL;
+	return n == 0 ? 0 : dev->ops->rx_burst(dev, frames, n);
+}
+
+int weir_netdev_tx_burst(struct weir_netdev *dev, const struct weir_tx_frame *frames, int n)
+{
+	if (dev == NULL || frames == NULL || n < 0)
+		return WEIR_EINVAL;
+	return n == 0 ? 0 : dev->ops->tx_burst(dev, frames, n);
+}
+
+void weir_netdev_release(struct weir_frame *frame)
+{
+	if (frame != NULL && frame->dev != NULL)
+		frame->dev->ops->release(frame->dev, frame);
+}
+
+int weir_netdev_get_caps(const struct weir_netdev *dev, struct weir_netdev_caps *caps)
+{
+	if (dev == NULL || caps == NULL)
+		return WEIR_EINVAL;
+	memset(caps, 0, sizeof(*caps));
+	caps->fd = -1;
+	dev->ops->get_caps(dev, caps);
+	return 0;
+}
+
+int weir_netdev_get_stats(const struct weir_netdev *dev, struct weir_netdev_stats *stats)
+{
+	if (dev == NULL || stats == NULL)
+		return WEIR_EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	if (dev->ops->get_stats != NULL)
+		dev->ops->get_stats(dev, stats);
+	return 0;
+}
+
+uint64_t weir_netdev_next_deadline_ns(struct weir_netdev *dev)
+{
+	if (dev == NULL || dev->ops->next_deadline_ns == NULL)
+		return WEIR_DEADLINE_NEVER;
+	return dev->ops->next_deadline_ns(dev);
+}
+
+int weir_netdev_poll(struct weir_netdev *dev)
+{
+	if (dev == NULL)
+		return WEIR_EINVAL;
+	return dev->ops->poll != NULL ? dev->ops->poll(dev) : 0;
+}
+
+void weir_netdev_close(struct weir_netdev *dev)
+{
+	if (dev != NULL)
+		dev->ops->close(dev);
+}
+
+int weir_netdev_open(const char *spec, struct weir_netdev **out)
+{
+	if (spec == NULL || out == NULL)
+		return WEIR_EINVAL;
+	if (strncmp(spec, "tap:", 4) == 0) {
+#if defined(WEIR_HAVE_TAP)
+		struct weir_tap_config cfg = { .ifname = spec + 4 };
+
+		return weir_tap_open(&cfg, out);
+#else
+		return WEIR_ENOTSUP;
+#endif
+	}
+	if (strncmp(spec, "dpdk:", 5) == 0)
+		return WEIR_ENOTSUP;
+	return WEIR_EINVAL;
+}

@@ -1,0 +1,33 @@
+/* arch/cc.h - compiler and platform glue for lwIP, included before lwIP's own typedefs (so only
+ * <stdint.h> types here). */
+#ifndef WEIR_LWIP_ARCH_CC_H
+#define WEIR_LWIP_ARCH_CC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* glibc's <endian.h> may have defined it already (same values as lwIP's). */
+#ifndef BYTE_ORDER
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define BYTE_ORDER BIG_ENDIAN
+#else
+#define BYTE_ORDER LITTLE_ENDIAN
+#endif
+#endif
+
+#define LWIP_NO_INTTYPES_H 0
+#define lwip_htons(x) __builtin_bswap16(x)
+#define lwip_htonl(x) __builtin_bswap32(x)
+
+/* lwIP's diagnostics and assertions go to weir's log and panic, never to printf/abort directly
+ * (bare-metal images have neither). */
+void weir__lwip_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void weir__lwip_assert_failed(const char *msg, const char *file, int line)
+	__attribute__((noreturn));
+#define LWIP_PLATFORM_DIAG(x) weir__lwip_diag x
+#define LWIP_PLATFORM_ASSERT(x) weir__lwip_assert_failed(x, __FILE__, __LINE__)
+
+uint32_t weir__lwip_rand(void);
+#define LWIP_RAND() weir__lwip_rand()
+
+#endif /* WEIR_LWIP_ARCH_CC_H */

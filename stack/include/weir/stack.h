@@ -1,0 +1,85 @@
+/* stack.h - an IPv4 host on one netdev: ARP, ICMP echo, and (through flow/) TCP and UDP.
+ *
+ * lwIP keeps global state, so there is one stack per process: a second weir_stack_open() before
+ * weir_stack_close() fails with WEIR_EBUSY. Every call must come from the thread that runs the
+ * stack's loop. Caller bugs (NULL, bad prefix length, zero MTU) return WEIR_EINVAL; nothing here
+ * aborts on bad input.
+ */
+#ifndef WEIR_STACK_H
+#define WEIR_STACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weir/loop.h>
+#include <weir/netdev.h>
+
+/* An IPv4 address in network byte order (192.0.2.1 is { 0x010200c0 } on little endian). */
+struct weir_ipaddr {
+	uint32_t v4;
+};
+#define WEIR_IPADDR_STRLEN 16
+
+/* Parses dotted-quad "192.0.2.1". Returns 0 or WEIR_EINVAL. */
+int weir_ipaddr_parse(const char *text, struct weir_ipaddr *out);
+/* Parses "192.0.2.1/24" (a missing "/N" means /32). Returns 0 or WEIR_EINVAL. */
+int weir_ipaddr_parse_cidr(const char *text, struct weir_ipaddr *out, uint8_t *prefix_len);
+/* Writes the dotted quad into buf (at least WEIR_IPADDR_STRLEN bytes); returns buf. */
+char *weir_ipaddr_format(struct weir_ipaddr addr, char *buf);
+/* Parses "02:00:5e:00:53:01". Returns 0 or WEIR_EINVAL. */
+int weir_mac_parse(const char *text, uint8_t mac[WEIR_ETH_ALEN]);
+
+struct weir_stack;
+
+struct weir_stack_config {
+	struct weir_netdev *netdev; /* required; stays the caller's and must outlive the stack */
+	struct weir_loop *loop;	    /* required; the stack attaches itself as a loop source */
+	struct weir_ipaddr ip;	    /* required, not 0.0.0.0 */
+	uint8_t prefix_len;	    /* 1..32 */
+	struct weir_ipaddr gw;	    /* 0.0.0.0: no default gateway */
+	uint8_t mac[WEIR_ETH_ALEN]; /* all zero: the device's MAC, else a random local one */
+	uint16_t mtu;		    /* 0: the device's MTU; else 576..device MTU */
+};
+
+struct weir_stack_stats {
+	uint64_t rx_frames, rx_bytes; /* frames handed to lwIP */
+	uint64_t tx_frames, tx_bytes; /* frames the device took */
+	/* drops by reason */
+	uint64_t drop_runt;	   /* shorter than WEIR_ETH_MIN_FRAME */
+	uint64_t drop_wrap;	   /* frame could not be wrapped as a pbuf */
+	uint64_t drop_input;	   /* lwIP's input refused the frame */
+	uint64_t drop_tx_full;	   /* device queue full */
+	uint64_t drop_tx_error;	   /* device error on transmit */
+	uint64_t drop_tx_oversize; /* frame larger than the MTU */
+	uint64_t drop_tx_chain;	   /* pbuf chain too long and no memory to flatten it */
+	/* ICMP echo */
+	uint64_t icmp_echo_requests_out; /* weir_stack_ping() */
+	uint64_t icmp_echo_replies_in;	 /* replies matching our pings */
+	/* lwIP's own view (0 when CONFIG_LWIP_STATS is off) */
+	uint64_t ip_drops, tcp_drops, etharp_drops, icmp_drops;
+};
+
+/* Brings up the host on cfg->netdev and attaches it to cfg->loop. Returns 0 and sets *out, or
+ * WEIR_EINVAL (bad config), WEIR_EBUSY (a stack is already open), WEIR_ENOMEM, WEIR_EIO. */
+int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out);
+/* Detaches from the loop and frees the stack. The netdev stays open. NULL is ignored. */
+void weir_stack_close(struct weir_stack *stack);
+
+/* Receives a burst, runs due lwIP timers and the driver's timed work. Returns work done (>= 0).
+ * The loop calls this; tests driving time by hand may call it directly. */
+int weir_stack_poll(struct weir_stack *stack);
+
+/* Copies the counters into *out. Returns 0 or WEIR_EINVAL. */
+int weir_stack_get_stats(const struct weir_stack *stack, struct weir_stack_stats *out);
+/* Our MAC and MTU as configured. Returns 0 or WEIR_EINVAL. */
+int weir_stack_get_mac(const struct weir_stack *stack, uint8_t mac[WEIR_ETH_ALEN]);
+
+/* Sends one ICMP echo request with payload_len bytes (0..1472) to dst. Replies are counted in
+ * icmp_echo_replies_in. Returns 0, WEIR_EINVAL, WEIR_EMSGSIZE, WEIR_ENOMEM or WEIR_EUNREACH. */
+int weir_stack_ping(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t seq,
+		    size_t payload_len);
+
+/* Whether dst has a resolved ARP entry. Returns 1, 0, or WEIR_EINVAL. */
+int weir_stack_arp_resolved(struct weir_stack *stack, struct weir_ipaddr dst);
+
+#endif /* WEIR_STACK_H */

@@ -1,0 +1,402 @@
+/* stack.c - one lwIP instance on one netdev: netif glue, zero-copy receive, transmit, timers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip/etharp.h"
+#include "lwip/inet_chksum.h"
+#include "lwip/init.h"
+#include "lwip/ip4.h"
+#include "lwip/netif.h"
+#include "lwip/pbuf.h"
+#include "lwip/prot/icmp.h"
+#include "lwip/raw.h"
+#include "lwip/stats.h"
+#include "lwip/timeouts.h"
+#include "netif/ethernet.h"
+
+#define WEIR_LOG_COMPONENT "stack"
+#include <weir/clock.h>
+#include <weir/compiler.h>
+#include <weir/error.h>
+#include <weir/log.h>
+#include <weir/stack.h>
+
+#include "weir_lwip_port.h"
+
+/* Frames received per poll: big enough to amortise the syscall, small enough to keep timers and
+ * fibers running between bursts. */
+#define RX_BURST 32
+/* A transmitted pbuf chain longer than this is flattened into one buffer first. */
+#define TX_MAX_IOV 64
+/* Identifier carried by our ICMP echo requests. */
+#define PING_ID 0x5745
+
+/* The receive pbuf lives inside the driver's frame descriptor (stack_priv), so wrapping a frame
+ * allocates nothing: the frame is the pbuf, at a constant offset. */
+struct rx_pbuf {
+	struct pbuf_custom pc;
+};
+_Static_assert(sizeof(struct rx_pbuf) <= WEIR_FRAME_STACK_PRIV, "rx pbuf must fit in the frame");
+
+struct weir_stack {
+	struct netif netif;
+	struct weir_netdev *dev;
+	struct weir_loop *loop;
+	struct weir_loop_source *src;
+	struct raw_pcb *icmp_pcb;
+	uint16_t mtu;
+	struct weir_stack_stats st;
+};
+
+static struct weir_stack *the_stack;
+static int lwip_initialised;
+
+static void rx_pbuf_free(struct pbuf *p)
+{
+	struct rx_pbuf *rp = (struct rx_pbuf *)(void *)p;
+	struct weir_frame *f = WEIR_CONTAINER_OF(rp, struct weir_frame, stack_priv);
+
+	weir_netdev_release(f);
+}
+
+static err_t link_output(struct netif *netif, struct pbuf *p)
+{
+	struct weir_stack *s = netif->state;
+	struct weir_iovec iov[TX_MAX_IOV];
+	struct weir_tx_frame tf = { .iov = iov, .iovcnt = 0, .len = p->tot_len };
+	void *flat = NULL;
+	int n;
+
+	if (p->tot_len > (u32_t)s->mtu + WEIR_ETH_HLEN) {
+		s->st.drop_tx_oversize++;
+		return ERR_IF;
+	}
+	for (struct pbuf *q = p; q != NULL; q = q->next) {
+		if (q->len == 0)
+			continue;
+		if (tf.iovcnt == TX_MAX_IOV) {
+			tf.iovcnt = 0;
+			break;
+		}
+		iov[tf.iovcnt].base = q->payload;
+		iov[tf.iovcnt].len = q->len;
+		tf.iovcnt++;
+	}
+	if (tf.iovcnt == 0 && p->tot_len > 0) {
+		/* Rare: a chain of more than TX_MAX_IOV pieces. */
+		flat = malloc(p->tot_len);
+		if (flat == NULL) {
+			s->st.drop_tx_chain++;
+			return ERR_MEM;
+		}
+		pbuf_copy_partial(p, flat, p->tot_len, 0);
+		iov[0].base = flat;
+		iov[0].len = p->tot_len;
+		tf.iovcnt = 1;
+	}
+	n = weir_netdev_tx_burst(s->dev, &tf, 1);
+	free(flat);
+	if (n == 1) {
+		s->st.tx_frames++;
+		s->st.tx_bytes += p->tot_len;
+		return ERR_OK;
+	}
+	if (n == 0) {
+		/* Queue full: TCP keeps the segment and retries; others are lost like on a wire. */
+		s->st.drop_tx_full++;
+		return ERR_MEM;
+	}
+	s->st.drop_tx_error++;
+	return ERR_IF;
+}
+
+static err_t netif_init_cb(struct netif *netif)
+{
+	struct weir_stack *s = netif->state;
+
+	netif->name[0] = 'w';
+	netif->name[1] = 'r';
+	netif->output = etharp_output;
+	netif->linkoutput = link_output;
+	netif->mtu = s->mtu;
+	netif->hwaddr_len = ETH_HWADDR_LEN;
+	netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+	/* Software checksums everywhere until a driver reports offloads (DPDK, issue 4). */
+	NETIF_SET_CHECKSUM_CTRL(netif, NETIF_CHECKSUM_ENABLE_ALL);
+	return ERR_OK;
+}
+
+static u8_t icmp_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *addr)
+{
+	struct weir_stack *s = arg;
+	struct icmp_echo_hdr h;
+	u16_t iphlen;
+
+	WEIR_UNUSED(pcb);
+	WEIR_UNUSED(addr);
+	/* A raw pcb sees the IP header; look past it at the ICMP header. */
+	if (p->len < 1)
+		return 0;
+	iphlen = (u16_t)((((const u8_t *)p->payload)[0] & 0x0f) * 4);
+	if (pbuf_copy_partial(p, &h, sizeof(h), iphlen) != sizeof(h))
+		return 0;
+	if (h.type != ICMP_ER || h.id != lwip_htons(PING_ID))
+		return 0; /* not ours: let lwIP's ICMP handle it */
+	s->st.icmp_echo_replies_in++;
+	pbuf_free(p);
+	return 1;
+}
+
+static int stack_source_poll(void *arg)
+{
+	return weir_stack_poll(arg);
+}
+
+static uint64_t stack_next_deadline(void *arg)
+{
+	struct weir_stack *s = arg;
+	u32_t ms = sys_timeouts_sleeptime();
+	uint64_t d = weir_netdev_next_deadline_ns(s->dev);
+
+	if (ms != SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
+		uint64_t t = weir_clock_now_ns() + (uint64_t)ms * WEIR_NS_PER_MS;
+
+		if (t < d)
+			d = t;
+	}
+	return d;
+}
+
+static const struct weir_loop_source_ops stack_source_ops = {
+	.poll = stack_source_poll,
+	.next_deadline_ns = stack_next_deadline,
+};
+
+static int check_config(const struct weir_stack_config *cfg, const struct weir_netdev_caps *caps)
+{
+	if (cfg->ip.v4 == 0 || cfg->prefix_len < 1 || cfg->prefix_len > 32) {
+		weir_log_error("config: need an IPv4 address and a prefix length of 1..32");
+		return WEIR_EINVAL;
+	}
+	if (cfg->mtu != 0 && (cfg->mtu < 576 || cfg->mtu > caps->mtu)) {
+		weir_log_error("config: mtu %u outside 576..%u (the device's)", cfg->mtu, caps->mtu);
+		return WEIR_EINVAL;
+	}
+	if (cfg->mac[0] & 1) {
+		weir_log_error("config: MAC address is multicast");
+		return WEIR_EINVAL;
+	}
+	return 0;
+}
+
+int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out)
+{
+	static const uint8_t zero_mac[WEIR_ETH_ALEN];
+	struct weir_netdev_caps caps;
+	struct weir_stack *s;
+	ip4_addr_t ip, mask, gw;
+	int rc;
+
+	if (cfg == NULL || out == NULL || cfg->netdev == NULL || cfg->loop == NULL)
+		return WEIR_EINVAL;
+	if (the_stack != NULL)
+		return WEIR_EBUSY;
+	rc = weir_netdev_get_caps(cfg->netdev, &caps);
+	if (rc < 0)
+		return rc;
+	rc = check_config(cfg, &caps);
+	if (rc < 0)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return WEIR_ENOMEM;
+	s->dev = cfg->netdev;
+	s->loop = cfg->loop;
+	s->mtu = cfg->mtu ? cfg->mtu : caps.mtu;
+
+	if (!lwip_initialised) {
+		/* lwip_init() registers lwIP's cyclic timers; doing it twice would run each twice. */
+		rc = weir__lwip_port_init();
+		if (rc < 0)
+			goto fail;
+		lwip_init();
+		lwip_initialised = 1;
+	}
+
+	if (memcmp(cfg->mac, zero_mac, WEIR_ETH_ALEN) != 0)
+		memcpy(s->netif.hwaddr, cfg->mac, WEIR_ETH_ALEN);
+	else if (memcmp(caps.mac, zero_mac, WEIR_ETH_ALEN) != 0)
+		memcpy(s->netif.hwaddr, caps.mac, WEIR_ETH_ALEN);
+	else {
+		/* A random unicast, locally administered address (IEEE 802 U/L bit set). */
+		rc = weir_entropy_fill(s->netif.hwaddr, WEIR_ETH_ALEN);
+		if (rc < 0)
+			goto fail;
+		s->netif.hwaddr[0] = (uint8_t)((s->netif.hwaddr[0] & 0xfe) | 0x02);
+	}
+
+	ip.addr = cfg->ip.v4;
+	mask.addr = cfg->prefix_len == 32 ? 0xffffffffu
+					   : lwip_htonl(~(0xffffffffu >> cfg->prefix_len));
+	gw.addr = cfg->gw.v4;
+	if (netif_add(&s->netif, &ip, &mask, &gw, s, netif_init_cb, netif_input) == NULL) {
+		rc = WEIR_EIO;
+		goto fail;
+	}
+	netif_set_default(&s->netif);
+	netif_set_up(&s->netif);
+	netif_set_link_up(&s->netif);
+
+	s->icmp_pcb = raw_new(IP_PROTO_ICMP);
+	if (s->icmp_pcb == NULL) {
+		rc = WEIR_ENOMEM;
+		goto fail_netif;
+	}
+	raw_recv(s->icmp_pcb, icmp_recv, s);
+
+	rc = weir_loop_add(s->loop, &stack_source_ops, s, caps.poll_mode ? -1 : caps.fd, 0, &s->src);
+	if (rc < 0)
+		goto fail_raw;
+	the_stack = s;
+	*out = s;
+	{
+		char a[WEIR_IPADDR_STRLEN];
+		const uint8_t *m = s->netif.hwaddr;
+
+		weir_log_info("up on %s: %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u",
+			      s->dev->name ? s->dev->name : "?", weir_ipaddr_format(cfg->ip, a),
+			      cfg->prefix_len, m[0], m[1], m[2], m[3], m[4], m[5], s->mtu);
+	}
+	return 0;
+
+fail_raw:
+	raw_remove(s->icmp_pcb);
+fail_netif:
+	netif_remove(&s->netif);
+fail:
+	free(s);
+	return rc;
+}
+
+void weir_stack_close(struct weir_stack *s)
+{
+	if (s == NULL)
+		return;
+	weir_loop_remove(s->loop, s->src);
+	raw_remove(s->icmp_pcb);
+	/* Drops ARP entries (and the frames queued on them) that point at this netif. */
+	netif_set_down(&s->netif);
+	netif_remove(&s->netif);
+	the_stack = NULL;
+	free(s);
+}
+
+int weir_stack_poll(struct weir_stack *s)
+{
+	struct weir_frame *frames[RX_BURST];
+	int n, work;
+
+	if (s == NULL)
+		return WEIR_EINVAL;
+	n = weir_netdev_rx_burst(s->dev, frames, RX_BURST);
+	work = n > 0 ? n : 0;
+	for (int i = 0; i < n; i++) {
+		struct weir_frame *f = frames[i];
+		struct rx_pbuf *rp = (struct rx_pbuf *)(void *)f->stack_priv;
+		struct pbuf *p;
+
+		if (f->len < WEIR_ETH_MIN_FRAME) {
+			/* Drivers drop runts already; this keeps lwIP safe from one that does not. */
+			s->st.drop_runt++;
+			weir_netdev_release(f);
+			continue;
+		}
+		rp->pc.custom_free_function = rx_pbuf_free;
+		p = pbuf_alloced_custom(PBUF_RAW, (u16_t)WEIR_MIN(f->len, 0xffffu), PBUF_REF,
+					&rp->pc, f->data, (u16_t)WEIR_MIN(f->cap, 0xffffu));
+		if (p == NULL || f->len > 0xffffu) {
+			s->st.drop_wrap++;
+			weir_netdev_release(f);
+			continue;
+		}
+		s->st.rx_frames++;
+		s->st.rx_bytes += f->len;
+		if (s->netif.input(p, &s->netif) != ERR_OK) {
+			s->st.drop_input++;
+			pbuf_free(p);
+		}
+	}
+	work += weir_netdev_poll(s->dev) > 0;
+	sys_check_timeouts();
+	return work;
+}
+
+int weir_stack_get_stats(const struct weir_stack *s, struct weir_stack_stats *out)
+{
+	if (s == NULL || out == NULL)
+		return WEIR_EINVAL;
+	*out = s->st;
+#if LWIP_STATS
+	out->ip_drops = lwip_stats.ip.drop;
+	out->tcp_drops = lwip_stats.tcp.drop;
+	out->etharp_drops = lwip_stats.etharp.drop;
+	out->icmp_drops = lwip_stats.icmp.drop;
+#endif
+	return 0;
+}
+
+int weir_stack_get_mac(const struct weir_stack *s, uint8_t mac[WEIR_ETH_ALEN])
+{
+	if (s == NULL || mac == NULL)
+		return WEIR_EINVAL;
+	memcpy(mac, s->netif.hwaddr, WEIR_ETH_ALEN);
+	return 0;
+}
+
+int weir_stack_ping(struct weir_stack *s, struct weir_ipaddr dst, uint16_t seq, size_t payload_len)
+{
+	struct icmp_echo_hdr *h;
+	struct pbuf *p;
+	ip_addr_t to;
+	err_t err;
+
+	if (s == NULL || dst.v4 == 0)
+		return WEIR_EINVAL;
+	if (payload_len > (size_t)s->mtu - 20 - sizeof(*h))
+		return WEIR_EMSGSIZE;
+	p = pbuf_alloc(PBUF_IP, (u16_t)(sizeof(*h) + payload_len), PBUF_RAM);
+	if (p == NULL)
+		return WEIR_ENOMEM;
+	h = p->payload;
+	h->type = ICMP_ECHO;
+	h->code = 0;
+	h->chksum = 0;
+	h->id = lwip_htons(PING_ID);
+	h->seqno = lwip_htons(seq);
+	for (size_t i = 0; i < payload_len; i++)
+		((u8_t *)(h + 1))[i] = (u8_t)i;
+	h->chksum = inet_chksum(h, p->len);
+	ip_addr_set_ip4_u32(&to, dst.v4);
+	err = raw_sendto(s->icmp_pcb, p, &to);
+	pbuf_free(p);
+	if (err == ERR_RTE)
+		return WEIR_EUNREACH;
+	if (err == ERR_MEM || err == ERR_BUF)
+		return WEIR_ENOMEM;
+	if (err != ERR_OK)
+		return WEIR_EIO;
+	s->st.icmp_echo_requests_out++;
+	return 0;
+}
+
+int weir_stack_arp_resolved(struct weir_stack *s, struct weir_ipaddr dst)
+{
+	struct eth_addr *eth;
+	const ip4_addr_t *ip;
+	ip4_addr_t q;
+
+	if (s == NULL)
+		return WEIR_EINVAL;
+	q.addr = dst.v4;
+	return etharp_find_addr(&s->netif, &q, &eth, &ip) >= 0;
+}

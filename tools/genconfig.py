@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""genconfig.py - turn a .config (or a defconfig) into weir/config.h, lwipopts.h and config.cmake.
+
+This file is the one place that maps CONFIG_* symbols to lwIP options: the LWIPOPTS list below.
+Run by CMake at configure time; needs kconfiglib (Debian: python3-kconfiglib, imports under
+/usr/bin/python3).
+
+usage: genconfig.py --kconfig Kconfig --config FILE --out DIR
+"""
+import argparse
+import os
+import sys
+
+try:
+    import kconfiglib
+except ImportError:
+    sys.exit("genconfig: kconfiglib is not importable by %s; install python3-kconfiglib "
+             "(Debian) and run with /usr/bin/python3" % sys.executable)
+
+
+def val(kconf, name):
+    """Returns a symbol's value as int (bool/int/hex) or str."""
+    sym = kconf.syms.get(name)
+    if sym is None:
+        raise SystemExit("genconfig: unknown symbol CONFIG_%s" % name)
+    if sym.type in (kconfiglib.BOOL, kconfiglib.TRISTATE):
+        return 1 if sym.tri_value == 2 else 0
+    if sym.type in (kconfiglib.INT, kconfiglib.HEX):
+        return int(sym.str_value, 0) if sym.str_value else 0
+    return sym.str_value
+
+
+def lwipopts(kconf):
+    """Returns [(lwIP option, value, why)] derived from the configuration."""
+    v = lambda n: val(kconf, n)
+    mss, wnd, snd_buf = v("LWIP_TCP_MSS"), v("LWIP_TCP_WND"), v("LWIP_TCP_SND_BUF")
+    hosted = v("WEIR_HOSTED")
+    scale = v("LWIP_TCP_RCV_SCALE") if v("LWIP_WND_SCALE") else 0
+    if wnd > (0xFFFF << scale):
+        raise SystemExit("genconfig: CONFIG_LWIP_TCP_WND=%d needs window scaling "
+                         "(CONFIG_LWIP_WND_SCALE with a larger CONFIG_LWIP_TCP_RCV_SCALE)" % wnd)
+    queuelen = min(max(4 * snd_buf // mss, 2 * snd_buf // mss + 2), 0xFFFF)
+    if v("LWIP_MEMP_NUM_TCP_SEG") < queuelen:
+        raise SystemExit("genconfig: CONFIG_LWIP_MEMP_NUM_TCP_SEG=%d is below the send queue "
+                         "length %d that CONFIG_LWIP_TCP_SND_BUF needs"
+                         % (v("LWIP_MEMP_NUM_TCP_SEG"), queuelen))
+    # lwIP's init.c refuses TCP_SNDLOWAT >= 0xFFFF - 4*MSS (a u16 computation); only the
+    # sequential APIs use it, so with big send buffers clamp it (notes §2).
+    sndlowat = min(max(snd_buf // 2, 2 * mss + 1), snd_buf - 1)
+    if sndlowat >= 0xFFFF - 4 * mss:
+        sndlowat = 4 * mss
+    opts = [
+        ("NO_SYS", 1, "single-threaded event loop, raw API"),
+        ("LWIP_NETCONN", 0, ""), ("LWIP_SOCKET", 0, ""),
+        ("LWIP_TIMERS", 1, ""), ("SYS_LIGHTWEIGHT_PROT", 0, "no ISRs or threads touch lwIP"),
+        ("LWIP_IPV4", 1, ""), ("LWIP_IPV6", 0, ""),
+        ("LWIP_ARP", 1, ""), ("LWIP_ETHERNET", 1, ""), ("ETH_PAD_SIZE", 0, ""),
+        ("ARP_QUEUEING", 1, ""), ("MEMP_NUM_ARP_QUEUE", 64 if hosted else 4, ""),
+        ("LWIP_ICMP", 1, ""), ("LWIP_RAW", 1, "ICMP echo requests from the stack API"),
+        ("LWIP_TCP", 1, ""), ("LWIP_UDP", 1, ""),
+        ("LWIP_DNS", v("LWIP_DNS"), ""), ("LWIP_DHCP", v("LWIP_DHCP"), ""),
+        ("LWIP_IGMP", 0, ""), ("LWIP_AUTOIP", 0, ""),
+        ("LWIP_SUPPORT_CUSTOM_PBUF", 1, "zero-copy receive wraps driver frames (notes §3.1)"),
+        ("LWIP_TCP_PCB_NUM_EXT_ARGS", 1, "the destroy callback is the one 'pcb freed' signal"),
+        ("LWIP_CHECKSUM_CTRL_PER_NETIF", 1, "drivers clear what the NIC offloads"),
+        ("LWIP_CHECKSUM_ON_COPY", 1, ""),
+        ("MEM_ALIGNMENT", 8 if hosted else 4, ""),
+        ("MEM_LIBC_MALLOC", v("LWIP_MEM_LIBC_MALLOC"), ""),
+        ("TCP_MSS", mss, ""),
+        ("TCP_WND", wnd, ""),
+        ("LWIP_WND_SCALE", 1 if scale else 0, ""),
+        ("TCP_SND_BUF", snd_buf, ""),
+        ("TCP_SND_QUEUELEN", queuelen, "4 pbufs per MSS of send buffer, lwIP's own rule"),
+        ("TCP_SNDLOWAT", sndlowat, "init.c's u16 sanity check (notes §2)"),
+        ("TCP_OVERSIZE", mss, ""),
+        ("LWIP_TCP_SACK_OUT", v("LWIP_TCP_SACK_OUT") and v("LWIP_TCP_QUEUE_OOSEQ"),
+         "SACK needs the out-of-order queue"),
+        ("LWIP_TCP_TIMESTAMPS", v("LWIP_TCP_TIMESTAMPS"), ""),
+        ("LWIP_TCP_KEEPALIVE", v("LWIP_TCP_KEEPALIVE"), ""),
+        ("SO_REUSE", v("LWIP_SO_REUSE"), ""),
+        ("TCP_LISTEN_BACKLOG", v("LWIP_TCP_LISTEN_BACKLOG"), ""),
+        ("TCP_QUEUE_OOSEQ", v("LWIP_TCP_QUEUE_OOSEQ"), ""),
+        ("TCP_TMR_INTERVAL", v("LWIP_TCP_TMR_INTERVAL"), ""),
+        ("MEMP_NUM_TCP_PCB", v("LWIP_MEMP_NUM_TCP_PCB"), ""),
+        ("MEMP_NUM_TCP_PCB_LISTEN", v("LWIP_MEMP_NUM_TCP_PCB_LISTEN"), ""),
+        ("MEMP_NUM_TCP_SEG", v("LWIP_MEMP_NUM_TCP_SEG"), ""),
+        ("MEMP_NUM_PBUF", v("LWIP_MEMP_NUM_PBUF"), ""),
+        ("MEMP_NUM_UDP_PCB", v("LWIP_MEMP_NUM_UDP_PCB"), ""),
+        ("MEMP_NUM_RAW_PCB", 4, ""),
+        ("PBUF_POOL_SIZE", v("LWIP_PBUF_POOL_SIZE"), "weir's drivers bring their own buffers"),
+        ("IP_REASSEMBLY", v("LWIP_IP_REASSEMBLY"), ""),
+        ("IP_FRAG", v("LWIP_IP_FRAG"), ""),
+        ("LWIP_STATS", v("LWIP_STATS"), ""),
+        ("LWIP_STATS_DISPLAY", 0, ""),
+        ("LWIP_NETIF_HOSTNAME", 0, ""),
+        ("LWIP_NOASSERT", 0 if (hosted or v("WEIR_DEBUG")) else 1,
+         "assertions stay on for hosted builds"),
+        ("LWIP_HOOK_FILENAME", '"weir_lwip_hooks.h"', ""),
+        ("LWIP_HOOK_TCP_ISN(lip, lport, rip, rport)",
+         "weir__lwip_tcp_isn(lip, lport, rip, rport)", "RFC 6528 keyed ISN"),
+        ("LWIP_ASSERT_CORE_LOCKED()", "weir__lwip_assert_core_locked()", ""),
+    ]
+    if v("LWIP_TCP_LISTEN_BACKLOG"):
+        opts.append(("TCP_DEFAULT_LISTEN_BACKLOG", v("LWIP_TCP_DEFAULT_LISTEN_BACKLOG"), ""))
+    if scale:
+        opts.append(("TCP_RCV_SCALE", scale, ""))
+    if v("LWIP_TCP_QUEUE_OOSEQ"):
+        opts.append(("TCP_OOSEQ_MAX_PBUFS", v("LWIP_TCP_OOSEQ_MAX_PBUFS"), ""))
+        opts.append(("TCP_OOSEQ_MAX_BYTES", wnd, "never hold more than one window"))
+    if v("LWIP_MEM_LIBC_MALLOC"):
+        opts.append(("MEM_STATS", 0, "not available with the C library's malloc"))
+    else:
+        opts.append(("MEM_SIZE", v("LWIP_MEM_SIZE"), ""))
+    return opts
+
+
+def write_if_changed(path, text):
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return
+    except OSError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kconfig", required=True)
+    ap.add_argument("--config", required=True, help=".config or a defconfig file")
+    ap.add_argument("--out", required=True, help="output directory")
+    args = ap.parse_args()
+
+    kconf = kconfiglib.Kconfig(args.kconfig, warn_to_stderr=False)
+    if not os.path.exists(args.config):
+        sys.exit("genconfig: %s does not exist" % args.config)
+    kconf.load_config(args.config)
+    for w in kconf.warnings:
+        # An unknown symbol or a value out of range is a mistake: say which, do not guess.
+        if "unknown" in w or "out of range" in w or "malformed" in w:
+            sys.exit("genconfig: %s: %s" % (args.config, w))
+        print("genconfig: warning: %s" % w, file=sys.stderr)
+
+    out = args.out
+    os.makedirs(os.path.join(out, "weir"), exist_ok=True)
+    kconf.write_config(os.path.join(out, ".config.tmp"), header="# generated by genconfig.py\n")
+    os.replace(os.path.join(out, ".config.tmp"), os.path.join(out, ".config"))
+
+    lines = ["/* weir/config.h - generated from %s by tools/genconfig.py; do not edit. */"
+             % os.path.basename(args.config),
+             "#ifndef WEIR_CONFIG_H", "#define WEIR_CONFIG_H", ""]
+    cm = ["# generated by tools/genconfig.py from %s" % args.config]
+    for sym in kconf.unique_defined_syms:
+        if not sym.name.isidentifier():
+            continue
+        value = sym.str_value
+        if sym.type in (kconfiglib.BOOL, kconfiglib.TRISTATE):
+            on = sym.tri_value == 2
+            if on:
+                lines.append("#define CONFIG_%s 1" % sym.name)
+            cm.append('set(CONFIG_%s %s)' % (sym.name, "y" if on else "n"))
+        elif value != "":
+            if sym.type == kconfiglib.STRING:
+                lines.append('#define CONFIG_%s "%s"' % (sym.name, kconfiglib.escape(value)))
+            else:
+                lines.append("#define CONFIG_%s %s" % (sym.name, value))
+            cm.append('set(CONFIG_%s "%s")' % (sym.name, value))
+    lines += ["",
+              "/* IS_ENABLED(CONFIG_X): 1 if the bool option is on, else 0; usable in if (...). */",
+              "#define WEIR__ARG_PLACEHOLDER_1 0,",
+              "#define WEIR__TAKE_SECOND(ignored, val, ...) val",
+              "#define WEIR__IS_ENABLED3(arg1_or_junk) WEIR__TAKE_SECOND(arg1_or_junk 1, 0, 0)",
+              "#define WEIR__IS_ENABLED2(val) WEIR__IS_ENABLED3(WEIR__ARG_PLACEHOLDER_##val)",
+              "#define IS_ENABLED(option) WEIR__IS_ENABLED2(option)",
+              "", "#endif /* WEIR_CONFIG_H */", ""]
+    write_if_changed(os.path.join(out, "weir", "config.h"), "\n".join(lines))
+    write_if_changed(os.path.join(out, "config.cmake"), "\n".join(cm) + "\n")
+
+    ol = ["/* lwipopts.h - lwIP's options for this weir configuration; generated from %s by"
+          % os.path.basename(args.config),
+          " * tools/genconfig.py (the one place mapping CONFIG_* to lwIP). Do not edit. */",
+          "#ifndef WEIR_LWIPOPTS_H", "#define WEIR_LWIPOPTS_H", ""]
+    for name, value, why in lwipopts(kconf):
+        line = "#define %-40s %s" % (name, value)
+        if why:
+            line += " /* %s */" % why
+        ol.append(line)
+    ol += ["", "#endif /* WEIR_LWIPOPTS_H */", ""]
+    write_if_changed(os.path.join(out, "lwipopts.h"), "\n".join(ol))
+
+
+if __name__ == "__main__":
+    main()
