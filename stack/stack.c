@@ -199,14 +199,14 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 
 	if (cfg == NULL || out == NULL || cfg->netdev == NULL || cfg->loop == NULL)
 		return WEIR_EINVAL;
-	if (the_stack != NULL)
-		return WEIR_EBUSY;
 	rc = weir_netdev_get_caps(cfg->netdev, &caps);
 	if (rc < 0)
 		return rc;
 	rc = check_config(cfg, &caps);
 	if (rc < 0)
 		return rc;
+	if (the_stack != NULL)
+		return WEIR_EBUSY;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return WEIR_ENOMEM;

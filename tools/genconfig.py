@@ -135,14 +135,21 @@ def main():
     args = ap.parse_args()
 
     kconf = kconfiglib.Kconfig(args.kconfig, warn_to_stderr=False)
+    kconf.warn_assign_undef = True
     if not os.path.exists(args.config):
         sys.exit("genconfig: %s does not exist" % args.config)
     kconf.load_config(args.config)
+    # Evaluate every symbol now: kconfiglib reports out-of-range values lazily, on first use.
+    for sym in kconf.unique_defined_syms:
+        sym.str_value
+    # An unknown symbol or a value out of range is a mistake: name it and stop, never guess.
+    for name, value in kconf.missing_syms:
+        sys.exit("genconfig: %s: CONFIG_%s=%s is not a weir option (see Kconfig)"
+                 % (args.config, name, value))
     for w in kconf.warnings:
-        # An unknown symbol or a value out of range is a mistake: say which, do not guess.
-        if "unknown" in w or "out of range" in w or "malformed" in w:
-            sys.exit("genconfig: %s: %s" % (args.config, w))
-        print("genconfig: warning: %s" % w, file=sys.stderr)
+        if "outside the active range" in w or "malformed" in w or "not a valid value" in w:
+            sys.exit("genconfig: %s: %s" % (args.config, w.strip()))
+        print("genconfig: warning: %s" % w.strip(), file=sys.stderr)
 
     out = args.out
     os.makedirs(os.path.join(out, "weir"), exist_ok=True)

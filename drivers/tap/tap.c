@@ -183,7 +183,7 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 		return WEIR_EINVAL;
 	namelen = strlen(cfg->ifname);
 	if (namelen == 0 || namelen >= IFNAMSIZ || strchr(cfg->ifname, '/') != NULL) {
-		weir_log_error("interface name '%s' must be 1..%d characters", cfg->ifname,
+		weir_log_debug("interface name '%s' must be 1..%d characters", cfg->ifname,
 			       IFNAMSIZ - 1);
 		return WEIR_EINVAL;
 	}
@@ -192,7 +192,7 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		weir_log_error("open /dev/net/tun: %s", strerror(errno));
+		weir_log_debug("open /dev/net/tun: %s", strerror(errno));
 		return errno == ENOENT || errno == ENXIO || errno == ENODEV ? WEIR_ENODEV
 		       : errno == EACCES || errno == EPERM		    ? WEIR_EPERM
 									    : WEIR_EIO;
@@ -203,7 +203,7 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 
-		weir_log_error("attach to TAP %s: %s", cfg->ifname, strerror(e));
+		weir_log_debug("attach to TAP %s: %s", cfg->ifname, strerror(e));
 		close(fd);
 		return e == EPERM || e == EACCES ? WEIR_EPERM : e == EBUSY ? WEIR_EBUSY : WEIR_EIO;
 	}

@@ -19,6 +19,7 @@
 #include <weir/loop.h>
 #include <weir/netdev.h>
 #include <weir/stack.h>
+#include <weir/tap.h>
 
 #define EXIT_USAGE 2
 
@@ -174,9 +175,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "weir-appliance: event loop: %s\n", weir_strerror(rc < 0 ? rc : WEIR_EIO));
 		return 1;
 	}
-	rc = weir_netdev_open(netdev_spec, &dev);
+	{
+		/* The device carries the MTU the host is given (frames up to MTU + header). */
+		struct weir_tap_config tc = { .ifname = netdev_spec + 4, .mtu = cfg.mtu };
+
+		rc = weir_tap_open(&tc, &dev);
+	}
 	if (rc < 0) {
-		fprintf(stderr, "weir-appliance: --netdev %s: %s\n", netdev_spec, weir_strerror(rc));
+		fprintf(stderr, "weir-appliance: --netdev %s: %s%s\n", netdev_spec, weir_strerror(rc),
+			rc == WEIR_EINVAL   ? " (interface name must be 1..15 characters)"
+			: rc == WEIR_EPERM  ? " (creating a TAP device needs root or CAP_NET_ADMIN)"
+			: rc == WEIR_EBUSY  ? " (another process has the device)"
+			: rc == WEIR_ENODEV ? " (no /dev/net/tun)"
+					    : "");
 		return rc == WEIR_EINVAL ? EXIT_USAGE : 1;
 	}
 	cfg.netdev = dev;

@@ -1,0 +1,192 @@
+/* test_loop.c - the event loop: sleeps until the earliest deadline, wakes on fds, busy-polls. */
+#include <unistd.h>
+
+#include <weir/clock.h>
+#include <weir/error.h>
+#include <weir/loop.h>
+
+#include "../weir_tests.h"
+
+struct fake_src {
+	int polls;
+	int work; /* returned by poll() */
+	uint64_t deadline;
+};
+
+static int fake_poll(void *arg)
+{
+	struct fake_src *f = arg;
+
+	f->polls++;
+	return f->work;
+}
+
+static uint64_t fake_deadline(void *arg)
+{
+	return ((struct fake_src *)arg)->deadline;
+}
+
+static const struct weir_loop_source_ops fake_ops = {
+	.poll = fake_poll,
+	.next_deadline_ns = fake_deadline,
+};
+
+START_TEST(test_loop_sleeps_until_deadline)
+{
+	struct fake_src f = { 0 };
+	struct weir_loop *loop;
+	struct weir_loop_source *src;
+	struct weir_loop_stats st;
+	uint64_t t0, dt;
+
+	ck_assert_int_eq(weir_loop_create(&loop), 0);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, WEIR_LOOP_SOURCE_MAY_SLEEP, &src), 0);
+	t0 = weir_clock_now_ns();
+	f.deadline = t0 + 30 * WEIR_NS_PER_MS;
+	ck_assert_int_eq(weir_loop_run_once(loop, 5 * WEIR_NS_PER_S), 0);
+	dt = weir_clock_now_ns() - t0;
+	ck_assert_uint_ge(dt, 30 * WEIR_NS_PER_MS);
+	ck_assert_uint_lt(dt, 1 * WEIR_NS_PER_S);
+	weir_loop_get_stats(loop, &st);
+	ck_assert_uint_eq(st.sleeps, 1);
+	ck_assert_int_eq(f.polls, 1);
+	weir_loop_remove(loop, src);
+	weir_loop_destroy(loop);
+}
+END_TEST
+
+START_TEST(test_loop_max_wait_bounds_sleep)
+{
+	struct fake_src f = { .deadline = WEIR_DEADLINE_NEVER };
+	struct weir_loop *loop;
+	struct weir_loop_source *src;
+	uint64_t t0, dt;
+
+	ck_assert_int_eq(weir_loop_create(&loop), 0);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, WEIR_LOOP_SOURCE_MAY_SLEEP, &src), 0);
+	t0 = weir_clock_now_ns();
+	ck_assert_int_eq(weir_loop_run_once(loop, 20 * WEIR_NS_PER_MS), 0);
+	dt = weir_clock_now_ns() - t0;
+	ck_assert_uint_ge(dt, 20 * WEIR_NS_PER_MS);
+	ck_assert_uint_lt(dt, 1 * WEIR_NS_PER_S);
+	weir_loop_remove(loop, src);
+	weir_loop_destroy(loop);
+}
+END_TEST
+
+START_TEST(test_loop_fd_wakes_before_deadline)
+{
+	struct fake_src f = { .deadline = WEIR_DEADLINE_NEVER };
+	struct weir_loop *loop;
+	struct weir_loop_source *src;
+	int p[2];
+	uint64_t t0;
+
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(weir_loop_create(&loop), 0);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, p[0], 0, &src), 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	t0 = weir_clock_now_ns();
+	ck_assert_int_eq(weir_loop_run_once(loop, 10 * WEIR_NS_PER_S), 0);
+	ck_assert_uint_lt(weir_clock_now_ns() - t0, 2 * WEIR_NS_PER_S);
+	weir_loop_remove(loop, src);
+	weir_loop_destroy(loop);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
+START_TEST(test_loop_poll_mode_source_never_sleeps)
+{
+	struct fake_src f = { .deadline = WEIR_DEADLINE_NEVER };
+	struct weir_loop *loop;
+	struct weir_loop_source *src;
+	struct weir_loop_stats st;
+
+	ck_assert_int_eq(weir_loop_create(&loop), 0);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, 0, &src), 0);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(weir_loop_run_once(loop, 10 * WEIR_NS_PER_S), 0);
+	weir_loop_get_stats(loop, &st);
+	ck_assert_uint_eq(st.sleeps, 0);
+	ck_assert_uint_eq(st.turns, 100);
+	ck_assert_int_eq(f.polls, 100);
+	weir_loop_remove(loop, src);
+	weir_loop_destroy(loop);
+}
+END_TEST
+
+START_TEST(test_loop_work_skips_sleep)
+{
+	struct fake_src f = { .work = 3, .deadline = WEIR_DEADLINE_NEVER };
+	struct weir_loop *loop;
+	struct weir_loop_source *src;
+	struct weir_loop_stats st;
+
+	ck_assert_int_eq(weir_loop_create(&loop), 0);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, WEIR_LOOP_SOURCE_MAY_SLEEP, &src), 0);
+	ck_assert_int_eq(weir_loop_run_once(loop, 10 * WEIR_NS_PER_S), 3);
+	weir_loop_get_stats(loop, &st);
+	ck_assert_uint_eq(st.sleeps, 0);
+	weir_loop_remove(loop, src);
+	weir_loop_destroy(loop);
+}
+END_TEST
+
+static int stopping_poll(void *arg)
+{
+	weir_loop_stop(arg);
+	return 0;
+}
+
+START_TEST(test_loop_stop_ends_run)
+{
+	static const struct weir_loop_source_ops ops = { .poll = stopping_poll };
+	struct weir_loop *loop;
+	struct weir_loop_source *src;
+
+	ck_assert_int_eq(weir_loop_create(&loop), 0);
+	ck_assert_int_eq(weir_loop_add(loop, &ops, loop, -1, 0, &src), 0);
+	ck_assert_int_eq(weir_loop_run(loop), 0);
+	weir_loop_remove(loop, src);
+	weir_loop_destroy(loop);
+}
+END_TEST
+
+START_TEST(test_loop_rejects_bad_arguments)
+{
+	static const struct weir_loop_source_ops no_poll = { .poll = NULL };
+	struct fake_src f = { 0 };
+	struct weir_loop *loop;
+	struct weir_loop_source *src;
+
+	ck_assert_int_eq(weir_loop_create(NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_loop_create(&loop), 0);
+	ck_assert_int_eq(weir_loop_add(NULL, &fake_ops, &f, -1, 0, &src), WEIR_EINVAL);
+	ck_assert_int_eq(weir_loop_add(loop, NULL, &f, -1, 0, &src), WEIR_EINVAL);
+	ck_assert_int_eq(weir_loop_add(loop, &no_poll, &f, -1, 0, &src), WEIR_EINVAL);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, 0x80, &src), WEIR_EINVAL);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, 987654, 0, &src), WEIR_EINVAL);
+	ck_assert_int_eq(weir_loop_run_once(NULL, 0), WEIR_EINVAL);
+	ck_assert_int_eq(weir_loop_run(NULL), WEIR_EINVAL);
+	weir_loop_remove(loop, NULL);
+	weir_loop_destroy(loop);
+	weir_loop_destroy(NULL);
+}
+END_TEST
+
+Suite *weir_test_loop_suite(void)
+{
+	Suite *s = suite_create("loop");
+	TCase *tc = tcase_create("loop");
+
+	tcase_add_test(tc, test_loop_sleeps_until_deadline);
+	tcase_add_test(tc, test_loop_max_wait_bounds_sleep);
+	tcase_add_test(tc, test_loop_fd_wakes_before_deadline);
+	tcase_add_test(tc, test_loop_poll_mode_source_never_sleeps);
+	tcase_add_test(tc, test_loop_work_skips_sleep);
+	tcase_add_test(tc, test_loop_stop_ends_run);
+	tcase_add_test(tc, test_loop_rejects_bad_arguments);
+	suite_add_tcase(s, tc);
+	return s;
+}

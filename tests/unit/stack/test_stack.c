@@ -1,0 +1,456 @@
+/* test_stack.c - the stack over an in-memory netdev: wrapping, release, ARP, ICMP, counters. */
+#include <string.h>
+
+#include "lwip/memp.h"
+#include "lwip/stats.h"
+#include "lwip/timeouts.h"
+
+#include <weir/clock.h>
+#include <weir/error.h>
+#include <weir/stack.h>
+
+#include "../support/frames.h"
+#include "../support/memdev.h"
+#include "../weir_tests.h"
+
+static const uint8_t peer_mac[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x01 };
+static const uint8_t our_mac[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x02 };
+
+static struct memdev md;
+static struct weir_loop *loop;
+static struct weir_stack *st;
+static struct weir_ipaddr our_ip, peer_ip;
+static unsigned memp_baseline[MEMP_MAX];
+static struct memdev_tx gratuitous;
+static unsigned gratuitous_count;
+
+static void snapshot_pools(unsigned *out)
+{
+	for (int i = 0; i < MEMP_MAX; i++)
+		out[i] = lwip_stats.memp[i] ? lwip_stats.memp[i]->used : 0;
+}
+
+static void setup(void)
+{
+	struct weir_stack_config cfg = { 0 };
+
+	memdev_init(&md);
+	ck_assert_int_eq(weir_loop_create(&loop), 0);
+	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.2", &our_ip), 0);
+	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.1", &peer_ip), 0);
+	cfg.netdev = &md.nd;
+	cfg.loop = loop;
+	cfg.ip = our_ip;
+	cfg.prefix_len = 24;
+	memcpy(cfg.mac, our_mac, 6);
+	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
+	/* Bringing the netif up announces our address (gratuitous ARP, RFC 5227 §3): checked by
+	 * test_gratuitous_arp_on_open, then forgotten so each test counts only its own frames. */
+	gratuitous = md.tx[0];
+	gratuitous_count = md.ntx;
+	md.ntx = 0;
+	snapshot_pools(memp_baseline);
+}
+
+static void teardown(void)
+{
+	unsigned now[MEMP_MAX];
+
+	/* Nothing leaked: every frame went back to the driver, every pool to its baseline. */
+	ck_assert_uint_eq(memdev_outstanding(&md), 0);
+	snapshot_pools(now);
+	for (int i = 0; i < MEMP_MAX; i++)
+		ck_assert_msg(now[i] == memp_baseline[i], "pool %d: %u in use, baseline %u", i,
+			      now[i], memp_baseline[i]);
+	weir_stack_close(st);
+	weir_loop_destroy(loop);
+}
+
+/* Injects an ARP request from the peer (padded to 60 like a driver would) and polls. */
+static void peer_arps_us(void)
+{
+	uint8_t f[60] = { 0 };
+
+	frame_arp_request(f, peer_mac, peer_ip.v4, our_ip.v4);
+	ck_assert_int_ge(memdev_inject(&md, f, sizeof(f)), 0);
+	ck_assert_int_eq(weir_stack_poll(st), 1);
+}
+
+START_TEST(test_gratuitous_arp_on_open)
+{
+	const uint8_t *g = gratuitous.data;
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	ck_assert_uint_eq(gratuitous_count, 1);
+	ck_assert_uint_eq(gratuitous.len, 42);
+	ck_assert_mem_eq(g, bcast, 6);
+	ck_assert_uint_eq(g[12] << 8 | g[13], 0x0806);
+	ck_assert_mem_eq(g + 22, our_mac, 6);
+	ck_assert_mem_eq(g + 28, &our_ip.v4, 4); /* sender = target = our address */
+	ck_assert_mem_eq(g + 38, &our_ip.v4, 4);
+}
+END_TEST
+
+START_TEST(test_arp_request_answered)
+{
+	const uint8_t *r;
+
+	peer_arps_us();
+	ck_assert_uint_eq(md.ntx, 1);
+	r = md.tx[0].data;
+	ck_assert_mem_eq(r, peer_mac, 6);	/* to the asker */
+	ck_assert_mem_eq(r + 6, our_mac, 6);
+	ck_assert_uint_eq(r[12] << 8 | r[13], 0x0806);
+	ck_assert_uint_eq(r[20] << 8 | r[21], 2); /* reply */
+	ck_assert_mem_eq(r + 22, our_mac, 6);	  /* sender hw = us */
+	ck_assert_mem_eq(r + 28, &our_ip.v4, 4);
+	ck_assert_mem_eq(r + 38, &peer_ip.v4, 4);
+	ck_assert_int_eq(weir_stack_arp_resolved(st, peer_ip), 1);
+	ck_assert_uint_eq(md.releases, 1);
+}
+END_TEST
+
+static void check_echo_reply(const struct memdev_tx *t, uint16_t id, uint16_t seq, size_t payload)
+{
+	const uint8_t *ip = t->data + 14, *icmp = ip + 20;
+
+	ck_assert_uint_eq(t->len, 14 + 20 + 8 + payload);
+	ck_assert_mem_eq(t->data, peer_mac, 6);
+	ck_assert_uint_eq(ip[9], 1);
+	ck_assert_mem_eq(ip + 12, &our_ip.v4, 4);
+	ck_assert_mem_eq(ip + 16, &peer_ip.v4, 4);
+	ck_assert_uint_eq(frame_csum(ip, 20), 0);
+	ck_assert_uint_eq(icmp[0], 0); /* echo reply */
+	ck_assert_uint_eq(icmp[4] << 8 | icmp[5], id);
+	ck_assert_uint_eq(icmp[6] << 8 | icmp[7], seq);
+	ck_assert_uint_eq(frame_csum(icmp, 8 + payload), 0);
+	for (size_t i = 0; i < payload; i++)
+		ck_assert_uint_eq(icmp[8 + i], (uint8_t)(i * 7));
+}
+
+START_TEST(test_icmp_echo_answered_byte_exact)
+{
+	static uint8_t f[1514];
+	size_t sizes[] = { 18, 56, 1000, 1472 };
+
+	peer_arps_us();
+	for (unsigned k = 0; k < 4; k++) {
+		size_t len = frame_icmp_echo(f, peer_mac, our_mac, peer_ip.v4, our_ip.v4, 0x77,
+					     (uint16_t)k, sizes[k]);
+
+		ck_assert_int_ge(memdev_inject(&md, f, len), 0);
+		ck_assert_int_eq(weir_stack_poll(st), 1);
+		ck_assert_uint_eq(md.ntx, 2 + k);
+		check_echo_reply(&md.tx[1 + k], 0x77, (uint16_t)k, sizes[k]);
+	}
+	ck_assert_uint_eq(md.releases, 5);
+}
+END_TEST
+
+START_TEST(test_icmp_echo_in_exact_size_buffer)
+{
+	/* Bare-metal descriptors are exactly frame-sized: no headroom for lwIP to grow into. */
+	uint8_t f[200];
+	size_t len;
+
+	peer_arps_us();
+	md.exact_cap = 1;
+	len = frame_icmp_echo(f, peer_mac, our_mac, peer_ip.v4, our_ip.v4, 9, 1, 64);
+	ck_assert_int_ge(memdev_inject(&md, f, len), 0);
+	ck_assert_int_eq(weir_stack_poll(st), 1);
+	ck_assert_uint_eq(md.ntx, 2);
+	check_echo_reply(&md.tx[1], 9, 1, 64);
+}
+END_TEST
+
+START_TEST(test_runt_from_driver_dropped_and_released)
+{
+	/* A driver that breaks the padding contract: the stack still keeps the runt from lwIP. */
+	uint8_t f[42];
+	struct weir_stack_stats s;
+
+	frame_arp_request(f, peer_mac, peer_ip.v4, our_ip.v4);
+	ck_assert_int_ge(memdev_inject(&md, f, sizeof(f)), 0);
+	weir_stack_poll(st);
+	ck_assert_int_eq(weir_stack_get_stats(st, &s), 0);
+	ck_assert_uint_eq(s.drop_runt, 1);
+	ck_assert_uint_eq(s.rx_frames, 0);
+	ck_assert_uint_eq(md.ntx, 0);
+	ck_assert_uint_eq(md.releases, 1);
+}
+END_TEST
+
+START_TEST(test_garbage_frames_released_without_reply)
+{
+	uint8_t f[100];
+	struct weir_prng r;
+	struct weir_stack_stats s;
+
+	weir_prng_seed(&r, 7);
+	for (int i = 0; i < 200; i++) {
+		for (size_t k = 0; k < sizeof(f); k++)
+			f[k] = (uint8_t)weir_prng_next(&r);
+		/* Half of them claim to be IPv4 to reach ip4_input. */
+		if (i & 1) {
+			f[12] = 0x08;
+			f[13] = 0x00;
+			f[14] = 0x45;
+		}
+		ck_assert_int_ge(memdev_inject(&md, f, 60 + (size_t)(i % 41)), 0);
+		weir_stack_poll(st);
+	}
+	ck_assert_int_eq(weir_stack_get_stats(st, &s), 0);
+	ck_assert_uint_eq(s.rx_frames, 200);
+	ck_assert_uint_eq(md.releases, 200);
+}
+END_TEST
+
+START_TEST(test_ping_reply_counted)
+{
+	struct weir_stack_stats s;
+	struct memdev_tx *req;
+	uint8_t reply[200];
+
+	peer_arps_us();
+	ck_assert_int_eq(weir_stack_ping(st, peer_ip, 5, 32), 0);
+	ck_assert_uint_eq(md.ntx, 2);
+	req = &md.tx[1];
+	ck_assert_uint_eq(req->len, 14 + 20 + 8 + 32);
+	ck_assert_uint_eq(req->data[14 + 20], 8); /* echo request */
+	ck_assert_uint_eq(frame_csum(req->data + 14 + 20, 8 + 32), 0);
+	/* Turn the request into the peer's reply. */
+	memcpy(reply, req->data, req->len);
+	memcpy(reply, our_mac, 6);
+	memcpy(reply + 6, peer_mac, 6);
+	memcpy(reply + 14 + 12, &peer_ip.v4, 4);
+	memcpy(reply + 14 + 16, &our_ip.v4, 4);
+	reply[14 + 10] = reply[14 + 11] = 0;
+	{
+		uint16_t c = frame_csum(reply + 14, 20);
+
+		reply[14 + 10] = (uint8_t)(c >> 8);
+		reply[14 + 11] = (uint8_t)c;
+	}
+	reply[34] = 0;
+	reply[36] = reply[37] = 0;
+	{
+		uint16_t c = frame_csum(reply + 34, 8 + 32);
+
+		reply[36] = (uint8_t)(c >> 8);
+		reply[37] = (uint8_t)c;
+	}
+	ck_assert_int_ge(memdev_inject(&md, reply, req->len), 0);
+	weir_stack_poll(st);
+	ck_assert_int_eq(weir_stack_get_stats(st, &s), 0);
+	ck_assert_uint_eq(s.icmp_echo_requests_out, 1);
+	ck_assert_uint_eq(s.icmp_echo_replies_in, 1);
+	ck_assert_uint_eq(md.ntx, 2); /* a reply is not answered */
+}
+END_TEST
+
+START_TEST(test_ping_unresolved_sends_arp_request)
+{
+	ck_assert_int_eq(weir_stack_ping(st, peer_ip, 1, 8), 0);
+	ck_assert_uint_eq(md.ntx, 1);
+	ck_assert_uint_eq(md.tx[0].data[12] << 8 | md.tx[0].data[13], 0x0806);
+	ck_assert_uint_eq(md.tx[0].data[20] << 8 | md.tx[0].data[21], 1);
+	ck_assert_int_eq(weir_stack_arp_resolved(st, peer_ip), 0);
+	/* The queued echo request leaves once the peer answers ARP (here: asks us). */
+	peer_arps_us();
+	ck_assert_uint_ge(md.ntx, 3);
+	ck_assert_uint_eq(md.tx[1].data[12] << 8 | md.tx[1].data[13], 0x0800);
+}
+END_TEST
+
+START_TEST(test_ping_rejects_bad_arguments)
+{
+	struct weir_ipaddr zero = { 0 };
+
+	ck_assert_int_eq(weir_stack_ping(NULL, peer_ip, 1, 8), WEIR_EINVAL);
+	ck_assert_int_eq(weir_stack_ping(st, zero, 1, 8), WEIR_EINVAL);
+	ck_assert_int_eq(weir_stack_ping(st, peer_ip, 1, 1473), WEIR_EMSGSIZE);
+	ck_assert_int_eq(weir_stack_ping(st, peer_ip, 1, (size_t)-1), WEIR_EMSGSIZE);
+	ck_assert_uint_eq(md.ntx, 0);
+}
+END_TEST
+
+START_TEST(test_tx_full_and_error_counted)
+{
+	struct weir_stack_stats s;
+
+	md.tx_fail = 1;
+	peer_arps_us();
+	md.tx_fail = 2;
+	peer_arps_us();
+	ck_assert_int_eq(weir_stack_get_stats(st, &s), 0);
+	ck_assert_uint_eq(s.drop_tx_full, 1);
+	ck_assert_uint_eq(s.drop_tx_error, 1);
+	ck_assert_uint_eq(s.tx_frames, gratuitous_count); /* only the announcement at open */
+	ck_assert_uint_eq(md.ntx, 0);
+}
+END_TEST
+
+START_TEST(test_counters_move)
+{
+	struct weir_stack_stats s;
+
+	peer_arps_us();
+	ck_assert_int_eq(weir_stack_get_stats(st, &s), 0);
+	ck_assert_uint_eq(s.rx_frames, 1);
+	ck_assert_uint_eq(s.rx_bytes, 60);
+	/* The announcement at open plus the ARP reply, 42 bytes each. */
+	ck_assert_uint_eq(s.tx_frames, gratuitous_count + 1);
+	ck_assert_uint_eq(s.tx_bytes, 42 * (gratuitous_count + 1));
+	ck_assert_int_eq(weir_stack_get_stats(NULL, &s), WEIR_EINVAL);
+	ck_assert_int_eq(weir_stack_get_stats(st, NULL), WEIR_EINVAL);
+}
+END_TEST
+
+START_TEST(test_open_twice_is_busy)
+{
+	struct weir_stack_config cfg = { .netdev = &md.nd, .loop = loop, .ip = our_ip,
+					 .prefix_len = 24 };
+	struct weir_stack *other = NULL;
+
+	ck_assert_int_eq(weir_stack_open(&cfg, &other), WEIR_EBUSY);
+	ck_assert_ptr_null(other);
+}
+END_TEST
+
+START_TEST(test_lwip_timers_set_the_loop_deadline)
+{
+	/* lwIP's cyclic timers (ARP: 1 s) bound the loop's sleep: the loop wakes for them. */
+	struct weir_loop_stats ls;
+	uint64_t t0 = weir_clock_now_ns(), dt;
+
+	ck_assert_uint_ne(sys_timeouts_sleeptime(), SYS_TIMEOUTS_SLEEPTIME_INFINITE);
+	ck_assert_int_ge(weir_loop_run_once(loop, 10 * WEIR_NS_PER_S), 0);
+	dt = weir_clock_now_ns() - t0;
+	ck_assert_uint_le(dt, 1500 * WEIR_NS_PER_MS);
+	weir_loop_get_stats(loop, &ls);
+	ck_assert_uint_le(ls.sleeps, 1);
+}
+END_TEST
+
+static void check_open_fails(struct weir_stack_config cfg, int want)
+{
+	struct weir_stack *s2 = NULL;
+
+	ck_assert_int_eq(weir_stack_open(&cfg, &s2), want);
+	ck_assert_ptr_null(s2);
+}
+
+START_TEST(test_open_rejects_bad_config)
+{
+	struct memdev md2;
+	struct weir_loop *l2;
+	struct weir_stack_config good;
+
+	memdev_init(&md2);
+	ck_assert_int_eq(weir_loop_create(&l2), 0);
+	good = (struct weir_stack_config){ .netdev = &md2.nd, .loop = l2, .ip = our_ip,
+					   .prefix_len = 24 };
+	ck_assert_int_eq(weir_stack_open(NULL, &st), WEIR_EINVAL);
+	ck_assert_int_eq(weir_stack_open(&good, NULL), WEIR_EINVAL);
+	{
+		struct weir_stack_config c = good;
+
+		c.netdev = NULL;
+		check_open_fails(c, WEIR_EINVAL);
+		c = good;
+		c.loop = NULL;
+		check_open_fails(c, WEIR_EINVAL);
+		c = good;
+		c.ip.v4 = 0;
+		check_open_fails(c, WEIR_EINVAL);
+		c = good;
+		c.prefix_len = 0;
+		check_open_fails(c, WEIR_EINVAL);
+		c = good;
+		c.prefix_len = 33;
+		check_open_fails(c, WEIR_EINVAL);
+		c = good;
+		c.mtu = 9000; /* above the device's 1500 */
+		check_open_fails(c, WEIR_EINVAL);
+		c = good;
+		c.mtu = 100;
+		check_open_fails(c, WEIR_EINVAL);
+		c = good;
+		c.mac[0] = 0x01; /* multicast */
+		check_open_fails(c, WEIR_EINVAL);
+	}
+	weir_loop_destroy(l2);
+}
+END_TEST
+
+START_TEST(test_reopen_after_close)
+{
+	struct weir_stack_config cfg = { .netdev = &md.nd, .loop = loop, .ip = our_ip,
+					 .prefix_len = 24 };
+
+	weir_stack_close(st);
+	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
+	ck_assert_uint_eq(md.ntx, 1); /* announced again */
+	md.ntx = 0;
+	peer_arps_us();
+	ck_assert_uint_eq(md.ntx, 1);
+}
+END_TEST
+
+START_TEST(test_address_parsing)
+{
+	struct weir_ipaddr a;
+	uint8_t plen, mac[6];
+	char buf[WEIR_IPADDR_STRLEN];
+
+	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.255", &a), 0);
+	ck_assert_str_eq(weir_ipaddr_format(a, buf), "192.0.2.255");
+	ck_assert_int_eq(weir_ipaddr_parse_cidr("192.0.2.2/24", &a, &plen), 0);
+	ck_assert_uint_eq(plen, 24);
+	ck_assert_int_eq(weir_ipaddr_parse_cidr("192.0.2.2", &a, &plen), 0);
+	ck_assert_uint_eq(plen, 32);
+	const char *bad[] = { "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "a.b.c.d",
+			      "1..2.3", "1.2.3.0004", "-1.2.3.4" };
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(weir_ipaddr_parse(bad[i], &a) == WEIR_EINVAL, "accepted '%s'", bad[i]);
+	const char *badc[] = { "1.2.3.4/", "1.2.3.4/0", "1.2.3.4/33", "1.2.3.4/2x", "/24" };
+	for (unsigned i = 0; i < sizeof(badc) / sizeof(badc[0]); i++)
+		ck_assert_msg(weir_ipaddr_parse_cidr(badc[i], &a, &plen) == WEIR_EINVAL,
+			      "accepted '%s'", badc[i]);
+	ck_assert_int_eq(weir_ipaddr_parse(NULL, &a), WEIR_EINVAL);
+	ck_assert_int_eq(weir_mac_parse("02:00:5e:00:53:0A", mac), 0);
+	ck_assert_uint_eq(mac[5], 0x0a);
+	ck_assert_int_eq(weir_mac_parse("02:00:5e:00:53", mac), WEIR_EINVAL);
+	ck_assert_int_eq(weir_mac_parse("02:00:5e:00:53:0g", mac), WEIR_EINVAL);
+	ck_assert_int_eq(weir_mac_parse("02-00-5e-00-53-01", mac), WEIR_EINVAL);
+}
+END_TEST
+
+Suite *weir_test_stack_suite(void)
+{
+	Suite *s = suite_create("stack");
+	TCase *tc = tcase_create("memdev");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_gratuitous_arp_on_open);
+	tcase_add_test(tc, test_arp_request_answered);
+	tcase_add_test(tc, test_icmp_echo_answered_byte_exact);
+	tcase_add_test(tc, test_icmp_echo_in_exact_size_buffer);
+	tcase_add_test(tc, test_runt_from_driver_dropped_and_released);
+	tcase_add_test(tc, test_garbage_frames_released_without_reply);
+	tcase_add_test(tc, test_ping_reply_counted);
+	tcase_add_test(tc, test_ping_unresolved_sends_arp_request);
+	tcase_add_test(tc, test_ping_rejects_bad_arguments);
+	tcase_add_test(tc, test_tx_full_and_error_counted);
+	tcase_add_test(tc, test_counters_move);
+	tcase_add_test(tc, test_open_twice_is_busy);
+	tcase_add_test(tc, test_lwip_timers_set_the_loop_deadline);
+	tcase_add_test(tc, test_open_rejects_bad_config);
+	tcase_add_test(tc, test_reopen_after_close);
+	suite_add_tcase(s, tc);
+
+	TCase *tp = tcase_create("addresses");
+	tcase_add_test(tp, test_address_parsing);
+	suite_add_tcase(s, tp);
+	return s;
+}

@@ -1,0 +1,36 @@
+/* memdev.h - an in-memory netdev for unit tests: inject received frames, inspect sent ones. */
+#ifndef WEIR_TEST_MEMDEV_H
+#define WEIR_TEST_MEMDEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <weir/netdev.h>
+
+#define MEMDEV_MAX_TX 64
+
+struct memdev_tx {
+	uint8_t data[2048];
+	size_t len;
+};
+
+struct memdev {
+	struct weir_netdev nd;
+	struct weir_frame frames[16];
+	uint8_t bufs[16][2048];
+	int queued[16];	     /* injected, not yet received */
+	int held[16];	     /* handed out by rx_burst, not yet released */
+	unsigned exact_cap;  /* 1: frame cap == len (exact-size buffers, like bare metal) */
+	struct memdev_tx tx[MEMDEV_MAX_TX];
+	unsigned ntx;
+	int tx_fail;	     /* 0 ok, 1 queue full, 2 error */
+	unsigned releases;
+};
+
+void memdev_init(struct memdev *m);
+/* Queues a frame for the next rx_burst, exactly as given (no padding: tests the stack's guard).
+ * Returns the frame index or -1 when all 16 slots are busy. */
+int memdev_inject(struct memdev *m, const void *data, size_t len);
+/* Frames queued or held by the stack. */
+unsigned memdev_outstanding(const struct memdev *m);
+
+#endif

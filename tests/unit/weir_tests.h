@@ -1,0 +1,13 @@
+/* weir_tests.h - the suites the unit-test runner knows (one per file, see main.c). */
+#ifndef WEIR_TESTS_H
+#define WEIR_TESTS_H
+
+#include <check.h>
+
+Suite *weir_test_platform_suite(void);
+Suite *weir_test_loop_suite(void);
+Suite *weir_test_config_suite(void);
+Suite *weir_test_stack_suite(void);
+Suite *weir_test_link_suite(void);
+
+#endif
