@@ -6,7 +6,7 @@
 #include <weir/error.h>
 #include <weir/log.h>
 
-enum weir_log_level weir__log_level = WEIR_LOG_INFO;
+int weir__log_level = WEIR_LOG_INFO;
 
 static const char *const level_names[] = {
 	[WEIR_LOG_ERROR] = "error",
@@ -19,7 +19,7 @@ int weir_log_set_level(enum weir_log_level level)
 {
 	if ((unsigned)level > WEIR_LOG_DEBUG)
 		return WEIR_EINVAL;
-	weir__log_level = level;
+	weir__log_level = (int)level;
 	return 0;
 }
 
@@ -42,7 +42,7 @@ void weir_log(enum weir_log_level level, const char *component, const char *fmt,
 	int n;
 	va_list ap;
 
-	if ((unsigned)level > WEIR_LOG_DEBUG || level > weir__log_level)
+	if ((unsigned)level > WEIR_LOG_DEBUG || (int)level > weir__log_level)
 		return;
 	n = snprintf(line, sizeof(line), "weir[%s] %s: ", level_names[level],
 		     component ? component : "weir");

@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 	struct weir_loop_source *sigsrc = NULL;
 	struct sig_source ss = { .fd = -1 };
 	sigset_t mask;
-	int c, rc;
+	int c, rc, status = 1;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -172,8 +172,10 @@ int main(int argc, char **argv)
 		rc = weir_loop_add(loop, &sig_ops, &ss, ss.fd, 0, &sigsrc);
 	}
 	if (rc < 0 || ss.fd < 0) {
-		fprintf(stderr, "weir-appliance: event loop: %s\n", weir_strerror(rc < 0 ? rc : WEIR_EIO));
-		return 1;
+		fprintf(stderr, "weir-appliance: event loop: %s\n",
+			weir_strerror(rc < 0 ? rc : WEIR_EIO));
+		status = 1;
+		goto out;
 	}
 	{
 		/* The device carries the MTU the host is given (frames up to MTU + header). */
@@ -188,15 +190,16 @@ int main(int argc, char **argv)
 			: rc == WEIR_EBUSY  ? " (another process has the device)"
 			: rc == WEIR_ENODEV ? " (no /dev/net/tun)"
 					    : "");
-		return rc == WEIR_EINVAL ? EXIT_USAGE : 1;
+		status = rc == WEIR_EINVAL ? EXIT_USAGE : 1;
+		goto out;
 	}
 	cfg.netdev = dev;
 	cfg.loop = loop;
 	rc = weir_stack_open(&cfg, &stack);
 	if (rc < 0) {
 		fprintf(stderr, "weir-appliance: stack: %s\n", weir_strerror(rc));
-		weir_netdev_close(dev);
-		return rc == WEIR_EINVAL ? EXIT_USAGE : 1;
+		status = rc == WEIR_EINVAL ? EXIT_USAGE : 1;
+		goto out;
 	}
 	{
 		uint8_t m[6];
@@ -210,6 +213,7 @@ int main(int argc, char **argv)
 	}
 
 	rc = weir_loop_run(loop);
+	status = rc < 0 ? 1 : 0;
 	{
 		struct weir_stack_stats st;
 
@@ -221,10 +225,12 @@ int main(int argc, char **argv)
 						   st.drop_tx_full + st.drop_tx_error +
 						   st.drop_tx_oversize + st.drop_tx_chain));
 	}
+out:
 	weir_stack_close(stack);
 	weir_netdev_close(dev);
 	weir_loop_remove(loop, sigsrc);
 	weir_loop_destroy(loop);
-	close(ss.fd);
-	return rc < 0 ? 1 : 0;
+	if (ss.fd >= 0)
+		close(ss.fd);
+	return status;
 }

@@ -17,7 +17,8 @@ enum weir_log_level {
 	WEIR_LOG_DEBUG = 3,
 };
 
-extern enum weir_log_level weir__log_level;
+/* An int, not the enum: with short enums (ARM EABI) comparisons against it would be always true. */
+extern int weir__log_level;
 
 /* Sets the most verbose level that is printed (default WEIR_LOG_INFO). Returns WEIR_EINVAL for a
  * level outside the enum. */
@@ -37,7 +38,7 @@ void weir_log_sink(enum weir_log_level level, const char *line, size_t len);
 #endif
 #define weir__log_at(lvl, ...)                                                             \
 	do {                                                                               \
-		if ((lvl) <= weir__log_level)                                              \
+		if ((int)(lvl) <= weir__log_level)                                                  \
 			weir_log((lvl), WEIR_LOG_COMPONENT, __VA_ARGS__);                  \
 	} while (0)
 #define weir_log_error(...) weir__log_at(WEIR_LOG_ERROR, __VA_ARGS__)

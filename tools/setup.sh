@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# setup.sh - install what weir needs from the OS archive (Debian 12) and fetch lwIP's source.
+#
+# Idempotent: installs only missing packages (running 'apt-get update' once, first), then runs
+# tools/fetch-lwip.sh. Needs root for apt; without root it only checks and tells what is missing.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+PKGS=(
+	build-essential cmake pkg-config
+	python3-kconfiglib                    # Kconfig -> config.h / lwipopts.h
+	check libsubunit-dev                  # unit tests
+	libpcap-dev                           # capture (hosted)
+	iproute2 iputils-ping                 # integration tests: namespaces, TAP, ping
+	dpkg-dev                              # apt-get source (fetching lwIP)
+	gcc-arm-none-eabi libnewlib-arm-none-eabi # the bare-metal portability build
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "setup: missing packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+		exit 1
+	fi
+	echo "setup: installing ${missing[*]}"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+"$top/tools/fetch-lwip.sh"
+echo "setup: ready"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# test.sh - set everything up and run the whole test suite: a plain build with warnings fatal, the
+# same under AddressSanitizer + UndefinedBehaviorSanitizer, and the bare-metal portability build.
+# Tests that need root (TAP, namespaces) skip with a message when not run as root.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+"$top/tools/setup.sh" || exit 1
+
+jobs=$(nproc)
+total_pass=0 total_fail=0 failed_runs=()
+
+run_suite() { # name builddir cmake-args...
+	local name=$1 dir=$2 out
+	shift 2
+	echo "=== $name: configure and build ($dir)"
+	if ! cmake -S "$top" -B "$dir" -DWEIR_WERROR=ON -DWEIR_BUILD_TESTS=ON "$@" >"$dir.configure.log" 2>&1; then
+		cat "$dir.configure.log"; failed_runs+=("$name: configure"); return
+	fi
+	if ! cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1; then
+		grep -E "error|warning" -A3 "$dir.build.log" | head -60; failed_runs+=("$name: build"); return
+	fi
+	echo "=== $name: ctest"
+	out=$(cd "$dir" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure --timeout 300 2>&1)
+	local rc=$?
+	echo "$out"
+	local line p t
+	line=$(echo "$out" | grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' | tail -1)
+	t=$(echo "$line" | sed -E 's/.* out of ([0-9]+).*/\1/')
+	p=$(echo "$line" | sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/')
+	if [ -n "$line" ]; then
+		total_fail=$((total_fail + p))
+		total_pass=$((total_pass + t - p))
+	fi
+	[ "$rc" = 0 ] || failed_runs+=("$name: tests")
+}
+
+mkdir -p build
+run_suite "plain" "$top/build"
+run_suite "asan+ubsan" "$top/build-asan" -DWEIR_SANITIZE=ON
+
+echo "=== portability: arm-none-eabi (bare metal)"
+if "$top/tools/cross-arm.sh" "$top/build-arm"; then total_pass=$((total_pass + 1))
+else total_fail=$((total_fail + 1)); failed_runs+=("portability: arm-none-eabi build"); fi
+
+echo
+if [ "${#failed_runs[@]}" -gt 0 ]; then
+	printf 'test.sh: FAILED: %s\n' "${failed_runs[@]}"
+fi
+echo "test.sh: $total_pass passed, $total_fail failed"
+[ "${#failed_runs[@]}" -eq 0 ]
