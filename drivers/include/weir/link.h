@@ -5,6 +5,19 @@
  * sending end, each with its own rate in [0, 1], and every decision comes from a PRNG seeded with
  * `seed`: the same seed and the same frame sequence give the same drops, duplicates, reorders,
  * corruptions and delays.
+ *
+ * The reproducibility promise rests on this draw order, per frame taken by tx_burst: five
+ * weir_prng_unit() draws (loss, corrupt, duplicate, reorder, delay), then one weir_prng_next()
+ * for the corrupted byte's position and (never zero) flip mask. A lost frame gets no other
+ * impairment; reorder wins over delay; a duplicate goes out twice wherever it ends up. A held
+ * (reordered) frame goes out after the next datagram, or from poll() after 1 ms. Frames the
+ * socket could not take are rolled back (PRNG state included), so backpressure never changes
+ * what the peer sees. The imp_* counters count decisions; tx_frames counts datagrams written.
+ *
+ * Frames are padded to WEIR_ETH_MIN_FRAME on transmit, as a NIC would; on receive, frames without
+ * an Ethernet header are dropped (rx_runts) and short ones padded (rx_padded). The largest frame
+ * is mtu + 18 bytes (header and a VLAN tag); a longer one is WEIR_EINVAL on transmit and dropped
+ * (rx_oversize) on receive. After the peer closes, rx_burst and tx_burst return WEIR_EIO.
  */
 #ifndef WEIR_LINK_H
 #define WEIR_LINK_H
@@ -34,8 +47,8 @@ struct weir_link_config {
 /* Makes a socketpair suitable for two link ends. Returns 0 or WEIR_EIO. */
 int weir_link_socketpair(int fds[2]);
 
-/* Returns 0 and sets *out, or WEIR_EINVAL (bad fd, rate outside [0,1], NaN), WEIR_ENOMEM. On
- * failure the fd still belongs to the caller. */
+/* Returns 0 and sets *out, or WEIR_EINVAL (fd not a SOCK_SEQPACKET socket, rate outside [0,1] or
+ * NaN, mtu below 68), WEIR_ENOMEM. On failure the fd still belongs to the caller. */
 int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out);
 
 #endif /* WEIR_LINK_H */

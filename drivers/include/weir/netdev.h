@@ -70,9 +70,9 @@ struct weir_netdev_stats {
 	uint64_t rx_runts;     /* dropped: shorter than an Ethernet header (WEIR_ETH_HLEN) */
 	uint64_t rx_padded;    /* shorter than WEIR_ETH_MIN_FRAME, zero-padded up to it */
 	uint64_t rx_oversize;  /* dropped: larger than the receive buffers */
-	uint64_t rx_nobuf;     /* frames left waiting because every buffer was held */
+	uint64_t rx_nobuf;     /* rx calls that left frames waiting: every buffer was held */
 	uint64_t rx_errors, tx_errors;
-	uint64_t tx_full;      /* transmit queue full (EAGAIN) */
+	uint64_t tx_full;      /* times the transmit queue was found full (EAGAIN) */
 	/* link driver impairments applied on transmit */
 	uint64_t imp_dropped, imp_duplicated, imp_reordered, imp_corrupted, imp_delayed;
 };
@@ -90,7 +90,8 @@ struct weir_netdev_ops {
 	/* Optional. Fills *stats (zeroed by the caller first). */
 	void (*get_stats)(const struct weir_netdev *dev, struct weir_netdev_stats *stats);
 	/* Optional. Absolute time (weir_clock_now_ns) when the driver needs a poll even without
-	 * input (e.g. delayed frames), or WEIR_DEADLINE_NEVER. */
+	 * input (e.g. delayed frames), or WEIR_DEADLINE_NEVER. A time already past means "poll
+	 * now" (e.g. frames queued behind a full socket). */
 	uint64_t (*next_deadline_ns)(struct weir_netdev *dev);
 	/* Optional. Does timed work (sends due delayed frames); returns work done. */
 	int (*poll)(struct weir_netdev *dev);
