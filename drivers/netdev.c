@@ -5,9 +5,27 @@
 #include <weir/error.h>
 #include <weir/netdev.h>
 
+#include "netdev_priv.h"
+
 #if defined(WEIR_HAVE_TAP)
 #include <weir/tap.h>
 #endif
+
+uint32_t weir__netdev_rx_len(uint8_t *data, uint32_t len, struct weir_netdev_stats *st)
+{
+	if (len < WEIR_ETH_HLEN) {
+		st->rx_runts++;
+		return 0;
+	}
+	if (len < WEIR_ETH_MIN_FRAME) {
+		/* Pad like the wire: Linux TAP and lwIP send 42-byte ARP frames unpadded, and lwIP
+		 * 2.1.3 must never see fewer than 60 bytes (netdev.h). */
+		memset(data + len, 0, WEIR_ETH_MIN_FRAME - len);
+		st->rx_padded++;
+		return WEIR_ETH_MIN_FRAME;
+	}
+	return len;
+}
 
 int weir_netdev_rx_burst(struct weir_netdev *dev, struct weir_frame **frames, int n)
 {

@@ -15,6 +15,8 @@
 #include <weir/compiler.h>
 #include <weir/error.h>
 #include <weir/link.h>
+
+#include "../netdev_priv.h"
 #include <weir/log.h>
 #include <weir/netdev.h>
 
@@ -234,19 +236,11 @@ static int link_rx_burst(struct weir_netdev *netdev, struct weir_frame **frames,
 		} else if ((l->rx_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) || len > l->frame_max) {
 			l->stats.rx_oversize++;
 			l->rx_free[l->rx_nfree++] = idx;
-		} else if (len < WEIR_ETH_HLEN) {
-			/* Not even an Ethernet header (netdev.h, WEIR_ETH_MIN_FRAME). */
-			l->stats.rx_runts++;
+		} else if ((len = weir__netdev_rx_len(l->rx_mem + (size_t)idx * l->buf_size, len,
+						      &l->stats)) == 0) {
 			l->rx_free[l->rx_nfree++] = idx;
 		} else {
 			f->data = l->rx_mem + (size_t)idx * l->buf_size;
-			if (len < WEIR_ETH_MIN_FRAME) {
-				/* A peer that does not pad: pad like the wire, so lwIP 2.1.3 never
-				 * sees a runt (it reads IP header fields before checking lengths). */
-				memset(f->data + len, 0, WEIR_ETH_MIN_FRAME - len);
-				len = WEIR_ETH_MIN_FRAME;
-				l->stats.rx_padded++;
-			}
 			f->len = len;
 			f->cap = (uint32_t)l->buf_size;
 			l->rx_out[idx] = 1;

@@ -18,6 +18,8 @@
 #include <weir/log.h>
 #include <weir/tap.h>
 
+#include "../netdev_priv.h"
+
 /* Room for a VLAN tag past the Ethernet header and MTU. */
 #define TAP_FRAME_EXTRA (WEIR_ETH_HLEN + 4)
 
@@ -60,25 +62,17 @@ static int tap_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 			t->st.rx_errors++;
 			return got > 0 ? got : WEIR_EIO;
 		}
-		if (r < WEIR_ETH_HLEN) {
-			t->st.rx_runts++;
-			continue;
-		}
-		if (r < WEIR_ETH_MIN_FRAME) {
-			/* See WEIR_ETH_MIN_FRAME: pad like the wire, never hand lwIP a runt. */
-			memset(f->data + r, 0, (size_t)(WEIR_ETH_MIN_FRAME - r));
-			r = WEIR_ETH_MIN_FRAME;
-			t->st.rx_padded++;
-		}
 		if ((size_t)r > t->buf_size - 1) {
 			/* read() filled the whole buffer: the frame may have been cut. */
 			t->st.rx_oversize++;
 			continue;
 		}
+		f->len = weir__netdev_rx_len(f->data, (uint32_t)r, &t->st);
+		if (f->len == 0)
+			continue;
 		t->nfree--;
-		f->len = (uint32_t)r;
 		t->st.rx_frames++;
-		t->st.rx_bytes += (uint64_t)r;
+		t->st.rx_bytes += f->len;
 		out[got++] = f;
 	}
 	return got;

@@ -42,13 +42,20 @@ out=$(ip netns exec "$WEIR_NS" ping -c 3 -i 0.05 -W 2 192.0.2.2 2>&1)
 if echo "$out" | grep -q '3 packets transmitted, 3 received'; then pass "still answers after a burst of minimum-size pings"
 else fail "no answer after burst"; fi
 
-# 5. SIGTERM: exits 0.
+# 5. Short frames are padded (not dropped): an unpadded 42-byte ARP request is answered.
+if ip netns exec "$WEIR_NS" python3 "$(dirname "$0")/rawframes.py" weir0 192.0.2.2; then
+	pass "unpadded ARP request answered"
+else fail "unpadded ARP request not answered"; fi
+
+# 6. SIGTERM: exits 0.
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
 WEIR_PIDS=()
 if [ "$rc" = 0 ]; then pass "SIGTERM: exit 0 ($(tail -1 "$tmp/err"))"
 else fail "SIGTERM: exit $rc: $(cat "$tmp/err")"; fi
+if grep -q 'runts 0, padded [1-9]' "$tmp/err"; then pass "device padded the short frames"
+else fail "padding counters wrong: $(tail -1 "$tmp/err")"; fi
 
 cleanup
 if ip netns list | grep -q "weir-tap-ping-$$"; then fail "namespace left behind"

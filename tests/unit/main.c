@@ -7,10 +7,7 @@ int main(void)
 {
 	Suite *(*const suites[])(void) = {
 		weir_test_platform_suite, weir_test_loop_suite, weir_test_config_suite,
-		weir_test_stack_suite,
-#ifdef WEIR_TEST_LINK
-		weir_test_link_suite,
-#endif
+		weir_test_stack_suite,	  weir_test_netdev_suite, weir_test_link_suite,
 	};
 	SRunner *sr = srunner_create(NULL);
 	int failed;

@@ -9,5 +9,6 @@ Suite *weir_test_loop_suite(void);
 Suite *weir_test_config_suite(void);
 Suite *weir_test_stack_suite(void);
 Suite *weir_test_link_suite(void);
+Suite *weir_test_netdev_suite(void);
 
 #endif

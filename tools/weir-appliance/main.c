@@ -216,14 +216,19 @@ int main(int argc, char **argv)
 	status = rc < 0 ? 1 : 0;
 	{
 		struct weir_stack_stats st;
+		struct weir_netdev_stats ds;
 
 		weir_stack_get_stats(stack, &st);
-		weir_log_info("stopping (%s): rx %llu frames, tx %llu frames, drops %llu",
+		weir_netdev_get_stats(dev, &ds);
+		weir_log_info("stopping (%s): rx %llu frames, tx %llu frames, drops %llu; device: "
+			      "runts %llu, padded %llu, oversize %llu, no buffer %llu",
 			      ss.signo == SIGINT ? "SIGINT" : ss.signo == SIGTERM ? "SIGTERM" : "error",
 			      (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
 			      (unsigned long long)(st.drop_runt + st.drop_wrap + st.drop_input +
 						   st.drop_tx_full + st.drop_tx_error +
-						   st.drop_tx_oversize + st.drop_tx_chain));
+						   st.drop_tx_oversize + st.drop_tx_chain),
+			      (unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
+			      (unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf);
 	}
 out:
 	weir_stack_close(stack);

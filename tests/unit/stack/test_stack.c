@@ -1,5 +1,8 @@
 /* test_stack.c - the stack over an in-memory netdev: wrapping, release, ARP, ICMP, counters. */
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #include "lwip/memp.h"
 #include "lwip/stats.h"
@@ -8,6 +11,9 @@
 #include <weir/clock.h>
 #include <weir/error.h>
 #include <weir/stack.h>
+
+#include "weir_lwip_hooks.h"
+#include "weir_lwip_port.h"
 
 #include "../support/frames.h"
 #include "../support/memdev.h"
@@ -426,6 +432,66 @@ START_TEST(test_address_parsing)
 }
 END_TEST
 
+static u32_t isn_of(const char *local, u16_t lport, const char *remote, u16_t rport)
+{
+	ip_addr_t l, r;
+	struct weir_ipaddr a;
+
+	ck_assert_int_eq(weir_ipaddr_parse(local, &a), 0);
+	ip_addr_set_ip4_u32(&l, a.v4);
+	ck_assert_int_eq(weir_ipaddr_parse(remote, &a), 0);
+	ip_addr_set_ip4_u32(&r, a.v4);
+	return weir__lwip_tcp_isn(&l, lport, &r, rport);
+}
+
+START_TEST(test_isn_advances_with_time_per_tuple)
+{
+	/* RFC 6528: for one 4-tuple the ISN moves with a 4 µs clock. */
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 2 * 1000 * 1000 };
+	u32_t a = isn_of("192.0.2.2", 80, "192.0.2.1", 40000), b;
+
+	nanosleep(&ts, NULL);
+	b = isn_of("192.0.2.2", 80, "192.0.2.1", 40000);
+	ck_assert_uint_ge((u32_t)(b - a), 500);	   /* >= 2 ms / 4 µs */
+	ck_assert_uint_lt((u32_t)(b - a), 250000); /* < 1 s / 4 µs */
+}
+END_TEST
+
+START_TEST(test_isn_differs_between_tuples)
+{
+	/* Other tuples land far apart in sequence space, not a few ticks away (predictable ISNs,
+	 * lwIP's default, are what the hook exists to avoid). */
+	const u16_t ports[] = { 40001, 40002, 40003, 40004, 40005, 40006, 40007, 40008 };
+	u32_t base = isn_of("192.0.2.2", 80, "192.0.2.1", 40000);
+	int far = 0;
+
+	for (unsigned i = 0; i < 8; i++) {
+		u32_t d = isn_of("192.0.2.2", 80, "192.0.2.1", ports[i]) - base;
+
+		far += d > 1000000 && d < 0xffffffffu - 1000000;
+	}
+	ck_assert_int_ge(far, 7);
+}
+END_TEST
+
+static void *enter_lwip_from_thread(void *arg)
+{
+	(void)arg;
+	weir__lwip_assert_core_locked();
+	return NULL;
+}
+
+START_TEST(test_core_lock_assertion_catches_other_thread)
+{
+	pthread_t t;
+
+	weir__lwip_assert_core_locked(); /* the loop's own thread: fine */
+	ck_assert_int_eq(pthread_create(&t, NULL, enter_lwip_from_thread, NULL), 0);
+	pthread_join(t, NULL);
+	ck_abort_msg("entering lwIP from another thread was not caught");
+}
+END_TEST
+
 Suite *weir_test_stack_suite(void)
 {
 	Suite *s = suite_create("stack");
@@ -448,6 +514,13 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_test(tc, test_open_rejects_bad_config);
 	tcase_add_test(tc, test_reopen_after_close);
 	suite_add_tcase(s, tc);
+
+	TCase *ti = tcase_create("port");
+	tcase_add_checked_fixture(ti, setup, teardown);
+	tcase_add_test(ti, test_isn_advances_with_time_per_tuple);
+	tcase_add_test(ti, test_isn_differs_between_tuples);
+	tcase_add_test_raise_signal(ti, test_core_lock_assertion_catches_other_thread, SIGABRT);
+	suite_add_tcase(s, ti);
 
 	TCase *tp = tcase_create("addresses");
 	tcase_add_test(tp, test_address_parsing);

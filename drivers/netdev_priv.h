@@ -1,0 +1,13 @@
+/* netdev_priv.h - helpers shared by weir's drivers (not part of the public interface). */
+#ifndef WEIR_NETDEV_PRIV_H
+#define WEIR_NETDEV_PRIV_H
+
+#include <weir/netdev.h>
+
+/* Applies the receive rule of WEIR_ETH_MIN_FRAME to a frame of len bytes at data, whose buffer
+ * holds at least WEIR_ETH_MIN_FRAME bytes: returns 0 for a runt (no full Ethernet header; counted
+ * in st->rx_runts), else the length to hand to the stack, zero-padding short frames up to
+ * WEIR_ETH_MIN_FRAME (counted in st->rx_padded). */
+uint32_t weir__netdev_rx_len(uint8_t *data, uint32_t len, struct weir_netdev_stats *st);
+
+#endif /* WEIR_NETDEV_PRIV_H */
