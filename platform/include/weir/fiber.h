@@ -76,6 +76,12 @@ int weir_fiber_cancelled(void);
  * context it runs the loop until f finished. Returns 0, WEIR_EINVAL (NULL, self, already joined). */
 int weir_fiber_join(struct weir_fiber *f);
 
+/* Nobody will join f: its record is freed as soon as it finishes (at once if it already has).
+ * Long-lived scopes that spawn many fibers (a server's handlers) need this, or finished records
+ * stay until the scope closes. f stays valid (e.g. for weir_fiber_cancel) until it finishes.
+ * Returns 0, or WEIR_EINVAL (NULL, already detached, being joined). */
+int weir_fiber_detach(struct weir_fiber *f);
+
 /* An event: fibers wait on it, anyone signals it. Waits have condition-variable semantics: a woken
  * fiber re-checks its condition. No allocation; embed it in your object. */
 struct weir_event {
