@@ -45,6 +45,7 @@ struct weir_stack {
 	struct weir_loop_source *src;
 	struct raw_pcb *icmp_pcb;
 	uint16_t mtu;
+	int dev_down; /* the device reported an error on receive */
 	struct weir_stack_stats st;
 };
 
@@ -106,8 +107,10 @@ static err_t link_output(struct netif *netif, struct pbuf *p)
 		s->st.drop_tx_full++;
 		return ERR_MEM;
 	}
+	/* A device error (e.g. the link's peer is gone) loses the frame like a cut cable: TCP's
+	 * retransmission, keepalive and user timeout then see what they would on a wire. */
 	s->st.drop_tx_error++;
-	return ERR_IF;
+	return ERR_OK;
 }
 
 static err_t netif_init_cb(struct netif *netif)
@@ -300,6 +303,14 @@ int weir_stack_poll(struct weir_stack *s)
 		return WEIR_EINVAL;
 	n = weir_netdev_rx_burst(s->dev, frames, RX_BURST);
 	work = n > 0 ? n : 0;
+	if (n < 0 && !s->dev_down) {
+		/* A dead device (a link whose peer is gone) keeps its fd readable: stop waking on
+		 * it, keep running the timers so flows notice and end. */
+		weir_log_warn("%s: receive failed (%s); no longer waiting on it", s->dev->name,
+			      weir_strerror(n));
+		s->dev_down = 1;
+		weir_loop_source_forget_fd(s->loop, s->src);
+	}
 	for (int i = 0; i < n; i++) {
 		struct weir_frame *f = frames[i];
 		struct rx_pbuf *rp = (struct rx_pbuf *)(void *)f->stack_priv;
@@ -329,6 +340,11 @@ int weir_stack_poll(struct weir_stack *s)
 	work += weir_netdev_poll(s->dev) > 0;
 	sys_check_timeouts();
 	return work;
+}
+
+struct weir_loop *weir_stack_loop(const struct weir_stack *s)
+{
+	return s ? s->loop : NULL;
 }
 
 int weir_stack_get_stats(const struct weir_stack *s, struct weir_stack_stats *out)

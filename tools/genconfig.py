@@ -99,6 +99,10 @@ def lwipopts(kconf):
         ("LWIP_HOOK_TCP_ISN(lip, lport, rip, rport)",
          "weir__lwip_tcp_isn(lip, lport, rip, rport)", "RFC 6528 keyed ISN"),
         ("LWIP_ASSERT_CORE_LOCKED()", "weir__lwip_assert_core_locked()", ""),
+        ("LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p)",
+         "weir__lwip_hook_tcp_in(pcb, hdr, p)", "per-flow segment counters"),
+        ("LWIP_HOOK_TCP_OUT_ADD_TCPOPTS(p, hdr, pcb, opts)",
+         "weir__lwip_hook_tcp_out(p, hdr, pcb, opts)", "per-flow segments out, retransmissions"),
     ]
     if v("LWIP_TCP_LISTEN_BACKLOG"):
         opts.append(("TCP_DEFAULT_LISTEN_BACKLOG", v("LWIP_TCP_DEFAULT_LISTEN_BACKLOG"), ""))

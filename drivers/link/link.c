@@ -105,6 +105,7 @@ struct link_dev {
 	struct mmsghdr *rx_msgs;
 	struct iovec *rx_iov;
 	bool rx_hangup_logged;
+	unsigned errors_logged; /* device errors are logged once, then only counted */
 
 	/* Impairment state; the slots and the backlog exist only if an impairment needs them. */
 	uint8_t *slot_mem;
@@ -213,7 +214,9 @@ static int link_rx_burst(struct weir_netdev *netdev, struct weir_frame **frames,
 		if (link_errno_full(errno))
 			return 0;
 		l->stats.rx_errors++;
-		weir_log_error("%s: recvmmsg: %s", l->name, strerror(errno));
+		if (l->errors_logged++ == 0)
+			weir_log_error("%s: recvmmsg: %s (further errors only counted)", l->name,
+				       strerror(errno));
 		return WEIR_EIO;
 	}
 
@@ -309,7 +312,9 @@ static int link_send_one(struct link_dev *l, const void *buf, size_t len)
 			return WEIR_EAGAIN;
 		}
 		l->stats.tx_errors++;
-		weir_log_error("%s: send: %s", l->name, strerror(errno));
+		if (l->errors_logged++ == 0)
+			weir_log_error("%s: send: %s (further errors only counted)", l->name,
+				       strerror(errno));
 		return WEIR_EIO;
 	}
 	l->stats.tx_frames++;
@@ -567,7 +572,9 @@ static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames,
 				*err = WEIR_EAGAIN;
 			} else {
 				l->stats.tx_errors++;
-				weir_log_error("%s: sendmmsg: %s", l->name, strerror(errno));
+				if (l->errors_logged++ == 0)
+					weir_log_error("%s: sendmmsg: %s (further errors only counted)", l->name,
+						       strerror(errno));
 				*err = WEIR_EIO;
 			}
 			break;

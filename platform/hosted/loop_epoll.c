@@ -118,6 +118,18 @@ void weir_loop_remove(struct weir_loop *loop, struct weir_loop_source *src)
 	weir_log_warn("removing a source that is not attached");
 }
 
+int weir_loop_source_forget_fd(struct weir_loop *loop, struct weir_loop_source *src)
+{
+	if (loop == NULL || src == NULL)
+		return WEIR_EINVAL;
+	if (src->fd >= 0) {
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, src->fd, NULL);
+		src->fd = -1;
+		src->flags |= WEIR_LOOP_SOURCE_MAY_SLEEP;
+	}
+	return 0;
+}
+
 int weir_loop_run_once(struct weir_loop *loop, uint64_t max_wait_ns)
 {
 	uint64_t deadline = WEIR_DEADLINE_NEVER, now;

@@ -19,6 +19,7 @@
 #include "weir_lwip_hooks.h"
 #include "weir_lwip_port.h"
 
+const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
 static struct weir_prng port_rng;
 static uint8_t isn_key[16];
 static uintptr_t core_owner;

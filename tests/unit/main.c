@@ -8,9 +8,8 @@ int main(void)
 	Suite *(*const suites[])(void) = {
 		weir_test_platform_suite, weir_test_loop_suite, weir_test_config_suite,
 		weir_test_stack_suite,	  weir_test_netdev_suite, weir_test_link_suite,
-#ifdef WEIR_TEST_FIBER
+		weir_test_tcp_suite,
 		weir_test_fiber_suite,
-#endif
 	};
 	SRunner *sr = srunner_create(NULL);
 	int failed;

@@ -69,6 +69,9 @@ void weir_stack_close(struct weir_stack *stack);
  * The loop calls this; tests driving time by hand may call it directly. */
 int weir_stack_poll(struct weir_stack *stack);
 
+/* The loop the stack is attached to (NULL for NULL). */
+struct weir_loop *weir_stack_loop(const struct weir_stack *stack);
+
 /* Copies the counters into *out. Returns 0 or WEIR_EINVAL. */
 int weir_stack_get_stats(const struct weir_stack *stack, struct weir_stack_stats *out);
 /* Our MAC and MTU as configured. Returns 0 or WEIR_EINVAL. */

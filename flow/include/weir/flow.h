@@ -1,0 +1,201 @@
+/* flow.h - TCP flows with MirageOS FLOW/TCP semantics, direct-style on fibers.
+ *
+ * Every blocking call here must run in a fiber (weir/fiber.h) and says "May yield."; from the main
+ * context it returns WEIR_EINVAL. A blocked call returns WEIR_ECANCELED when its fiber is
+ * cancelled, and the flow is left in a defined state (documented per call).
+ *
+ * Errors: caller bugs (NULL, zero length where it means nothing) are WEIR_EINVAL; using a flow we
+ * closed or shut down in that direction is WEIR_ECLOSED; the peer's doing is WEIR_EOF (orderly
+ * end of its data), WEIR_ERESET, WEIR_EREFUSED; timeouts are WEIR_ETIMEDOUT. A flow remembers why
+ * it ended (weir_flow_close_reason()).
+ *
+ * Lifetime: a flow handle stays valid after weir_flow_close() (later calls return WEIR_ECLOSED;
+ * close again returns 0) until weir_flow_free(), until its scope closes, or, for a flow given to a
+ * listener's handler, until that handler returns (the listener closes and frees it then).
+ */
+#ifndef WEIR_FLOW_H
+#define WEIR_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <weir/fiber.h>
+#include <weir/stack.h>
+
+struct weir_flow;
+struct weir_listener;
+
+/* Why a flow ended. */
+#define WEIR_CLOSE_REASON_MAP(X)                                                           \
+	X(NONE, "open")                                                                    \
+	X(PEER_FIN, "peer closed (FIN) and we closed")                                     \
+	X(PEER_RST, "peer reset (RST)")                                                    \
+	X(RETRANSMIT, "retransmission limit reached")                                      \
+	X(KEEPALIVE, "keepalive probes unanswered")                                        \
+	X(USER_TIMEOUT, "user timeout: data unacknowledged too long")                      \
+	X(FIN_WAIT_TIMEOUT, "peer never finished after our FIN")                           \
+	X(LOCAL_CLOSE, "closed locally")                                                   \
+	X(LOCAL_ABORT, "aborted locally (RST sent)")                                       \
+	X(CONNECT_REFUSED, "connection refused")                                           \
+	X(CONNECT_TIMEOUT, "connect timed out")                                            \
+	X(CONNECT_CANCELED, "connect canceled")                                            \
+	X(STACK_CLOSED, "stack closed")
+enum weir_close_reason {
+#define WEIR__CR_ENUM(name, str) WEIR_CLOSE_##name,
+	WEIR_CLOSE_REASON_MAP(WEIR__CR_ENUM)
+#undef WEIR__CR_ENUM
+};
+const char *weir_close_reason_str(enum weir_close_reason r);
+
+/* Keepalive (RFC 1122 §4.2.3.6): after `after_ms` idle, a probe every `interval_ms`; `probes`
+ * unanswered probes end the flow (WEIR_CLOSE_KEEPALIVE). after_ms == 0: off. */
+struct weir_keepalive {
+	uint32_t after_ms, interval_ms, probes;
+};
+
+/* Options shared by connect and listen (applied before any data moves). */
+struct weir_flow_opts {
+	struct weir_keepalive keepalive;
+	/* RFC 5482 user timeout: data unacknowledged for longer ends the flow
+	 * (WEIR_CLOSE_USER_TIMEOUT), whatever the retransmission count; an idle flow with nothing in
+	 * flight is not affected. 0: off (lwIP's retransmission limit applies). */
+	uint32_t user_timeout_ms;
+	int nodelay; /* 1: Nagle off for every write */
+	/* After our FIN, how long to wait for the peer's (FIN_WAIT_2). 0: 60 s. */
+	uint32_t fin_wait_timeout_ms;
+};
+
+struct weir_tcp_connect_opts {
+	uint64_t timeout_ns;	     /* 0: 10 s */
+	struct weir_ipaddr local_ip; /* 0.0.0.0: the stack's */
+	uint16_t local_port;	     /* 0: ephemeral */
+	int reuse_addr;		     /* bind over TIME_WAIT */
+	struct weir_flow_opts flow;
+	struct weir_scope *scope; /* owner; NULL: the calling fiber's scope */
+};
+
+/* Connects to dst:port. May yield. Returns 0 and sets *out, or WEIR_EINVAL (bad arguments, not
+ * in a fiber), WEIR_EADDRINUSE (local address/port taken), WEIR_EREFUSED (RST), WEIR_ETIMEDOUT
+ * (opts->timeout_ns passed), WEIR_EUNREACH, WEIR_ENOMEM (no pcb), WEIR_ECANCELED (the fiber was
+ * cancelled; nothing is left half-open). */
+int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t port,
+		     const struct weir_tcp_connect_opts *opts, struct weir_flow **out);
+
+/* Called in a new fiber for each accepted flow. The listener closes and frees the flow when the
+ * handler returns. */
+typedef void (*weir_flow_handler)(struct weir_flow *flow, void *arg);
+
+struct weir_tcp_listen_opts {
+	struct weir_ipaddr ip;	  /* 0.0.0.0: any of the stack's */
+	uint16_t port;		  /* 0: the stack picks one (weir_listener_port) */
+	unsigned backlog;	  /* connections not yet accepted; 0: CONFIG default */
+	int reuse_addr;		  /* bind over TIME_WAIT */
+	unsigned max_connections; /* handlers running at once; excess are closed; 0: no limit */
+	struct weir_flow_opts flow;
+	size_t handler_stack_size; /* 0: fiber default */
+	struct weir_scope *scope;  /* owner; NULL: the caller's scope */
+};
+
+/* Listens and runs handler(flow, arg) in a new fiber per accepted flow. Does not block. Returns 0
+ * and sets *out, or WEIR_EINVAL, WEIR_EADDRINUSE, WEIR_ENOMEM. */
+int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts *opts,
+		    weir_flow_handler handler, void *arg, struct weir_listener **out);
+/* The port listened on (the chosen one when opts.port was 0); 0 for NULL. */
+uint16_t weir_listener_port(const struct weir_listener *l);
+/* Stops accepting new flows, then waits until every running handler returned. The listener
+ * stays allocated (close frees it). May yield. Returns 0, WEIR_EINVAL, WEIR_ECANCELED. */
+int weir_listener_stop(struct weir_listener *l);
+/* Stops accepting, cancels the running handlers, waits for them, frees the listener. May yield
+ * (from the main context it drives the loop). Returns 0 or WEIR_EINVAL. */
+int weir_listener_close(struct weir_listener *l);
+
+struct weir_listener_stats {
+	uint64_t accepted; /* handed to a handler */
+	uint64_t refused;  /* closed at once: max_connections reached or no memory */
+	uint32_t active;   /* handlers running now */
+};
+int weir_listener_get_stats(const struct weir_listener *l, struct weir_listener_stats *out);
+
+/* A received buffer, zero-copy: data points into the received frame. The caller owns it and
+ * hands it back with weir_buf_release() (until then the frame stays allocated: keep it short). */
+struct weir_buf {
+	const uint8_t *data;
+	size_t len;
+	void *priv; /* private */
+};
+void weir_buf_release(struct weir_buf *buf);
+
+/* Blocks until at least one byte, the end of the peer's data, or an error. Data the peer sent
+ * before its FIN (or RST) is delivered first. May yield.
+ * Returns the byte count (> 0; buf filled, caller owns it), WEIR_EOF, WEIR_ECLOSED (we shut down
+ * reading or closed), WEIR_ERESET, WEIR_ETIMEDOUT (keepalive / user timeout ended the flow),
+ * WEIR_ECANCELED (nothing consumed), WEIR_EINVAL. */
+ssize_t weir_flow_read(struct weir_flow *f, struct weir_buf *buf);
+/* The copying form: up to cap bytes into dst (cap > 0). Same returns. May yield. */
+ssize_t weir_flow_read_into(struct weir_flow *f, void *dst, size_t cap);
+
+/* Blocks until the stack has accepted every byte (copied; the caller may reuse data at once):
+ * never a partial write, any length. After the first write error every later write fails with
+ * the same code. May yield. Returns 0, WEIR_EINVAL (NULL, or len 0 with data NULL), WEIR_ECLOSED
+ * (we shut down writing), WEIR_ERESET, WEIR_ETIMEDOUT, WEIR_ECANCELED (some bytes may have been
+ * accepted: the flow's write side is then unusable, later writes return WEIR_ECANCELED). */
+int weir_flow_write(struct weir_flow *f, const void *data, size_t len);
+struct weir_iov {
+	const void *base;
+	size_t len;
+};
+int weir_flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned iovcnt);
+/* As write/writev, but sends at once (Nagle off for these bytes) and returns only when the peer
+ * has acknowledged them. May yield. Same returns. */
+int weir_flow_write_nodelay(struct weir_flow *f, const void *data, size_t len);
+int weir_flow_writev_nodelay(struct weir_flow *f, const struct weir_iov *iov, unsigned iovcnt);
+/* Per-flow Nagle switch (1: off). Returns 0, WEIR_EINVAL, WEIR_ECLOSED. */
+int weir_flow_set_nodelay(struct weir_flow *f, int nodelay);
+
+#define WEIR_SHUT_RD 1
+#define WEIR_SHUT_WR 2
+#define WEIR_SHUT_RDWR 3
+/* WR: queued data is sent, then FIN; reading goes on. RD: reads return WEIR_ECLOSED at once and
+ * later input is discarded without resetting the peer. Does not block. Returns 0, WEIR_EINVAL,
+ * WEIR_ECLOSED (closed, or that direction already ended by an error). */
+int weir_flow_shutdown(struct weir_flow *f, int how);
+/* Sends what is queued and FIN, discards further input, waits (bounded by fin_wait_timeout) for
+ * the peer's FIN, and releases the connection. Idempotent. May yield; if cancelled it stops
+ * waiting and leaves lwIP to finish the close. Returns 0 or WEIR_EINVAL. */
+int weir_flow_close(struct weir_flow *f);
+/* Resets the connection now (RST). Idempotent. Does not block. Returns 0 or WEIR_EINVAL. */
+int weir_flow_abort(struct weir_flow *f);
+/* Closes (without waiting, if not yet closed) and frees the handle. NULL is ignored. Not for a
+ * flow given to a handler (the listener frees those). */
+void weir_flow_free(struct weir_flow *f);
+
+/* Keepalive and user timeout can change at any time while the flow is connected. */
+int weir_flow_set_keepalive(struct weir_flow *f, const struct weir_keepalive *ka);
+int weir_flow_set_user_timeout(struct weir_flow *f, uint32_t ms);
+
+/* Identity: a unique sequential id (1, 2, ...) and the endpoints. Return 0 or WEIR_EINVAL. */
+uint64_t weir_flow_id(const struct weir_flow *f);
+int weir_flow_src(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *port);
+int weir_flow_dst(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *port);
+/* WEIR_CLOSE_NONE while open. */
+enum weir_close_reason weir_flow_close_reason(const struct weir_flow *f);
+
+struct weir_flow_stats {
+	uint64_t bytes_in, bytes_out;	  /* delivered to reads / accepted from writes */
+	uint64_t segments_in, segments_out; /* TCP segments, headers included */
+	uint64_t retransmissions;	  /* segments sent again */
+	uint32_t srtt_ms;		  /* smoothed RTT (lwIP's, slow-timer granularity) */
+	uint32_t cwnd, snd_wnd, rcv_wnd;  /* bytes */
+	uint32_t snd_queued;		  /* bytes accepted and not yet acknowledged */
+};
+/* Fills *out (the window fields are 0 once the connection is gone). Returns 0 or WEIR_EINVAL. */
+int weir_flow_get_stats(const struct weir_flow *f, struct weir_flow_stats *out);
+
+/* Live flows and listeners of the stack, for leak checks. */
+struct weir_tcp_stats {
+	uint32_t flows, listeners, bufs_out;
+};
+void weir_tcp_get_stats(struct weir_tcp_stats *out);
+
+#endif /* WEIR_FLOW_H */

@@ -1,0 +1,902 @@
+/* tcp.c - TCP flow lifecycle: connect, listen and accept, shutdown, close, abort, timers, stats.
+ *
+ * lwIP's callbacks only record what happened and wake fibers (weir_event_*); fibers never run
+ * inside lwIP. The ext-arg destroy callback is the one place that learns a pcb was freed, on every
+ * path (notes §4); when we let go of a pcb ourselves we clear every callback first.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip/ip_addr.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+
+#define WEIR_LOG_COMPONENT "tcp"
+#include <weir/clock.h>
+#include <weir/compiler.h>
+#include <weir/error.h>
+#include <weir/log.h>
+
+#include "tcp_priv.h"
+#include "weir_lwip_hooks.h"
+
+#define CONNECT_TIMEOUT_DEFAULT_NS (10 * WEIR_NS_PER_S)
+#define FIN_WAIT_TIMEOUT_DEFAULT_MS 60000u
+/* lwIP's poll callback runs every slow tick (2 * TCP_TMR_INTERVAL) with interval 1. */
+#define POLL_INTERVAL 1
+
+u8_t weir__flow_ext_id;
+static int ext_id_ready;
+static uint64_t next_flow_id = 1;
+static uint32_t live_flows, live_listeners;
+
+struct listener_handler {
+	struct weir_listener *l;
+	struct weir_flow *f;
+	struct weir_fiber *fiber;
+	struct listener_handler *prev, *next;
+};
+
+struct weir_listener {
+	struct tcp_pcb *pcb;
+	struct weir_stack *stack;
+	weir_flow_handler handler;
+	void *arg;
+	struct weir_tcp_listen_opts opts;
+	uint16_t port;
+	struct weir_scope *scope; /* owner: the handlers run in it, the listener is attached to it */
+	struct weir_scope_item item;
+	struct listener_handler *handlers;
+	struct weir_event idle_ev; /* a handler finished */
+	struct weir_listener_stats st;
+	int closing;
+};
+
+static const char *const reason_str[] = {
+#define WEIR__CR_STR(name, str) [WEIR_CLOSE_##name] = str,
+	WEIR_CLOSE_REASON_MAP(WEIR__CR_STR)
+#undef WEIR__CR_STR
+};
+
+const char *weir_close_reason_str(enum weir_close_reason r)
+{
+	if ((unsigned)r >= WEIR_ARRAY_SIZE(reason_str))
+		return "unknown";
+	return reason_str[r];
+}
+
+int weir__flow_check_fiber(void)
+{
+	return weir_fiber_self() == NULL ? WEIR_EINVAL : 0;
+}
+
+void weir__flow_wake_all(struct weir_flow *f)
+{
+	weir_event_broadcast(&f->rx_ev);
+	weir_event_broadcast(&f->tx_ev);
+	weir_event_broadcast(&f->st_ev);
+}
+
+/* --- lwIP callbacks (main context: record and wake, never block) ------------------------------ */
+
+static void ext_destroy(u8_t id, void *data)
+{
+	struct weir_flow *f = data;
+
+	WEIR_UNUSED(id);
+	if (f != NULL) {
+		f->pcb = NULL;
+		weir__flow_wake_all(f);
+	}
+}
+
+static const struct tcp_ext_arg_callbacks ext_callbacks = {
+	.destroy = ext_destroy,
+};
+
+/* Ends the flow's connection state with a reason and an error for later reads/writes. */
+static void flow_end(struct weir_flow *f, enum weir_close_reason reason, int err)
+{
+	if (f->reason == WEIR_CLOSE_NONE)
+		f->reason = reason;
+	if (f->err == 0)
+		f->err = err;
+	f->state = FLOW_DONE;
+	weir__flow_wake_all(f);
+}
+
+static void on_err(void *arg, err_t err)
+{
+	struct weir_flow *f = arg;
+
+	/* The pcb is already freed (notes §4). */
+	if (f == NULL)
+		return;
+	f->pcb = NULL;
+	switch (err) {
+	case ERR_RST:
+		if (f->state == FLOW_CONNECTING)
+			flow_end(f, WEIR_CLOSE_CONNECT_REFUSED, WEIR_EREFUSED);
+		else
+			flow_end(f, WEIR_CLOSE_PEER_RST, WEIR_ERESET);
+		break;
+	case ERR_CLSD:
+		/* Both FINs exchanged after a write-side shutdown: an orderly end. */
+		flow_end(f, WEIR_CLOSE_PEER_FIN, WEIR_ECLOSED);
+		break;
+	case ERR_ABRT:
+	default:
+		/* lwIP gives the same code for every timeout; tell them apart by our own state. */
+		if (f->state == FLOW_CONNECTING)
+			flow_end(f, WEIR_CLOSE_CONNECT_TIMEOUT, WEIR_ETIMEDOUT);
+		else if (f->opts.keepalive.after_ms != 0 && f->ka_sent > 0 && !f->had_unacked)
+			/* Probes were out and no data was: lwIP's keepalive gave up (it aborts
+			 * once idle > after + probes x interval, whatever it managed to send). */
+			flow_end(f, WEIR_CLOSE_KEEPALIVE, WEIR_ETIMEDOUT);
+		else
+			flow_end(f, WEIR_CLOSE_RETRANSMIT, WEIR_ETIMEDOUT);
+		break;
+	}
+}
+
+static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	struct weir_flow *f = arg;
+
+	WEIR_UNUSED(err); /* always ERR_OK in lwIP 2.1 */
+	if (f == NULL)
+		return ERR_OK;
+	f->state = FLOW_OPEN;
+	f->lip.v4 = ip_2_ip4(&pcb->local_ip)->addr;
+	f->lport = pcb->local_port;
+	weir_event_broadcast(&f->st_ev);
+	return ERR_OK;
+}
+
+/* Forgets the pcb: no callback of ours runs for it again. Returns it. */
+static struct tcp_pcb *flow_detach(struct weir_flow *f)
+{
+	struct tcp_pcb *pcb = f->pcb;
+
+	if (pcb == NULL)
+		return NULL;
+	tcp_arg(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	tcp_err(pcb, NULL);
+	tcp_poll(pcb, NULL, 0);
+	tcp_ext_arg_set(pcb, weir__flow_ext_id, NULL);
+	f->pcb = NULL;
+	return pcb;
+}
+
+/* Ends the connection with RST, recording why. */
+static void flow_abort_with(struct weir_flow *f, enum weir_close_reason reason, int err)
+{
+	struct tcp_pcb *pcb = flow_detach(f);
+
+	if (pcb != NULL)
+		tcp_abort(pcb);
+	flow_end(f, reason, err);
+}
+
+static err_t on_poll(void *arg, struct tcp_pcb *pcb)
+{
+	struct weir_flow *f = arg;
+	uint64_t now;
+
+	if (f == NULL)
+		return ERR_OK;
+	now = weir_clock_now_ns();
+	f->ka_sent = pcb->keep_cnt_sent;
+	f->had_unacked = pcb->unacked != NULL;
+
+	/* lwIP never ends a FIN_WAIT_2 pcb after a write-side shutdown (notes §4). */
+	if (f->fin_sent_ns != 0 && (pcb->state == FIN_WAIT_1 || pcb->state == FIN_WAIT_2) &&
+	    now - f->fin_sent_ns > (uint64_t)f->opts.fin_wait_timeout_ms * WEIR_NS_PER_MS) {
+		flow_abort_with(f, WEIR_CLOSE_FIN_WAIT_TIMEOUT, WEIR_ETIMEDOUT);
+		return ERR_ABRT;
+	}
+
+	/* RFC 5482 user timeout: how long the oldest unacknowledged byte has waited. */
+	if (f->opts.user_timeout_ms != 0) {
+		if (pcb->unacked != NULL || pcb->unsent != NULL) {
+			if (f->ut_since_ns == 0 || pcb->lastack != f->ut_lastack) {
+				f->ut_since_ns = now;
+				f->ut_lastack = pcb->lastack;
+			} else if (now - f->ut_since_ns >
+				   (uint64_t)f->opts.user_timeout_ms * WEIR_NS_PER_MS) {
+				flow_abort_with(f, WEIR_CLOSE_USER_TIMEOUT, WEIR_ETIMEDOUT);
+				return ERR_ABRT;
+			}
+			/* The user timeout overrides the retransmission limit: keep lwIP from
+			 * giving up first (the backoff stays at its last step). */
+			if (pcb->nrtx > TCP_MAXRTX - 2)
+				pcb->nrtx = TCP_MAXRTX - 2;
+		} else {
+			f->ut_since_ns = 0;
+		}
+	}
+	return ERR_OK;
+}
+
+/* --- segment counters (lwIP hooks) -------------------------------------------------------------- */
+
+static struct weir_flow *flow_of(const struct tcp_pcb *pcb)
+{
+	if (!ext_id_ready || pcb == NULL || pcb->state == LISTEN)
+		return NULL;
+	return tcp_ext_arg_get(pcb, weir__flow_ext_id);
+}
+
+static void hook_in(struct tcp_pcb *pcb, struct tcp_hdr *hdr, struct pbuf *p)
+{
+	struct weir_flow *f = flow_of(pcb);
+
+	WEIR_UNUSED(hdr);
+	WEIR_UNUSED(p);
+	if (f != NULL)
+		f->st.segments_in++;
+}
+
+static void hook_out(struct tcp_pcb *pcb, struct tcp_hdr *hdr, struct pbuf *p)
+{
+	struct weir_flow *f = flow_of(pcb);
+	u32_t seq, len;
+
+	if (f == NULL)
+		return;
+	f->st.segments_out++;
+	len = (u32_t)p->tot_len - (u32_t)TCPH_HDRLEN_BYTES(hdr);
+	if (len == 0)
+		return;
+	seq = lwip_ntohl(hdr->seqno);
+	if (f->snd_max != 0 && TCP_SEQ_LT(seq, f->snd_max))
+		f->st.retransmissions++;
+	if (f->snd_max == 0 || TCP_SEQ_GT(seq + len, f->snd_max))
+		f->snd_max = seq + len;
+}
+
+static const struct weir__lwip_tcp_hooks flow_hooks = {
+	.segment_in = hook_in,
+	.segment_out = hook_out,
+};
+
+/* --- flows ----------------------------------------------------------------------------------------- */
+
+static void ensure_ext_id(void)
+{
+	if (!ext_id_ready) {
+		weir__flow_ext_id = tcp_ext_arg_alloc_id();
+		weir__lwip_tcp_hooks = &flow_hooks;
+		ext_id_ready = 1;
+	}
+}
+
+static void apply_keepalive(struct weir_flow *f)
+{
+	struct tcp_pcb *pcb = f->pcb;
+	const struct weir_keepalive *ka = &f->opts.keepalive;
+
+	if (pcb == NULL)
+		return;
+	if (ka->after_ms == 0) {
+		ip_reset_option(pcb, SOF_KEEPALIVE);
+		return;
+	}
+#if LWIP_TCP_KEEPALIVE
+	pcb->keep_idle = ka->after_ms;
+	pcb->keep_intvl = ka->interval_ms ? ka->interval_ms : 75000;
+	pcb->keep_cnt = ka->probes ? ka->probes : 9;
+#endif
+	ip_set_option(pcb, SOF_KEEPALIVE);
+}
+
+static void apply_opts(struct weir_flow *f)
+{
+	if (f->opts.fin_wait_timeout_ms == 0)
+		f->opts.fin_wait_timeout_ms = FIN_WAIT_TIMEOUT_DEFAULT_MS;
+	if (f->opts.keepalive.after_ms != 0) {
+		if (f->opts.keepalive.interval_ms == 0)
+			f->opts.keepalive.interval_ms = 75000;
+		if (f->opts.keepalive.probes == 0)
+			f->opts.keepalive.probes = 9;
+	}
+	apply_keepalive(f);
+	if (f->pcb != NULL) {
+		if (f->opts.nodelay)
+			tcp_nagle_disable(f->pcb);
+		else
+			tcp_nagle_enable(f->pcb);
+	}
+}
+
+static int valid_opts(const struct weir_flow_opts *o)
+{
+	/* lwIP keeps keepalive times in u32 milliseconds and the probe count in a u32; keep the
+	 * products far from wrapping. */
+	return o->keepalive.probes <= 1000 && o->keepalive.interval_ms <= 86400000u &&
+	       o->keepalive.after_ms <= 864000000u && o->nodelay >= 0 && o->nodelay <= 1;
+}
+
+static struct weir_flow *flow_new(struct weir_stack *stack, struct tcp_pcb *pcb,
+				  const struct weir_flow_opts *opts)
+{
+	struct weir_flow *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->stack = stack;
+	f->pcb = pcb;
+	f->id = next_flow_id++;
+	if (opts != NULL)
+		f->opts = *opts;
+	weir_event_init(&f->rx_ev);
+	weir_event_init(&f->tx_ev);
+	weir_event_init(&f->st_ev);
+	tcp_arg(pcb, f);
+	tcp_recv(pcb, weir__flow_recv);
+	tcp_sent(pcb, weir__flow_sent);
+	tcp_err(pcb, on_err);
+	tcp_poll(pcb, on_poll, POLL_INTERVAL);
+	tcp_ext_arg_set_callbacks(pcb, weir__flow_ext_id, &ext_callbacks);
+	tcp_ext_arg_set(pcb, weir__flow_ext_id, f);
+	apply_opts(f);
+	live_flows++;
+	return f;
+}
+
+/* Lets go of the connection without waiting: FIN if it is still up (lwIP finishes the close,
+ * FIN_WAIT_2 bounded by its RXCLOSED timeout), RST if FIN cannot be queued. */
+static void flow_close_nowait(struct weir_flow *f)
+{
+	struct tcp_pcb *pcb;
+
+	weir__flow_rxq_drop(f);
+	f->shut_rd = 1;
+	pcb = flow_detach(f);
+	if (pcb != NULL) {
+		if (tcp_close(pcb) != ERR_OK)
+			tcp_abort(pcb);
+	}
+	if (f->state != FLOW_DONE)
+		flow_end(f, f->rx_eof ? WEIR_CLOSE_PEER_FIN : WEIR_CLOSE_LOCAL_CLOSE, WEIR_ECLOSED);
+	f->closed = 1;
+	weir__flow_wake_all(f);
+}
+
+static void flow_destroy(struct weir_flow *f)
+{
+	WEIR_BUG_ON(weir_event_has_waiters(&f->rx_ev) || weir_event_has_waiters(&f->tx_ev) ||
+		    weir_event_has_waiters(&f->st_ev));
+	if (!f->closed || f->pcb != NULL)
+		flow_close_nowait(f);
+	weir__flow_rxq_drop(f);
+	live_flows--;
+	free(f);
+}
+
+static void flow_scope_close(struct weir_scope_item *item)
+{
+	flow_destroy(WEIR_CONTAINER_OF(item, struct weir_flow, item));
+}
+
+/* --- connect ------------------------------------------------------------------------------------- */
+
+static int map_err(err_t e)
+{
+	switch (e) {
+	case ERR_OK:
+		return 0;
+	case ERR_MEM:
+	case ERR_BUF:
+		return WEIR_ENOMEM;
+	case ERR_USE:
+	case ERR_ISCONN:
+		return WEIR_EADDRINUSE;
+	case ERR_RTE:
+		return WEIR_EUNREACH;
+	case ERR_RST:
+		return WEIR_ERESET;
+	case ERR_CLSD:
+	case ERR_CONN:
+		return WEIR_ECLOSED;
+	case ERR_TIMEOUT:
+		return WEIR_ETIMEDOUT;
+	case ERR_VAL:
+	case ERR_ARG:
+		return WEIR_EINVAL;
+	default:
+		return WEIR_EIO;
+	}
+}
+
+int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t port,
+		     const struct weir_tcp_connect_opts *opts, struct weir_flow **out)
+{
+	static const struct weir_tcp_connect_opts defaults;
+	struct weir_scope *scope;
+	struct tcp_pcb *pcb;
+	struct weir_flow *f;
+	ip_addr_t ip, lip;
+	uint64_t deadline;
+	err_t e;
+	int rc;
+
+	if (out == NULL)
+		return WEIR_EINVAL;
+	*out = NULL;
+	if (opts == NULL)
+		opts = &defaults;
+	if (stack == NULL || dst.v4 == 0 || port == 0 || !valid_opts(&opts->flow))
+		return WEIR_EINVAL;
+	rc = weir__flow_check_fiber();
+	if (rc < 0)
+		return rc;
+	if (weir_fiber_cancelled())
+		return WEIR_ECANCELED;
+	scope = opts->scope ? opts->scope : weir_scope_current();
+	ensure_ext_id();
+
+	pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+	if (pcb == NULL)
+		return WEIR_ENOMEM;
+	if (opts->reuse_addr)
+		ip_set_option(pcb, SOF_REUSEADDR);
+	if (opts->local_ip.v4 != 0 || opts->local_port != 0) {
+		ip_addr_set_ip4_u32(&lip, opts->local_ip.v4);
+		e = tcp_bind(pcb, &lip, opts->local_port);
+		if (e != ERR_OK) {
+			tcp_close(pcb);
+			return map_err(e);
+		}
+	}
+	f = flow_new(stack, pcb, &opts->flow);
+	if (f == NULL) {
+		tcp_close(pcb);
+		return WEIR_ENOMEM;
+	}
+	f->state = FLOW_CONNECTING;
+	f->rip = dst;
+	f->rport = port;
+	ip_addr_set_ip4_u32(&ip, dst.v4);
+	e = tcp_connect(pcb, &ip, port, on_connected);
+	if (e != ERR_OK) {
+		rc = map_err(e);
+		flow_detach(f);
+		tcp_abort(pcb);
+		f->closed = 1;
+		f->state = FLOW_DONE;
+		flow_destroy(f);
+		return rc;
+	}
+	deadline = weir_clock_now_ns() +
+		   (opts->timeout_ns ? opts->timeout_ns : CONNECT_TIMEOUT_DEFAULT_NS);
+	while (f->state == FLOW_CONNECTING) {
+		rc = weir_event_wait(&f->st_ev, deadline);
+		if (rc == WEIR_ETIMEDOUT && f->state == FLOW_CONNECTING) {
+			flow_abort_with(f, WEIR_CLOSE_CONNECT_TIMEOUT, WEIR_ETIMEDOUT);
+		} else if (rc == WEIR_ECANCELED && f->state == FLOW_CONNECTING) {
+			flow_abort_with(f, WEIR_CLOSE_CONNECT_CANCELED, WEIR_ECANCELED);
+		}
+	}
+	if (f->state != FLOW_OPEN) {
+		rc = f->err ? f->err : WEIR_ECLOSED;
+		f->closed = 1;
+		flow_destroy(f);
+		return rc;
+	}
+	f->item.close = flow_scope_close;
+	if (weir_scope_attach(scope, &f->item) < 0) {
+		flow_destroy(f);
+		return WEIR_EINVAL;
+	}
+	*out = f;
+	return 0;
+}
+
+/* --- listen -------------------------------------------------------------------------------------- */
+
+static void handler_main(void *arg)
+{
+	struct listener_handler *h = arg;
+	struct weir_listener *l = h->l;
+	struct weir_flow *f = h->f;
+
+	l->handler(f, l->arg);
+	weir_flow_close(f);
+	flow_destroy(f);
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		l->handlers = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	l->st.active--;
+	free(h);
+	weir_event_broadcast(&l->idle_ev);
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
+{
+	struct weir_listener *l = arg;
+	struct weir_fiber_opts fo = { .stack_size = 0, .name = "tcp-handler" };
+	struct listener_handler *h;
+	struct weir_flow *f;
+
+	if (err != ERR_OK || newpcb == NULL)
+		return ERR_VAL;
+	if (l == NULL || l->closing) {
+		tcp_abort(newpcb);
+		return ERR_ABRT;
+	}
+	if (l->opts.max_connections != 0 && l->st.active >= l->opts.max_connections) {
+		/* Refused politely: accepted and closed at once (FIN), counted. */
+		l->st.refused++;
+		if (tcp_close(newpcb) != ERR_OK) {
+			tcp_abort(newpcb);
+			return ERR_ABRT;
+		}
+		return ERR_OK;
+	}
+	h = calloc(1, sizeof(*h));
+	f = h ? flow_new(l->stack, newpcb, &l->opts.flow) : NULL;
+	if (f == NULL) {
+		free(h);
+		l->st.refused++;
+		tcp_abort(newpcb);
+		return ERR_ABRT;
+	}
+	f->state = FLOW_OPEN;
+	f->owned_by_listener = 1;
+	f->lip.v4 = ip_2_ip4(&newpcb->local_ip)->addr;
+	f->lport = newpcb->local_port;
+	f->rip.v4 = ip_2_ip4(&newpcb->remote_ip)->addr;
+	f->rport = newpcb->remote_port;
+	h->l = l;
+	h->f = f;
+	fo.stack_size = l->opts.handler_stack_size;
+	if (weir_fiber_spawn(l->scope, handler_main, h, &fo, &h->fiber) < 0) {
+		l->st.refused++;
+		flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
+		f->closed = 1;
+		flow_destroy(f);
+		free(h);
+		return ERR_ABRT; /* the pcb was aborted by flow_abort_with */
+	}
+	/* Nobody joins handler fibers: a long-running listener must not keep their records. The
+	 * handle stays valid while the handler runs (it unlinks h just before finishing). */
+	weir_fiber_detach(h->fiber);
+	h->next = l->handlers;
+	if (l->handlers != NULL)
+		l->handlers->prev = h;
+	l->handlers = h;
+	l->st.active++;
+	l->st.accepted++;
+	return ERR_OK;
+}
+
+static void listener_scope_close(struct weir_scope_item *item)
+{
+	weir_listener_close(WEIR_CONTAINER_OF(item, struct weir_listener, item));
+}
+
+int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts *opts,
+		    weir_flow_handler handler, void *arg, struct weir_listener **out)
+{
+	static const struct weir_tcp_listen_opts defaults;
+	struct weir_listener *l;
+	struct tcp_pcb *pcb, *lpcb;
+	ip_addr_t ip;
+	err_t e;
+	int rc;
+
+	if (out == NULL)
+		return WEIR_EINVAL;
+	*out = NULL;
+	if (opts == NULL)
+		opts = &defaults;
+	if (stack == NULL || handler == NULL || !valid_opts(&opts->flow) || opts->backlog > 255)
+		return WEIR_EINVAL;
+	ensure_ext_id();
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return WEIR_ENOMEM;
+	l->stack = stack;
+	l->handler = handler;
+	l->arg = arg;
+	l->opts = *opts;
+	weir_event_init(&l->idle_ev);
+	l->scope = opts->scope ? opts->scope : weir_scope_current();
+	pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
+	if (pcb == NULL) {
+		rc = WEIR_ENOMEM;
+		goto fail_scope;
+	}
+	if (opts->reuse_addr)
+		ip_set_option(pcb, SOF_REUSEADDR);
+	ip_addr_set_ip4_u32(&ip, opts->ip.v4);
+	e = tcp_bind(pcb, &ip, opts->port);
+	if (e != ERR_OK) {
+		tcp_close(pcb);
+		rc = e == ERR_USE ? WEIR_EADDRINUSE : map_err(e);
+		goto fail_scope;
+	}
+	lpcb = tcp_listen_with_backlog_and_err(
+		pcb, (u8_t)(opts->backlog ? opts->backlog : TCP_DEFAULT_LISTEN_BACKLOG), &e);
+	if (lpcb == NULL) {
+		tcp_close(pcb);
+		rc = map_err(e);
+		goto fail_scope;
+	}
+	l->pcb = lpcb;
+	l->port = lpcb->local_port;
+	tcp_arg(lpcb, l);
+	tcp_accept(lpcb, on_accept);
+	l->item.close = listener_scope_close;
+	rc = weir_scope_attach(l->scope, &l->item);
+	if (rc < 0) {
+		tcp_close(lpcb);
+		goto fail_scope;
+	}
+	live_listeners++;
+	*out = l;
+	return 0;
+
+fail_scope:
+	free(l);
+	return rc;
+}
+
+uint16_t weir_listener_port(const struct weir_listener *l)
+{
+	return l ? l->port : 0;
+}
+
+static void listener_stop_accepting(struct weir_listener *l)
+{
+	if (l->pcb != NULL) {
+		tcp_arg(l->pcb, NULL);
+		tcp_accept(l->pcb, NULL);
+		tcp_close(l->pcb); /* a listening pcb is freed at once */
+		l->pcb = NULL;
+	}
+}
+
+int weir_listener_stop(struct weir_listener *l)
+{
+	int rc;
+
+	if (l == NULL)
+		return WEIR_EINVAL;
+	listener_stop_accepting(l);
+	rc = weir__flow_check_fiber();
+	if (rc < 0)
+		return rc;
+	while (l->st.active > 0) {
+		rc = weir_event_wait(&l->idle_ev, WEIR_DEADLINE_NEVER);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int weir_listener_close(struct weir_listener *l)
+{
+	if (l == NULL)
+		return WEIR_EINVAL;
+	if (l->closing)
+		return 0;
+	l->closing = 1;
+	listener_stop_accepting(l);
+	/* Cancel every running handler and wait until each returned (its fiber closes and frees
+	 * its flow on the way out). From the main context, run the loop meanwhile. */
+	for (struct listener_handler *h = l->handlers; h != NULL; h = h->next)
+		weir_fiber_cancel(h->fiber);
+	while (l->st.active > 0) {
+		if (weir_fiber_self() != NULL) {
+			/* Our own cancellation must not cut this short: the handlers are already
+			 * cancelled and finish without blocking for long. */
+			if (weir_event_wait(&l->idle_ev, weir_clock_now_ns() + 10 * WEIR_NS_PER_MS) ==
+			    WEIR_ECANCELED)
+				weir_fiber_yield();
+		} else {
+			weir_loop_run_once(weir_stack_loop(l->stack), 10 * WEIR_NS_PER_MS);
+		}
+	}
+	weir_scope_detach(&l->item);
+	live_listeners--;
+	free(l);
+	return 0;
+}
+
+int weir_listener_get_stats(const struct weir_listener *l, struct weir_listener_stats *out)
+{
+	if (l == NULL || out == NULL)
+		return WEIR_EINVAL;
+	*out = l->st;
+	return 0;
+}
+
+/* --- shutdown, close, abort, free ------------------------------------------------------------------ */
+
+int weir_flow_shutdown(struct weir_flow *f, int how)
+{
+	if (f == NULL || how < WEIR_SHUT_RD || how > WEIR_SHUT_RDWR)
+		return WEIR_EINVAL;
+	if (f->closed)
+		return WEIR_ECLOSED;
+	if (how & WEIR_SHUT_RD) {
+		f->shut_rd = 1;
+		weir__flow_rxq_drop(f);
+		weir_event_broadcast(&f->rx_ev);
+	}
+	if ((how & WEIR_SHUT_WR) && !f->shut_wr) {
+		if (f->pcb == NULL)
+			return f->err ? f->err : WEIR_ECLOSED;
+		/* Queued data goes first, FIN after it (tcp_shutdown appends the FIN). */
+		if (tcp_shutdown(f->pcb, 0, 1) != ERR_OK)
+			return WEIR_ECLOSED;
+		f->shut_wr = 1;
+		f->fin_sent_ns = weir_clock_now_ns();
+		weir_event_broadcast(&f->tx_ev);
+	}
+	return 0;
+}
+
+int weir_flow_close(struct weir_flow *f)
+{
+	uint64_t deadline;
+
+	if (f == NULL)
+		return WEIR_EINVAL;
+	if (f->closed)
+		return 0;
+	f->closed = 1;
+	/* Who closed first decides the reason: the peer if its FIN is already here. */
+	if (f->reason == WEIR_CLOSE_NONE)
+		f->reason = f->rx_eof ? WEIR_CLOSE_PEER_FIN : WEIR_CLOSE_LOCAL_CLOSE;
+	f->shut_rd = 1;
+	weir__flow_rxq_drop(f);
+	weir__flow_wake_all(f); /* other fibers blocked on this flow see it closed */
+	if (f->pcb != NULL && !f->shut_wr && tcp_shutdown(f->pcb, 0, 1) == ERR_OK) {
+		f->shut_wr = 1;
+		f->fin_sent_ns = weir_clock_now_ns();
+	}
+	/* Wait for the peer's FIN (MirageOS: close returns once the remote closed too), bounded;
+	 * a cancelled fiber or the main context does not wait. */
+	deadline = weir_clock_now_ns() + (uint64_t)f->opts.fin_wait_timeout_ms * WEIR_NS_PER_MS;
+	while (f->pcb != NULL && !f->rx_eof && weir_fiber_self() != NULL &&
+	       !weir_fiber_cancelled()) {
+		if (weir_event_wait(&f->st_ev, deadline) < 0)
+			break;
+	}
+	flow_close_nowait(f);
+	return 0;
+}
+
+int weir_flow_abort(struct weir_flow *f)
+{
+	if (f == NULL)
+		return WEIR_EINVAL;
+	if (f->closed && f->pcb == NULL)
+		return 0;
+	f->closed = 1;
+	weir__flow_rxq_drop(f);
+	flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
+	return 0;
+}
+
+void weir_flow_free(struct weir_flow *f)
+{
+	if (f == NULL)
+		return;
+	if (f->owned_by_listener) {
+		weir_log_warn("flow %llu belongs to its listener's handler; not freed",
+			      (unsigned long long)f->id);
+		return;
+	}
+	weir_scope_detach(&f->item);
+	flow_destroy(f);
+}
+
+/* --- options, identity, stats ---------------------------------------------------------------------- */
+
+int weir_flow_set_nodelay(struct weir_flow *f, int nodelay)
+{
+	if (f == NULL || nodelay < 0 || nodelay > 1)
+		return WEIR_EINVAL;
+	if (f->closed || f->pcb == NULL)
+		return WEIR_ECLOSED;
+	f->opts.nodelay = nodelay;
+	apply_opts(f);
+	return 0;
+}
+
+int weir_flow_set_keepalive(struct weir_flow *f, const struct weir_keepalive *ka)
+{
+	struct weir_flow_opts o;
+
+	if (f == NULL || ka == NULL)
+		return WEIR_EINVAL;
+	o = f->opts;
+	o.keepalive = *ka;
+	if (!valid_opts(&o))
+		return WEIR_EINVAL;
+	if (f->closed || f->pcb == NULL)
+		return WEIR_ECLOSED;
+	f->opts.keepalive = *ka;
+	apply_opts(f);
+	return 0;
+}
+
+int weir_flow_set_user_timeout(struct weir_flow *f, uint32_t ms)
+{
+	if (f == NULL)
+		return WEIR_EINVAL;
+	if (f->closed || f->pcb == NULL)
+		return WEIR_ECLOSED;
+	f->opts.user_timeout_ms = ms;
+	f->ut_since_ns = 0;
+	return 0;
+}
+
+uint64_t weir_flow_id(const struct weir_flow *f)
+{
+	return f ? f->id : 0;
+}
+
+int weir_flow_src(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *port)
+{
+	if (f == NULL || (ip == NULL && port == NULL))
+		return WEIR_EINVAL;
+	if (ip != NULL)
+		*ip = f->lip;
+	if (port != NULL)
+		*port = f->lport;
+	return 0;
+}
+
+int weir_flow_dst(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *port)
+{
+	if (f == NULL || (ip == NULL && port == NULL))
+		return WEIR_EINVAL;
+	if (ip != NULL)
+		*ip = f->rip;
+	if (port != NULL)
+		*port = f->rport;
+	return 0;
+}
+
+enum weir_close_reason weir_flow_close_reason(const struct weir_flow *f)
+{
+	return f ? f->reason : WEIR_CLOSE_NONE;
+}
+
+int weir_flow_get_stats(const struct weir_flow *f, struct weir_flow_stats *out)
+{
+	const struct tcp_pcb *pcb;
+
+	if (f == NULL || out == NULL)
+		return WEIR_EINVAL;
+	*out = f->st;
+	pcb = f->pcb;
+	if (pcb != NULL) {
+		/* lwIP keeps the RTT average scaled by 8, in slow-timer ticks. */
+		out->srtt_ms = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL;
+		out->cwnd = (uint32_t)pcb->cwnd;
+		out->snd_wnd = (uint32_t)pcb->snd_wnd;
+		out->rcv_wnd = (uint32_t)pcb->rcv_wnd;
+		out->snd_queued = (uint32_t)(pcb->snd_lbb - pcb->lastack);
+	}
+	return 0;
+}
+
+void weir_tcp_get_stats(struct weir_tcp_stats *out)
+{
+	if (out == NULL)
+		return;
+	out->flows = live_flows;
+	out->listeners = live_listeners;
+	out->bufs_out = weir__bufs_out;
+}

@@ -1,0 +1,344 @@
+/* tcp_io.c - the TCP flow datapath: receive queue and reads, writes (copying, never partial). */
+#include <string.h>
+
+#include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
+
+#define WEIR_LOG_COMPONENT "tcp"
+#include <weir/clock.h>
+#include <weir/compiler.h>
+#include <weir/error.h>
+#include <weir/log.h>
+
+#include "tcp_priv.h"
+
+/* How long a writer waits for send space before trying again even without an ACK: lwIP's
+ * segment pool is global, so space can come back through another flow's ACK. */
+#define WRITE_RETRY_NS (20 * WEIR_NS_PER_MS)
+/* tcp_write() takes a u16_t length (notes §0.3). */
+#define TCP_WRITE_MAX 0xffffu
+
+uint32_t weir__bufs_out;
+
+void weir__flow_recved(struct weir_flow *f, size_t n)
+{
+	/* tcp_recved() takes a u16_t too. */
+	while (f->pcb != NULL && n > 0) {
+		u16_t chunk = (u16_t)WEIR_MIN(n, (size_t)0xffff);
+
+		tcp_recved(f->pcb, chunk);
+		n -= chunk;
+	}
+}
+
+void weir__flow_rxq_drop(struct weir_flow *f)
+{
+	size_t n = f->rxq_bytes;
+
+	while (f->rxq_head != NULL) {
+		struct pbuf *p = f->rxq_head;
+
+		f->rxq_head = p->next;
+		p->next = NULL;
+		pbuf_free(p);
+	}
+	f->rxq_tail = NULL;
+	f->rxq_bytes = 0;
+	weir__flow_recved(f, n);
+}
+
+err_t weir__flow_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	struct weir_flow *f = arg;
+
+	WEIR_UNUSED(err); /* always ERR_OK in lwIP 2.1 */
+	if (f == NULL) {
+		/* Not ours any more: behave like lwIP's tcp_recv_null. */
+		if (p != NULL) {
+			tcp_recved(pcb, p->tot_len);
+			pbuf_free(p);
+		}
+		return ERR_OK;
+	}
+	if (p == NULL) {
+		f->rx_eof = 1;
+		weir_event_broadcast(&f->rx_ev);
+		weir_event_broadcast(&f->st_ev);
+		return ERR_OK;
+	}
+	if (f->shut_rd) {
+		/* Read side shut down: discard, but keep the window open so the peer is never reset
+		 * (lwIP's own shut_rx would RST on more data). */
+		tcp_recved(pcb, p->tot_len);
+		pbuf_free(p);
+		return ERR_OK;
+	}
+	f->st.bytes_in += p->tot_len;
+	/* Split the chain into single pbufs linked through ->next: lwIP builds received chains with
+	 * pbuf_cat (no extra reference per link), so each piece keeps its own reference. */
+	while (p != NULL) {
+		struct pbuf *next = p->next;
+
+		p->next = NULL;
+		p->tot_len = p->len;
+		if (p->len == 0) {
+			pbuf_free(p);
+		} else {
+			if (f->rxq_tail != NULL)
+				f->rxq_tail->next = p;
+			else
+				f->rxq_head = p;
+			f->rxq_tail = p;
+			f->rxq_bytes += p->len;
+		}
+		p = next;
+	}
+	weir_event_signal(&f->rx_ev);
+	return ERR_OK;
+}
+
+err_t weir__flow_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
+{
+	struct weir_flow *f = arg;
+
+	WEIR_UNUSED(pcb);
+	WEIR_UNUSED(len);
+	if (f != NULL)
+		weir_event_broadcast(&f->tx_ev);
+	return ERR_OK;
+}
+
+/* Waits until there is something to read, the end, or an error. Returns 0 when data is queued. */
+static int wait_readable(struct weir_flow *f)
+{
+	for (;;) {
+		int rc;
+
+		if (f->shut_rd || f->closed)
+			return WEIR_ECLOSED;
+		if (f->rxq_head != NULL)
+			return 0;
+		if (f->rx_eof)
+			return WEIR_EOF;
+		if (f->err != 0)
+			return f->err;
+		if (f->pcb == NULL)
+			return WEIR_ECLOSED;
+		rc = weir_event_wait(&f->rx_ev, WEIR_DEADLINE_NEVER);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+ssize_t weir_flow_read(struct weir_flow *f, struct weir_buf *buf)
+{
+	struct pbuf *p;
+	int rc;
+
+	if (f == NULL || buf == NULL)
+		return WEIR_EINVAL;
+	buf->data = NULL;
+	buf->len = 0;
+	buf->priv = NULL;
+	rc = weir__flow_check_fiber();
+	if (rc < 0)
+		return rc;
+	rc = wait_readable(f);
+	if (rc < 0)
+		return rc;
+	p = f->rxq_head;
+	f->rxq_head = p->next;
+	if (f->rxq_head == NULL)
+		f->rxq_tail = NULL;
+	p->next = NULL;
+	f->rxq_bytes -= p->len;
+	weir__flow_recved(f, p->len);
+	buf->data = p->payload;
+	buf->len = p->len;
+	buf->priv = p;
+	weir__bufs_out++;
+	return (ssize_t)p->len;
+}
+
+void weir_buf_release(struct weir_buf *buf)
+{
+	if (buf == NULL || buf->priv == NULL)
+		return;
+	pbuf_free(buf->priv);
+	weir__bufs_out--;
+	buf->priv = NULL;
+	buf->data = NULL;
+	buf->len = 0;
+}
+
+ssize_t weir_flow_read_into(struct weir_flow *f, void *dst, size_t cap)
+{
+	uint8_t *out = dst;
+	size_t got = 0;
+	int rc;
+
+	if (f == NULL || dst == NULL || cap == 0)
+		return WEIR_EINVAL;
+	rc = weir__flow_check_fiber();
+	if (rc < 0)
+		return rc;
+	rc = wait_readable(f);
+	if (rc < 0)
+		return rc;
+	while (got < cap && f->rxq_head != NULL) {
+		struct pbuf *p = f->rxq_head;
+		size_t n = WEIR_MIN((size_t)p->len, cap - got);
+
+		memcpy(out + got, p->payload, n);
+		got += n;
+		if (n == p->len) {
+			f->rxq_head = p->next;
+			if (f->rxq_head == NULL)
+				f->rxq_tail = NULL;
+			p->next = NULL;
+			pbuf_free(p);
+		} else {
+			/* Keep the rest of this piece for the next read. */
+			pbuf_remove_header(p, n);
+		}
+	}
+	f->rxq_bytes -= got;
+	weir__flow_recved(f, got);
+	return (ssize_t)got;
+}
+
+/* Why writing is impossible now, or 0. */
+static int write_blocked_reason(const struct weir_flow *f)
+{
+	if (f->wr_err != 0)
+		return f->wr_err;
+	if (f->shut_wr || f->closed)
+		return WEIR_ECLOSED;
+	if (f->pcb == NULL)
+		return f->err ? f->err : WEIR_ECLOSED;
+	if (f->state != FLOW_OPEN)
+		return WEIR_ECLOSED;
+	return 0;
+}
+
+static int fail_write(struct weir_flow *f, int rc)
+{
+	/* After the first write error every later write fails the same way (MirageOS). */
+	if (f->wr_err == 0)
+		f->wr_err = rc;
+	return rc;
+}
+
+/* Queues len bytes into lwIP, waiting for send space as needed. */
+static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int more)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		struct tcp_pcb *pcb;
+		size_t chunk;
+		err_t e;
+		int rc = write_blocked_reason(f);
+
+		if (rc < 0)
+			return fail_write(f, rc);
+		pcb = f->pcb;
+		/* tcp_sndbuf() is capped at 64 KiB; snd_buf is the real space (notes §0.3). */
+		chunk = WEIR_MIN(len - off, (size_t)pcb->snd_buf);
+		chunk = WEIR_MIN(chunk, (size_t)TCP_WRITE_MAX);
+		e = ERR_MEM;
+		if (chunk > 0 && pcb->snd_queuelen < TCP_SND_QUEUELEN - 2)
+			e = tcp_write(pcb, data + off, (u16_t)chunk,
+				      TCP_WRITE_FLAG_COPY |
+					      (more || off + chunk < len ? TCP_WRITE_FLAG_MORE : 0));
+		if (e == ERR_OK) {
+			off += chunk;
+			f->st.bytes_out += chunk;
+			continue;
+		}
+		if (e != ERR_MEM)
+			return fail_write(f, e == ERR_CONN ? WEIR_ECLOSED : WEIR_EIO);
+		/* No space: push out what is queued and wait for ACKs. */
+		tcp_output(pcb);
+		rc = weir_event_wait(&f->tx_ev, weir_clock_now_ns() + WRITE_RETRY_NS);
+		if (rc == WEIR_ECANCELED)
+			return fail_write(f, rc);
+	}
+	return 0;
+}
+
+static int flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned iovcnt,
+		       int nodelay)
+{
+	u32_t target;
+	int rc;
+
+	if (f == NULL || (iov == NULL && iovcnt != 0))
+		return WEIR_EINVAL;
+	for (unsigned i = 0; i < iovcnt; i++)
+		if (iov[i].base == NULL && iov[i].len != 0)
+			return WEIR_EINVAL;
+	rc = weir__flow_check_fiber();
+	if (rc < 0)
+		return rc;
+	rc = write_blocked_reason(f);
+	if (rc < 0)
+		return f->wr_err ? f->wr_err : rc;
+	for (unsigned i = 0; i < iovcnt; i++) {
+		rc = write_bytes(f, iov[i].base, iov[i].len, i + 1 < iovcnt);
+		if (rc < 0)
+			return rc;
+	}
+	if (f->pcb == NULL)
+		return fail_write(f, f->err ? f->err : WEIR_ECLOSED);
+	if (!nodelay) {
+		tcp_output(f->pcb);
+		return 0;
+	}
+	/* Nagle off for these bytes, then wait until the peer acknowledged all of them. */
+	if (!f->opts.nodelay) {
+		tcp_nagle_disable(f->pcb);
+		tcp_output(f->pcb);
+		tcp_nagle_enable(f->pcb);
+	} else {
+		tcp_output(f->pcb);
+	}
+	target = f->pcb->snd_lbb;
+	while (f->pcb != NULL && TCP_SEQ_LT(f->pcb->lastack, target)) {
+		rc = weir_event_wait(&f->tx_ev, WEIR_DEADLINE_NEVER);
+		if (rc < 0)
+			return fail_write(f, rc);
+	}
+	if (f->pcb == NULL)
+		return fail_write(f, f->err ? f->err : WEIR_ECLOSED);
+	return 0;
+}
+
+int weir_flow_write(struct weir_flow *f, const void *data, size_t len)
+{
+	struct weir_iov iov = { .base = data, .len = len };
+
+	if (data == NULL && len != 0)
+		return WEIR_EINVAL;
+	return flow_writev(f, &iov, 1, 0);
+}
+
+int weir_flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned iovcnt)
+{
+	return flow_writev(f, iov, iovcnt, 0);
+}
+
+int weir_flow_write_nodelay(struct weir_flow *f, const void *data, size_t len)
+{
+	struct weir_iov iov = { .base = data, .len = len };
+
+	if (data == NULL && len != 0)
+		return WEIR_EINVAL;
+	return flow_writev(f, &iov, 1, 1);
+}
+
+int weir_flow_writev_nodelay(struct weir_flow *f, const struct weir_iov *iov, unsigned iovcnt)
+{
+	return flow_writev(f, iov, iovcnt, 1);
+}

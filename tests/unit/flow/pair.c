@@ -1,0 +1,202 @@
+/* pair.c - two weir hosts in two processes over a link (see pair.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <weir/clock.h>
+#include <weir/error.h>
+
+#include "pair.h"
+
+int side_fail(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "[%d] %s:%d: ", (int)getpid(), file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+int side_send(struct side *s, uint32_t v)
+{
+	return write(s->msg_wr, &v, sizeof(v)) == (ssize_t)sizeof(v) ? 0 : WEIR_EIO;
+}
+
+int side_recv(struct side *s, uint32_t *v, uint64_t timeout_ns)
+{
+	uint64_t deadline = weir_clock_now_ns() + timeout_ns;
+
+	for (;;) {
+		ssize_t n = read(s->msg_rd, v, sizeof(*v));
+
+		if (n == (ssize_t)sizeof(*v))
+			return 0;
+		if (n == 0)
+			return WEIR_EOF;
+		if (weir_clock_now_ns() > deadline)
+			return WEIR_ETIMEDOUT;
+		if (weir_fiber_sleep_ns(WEIR_NS_PER_MS) < 0)
+			return WEIR_ECANCELED;
+	}
+}
+
+struct runner {
+	side_fn fn;
+	struct side *s;
+	void *arg;
+	int done, rc;
+};
+
+static void run_fn(void *arg)
+{
+	struct runner *r = arg;
+
+	r->rc = r->fn(r->s, r->arg);
+	r->done = 1;
+}
+
+static int side_up(struct side *s, int fd, const struct weir_link_impair *imp, int child)
+{
+	struct weir_link_config lc = { .fd = fd, .name = child ? "b" : "a" };
+	struct weir_stack_config sc = { 0 };
+	int rc;
+
+	if (imp != NULL) {
+		lc.impair = *imp;
+		lc.impair.seed = imp->seed * 2 + (uint64_t)child;
+	}
+	s->is_child = child;
+	weir_ipaddr_parse(child ? "192.0.2.2" : "192.0.2.1", &s->me);
+	weir_ipaddr_parse(child ? "192.0.2.1" : "192.0.2.2", &s->peer);
+	if ((rc = weir_loop_create(&s->loop)) < 0 || (rc = weir_link_open(&lc, &s->dev)) < 0)
+		return FAILF("side up: %s", weir_strerror(rc));
+	sc.netdev = s->dev;
+	sc.loop = s->loop;
+	sc.ip = s->me;
+	sc.prefix_len = 24;
+	if ((rc = weir_stack_open(&sc, &s->stack)) < 0 || (rc = weir_fibers_init(s->loop)) < 0)
+		return FAILF("side up: %s", weir_strerror(rc));
+	return 0;
+}
+
+/* Stops fibers and checks that nothing leaked; returns 0 or 1. */
+static int side_down(struct side *s)
+{
+	struct weir_tcp_stats ts;
+	struct weir_fiber_stats fs;
+	int bad = 0;
+
+	weir_fibers_fini();
+	weir_tcp_get_stats(&ts);
+	weir_fiber_get_stats(&fs);
+	if (ts.flows != 0 || ts.listeners != 0 || ts.bufs_out != 0 || fs.live != 0)
+		bad = FAILF("leak: %u flows, %u listeners, %u buffers, %u fibers", ts.flows,
+			    ts.listeners, ts.bufs_out, fs.live);
+	weir_stack_close(s->stack);
+	weir_netdev_close(s->dev);
+	weir_loop_destroy(s->loop);
+	return bad;
+}
+
+int pair_run(side_fn main_fn, side_fn peer, void *arg, const struct weir_link_impair *imp,
+	     uint64_t timeout_ns)
+{
+	int fds[2], to_child[2], to_parent[2], life[2];
+	uint64_t deadline = weir_clock_now_ns() + timeout_ns;
+	struct runner r = { 0 };
+	struct side s = { 0 };
+	int status = -1, child_done = 0, rc;
+	pid_t pid;
+
+	if (weir_link_socketpair(fds) < 0 || pipe2(to_child, O_NONBLOCK) < 0 ||
+	    pipe2(to_parent, O_NONBLOCK) < 0 || pipe(life) < 0)
+		return FAILF("pipes");
+	pid = fork();
+	if (pid < 0)
+		return FAILF("fork");
+	if (pid == 0) {
+		close(fds[0]);
+		close(to_child[1]);
+		close(to_parent[0]);
+		close(life[1]);
+		fcntl(life[0], F_SETFL, O_NONBLOCK);
+		s.msg_rd = to_child[0];
+		s.msg_wr = to_parent[1];
+		if (side_up(&s, fds[1], imp, 1) != 0)
+			_exit(97);
+		r.fn = peer;
+		r.s = &s;
+		r.arg = arg;
+		weir_fiber_spawn(NULL, run_fn, &r, NULL, NULL);
+		/* Serve until the parent is done (its end of the lifeline closes), then give the
+		 * peer function a moment to take in the parent's last messages and finish. */
+		for (;;) {
+			char c;
+
+			weir_loop_run_once(s.loop, 2 * WEIR_NS_PER_MS);
+			if (read(life[0], &c, 1) == 0)
+				break;
+		}
+		{
+			uint64_t grace = weir_clock_now_ns() + 3 * WEIR_NS_PER_S;
+
+			while (!r.done && weir_clock_now_ns() < grace)
+				weir_loop_run_once(s.loop, 2 * WEIR_NS_PER_MS);
+		}
+		rc = r.done ? r.rc : FAILF("peer still running when the test ended");
+		if (side_down(&s) != 0 && rc == 0)
+			rc = 98;
+		_exit(rc);
+	}
+	close(fds[1]);
+	close(to_child[0]);
+	close(to_parent[1]);
+	close(life[0]);
+	s.msg_rd = to_parent[0];
+	s.msg_wr = to_child[1];
+	rc = side_up(&s, fds[0], imp, 0);
+	if (rc == 0) {
+		r.fn = main_fn;
+		r.s = &s;
+		r.arg = arg;
+		weir_fiber_spawn(NULL, run_fn, &r, NULL, NULL);
+		while (!r.done && weir_clock_now_ns() < deadline)
+			weir_loop_run_once(s.loop, 2 * WEIR_NS_PER_MS);
+		rc = r.done ? r.rc : FAILF("test side timed out");
+		close(life[1]);
+		life[1] = -1;
+		/* Keep answering until the peer process is gone (its last FINs and ACKs). */
+		while (weir_clock_now_ns() < deadline + WEIR_NS_PER_S) {
+			if (waitpid(pid, &status, WNOHANG) == pid) {
+				child_done = 1;
+				break;
+			}
+			weir_loop_run_once(s.loop, 2 * WEIR_NS_PER_MS);
+		}
+		if (side_down(&s) != 0 && rc == 0)
+			rc = 1;
+	}
+	if (life[1] >= 0)
+		close(life[1]);
+	if (!child_done) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		if (rc == 0)
+			rc = FAILF("peer process did not finish");
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (rc == 0)
+			rc = FAILF("peer process failed (status 0x%x)", status);
+	}
+	close(to_child[1]);
+	close(to_parent[0]);
+	return rc;
+}

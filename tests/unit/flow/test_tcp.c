@@ -1,0 +1,1171 @@
+/* test_tcp.c - TCP flow behaviours between two weir processes over the link driver. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <weir/clock.h>
+#include <weir/error.h>
+
+#include "../weir_tests.h"
+#include "pair.h"
+
+#define S WEIR_NS_PER_S
+#define MS WEIR_NS_PER_MS
+#define PORT 7000
+
+/* --- helpers ---------------------------------------------------------------------------------- */
+
+static uint8_t pattern_byte(uint64_t i, uint32_t seed)
+{
+	uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+
+	return (uint8_t)(x >> 29);
+}
+
+/* Writes n pattern bytes in pieces of up to 64 KiB. */
+static int write_pattern(struct weir_flow *f, uint64_t n, uint32_t seed, int nodelay)
+{
+	static uint8_t buf[65536 + 17];
+	uint64_t off = 0;
+
+	while (off < n) {
+		size_t k = (size_t)(n - off < sizeof(buf) ? n - off : sizeof(buf) - (off % 17));
+		int rc;
+
+		for (size_t i = 0; i < k; i++)
+			buf[i] = pattern_byte(off + i, seed);
+		rc = nodelay ? weir_flow_write_nodelay(f, buf, k) : weir_flow_write(f, buf, k);
+		if (rc < 0)
+			return rc;
+		off += k;
+	}
+	return 0;
+}
+
+/* Reads until EOF, checking the pattern; returns bytes read or a negative code. */
+static int64_t read_pattern(struct weir_flow *f, uint32_t seed, int zero_copy)
+{
+	static uint8_t buf[40000];
+	int64_t off = 0;
+
+	for (;;) {
+		ssize_t n;
+		const uint8_t *d;
+		struct weir_buf b;
+
+		if (zero_copy) {
+			n = weir_flow_read(f, &b);
+			d = b.data;
+		} else {
+			n = weir_flow_read_into(f, buf, sizeof(buf));
+			d = buf;
+		}
+		if (n == WEIR_EOF)
+			return off;
+		if (n < 0)
+			return n;
+		for (ssize_t i = 0; i < n; i++) {
+			if (d[i] != pattern_byte((uint64_t)off + (uint64_t)i, seed)) {
+				FAILF("byte %lld differs", (long long)(off + i));
+				if (zero_copy)
+					weir_buf_release(&b);
+				return WEIR_EIO;
+			}
+		}
+		off += n;
+		if (zero_copy)
+			weir_buf_release(&b);
+	}
+}
+
+/* A listener on the peer that runs `handler`, tells the main side its port, and stays until the
+ * main side says it is done (message 0xd0e). */
+struct serve {
+	weir_flow_handler handler;
+	struct weir_tcp_listen_opts opts;
+	struct weir_listener_stats st;
+	uint32_t port;
+};
+
+/* Messages from the main side other than "done" land here for the peer's handlers (only the
+ * serving fiber reads the pipe). */
+static uint32_t mailbox;
+static int mailbox_n;
+
+static int wait_mail(uint32_t *msg, uint64_t timeout_ns)
+{
+	uint64_t deadline = weir_clock_now_ns() + timeout_ns;
+
+	while (mailbox_n == 0) {
+		if (weir_clock_now_ns() > deadline)
+			return WEIR_ETIMEDOUT;
+		if (weir_fiber_sleep_ns(MS) < 0)
+			return WEIR_ECANCELED;
+	}
+	mailbox_n = 0;
+	*msg = mailbox;
+	return 0;
+}
+
+/* Set by handlers in the peer process, polled by the peer's own fiber. */
+static int handler_running;
+
+static int wait_handler_running(uint64_t timeout_ns)
+{
+	uint64_t deadline = weir_clock_now_ns() + timeout_ns;
+
+	while (!handler_running) {
+		if (weir_clock_now_ns() > deadline)
+			return WEIR_ETIMEDOUT;
+		weir_fiber_sleep_ns(MS);
+	}
+	return 0;
+}
+
+static int serve_until_done(struct side *s, void *arg)
+{
+	struct serve *sv = arg;
+	struct weir_listener *l;
+	uint32_t msg;
+	int rc;
+
+	rc = weir_tcp_listen(s->stack, &sv->opts, sv->handler, s, &l);
+	if (rc < 0)
+		return FAILF("listen: %s", weir_strerror(rc));
+	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
+	for (;;) {
+		/* pair_run's own timeout bounds the whole test. */
+		rc = side_recv(s, &msg, 3600 * S);
+		if (rc < 0)
+			return FAILF("waiting for done: %s", weir_strerror(rc));
+		if (msg == 0xd0e)
+			break;
+		mailbox = msg;
+		mailbox_n = 1;
+	}
+	weir_listener_get_stats(l, &sv->st);
+	EXPECT_EQ(weir_listener_close(l), 0);
+	return 0;
+}
+
+static int connect_to_peer(struct side *s, uint16_t port, const struct weir_tcp_connect_opts *o,
+			   struct weir_flow **f)
+{
+	return weir_tcp_connect(s->stack, s->peer, port, o, f);
+}
+
+static int wait_port(struct side *s, uint32_t *port)
+{
+	int rc = side_recv(s, port, 10 * S);
+
+	return rc < 0 ? FAILF("no port from peer: %s", weir_strerror(rc)) : 0;
+}
+
+static void sink_handler(struct weir_flow *f, void *arg)
+{
+	uint8_t buf[4096];
+
+	(void)arg;
+	while (weir_flow_read_into(f, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void echo_handler(struct weir_flow *f, void *arg)
+{
+	struct weir_buf b;
+
+	(void)arg;
+	while (weir_flow_read(f, &b) > 0) {
+		int rc = weir_flow_write(f, b.data, b.len);
+
+		weir_buf_release(&b);
+		if (rc < 0)
+			return;
+	}
+	weir_flow_shutdown(f, WEIR_SHUT_WR);
+}
+
+/* --- connect -------------------------------------------------------------------------------- */
+
+static int idle_peer(struct side *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+	return 0;
+}
+
+static int main_connect_refused(struct side *s, void *arg)
+{
+	struct weir_flow *f = (void *)1;
+
+	(void)arg;
+	EXPECT_EQ(connect_to_peer(s, 9, NULL, &f), WEIR_EREFUSED);
+	EXPECT(f == NULL);
+	return 0;
+}
+
+START_TEST(test_connect_refused)
+{
+	ck_assert_int_eq(pair_run(main_connect_refused, idle_peer, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+static int main_connect_timeout(struct side *s, void *arg)
+{
+	struct weir_tcp_connect_opts o = { .timeout_ns = 300 * MS };
+	struct weir_ipaddr nobody;
+	struct weir_flow *f;
+	uint64_t t0 = weir_clock_now_ns(), dt;
+
+	(void)arg;
+	weir_ipaddr_parse("192.0.2.99", &nobody);
+	EXPECT_EQ(weir_tcp_connect(s->stack, nobody, 80, &o, &f), WEIR_ETIMEDOUT);
+	dt = weir_clock_now_ns() - t0;
+	if (dt < 290 * MS || dt > 1500 * MS)
+		return FAILF("timed out after %llu ms, wanted 300", (unsigned long long)(dt / MS));
+	return 0;
+}
+
+START_TEST(test_connect_timeout)
+{
+	ck_assert_int_eq(pair_run(main_connect_timeout, idle_peer, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+static int main_connect_bad_args(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	struct weir_ipaddr zero = { 0 };
+	struct weir_tcp_connect_opts bad = { .flow.nodelay = 7 };
+
+	(void)arg;
+	EXPECT_EQ(weir_tcp_connect(NULL, s->peer, 80, NULL, &f), WEIR_EINVAL);
+	EXPECT_EQ(weir_tcp_connect(s->stack, zero, 80, NULL, &f), WEIR_EINVAL);
+	EXPECT_EQ(weir_tcp_connect(s->stack, s->peer, 0, NULL, &f), WEIR_EINVAL);
+	EXPECT_EQ(weir_tcp_connect(s->stack, s->peer, 80, NULL, NULL), WEIR_EINVAL);
+	EXPECT_EQ(weir_tcp_connect(s->stack, s->peer, 80, &bad, &f), WEIR_EINVAL);
+	return 0;
+}
+
+START_TEST(test_connect_rejects_bad_arguments)
+{
+	ck_assert_int_eq(pair_run(main_connect_bad_args, idle_peer, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+static int main_bind_in_use(struct side *s, void *arg)
+{
+	struct weir_tcp_connect_opts o = { .local_port = 5555 };
+	struct weir_flow *a, *b;
+	uint32_t port;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, &o, &a), 0);
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, &o, &b), WEIR_EADDRINUSE);
+	weir_flow_close(a);
+	weir_flow_free(a);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_connect_local_port_in_use)
+{
+	struct serve sv = { .handler = sink_handler };
+
+	ck_assert_int_eq(pair_run(main_bind_in_use, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- reading, EOF, reset ------------------------------------------------------------------------ */
+
+static void write_100k_handler(struct weir_flow *f, void *arg)
+{
+	(void)arg;
+	write_pattern(f, 100000, 7, 0);
+}
+
+static int main_read_after_fin(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port;
+	int64_t n;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	/* Let the peer write everything and send its FIN before we read a byte. */
+	weir_fiber_sleep_ns(300 * MS);
+	n = read_pattern(f, 7, 1);
+	EXPECT_EQ(n, 100000);
+	EXPECT_EQ(weir_flow_read_into(f, (uint8_t[1]){ 0 }, 1), WEIR_EOF);
+	EXPECT_EQ(weir_flow_close(f), 0);
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_PEER_FIN);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_read_after_peer_fin_drains_data_then_eof)
+{
+	struct serve sv = { .handler = write_100k_handler };
+
+	ck_assert_int_eq(pair_run(main_read_after_fin, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+static void abort_handler(struct weir_flow *f, void *arg)
+{
+	(void)arg;
+	weir_flow_abort(f);
+}
+
+static int main_write_after_reset(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port;
+	uint8_t b[100] = { 0 };
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_ERESET);
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_PEER_RST);
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(weir_flow_write(f, b, sizeof(b)), WEIR_ERESET);
+	EXPECT_EQ(weir_flow_write_nodelay(f, b, sizeof(b)), WEIR_ERESET);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_write_after_reset_fails_forever)
+{
+	struct serve sv = { .handler = abort_handler };
+
+	ck_assert_int_eq(pair_run(main_write_after_reset, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+
+static void expect_reset_handler(struct weir_flow *f, void *arg)
+{
+	uint8_t b[64];
+	struct side *s = arg;
+
+	if (weir_flow_read_into(f, b, sizeof(b)) == WEIR_ERESET &&
+	    weir_flow_close_reason(f) == WEIR_CLOSE_PEER_RST)
+		side_send(s, 0x1e5e7);
+	else
+		side_send(s, 0xbad);
+}
+
+static int main_abort(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port, msg;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(weir_flow_abort(f), 0);
+	EXPECT_EQ(weir_flow_abort(f), 0);
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_LOCAL_ABORT);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0x1e5e7);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_abort_resets_peer)
+{
+	struct serve sv = { .handler = expect_reset_handler };
+
+	ck_assert_int_eq(pair_run(main_abort, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- writing --------------------------------------------------------------------------------- */
+
+static int main_nodelay(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	struct weir_flow_stats st;
+	uint32_t port;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	/* A plain write returns once the stack took the bytes: most are still unacknowledged. */
+	EXPECT_EQ(write_pattern(f, 1 << 20, 1, 0), 0);
+	EXPECT_EQ(weir_flow_get_stats(f, &st), 0);
+	if (st.snd_queued == 0)
+		return FAILF("1 MiB written and already all acknowledged: cannot tell the write kinds apart");
+	/* write_nodelay returns only when the peer acknowledged everything. */
+	for (int i = 0; i < 20; i++) {
+		EXPECT_EQ(write_pattern(f, 100 + (uint64_t)i * 1000, 2, 1), 0);
+		EXPECT_EQ(weir_flow_get_stats(f, &st), 0);
+		EXPECT_EQ(st.snd_queued, 0);
+	}
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_nodelay_returns_only_after_ack)
+{
+	struct serve sv = { .handler = sink_handler };
+
+	ck_assert_int_eq(pair_run(main_nodelay, serve_until_done, &sv, NULL, 30 * S), 0);
+}
+END_TEST
+
+static int main_echo_writev(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port;
+	char got[64];
+	struct weir_iov iov[3] = { { "hello", 5 }, { NULL, 0 }, { " world", 6 } };
+	ssize_t n, total = 0;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(weir_flow_writev(f, iov, 3), 0);
+	EXPECT_EQ(weir_flow_writev_nodelay(f, iov, 1), 0);
+	EXPECT_EQ(weir_flow_shutdown(f, WEIR_SHUT_WR), 0);
+	while ((n = weir_flow_read_into(f, got + total, sizeof(got) - (size_t)total)) > 0)
+		total += n;
+	EXPECT_EQ(n, WEIR_EOF);
+	EXPECT_EQ(total, 16);
+	EXPECT(memcmp(got, "hello worldhello", 16) == 0);
+	/* Writing after our own shutdown is ours to get wrong. */
+	EXPECT_EQ(weir_flow_write(f, "x", 1), WEIR_ECLOSED);
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_writev_and_half_close_echo)
+{
+	struct serve sv = { .handler = echo_handler };
+
+	ck_assert_int_eq(pair_run(main_echo_writev, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- shutdown and close ----------------------------------------------------------------------- */
+
+static void shut_rd_handler(struct weir_flow *f, void *arg)
+{
+	struct side *s = arg;
+	uint8_t b[16];
+	uint32_t msg;
+
+	weir_flow_shutdown(f, WEIR_SHUT_RD);
+	side_send(s, weir_flow_read_into(f, b, sizeof(b)) == WEIR_ECLOSED ? 0x5d : 0xbad);
+	wait_mail(&msg, 20 * S); /* the main side wrote everything */
+	weir_flow_write(f, "bye", 3);
+}
+
+static int main_shut_rd(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port, msg;
+	char b[8];
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0x5d);
+	/* The peer stopped reading: it still takes (and drops) 2 MiB without resetting us. */
+	EXPECT_EQ(write_pattern(f, 2 << 20, 3, 1), 0);
+	EXPECT_EQ(side_send(s, 1), 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), 3);
+	EXPECT(memcmp(b, "bye", 3) == 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_EOF);
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_NONE);
+	weir_flow_close(f);
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_PEER_FIN);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_shutdown_read_does_not_reset_peer)
+{
+	struct serve sv = { .handler = shut_rd_handler };
+
+	ck_assert_int_eq(pair_run(main_shut_rd, serve_until_done, &sv, NULL, 30 * S), 0);
+}
+END_TEST
+
+static int main_close_idempotent(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port;
+	uint8_t b[4];
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(weir_flow_write(f, "abc", 3), 0);
+	EXPECT_EQ(weir_flow_close(f), 0);
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_LOCAL_CLOSE);
+	EXPECT_EQ(weir_flow_close(f), 0);
+	EXPECT_EQ(weir_flow_abort(f), 0);
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_LOCAL_CLOSE);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_ECLOSED);
+	EXPECT_EQ(weir_flow_write(f, "x", 1), WEIR_ECLOSED);
+	EXPECT_EQ(weir_flow_shutdown(f, WEIR_SHUT_WR), WEIR_ECLOSED);
+	EXPECT_EQ(weir_flow_set_nodelay(f, 1), WEIR_ECLOSED);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_close_is_idempotent)
+{
+	struct serve sv = { .handler = sink_handler };
+
+	ck_assert_int_eq(pair_run(main_close_idempotent, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- listeners ------------------------------------------------------------------------------- */
+
+static void slow_bye_handler(struct weir_flow *f, void *arg)
+{
+	(void)arg;
+	handler_running = 1;
+	weir_fiber_sleep_ns(300 * MS);
+	weir_flow_write(f, "bye", 3);
+}
+
+static int peer_stop(struct side *s, void *arg)
+{
+	struct weir_tcp_listen_opts o = { .port = PORT };
+	struct weir_listener *l;
+	uint64_t t0;
+	uint32_t msg;
+
+	(void)arg;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, slow_bye_handler, s, &l), 0);
+	EXPECT_EQ(side_send(s, PORT), 0);
+	EXPECT_EQ(wait_handler_running(5 * S), 0);
+	t0 = weir_clock_now_ns();
+	EXPECT_EQ(weir_listener_stop(l), 0);
+	if (weir_clock_now_ns() - t0 < 200 * MS)
+		return FAILF("stop returned before the handler finished");
+	EXPECT_EQ(side_send(s, 0x5709), 0);
+	EXPECT_EQ(side_recv(s, &msg, 20 * S), 0);
+	EXPECT_EQ(weir_listener_close(l), 0);
+	return 0;
+}
+
+static int main_stop(struct side *s, void *arg)
+{
+	struct weir_flow *f, *g;
+	uint32_t port, msg;
+	char b[8];
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), 3);
+	EXPECT(memcmp(b, "bye", 3) == 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_EOF);
+	/* The handler's close waits for our FIN; stop waits for the handler. */
+	weir_flow_close(f);
+	weir_flow_free(f);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0x5709);
+	/* Stopped: no more accepting. */
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &g), WEIR_EREFUSED);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_listener_stop_lets_handlers_finish)
+{
+	ck_assert_int_eq(pair_run(main_stop, peer_stop, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+static int cancelled_reads;
+
+static void blocked_reader_handler(struct weir_flow *f, void *arg)
+{
+	uint8_t b[8];
+
+	(void)arg;
+	handler_running = 1;
+	if (weir_flow_read_into(f, b, sizeof(b)) == WEIR_ECANCELED)
+		cancelled_reads++;
+}
+
+static int peer_close(struct side *s, void *arg)
+{
+	struct weir_tcp_listen_opts o = { .port = PORT };
+	struct weir_listener *l;
+	uint64_t t0;
+
+	(void)arg;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, blocked_reader_handler, s, &l), 0);
+	EXPECT_EQ(side_send(s, PORT), 0);
+	EXPECT_EQ(wait_handler_running(5 * S), 0);
+	weir_fiber_sleep_ns(20 * MS); /* let it block in its read */
+	t0 = weir_clock_now_ns();
+	EXPECT_EQ(weir_listener_close(l), 0);
+	if (weir_clock_now_ns() - t0 > 500 * MS)
+		return FAILF("close took %llu ms", (unsigned long long)((weir_clock_now_ns() - t0) / MS));
+	EXPECT_EQ(cancelled_reads, 1);
+	return side_send(s, 0xc105);
+}
+
+static int main_close_listener(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port, msg;
+	uint8_t b[8];
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0xc105);
+	/* The cancelled handler's flow was closed: we see the peer's FIN. */
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_EOF);
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return 0;
+}
+
+START_TEST(test_listener_close_cancels_handlers)
+{
+	ck_assert_int_eq(pair_run(main_close_listener, peer_close, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+static int main_echo_port0(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port;
+	char b[8];
+	struct weir_ipaddr ip;
+	uint16_t p;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	if (port == 0 || port == PORT)
+		return FAILF("the stack chose port %u", port);
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(weir_flow_dst(f, &ip, &p), 0);
+	EXPECT_EQ(ip.v4, s->peer.v4);
+	EXPECT_EQ(p, port);
+	EXPECT_EQ(weir_flow_src(f, &ip, &p), 0);
+	EXPECT_EQ(ip.v4, s->me.v4);
+	EXPECT(p != 0);
+	EXPECT_EQ(weir_flow_write(f, "ping", 4), 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), 4);
+	EXPECT(memcmp(b, "ping", 4) == 0);
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_listen_port_chosen_by_stack)
+{
+	struct serve sv = { .handler = echo_handler };
+
+	ck_assert_int_eq(pair_run(main_echo_port0, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+static void hold_handler(struct weir_flow *f, void *arg)
+{
+	uint8_t b[8];
+
+	(void)arg;
+	weir_flow_write(f, "hi", 2);
+	while (weir_flow_read_into(f, b, sizeof(b)) > 0)
+		;
+}
+
+static int peer_max_conn(struct side *s, void *arg)
+{
+	struct serve *sv = arg;
+
+	sv->handler = hold_handler;
+	sv->opts.max_connections = 1;
+	if (serve_until_done(s, sv))
+		return 1;
+	EXPECT_EQ(sv->st.accepted, 1);
+	EXPECT_EQ(sv->st.refused, 1);
+	return 0;
+}
+
+static int main_max_conn(struct side *s, void *arg)
+{
+	struct weir_flow *a, *b;
+	uint32_t port;
+	uint8_t buf[8];
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &a), 0);
+	EXPECT_EQ(weir_flow_read_into(a, buf, sizeof(buf)), 2);
+	/* The second connection is accepted by TCP and closed at once (FIN, not RST). */
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &b), 0);
+	EXPECT_EQ(weir_flow_read_into(b, buf, sizeof(buf)), WEIR_EOF);
+	weir_flow_close(b);
+	weir_flow_free(b);
+	weir_flow_close(a);
+	weir_flow_free(a);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_listener_max_connections)
+{
+	struct serve sv = { 0 };
+
+	ck_assert_int_eq(pair_run(main_max_conn, peer_max_conn, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- scopes ------------------------------------------------------------------------------------ */
+
+static int scoped_read_rc;
+
+static void scoped_reader(void *arg)
+{
+	uint8_t b[8];
+
+	scoped_read_rc = (int)weir_flow_read_into(arg, b, sizeof(b));
+}
+
+static int main_scope(struct side *s, void *arg)
+{
+	struct weir_scope *sc;
+	struct weir_tcp_connect_opts o = { 0 };
+	struct weir_flow *f;
+	struct weir_tcp_stats ts;
+	uint32_t port;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(weir_scope_open(NULL, &sc), 0);
+	o.scope = sc;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, &o, &f), 0);
+	EXPECT_EQ(weir_fiber_spawn(sc, scoped_reader, f, NULL, NULL), 0);
+	weir_fiber_sleep_ns(50 * MS);
+	weir_tcp_get_stats(&ts);
+	EXPECT_EQ(ts.flows, 1);
+	EXPECT_EQ(weir_scope_close(sc), 0);
+	EXPECT_EQ(scoped_read_rc, WEIR_ECANCELED);
+	weir_tcp_get_stats(&ts);
+	EXPECT_EQ(ts.flows, 0); /* the scope closed and freed its flow */
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_scope_close_cancels_fibers_and_frees_flows)
+{
+	struct serve sv = { .handler = sink_handler };
+
+	ck_assert_int_eq(pair_run(main_scope, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- stats and bulk ---------------------------------------------------------------------------- */
+
+struct bulk {
+	uint64_t bytes;
+	int zero_copy;
+	int one_way; /* each direction in turn instead of both at once */
+};
+
+static struct bulk *bulk_cfg;
+
+static void bulk_handler(struct weir_flow *f, void *arg)
+{
+	struct side *s = arg;
+	int64_t n;
+
+	/* Both directions at once: a writer fiber while this one reads. */
+	n = read_pattern(f, 11, bulk_cfg->zero_copy);
+	if (n != (int64_t)bulk_cfg->bytes) {
+		FAILF("peer read %lld of %llu", (long long)n, (unsigned long long)bulk_cfg->bytes);
+		weir_flow_abort(f);
+	}
+	side_send(s, n == (int64_t)bulk_cfg->bytes ? 0xb0b : 0xbad);
+}
+
+struct writer {
+	struct weir_flow *f;
+	uint64_t n;
+	int rc;
+	int done;
+};
+
+static void writer_fiber(void *arg)
+{
+	struct writer *w = arg;
+
+	w->rc = write_pattern(w->f, w->n, 11, 0);
+	if (w->rc == 0)
+		w->rc = weir_flow_shutdown(w->f, WEIR_SHUT_WR);
+	w->done = 1;
+}
+
+static void bulk_echo_handler(struct weir_flow *f, void *arg)
+{
+	struct writer w = { .f = f, .n = bulk_cfg->bytes };
+	struct weir_fiber *fib;
+
+	if (bulk_cfg->one_way) {
+		/* Take everything first, then send everything back. */
+		bulk_handler(f, arg);
+		writer_fiber(&w);
+		return;
+	}
+	if (weir_fiber_spawn(NULL, writer_fiber, &w, NULL, &fib) == 0) {
+		bulk_handler(f, arg);
+		weir_fiber_join(fib);
+	}
+}
+
+static int main_bulk(struct side *s, void *arg)
+{
+	struct bulk *b = arg;
+	struct weir_flow *f;
+	struct weir_fiber *fib;
+	struct weir_flow_stats st;
+	struct writer w = { 0 };
+	uint32_t port;
+	int64_t n;
+	uint64_t t0 = weir_clock_now_ns();
+
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	w.f = f;
+	w.n = b->bytes;
+	if (b->one_way) {
+		writer_fiber(&w);
+		n = read_pattern(f, 11, b->zero_copy);
+	} else {
+		EXPECT_EQ(weir_fiber_spawn(NULL, writer_fiber, &w, NULL, &fib), 0);
+		n = read_pattern(f, 11, b->zero_copy);
+		EXPECT_EQ(weir_fiber_join(fib), 0);
+	}
+	EXPECT_EQ(w.rc, 0);
+	EXPECT_EQ(n, (int64_t)b->bytes);
+	{
+		uint32_t msg = 0;
+
+		EXPECT_EQ(side_recv(s, &msg, 60 * S), 0);
+		EXPECT_EQ(msg, 0xb0b); /* the peer got every byte too */
+	}
+	EXPECT_EQ(weir_flow_get_stats(f, &st), 0);
+	EXPECT_EQ(st.bytes_in, b->bytes);
+	EXPECT_EQ(st.bytes_out, b->bytes);
+	EXPECT(st.segments_in > b->bytes / 1460);
+	EXPECT(st.segments_out > b->bytes / 1460);
+	fprintf(stderr, "bulk: %llu MiB each way in %.2f s; segments out %llu, in %llu, "
+			"retransmitted %llu; srtt %u ms\n",
+		(unsigned long long)(b->bytes >> 20), (double)(weir_clock_now_ns() - t0) / 1e9,
+		(unsigned long long)st.segments_out, (unsigned long long)st.segments_in,
+		(unsigned long long)st.retransmissions, st.srtt_ms);
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+static int peer_bulk(struct side *s, void *arg)
+{
+	struct serve sv = { .handler = bulk_echo_handler };
+
+	bulk_cfg = arg;
+	return serve_until_done(s, &sv);
+}
+
+START_TEST(test_bulk_both_ways_byte_exact)
+{
+	struct bulk b = { .bytes = 16 << 20, .zero_copy = 1 };
+
+	bulk_cfg = &b;
+	ck_assert_int_eq(pair_run(main_bulk, peer_bulk, &b, NULL, 60 * S), 0);
+}
+END_TEST
+
+START_TEST(test_bulk_both_ways_copying_reads)
+{
+	struct bulk b = { .bytes = 4 << 20, .zero_copy = 0 };
+
+	bulk_cfg = &b;
+	ck_assert_int_eq(pair_run(main_bulk, peer_bulk, &b, NULL, 60 * S), 0);
+}
+END_TEST
+
+/* Under seeded impairment: byte-exact both ways, nothing leaked (pair_run checks pools). The size
+ * comes from WEIR_SOAK_MIB (default 8; CI's soak test runs 64). */
+START_TEST(test_bulk_under_impairment_byte_exact)
+{
+	const char *env = getenv("WEIR_SOAK_MIB");
+	struct bulk b = { .bytes = (uint64_t)(env ? atoi(env) : 8) << 20, .zero_copy = 1,
+			  .one_way = 1 };
+	struct weir_link_impair imp = {
+		.loss = 0.05, .reorder = 0.05, .duplicate = 0.01, .corrupt = 0.001, .seed = 42,
+	};
+
+	bulk_cfg = &b;
+	ck_assert_int_eq(pair_run(main_bulk, peer_bulk, &b, &imp, 1200 * S), 0);
+}
+END_TEST
+
+/* --- a peer that vanishes: keepalive, user timeout, FIN_WAIT_2 ---------------------------------- */
+
+static void vanish_handler(struct weir_flow *f, void *arg)
+{
+	struct side *s = arg;
+
+	(void)f;
+	side_send(s, 0xacc);
+	/* Gone without a FIN or RST: the process ends, its end of the link closes. */
+	_exit(0);
+}
+
+static int peer_vanish(struct side *s, void *arg)
+{
+	struct serve sv = { .handler = vanish_handler };
+
+	(void)arg;
+	return serve_until_done(s, &sv);
+}
+
+static int main_keepalive(struct side *s, void *arg)
+{
+	struct weir_tcp_connect_opts o = { .flow.keepalive = { 300, 100, 3 } };
+	struct weir_flow *f;
+	uint32_t port, msg;
+	uint8_t b[4];
+	uint64_t t0, dt;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, &o, &f), 0);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	t0 = weir_clock_now_ns();
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_ETIMEDOUT);
+	dt = weir_clock_now_ns() - t0;
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_KEEPALIVE);
+	/* after + interval x probes = 600 ms, plus lwIP's slow-timer granularity. */
+	if (dt < 500 * MS || dt > 2000 * MS)
+		return FAILF("keepalive noticed after %llu ms, wanted ~600", (unsigned long long)(dt / MS));
+	weir_flow_free(f);
+	return 0;
+}
+
+START_TEST(test_keepalive_detects_silent_peer)
+{
+	ck_assert_int_eq(pair_run(main_keepalive, peer_vanish, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+static int main_user_timeout(struct side *s, void *arg)
+{
+	struct weir_tcp_connect_opts o = { .flow.user_timeout_ms = 700 };
+	struct weir_flow *f;
+	uint32_t port, msg;
+	uint8_t b[4];
+	uint64_t t0, dt;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, &o, &f), 0);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	/* Idle for longer than the user timeout: nothing in flight, nothing ends. */
+	weir_fiber_sleep_ns(1000 * MS);
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_NONE);
+	t0 = weir_clock_now_ns();
+	EXPECT_EQ(weir_flow_write(f, "data", 4), 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_ETIMEDOUT);
+	dt = weir_clock_now_ns() - t0;
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_USER_TIMEOUT);
+	if (dt < 650 * MS || dt > 1500 * MS)
+		return FAILF("user timeout after %llu ms, wanted ~700", (unsigned long long)(dt / MS));
+	EXPECT_EQ(weir_flow_write(f, "more", 4), WEIR_ETIMEDOUT);
+	weir_flow_free(f);
+	return 0;
+}
+
+START_TEST(test_user_timeout_ends_flow_with_unacked_data)
+{
+	ck_assert_int_eq(pair_run(main_user_timeout, peer_vanish, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+static void silent_handler(struct weir_flow *f, void *arg)
+{
+	uint32_t msg;
+
+	(void)f;
+	(void)arg;
+	/* Never reads, never closes until told. */
+	wait_mail(&msg, 20 * S);
+}
+
+static int main_fin_wait(struct side *s, void *arg)
+{
+	struct weir_tcp_connect_opts o = { .flow.fin_wait_timeout_ms = 500 };
+	struct weir_flow *f;
+	uint32_t port;
+	uint8_t b[4];
+	uint64_t t0, dt;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, &o, &f), 0);
+	t0 = weir_clock_now_ns();
+	EXPECT_EQ(weir_flow_shutdown(f, WEIR_SHUT_WR), 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_ETIMEDOUT);
+	dt = weir_clock_now_ns() - t0;
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_FIN_WAIT_TIMEOUT);
+	if (dt < 450 * MS || dt > 1500 * MS)
+		return FAILF("FIN_WAIT ended after %llu ms, wanted ~500", (unsigned long long)(dt / MS));
+	weir_flow_free(f);
+	EXPECT_EQ(side_send(s, 1), 0);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_fin_wait_2_is_bounded)
+{
+	struct serve sv = { .handler = silent_handler };
+
+	ck_assert_int_eq(pair_run(main_fin_wait, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- misuse ------------------------------------------------------------------------------------ */
+
+START_TEST(test_flow_calls_reject_null)
+{
+	struct weir_buf b;
+	uint8_t x[4];
+
+	ck_assert_int_eq(weir_flow_read(NULL, &b), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_read_into(NULL, x, 4), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_write(NULL, x, 4), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_writev(NULL, NULL, 0), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_write_nodelay(NULL, x, 4), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_shutdown(NULL, WEIR_SHUT_WR), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_close(NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_abort(NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_set_nodelay(NULL, 1), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_set_keepalive(NULL, NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_set_user_timeout(NULL, 1), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_src(NULL, NULL, NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_dst(NULL, NULL, NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_get_stats(NULL, NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_flow_close_reason(NULL), WEIR_CLOSE_NONE);
+	ck_assert_uint_eq(weir_flow_id(NULL), 0);
+	ck_assert_int_eq(weir_listener_stop(NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_listener_close(NULL), WEIR_EINVAL);
+	ck_assert_uint_eq(weir_listener_port(NULL), 0);
+	ck_assert_int_eq(weir_tcp_listen(NULL, NULL, NULL, NULL, NULL), WEIR_EINVAL);
+	weir_buf_release(NULL);
+	weir_flow_free(NULL);
+	ck_assert_str_eq(weir_close_reason_str(WEIR_CLOSE_PEER_RST), "peer reset (RST)");
+	ck_assert_str_eq(weir_close_reason_str((enum weir_close_reason)999), "unknown");
+}
+END_TEST
+
+static int main_misuse(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port;
+	uint8_t b[4];
+	struct weir_buf buf;
+	struct weir_keepalive bad = { 1000, 1000, 100000 };
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(weir_flow_read_into(f, NULL, 4), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_read_into(f, b, 0), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_read(f, NULL), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_write(f, NULL, 4), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_write(f, NULL, 0), 0);
+	EXPECT_EQ(weir_flow_shutdown(f, 0), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_shutdown(f, 4), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_set_nodelay(f, 2), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_set_keepalive(f, &bad), WEIR_EINVAL);
+	EXPECT(weir_flow_id(f) > 0);
+	(void)buf;
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_flow_calls_reject_bad_arguments)
+{
+	struct serve sv = { .handler = sink_handler };
+
+	ck_assert_int_eq(pair_run(main_misuse, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+Suite *weir_test_tcp_suite(void)
+{
+	Suite *s = suite_create("tcp");
+	TCase *tc = tcase_create("flows");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_connect_refused);
+	tcase_add_test(tc, test_connect_timeout);
+	tcase_add_test(tc, test_connect_rejects_bad_arguments);
+	tcase_add_test(tc, test_connect_local_port_in_use);
+	tcase_add_test(tc, test_read_after_peer_fin_drains_data_then_eof);
+	tcase_add_test(tc, test_write_after_reset_fails_forever);
+	tcase_add_test(tc, test_abort_resets_peer);
+	tcase_add_test(tc, test_nodelay_returns_only_after_ack);
+	tcase_add_test(tc, test_writev_and_half_close_echo);
+	tcase_add_test(tc, test_shutdown_read_does_not_reset_peer);
+	tcase_add_test(tc, test_close_is_idempotent);
+	tcase_add_test(tc, test_listener_stop_lets_handlers_finish);
+	tcase_add_test(tc, test_listener_close_cancels_handlers);
+	tcase_add_test(tc, test_listen_port_chosen_by_stack);
+	tcase_add_test(tc, test_listener_max_connections);
+	tcase_add_test(tc, test_scope_close_cancels_fibers_and_frees_flows);
+	tcase_add_test(tc, test_bulk_both_ways_byte_exact);
+	tcase_add_test(tc, test_bulk_both_ways_copying_reads);
+	tcase_add_test(tc, test_keepalive_detects_silent_peer);
+	tcase_add_test(tc, test_user_timeout_ends_flow_with_unacked_data);
+	tcase_add_test(tc, test_fin_wait_2_is_bounded);
+	tcase_add_test(tc, test_flow_calls_reject_bad_arguments);
+	suite_add_tcase(s, tc);
+
+	/* Slow by nature: lwIP 2.1.3 recovers most losses by retransmission timeout. */
+	TCase *ti = tcase_create("impaired");
+	tcase_set_timeout(ti, 3600);
+	tcase_add_test(ti, test_bulk_under_impairment_byte_exact);
+	suite_add_tcase(s, ti);
+
+	TCase *tm = tcase_create("misuse");
+	tcase_add_test(tm, test_flow_calls_reject_null);
+	suite_add_tcase(s, tm);
+	return s;
+}
