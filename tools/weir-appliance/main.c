@@ -15,13 +15,18 @@
 
 #define WEIR_LOG_COMPONENT "appliance"
 #include <weir/error.h>
+#include <weir/fiber.h>
+#include <weir/flow.h>
 #include <weir/log.h>
 #include <weir/loop.h>
 #include <weir/netdev.h>
 #include <weir/stack.h>
 #include <weir/tap.h>
 
+#include "services.h"
+
 #define EXIT_USAGE 2
+#define MAX_SERVICES 16
 
 static const char usage[] =
 	"usage: weir-appliance --netdev tap:IFNAME --ip ADDR/PREFIX [options]\n"
@@ -34,6 +39,12 @@ static const char usage[] =
 	"  --gw ADDR          default gateway (default: none)\n"
 	"  --mac MAC          our MAC address, e.g. 02:00:5e:00:53:02 (default: random, local)\n"
 	"  --mtu N            IP MTU, 576..9000 (default 1500)\n"
+	"  --serve KIND:PORT  run a TCP service; repeatable. KIND: echo (RFC 862),\n"
+	"                     discard (RFC 863)\n"
+	"  --keepalive A,I,N  on served flows: probe after A ms idle, every I ms, give\n"
+	"                     up after N unanswered probes (default: off)\n"
+	"  --user-timeout MS  on served flows: end a flow whose data stays unacknowledged\n"
+	"                     for MS ms (RFC 5482; default: off)\n"
 	"  --log-level L      error, warn, info or debug (default info)\n"
 	"  -h, --help         this text\n"
 	"\n"
@@ -41,9 +52,11 @@ static const char usage[] =
 	"\n"
 	"example (as root):\n"
 	"  ip netns add demo\n"
-	"  ip netns exec demo weir-appliance --netdev tap:weir0 --ip 192.0.2.2/24 &\n"
+	"  ip netns exec demo weir-appliance --netdev tap:weir0 --ip 192.0.2.2/24 \\\n"
+	"      --serve echo:7 &\n"
 	"  ip -n demo addr add 192.0.2.1/24 dev weir0; ip -n demo link set weir0 up\n"
-	"  ip netns exec demo ping -c 3 192.0.2.2\n";
+	"  ip netns exec demo ping -c 3 192.0.2.2\n"
+	"  echo hello | ip netns exec demo socat - TCP:192.0.2.2:7\n";
 
 static void die_usage(const char *fmt, const char *arg)
 {
@@ -94,6 +107,8 @@ int main(int argc, char **argv)
 		{ "netdev", required_argument, NULL, 'n' }, { "ip", required_argument, NULL, 'i' },
 		{ "gw", required_argument, NULL, 'g' },	    { "mac", required_argument, NULL, 'm' },
 		{ "mtu", required_argument, NULL, 'u' },    { "log-level", required_argument, NULL, 'l' },
+		{ "serve", required_argument, NULL, 's' },  { "keepalive", required_argument, NULL, 'k' },
+		{ "user-timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
 	};
 	struct weir_stack_config cfg = { 0 };
@@ -103,6 +118,10 @@ int main(int argc, char **argv)
 	struct weir_stack *stack = NULL;
 	struct weir_loop_source *sigsrc = NULL;
 	struct sig_source ss = { .fd = -1 };
+	struct service services[MAX_SERVICES];
+	struct weir_flow_opts fo = { 0 };
+	unsigned nservices = 0;
+	int fibers_up = 0;
 	sigset_t mask;
 	int c, rc, status = 1;
 
@@ -143,6 +162,39 @@ int main(int argc, char **argv)
 			weir_log_set_level(lvl);
 			break;
 		}
+		case 's':
+			if (nservices == MAX_SERVICES)
+				die_usage("--serve: at most %s services", "16");
+			if (service_parse(optarg, &services[nservices]) < 0)
+				die_usage("--serve: '%s' is not KIND:PORT with KIND echo or discard",
+					  optarg);
+			for (unsigned i = 0; i < nservices; i++)
+				if (services[i].port == services[nservices].port)
+					die_usage("--serve: port of '%s' is used twice", optarg);
+			nservices++;
+			break;
+		case 'k': {
+			unsigned long a, i, n;
+			char *e1, *e2, *e3;
+
+			a = strtoul(optarg, &e1, 10);
+			i = *e1 == ',' ? strtoul(e1 + 1, &e2, 10) : 0;
+			n = *e1 == ',' && *e2 == ',' ? strtoul(e2 + 1, &e3, 10) : 0;
+			if (*e1 != ',' || *e2 != ',' || *e3 != '\0' || a == 0 || i == 0 || n == 0 ||
+			    a > 86400000ul || i > 86400000ul || n > 1000)
+				die_usage("--keepalive: '%s' is not AFTER_MS,INTERVAL_MS,PROBES",
+					  optarg);
+			fo.keepalive.after_ms = (uint32_t)a;
+			fo.keepalive.interval_ms = (uint32_t)i;
+			fo.keepalive.probes = (uint32_t)n;
+			break;
+		}
+		case 't':
+			if (parse_uint(optarg, 86400000ul, &v) < 0 || v == 0)
+				die_usage("--user-timeout: '%s' is not a number of ms (1..86400000)",
+					  optarg);
+			fo.user_timeout_ms = (uint32_t)v;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -201,6 +253,22 @@ int main(int argc, char **argv)
 		status = rc == WEIR_EINVAL ? EXIT_USAGE : 1;
 		goto out;
 	}
+	rc = weir_fibers_init(loop);
+	if (rc < 0) {
+		fprintf(stderr, "weir-appliance: fibers: %s\n", weir_strerror(rc));
+		goto out;
+	}
+	fibers_up = 1;
+	for (unsigned i = 0; i < nservices; i++) {
+		rc = service_start(&services[i], stack, &fo);
+		if (rc < 0) {
+			fprintf(stderr, "weir-appliance: --serve %s:%u: %s\n",
+				service_name(&services[i]), services[i].port, weir_strerror(rc));
+			goto out;
+		}
+		weir_log_info("serving %s on port %u", service_name(&services[i]),
+			      services[i].port);
+	}
 	{
 		uint8_t m[6];
 		char a[WEIR_IPADDR_STRLEN];
@@ -231,6 +299,11 @@ int main(int argc, char **argv)
 			      (unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf);
 	}
 out:
+	/* Listeners and their handlers first (closing cancels running handlers), then fibers. */
+	for (unsigned i = 0; i < nservices; i++)
+		weir_listener_close(services[i].listener);
+	if (fibers_up)
+		weir_fibers_fini();
 	weir_stack_close(stack);
 	weir_netdev_close(dev);
 	weir_loop_remove(loop, sigsrc);

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""tcp_client.py - Linux-side TCP clients for the TAP tests (standard library only).
+
+  tcp_client.py refused HOST PORT        connect must be refused (RST)
+  tcp_client.py weir-halfclose HOST PORT N
+        the server half-closes first (we read EOF at once), we still send N bytes, then close
+  tcp_client.py idle HOST PORT SECONDS   connect and stay idle (keepalive probes arrive)
+  tcp_client.py stream HOST PORT SECONDS send and read continuously (an echo server)
+Exit 0 on success; prints one line.
+"""
+import socket
+import sys
+import threading
+import time
+
+
+def refused(host, port):
+    s = socket.socket()
+    s.settimeout(5)
+    try:
+        s.connect((host, port))
+    except ConnectionRefusedError:
+        print("refused: connection refused (RST)")
+        return 0
+    print("refused: connected, expected a refusal")
+    return 1
+
+
+def weir_halfclose(host, port, n):
+    s = socket.create_connection((host, port), timeout=5)
+    t0 = time.time()
+    data = s.recv(1)
+    if data != b"":
+        print("weir-halfclose: expected EOF from the server, got %r" % data)
+        return 1
+    waited = time.time() - t0
+    chunk = bytes(range(256)) * 256
+    sent = 0
+    while sent < n:
+        k = min(len(chunk), n - sent)
+        s.sendall(chunk[:k])
+        sent += k
+    s.shutdown(socket.SHUT_WR)
+    s.settimeout(10)
+    rest = s.recv(1)
+    s.close()
+    print("weir-halfclose: EOF after %.3f s, then sent %d bytes, server closed (%r)" %
+          (waited, sent, rest))
+    return 0 if rest == b"" else 1
+
+
+def idle(host, port, seconds):
+    s = socket.create_connection((host, port), timeout=5)
+    print("idle: connected", flush=True)
+    time.sleep(seconds)
+    s.close()
+    return 0
+
+
+def stream(host, port, seconds):
+    s = socket.create_connection((host, port), timeout=5)
+    stop = time.time() + seconds
+    got = [0]
+
+    def reader():
+        s.settimeout(1)
+        while time.time() < stop:
+            try:
+                d = s.recv(65536)
+            except (socket.timeout, OSError):
+                continue
+            if not d:
+                return
+            got[0] += len(d)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    sent = 0
+    s.settimeout(1)
+    while time.time() < stop:
+        try:
+            sent += s.send(b"x" * 8192)
+        except (socket.timeout, BlockingIOError):
+            pass
+        except OSError:
+            break
+        time.sleep(0.001)
+    print("stream: sent %d, echoed back %d" % (sent, got[0]), flush=True)
+    return 0
+
+
+def main():
+    mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if mode == "refused":
+        return refused(host, port)
+    if mode == "weir-halfclose":
+        return weir_halfclose(host, port, int(sys.argv[4]))
+    if mode == "idle":
+        return idle(host, port, float(sys.argv[4]))
+    if mode == "stream":
+        return stream(host, port, float(sys.argv[4]))
+    print("unknown mode %s" % mode)
+    return 2
+
+
+sys.exit(main())
