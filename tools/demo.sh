@@ -41,6 +41,7 @@ ip -n "$ns" tuntap add dev weir0 mode tap
 ip -n "$ns" addr add 192.0.2.1/24 dev weir0
 ip -n "$ns" link set weir0 up
 nohup ip netns exec "$ns" "$app" --netdev tap:weir0 --ip 192.0.2.2/24 \
+	--serve echo:7 --serve discard:9 \
 	>"$state/appliance.out" 2>"$state/appliance.log" </dev/null &
 echo $! >"$state/appliance.pid"
 for _ in $(seq 1 100); do grep -q '^ready' "$state/appliance.out" 2>/dev/null && break; sleep 0.05; done
@@ -50,6 +51,12 @@ echo
 echo "demo: Linux (192.0.2.1) pings weir (192.0.2.2) inside namespace $ns:"
 ip netns exec "$ns" ping -c 3 -i 0.2 192.0.2.2
 echo
+if command -v socat >/dev/null; then
+	echo "demo: an echo round trip through weir's TCP (port 7):"
+	echo "hello from Linux" | ip netns exec "$ns" socat -T5 - TCP:192.0.2.2:7,shut-down
+fi
+echo
 echo "demo: weir-appliance is running (pid $(cat "$state/appliance.pid"), log $state/appliance.log)."
 echo "  try:   ip netns exec $ns ping 192.0.2.2"
+echo "         ip netns exec $ns socat - TCP:192.0.2.2:7      (echo; type, then Ctrl-D)"
 echo "  stop:  tools/demo.sh stop"

@@ -12,6 +12,7 @@ PKGS=(
 	check libsubunit-dev                  # unit tests
 	libpcap-dev                           # capture (hosted)
 	iproute2 iputils-ping                 # integration tests: namespaces, TAP, ping
+	socat tshark python3                  # integration tests: Linux TCP peers, captures
 	dpkg-dev                              # apt-get source (fetching lwIP)
 	gcc-arm-none-eabi libnewlib-arm-none-eabi # the bare-metal portability build
 )
