@@ -191,9 +191,12 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 	f->ka_sent = pcb->keep_cnt_sent;
 	f->had_unacked = pcb->unacked != NULL;
 
-	/* lwIP never ends a FIN_WAIT_2 pcb after a write-side shutdown (notes §4). */
+	/* lwIP never ends a FIN_WAIT_2 pcb after a write-side shutdown (notes §4). Bound the time
+	 * the peer stays *silent* after our FIN (pcb->tmr is when it last sent anything), not the
+	 * time since our FIN: a peer still sending its half is fine however long it takes. */
 	if (f->fin_sent_ns != 0 && (pcb->state == FIN_WAIT_1 || pcb->state == FIN_WAIT_2) &&
-	    now - f->fin_sent_ns > (uint64_t)f->opts.fin_wait_timeout_ms * WEIR_NS_PER_MS) {
+	    (uint64_t)(u32_t)(tcp_ticks - pcb->tmr) * TCP_SLOW_INTERVAL >
+		    f->opts.fin_wait_timeout_ms) {
 		flow_abort_with(f, WEIR_CLOSE_FIN_WAIT_TIMEOUT, WEIR_ETIMEDOUT);
 		return ERR_ABRT;
 	}

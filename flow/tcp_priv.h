@@ -37,7 +37,7 @@ struct weir_flow {
 	struct weir_event st_ev; /* connect result, peer FIN, end */
 
 	struct weir_flow_opts opts;
-	uint64_t fin_sent_ns;	    /* when our FIN was queued (FIN_WAIT timeout) */
+	uint64_t fin_sent_ns;	    /* when our FIN was queued (0: not yet) */
 	uint64_t ut_since_ns;	    /* user timeout: since when lastack has not moved */
 	u32_t ut_lastack;
 	u8_t ka_sent;		    /* keepalive probes sent, last seen by the poll callback */

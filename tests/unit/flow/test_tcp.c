@@ -1058,6 +1058,48 @@ START_TEST(test_fin_wait_2_is_bounded)
 }
 END_TEST
 
+static void slow_sender_handler(struct weir_flow *f, void *arg)
+{
+	(void)arg;
+	/* 12 x 100 ms: longer than the 500 ms FIN_WAIT bound, never silent for that long. */
+	for (int i = 0; i < 12; i++) {
+		if (weir_flow_write(f, "0123456789", 10) < 0)
+			return;
+		weir_fiber_sleep_ns(100 * MS);
+	}
+}
+
+static int main_fin_wait_busy_peer(struct side *s, void *arg)
+{
+	struct weir_tcp_connect_opts o = { .flow.fin_wait_timeout_ms = 500 };
+	struct weir_flow *f;
+	uint32_t port;
+	uint8_t b[64];
+	ssize_t n, total = 0;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, &o, &f), 0);
+	EXPECT_EQ(weir_flow_shutdown(f, WEIR_SHUT_WR), 0);
+	while ((n = weir_flow_read_into(f, b, sizeof(b))) > 0)
+		total += n;
+	EXPECT_EQ(n, WEIR_EOF);
+	EXPECT_EQ(total, 120);
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_NONE);
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_fin_wait_bound_spares_a_peer_still_sending)
+{
+	struct serve sv = { .handler = slow_sender_handler };
+
+	ck_assert_int_eq(pair_run(main_fin_wait_busy_peer, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
 /* --- misuse ------------------------------------------------------------------------------------ */
 
 START_TEST(test_flow_calls_reject_null)
@@ -1155,6 +1197,7 @@ Suite *weir_test_tcp_suite(void)
 	tcase_add_test(tc, test_keepalive_detects_silent_peer);
 	tcase_add_test(tc, test_user_timeout_ends_flow_with_unacked_data);
 	tcase_add_test(tc, test_fin_wait_2_is_bounded);
+	tcase_add_test(tc, test_fin_wait_bound_spares_a_peer_still_sending);
 	tcase_add_test(tc, test_flow_calls_reject_bad_arguments);
 	suite_add_tcase(s, tc);
 
