@@ -1100,6 +1100,118 @@ START_TEST(test_fin_wait_bound_spares_a_peer_still_sending)
 }
 END_TEST
 
+/* --- cancellation from another fiber ------------------------------------------------------------ */
+
+struct cancel_op {
+	struct side *s;
+	struct weir_flow *f;
+	uint32_t port;
+	int which; /* 0 connect, 1 read, 2 write */
+	int rc;
+	int done;
+};
+
+static void cancel_victim(void *arg)
+{
+	struct cancel_op *op = arg;
+	struct weir_ipaddr nobody;
+	struct weir_flow *g = NULL;
+	static uint8_t big[8 << 20];
+	uint8_t b[8];
+
+	weir_ipaddr_parse("192.0.2.99", &nobody);
+	if (op->which == 0)
+		op->rc = weir_tcp_connect(op->s->stack, nobody, 80, NULL, &g);
+	else if (op->which == 1)
+		op->rc = (int)weir_flow_read_into(op->f, b, sizeof(b));
+	else
+		op->rc = weir_flow_write(op->f, big, sizeof(big)); /* the peer never reads */
+	op->done = 1;
+}
+
+static int main_cancel(struct side *s, void *arg)
+{
+	struct weir_tcp_stats ts;
+	uint32_t port;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	for (int which = 0; which < 3; which++) {
+		struct cancel_op op = { .s = s, .which = which };
+		struct weir_fiber *fib;
+		uint64_t t0;
+
+		if (which > 0)
+			EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &op.f), 0);
+		EXPECT_EQ(weir_fiber_spawn(NULL, cancel_victim, &op, NULL, &fib), 0);
+		weir_fiber_sleep_ns(200 * MS); /* it is blocked by now */
+		EXPECT_EQ(op.done, 0);
+		t0 = weir_clock_now_ns();
+		EXPECT_EQ(weir_fiber_cancel(fib), 0);
+		EXPECT_EQ(weir_fiber_join(fib), 0);
+		if (weir_clock_now_ns() - t0 > 100 * MS)
+			return FAILF("cancel took %llu ms", (unsigned long long)((weir_clock_now_ns() - t0) / MS));
+		if (op.rc != WEIR_ECANCELED)
+			return FAILF("operation %d returned %s", which, weir_err_name(op.rc));
+		if (which == 2) /* a write cut short leaves the write side unusable, and says so */
+			EXPECT_EQ(weir_flow_write(op.f, "x", 1), WEIR_ECANCELED);
+		if (which > 0) {
+			weir_flow_abort(op.f);
+			weir_flow_free(op.f);
+		}
+		weir_tcp_get_stats(&ts);
+		EXPECT_EQ(ts.flows, 0); /* nothing half-open left behind */
+	}
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_connect_read_write_cancelled_from_another_fiber)
+{
+	struct serve sv = { .handler = silent_handler };
+
+	ck_assert_int_eq(pair_run(main_cancel, serve_until_done, &sv, NULL, 30 * S), 0);
+}
+END_TEST
+
+static void count_check_handler(struct weir_flow *f, void *arg)
+{
+	/* Reads to EOF checking the pattern, and reports the count to the main side. */
+	int64_t n = read_pattern(f, 11, 1);
+
+	side_send(arg, n < 0 ? 0 : (uint32_t)n);
+}
+
+static int main_huge_write(struct side *s, void *arg)
+{
+	static uint8_t buf[3 << 20];
+	struct weir_flow *f;
+	uint32_t port, got;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = pattern_byte(i, 11);
+	/* One call, 48 times lwIP's 16-bit tcp_write limit: all or an error, never partial. */
+	EXPECT_EQ(weir_flow_write(f, buf, sizeof(buf)), 0);
+	EXPECT_EQ(weir_flow_shutdown(f, WEIR_SHUT_WR), 0);
+	EXPECT_EQ(side_recv(s, &got, 20 * S), 0);
+	EXPECT_EQ(got, sizeof(buf)); /* byte-exact: the peer checked the pattern */
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_single_write_larger_than_lwip_limits)
+{
+	struct serve sv = { .handler = count_check_handler };
+
+	ck_assert_int_eq(pair_run(main_huge_write, serve_until_done, &sv, NULL, 30 * S), 0);
+}
+END_TEST
+
 /* --- misuse ------------------------------------------------------------------------------------ */
 
 START_TEST(test_flow_calls_reject_null)
@@ -1199,6 +1311,8 @@ Suite *weir_test_tcp_suite(void)
 	tcase_add_test(tc, test_fin_wait_2_is_bounded);
 	tcase_add_test(tc, test_fin_wait_bound_spares_a_peer_still_sending);
 	tcase_add_test(tc, test_flow_calls_reject_bad_arguments);
+	tcase_add_test(tc, test_connect_read_write_cancelled_from_another_fiber);
+	tcase_add_test(tc, test_single_write_larger_than_lwip_limits);
 	suite_add_tcase(s, tc);
 
 	/* Slow by nature: lwIP 2.1.3 recovers most losses by retransmission timeout. */
