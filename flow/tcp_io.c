@@ -315,12 +315,11 @@ static int flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned
 	return 0;
 }
 
+/* The single-buffer forms are one-element writevs (flow_writev checks base/len). */
 int weir_flow_write(struct weir_flow *f, const void *data, size_t len)
 {
 	struct weir_iov iov = { .base = data, .len = len };
 
-	if (data == NULL && len != 0)
-		return WEIR_EINVAL;
 	return flow_writev(f, &iov, 1, 0);
 }
 
@@ -333,8 +332,6 @@ int weir_flow_write_nodelay(struct weir_flow *f, const void *data, size_t len)
 {
 	struct weir_iov iov = { .base = data, .len = len };
 
-	if (data == NULL && len != 0)
-		return WEIR_EINVAL;
 	return flow_writev(f, &iov, 1, 1);
 }
 
