@@ -6,10 +6,18 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lwip/etharp.h"
+#include "lwip/memp.h"
+#include "lwip/netif.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/stats.h"
+
 #include <weir/clock.h>
+#include <weir/config.h>
 #include <weir/error.h>
 
 #include "pair.h"
@@ -64,6 +72,15 @@ static void run_fn(void *arg)
 	r->done = 1;
 }
 
+/* lwIP's pools right after the stack came up, compared at the end. */
+static unsigned pool_baseline[MEMP_MAX];
+
+static void pool_snapshot(unsigned *out)
+{
+	for (int i = 0; i < MEMP_MAX; i++)
+		out[i] = lwip_stats.memp[i] ? lwip_stats.memp[i]->used : 0;
+}
+
 static int side_up(struct side *s, int fd, const struct weir_link_impair *imp, int child)
 {
 	struct weir_link_config lc = { .fd = fd, .name = child ? "b" : "a" };
@@ -85,6 +102,7 @@ static int side_up(struct side *s, int fd, const struct weir_link_impair *imp, i
 	sc.prefix_len = 24;
 	if ((rc = weir_stack_open(&sc, &s->stack)) < 0 || (rc = weir_fibers_init(s->loop)) < 0)
 		return FAILF("side up: %s", weir_strerror(rc));
+	pool_snapshot(pool_baseline);
 	return 0;
 }
 
@@ -95,12 +113,36 @@ static int side_down(struct side *s)
 	struct weir_fiber_stats fs;
 	int bad = 0;
 
+	unsigned pools[MEMP_MAX];
+
 	weir_fibers_fini();
 	weir_tcp_get_stats(&ts);
 	weir_fiber_get_stats(&fs);
 	if (ts.flows != 0 || ts.listeners != 0 || ts.bufs_out != 0 || fs.live != 0)
 		bad = FAILF("leak: %u flows, %u listeners, %u buffers, %u fibers", ts.flows,
 			    ts.listeners, ts.bufs_out, fs.live);
+	/* Connections we let go of may still be finishing in lwIP (TIME_WAIT, LAST_ACK): end
+	 * them, then every lwIP pool must be back where it started. */
+	while (tcp_active_pcbs != NULL)
+		tcp_abort(tcp_active_pcbs);
+	while (tcp_tw_pcbs != NULL)
+		tcp_abort(tcp_tw_pcbs);
+	/* Packets still waiting for an ARP answer (a SYN to an absent host) go with the entries;
+	 * lwIP's TCP timer retires itself on the tick after the last pcb: give it a few. */
+	etharp_cleanup_netif(netif_default);
+	{
+		uint64_t until = weir_clock_now_ns() + 20 * CONFIG_LWIP_TCP_TMR_INTERVAL * WEIR_NS_PER_MS;
+
+		do {
+			weir_loop_run_once(s->loop, WEIR_NS_PER_MS);
+			pool_snapshot(pools);
+		} while (memcmp(pools, pool_baseline, sizeof(pools)) != 0 &&
+			 weir_clock_now_ns() < until);
+	}
+	for (int i = 0; i < MEMP_MAX; i++)
+		if (pools[i] != pool_baseline[i])
+			bad = FAILF("lwIP pool %d: %u in use, %u at start", i, pools[i],
+				    pool_baseline[i]);
 	weir_stack_close(s->stack);
 	weir_netdev_close(s->dev);
 	weir_loop_destroy(s->loop);
