@@ -11,6 +11,8 @@ PKGS=(
 	python3-kconfiglib                    # Kconfig -> config.h / lwipopts.h
 	check libsubunit-dev                  # unit tests
 	libpcap-dev                           # capture (hosted)
+	libhttp-parser-dev                    # the appliance's HTTP service
+	apache2-utils curl                    # HTTP tests (ab, curl)
 	iproute2 iputils-ping                 # integration tests: namespaces, TAP, ping
 	socat tshark python3                  # integration tests: Linux TCP peers, captures
 	dpkg-dev                              # apt-get source (fetching lwIP)

@@ -30,6 +30,27 @@ expect2 "bad log level" --netdev tap:x --ip 192.0.2.2/24 --log-level loud
 expect2 "stray argument" --netdev tap:x --ip 192.0.2.2/24 extra
 expect2 "interface name too long" --netdev tap:abcdefghijklmnopq --ip 192.0.2.2/24
 
+expect2 "unknown service kind" --netdev tap:x --ip 192.0.2.2/24 --serve gopher:70
+expect2 "http dir missing" --netdev tap:x --ip 192.0.2.2/24 --serve http:80:/nonexistent/dir
+expect2 "proxy bad backend port" --netdev tap:x --ip 192.0.2.2/24 --serve proxy:80=192.0.2.1:99999
+expect2 "proxy backend not an address" --netdev tap:x --ip 192.0.2.2/24 --serve proxy:80=backend:80
+expect2 "same port twice" --netdev tap:x --ip 192.0.2.2/24 --serve echo:7 --serve discard:7
+expect2 "max-connections zero" --netdev tap:x --ip 192.0.2.2/24 --max-connections 0
+expect2 "keepalive incomplete" --netdev tap:x --ip 192.0.2.2/24 --keepalive 1000,500
+expect2 "drain-timeout not a number" --netdev tap:x --ip 192.0.2.2/24 --drain-timeout soon
+expect2 "config file missing" --config /nonexistent/weir.conf
+
+tmpc=$(mktemp -d)
+trap 'rm -rf "$tmpc"' EXIT
+printf 'netdev = tap:x\nip = 192.0.2.2/24\ncolour = blue\n' >"$tmpc/unknown.conf"
+expect2 "config: unknown option" --config "$tmpc/unknown.conf"
+printf 'netdev = tap:x\n# a comment\nip = 192.0.2.2/24\nmtu = 99999\n' >"$tmpc/mtu.conf"
+err=$("$app" --config "$tmpc/mtu.conf" 2>&1 >/dev/null)
+if echo "$err" | grep -q "mtu.conf:4: mtu: '99999'"; then pass "config error names file, line and field: $err"
+else fail "config error does not name file:line and field: $err"; fi
+printf 'netdev = tap:x\nip =\n' >"$tmpc/empty.conf"
+expect2 "config: option without a value" --config "$tmpc/empty.conf"
+
 out=$("$app" --help 2>&1)
 rc=$?
 if [ "$rc" = 0 ] && echo "$out" | grep -q -- '--netdev'; then pass "--help exits 0 and documents --netdev"

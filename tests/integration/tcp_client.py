@@ -6,6 +6,8 @@
         the server half-closes first (we read EOF at once), we still send N bytes, then close
   tcp_client.py idle HOST PORT SECONDS   connect and stay idle (keepalive probes arrive)
   tcp_client.py stream HOST PORT SECONDS send and read continuously (an echo server)
+  tcp_client.py expect-eof HOST PORT     connected, then closed by the server at once (FIN)
+  tcp_client.py chargen HOST PORT N      read N bytes and check RFC 864's line pattern
 Exit 0 on success; prints one line.
 """
 import socket
@@ -89,6 +91,37 @@ def stream(host, port, seconds):
     return 0
 
 
+def expect_eof(host, port):
+    s = socket.create_connection((host, port), timeout=5)
+    try:
+        d = s.recv(1)
+    except ConnectionResetError:
+        print("expect-eof: reset instead of a clean close")
+        return 1
+    print("expect-eof: %s" % ("closed at once (EOF)" if d == b"" else "got data %r" % d))
+    return 0 if d == b"" else 1
+
+
+def chargen(host, port, n):
+    s = socket.create_connection((host, port), timeout=5)
+    buf = b""
+    while len(buf) < n:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    s.close()
+    ring = bytes(range(32, 127))
+    lines = buf[:n].split(b"\r\n")
+    bad = 0
+    for i, line in enumerate(lines[:-1]):
+        want = bytes(ring[(i + k) % 95] for k in range(72))
+        if line != want:
+            bad += 1
+    print("chargen: %d bytes, %d full lines, %d wrong" % (len(buf), len(lines) - 1, bad))
+    return 0 if len(buf) >= n and bad == 0 else 1
+
+
 def main():
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "refused":
@@ -99,6 +132,10 @@ def main():
         return idle(host, port, float(sys.argv[4]))
     if mode == "stream":
         return stream(host, port, float(sys.argv[4]))
+    if mode == "expect-eof":
+        return expect_eof(host, port)
+    if mode == "chargen":
+        return chargen(host, port, int(sys.argv[4]))
     print("unknown mode %s" % mode)
     return 2
 

@@ -1,10 +1,14 @@
-/* weir-appliance - a process that owns a NIC (TAP now, DPDK later) and runs a weir host on it.
+/* weir-appliance - a process that owns a NIC (a TAP device; DPDK later) and serves TCP on weir.
  *
- * It brings the stack up, prints one line starting with "ready" on stdout once it answers on the
- * network, and runs until SIGINT or SIGTERM (then exits 0). Bad arguments: one line on stderr and
+ * It brings the stack up, starts its services, prints one line starting with "ready" on stdout
+ * once it answers on the network, and runs until SIGINT or SIGTERM: then it stops accepting, lets
+ * open flows finish for up to --drain-timeout, closes the rest and exits 0 with a summary line. A
+ * second signal stops at once (exit 1). Bad flags or config: one line on stderr naming the field,
  * exit status 2.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,12 +18,14 @@
 #include <unistd.h>
 
 #define WEIR_LOG_COMPONENT "appliance"
+#include <weir/clock.h>
 #include <weir/error.h>
 #include <weir/fiber.h>
 #include <weir/flow.h>
 #include <weir/log.h>
 #include <weir/loop.h>
 #include <weir/netdev.h>
+#include <weir/pcap.h>
 #include <weir/stack.h>
 #include <weir/tap.h>
 
@@ -30,37 +36,78 @@
 
 static const char usage[] =
 	"usage: weir-appliance --netdev tap:IFNAME --ip ADDR/PREFIX [options]\n"
+	"       weir-appliance --config FILE [options]\n"
 	"\n"
-	"Runs a weir TCP/IP host on a network device until SIGINT or SIGTERM.\n"
+	"Runs a weir TCP/IP host with TCP services on a network device.\n"
 	"\n"
-	"  --netdev SPEC      the device: tap:IFNAME (opened, or created if missing; needs\n"
-	"                     CAP_NET_ADMIN to create)\n"
-	"  --ip ADDR/PREFIX   our IPv4 address and prefix length, e.g. 192.0.2.2/24\n"
-	"  --gw ADDR          default gateway (default: none)\n"
-	"  --mac MAC          our MAC address, e.g. 02:00:5e:00:53:02 (default: random, local)\n"
-	"  --mtu N            IP MTU, 576..9000 (default 1500)\n"
-	"  --serve KIND:PORT  run a TCP service; repeatable. KIND: echo (RFC 862),\n"
-	"                     discard (RFC 863)\n"
-	"  --keepalive A,I,N  on served flows: probe after A ms idle, every I ms, give\n"
-	"                     up after N unanswered probes (default: off)\n"
-	"  --user-timeout MS  on served flows: end a flow whose data stays unacknowledged\n"
-	"                     for MS ms (RFC 5482; default: off)\n"
-	"  --log-level L      error, warn, info or debug (default info)\n"
-	"  -h, --help         this text\n"
+	"network:\n"
+	"  --netdev SPEC        the device: tap:IFNAME (opened, or created if missing: creating\n"
+	"                       needs root or CAP_NET_ADMIN)\n"
+	"  --ip ADDR/PREFIX     our IPv4 address and prefix length, e.g. 192.0.2.2/24\n"
+	"  --gw ADDR            default gateway (default: none)\n"
+	"  --mac MAC            our MAC, e.g. 02:00:5e:00:53:02 (default: random, locally\n"
+	"                       administered)\n"
+	"  --mtu N              IP MTU, 576..9000 (default 1500)\n"
+	"services (repeatable):\n"
+	"  --serve echo:PORT           RFC 862 echo\n"
+	"  --serve discard:PORT        RFC 863 discard\n"
+	"  --serve chargen:PORT        RFC 864 character generator\n"
+	"  --serve http:PORT:DIR       static files from DIR over HTTP/1.1 (GET, HEAD)\n"
+	"  --serve proxy:PORT=IP:PORT  forward each connection to a backend\n"
+	"flows:\n"
+	"  --max-connections N  at most N flows at once per service; more are closed at once\n"
+	"                       and counted (default: no limit)\n"
+	"  --keepalive A,I,N    probe after A ms idle, every I ms, give up after N probes\n"
+	"  --user-timeout MS    end a flow whose data stays unacknowledged MS ms (RFC 5482)\n"
+	"operation:\n"
+	"  --drain-timeout S    on SIGTERM/SIGINT, let open flows finish for up to S seconds\n"
+	"                       (default 10), then close them; a second signal stops at once\n"
+	"  --stats-interval S   print a counters line every S seconds (SIGUSR1: print now)\n"
+	"  --pcap FILE          record every frame of the device, both directions\n"
+	"  --log-level L        error, warn, info or debug (default info)\n"
+	"  --config FILE        read options from FILE first; flags given here override it\n"
+	"  -h, --help           this text\n"
 	"\n"
-	"Prints \"ready ...\" on stdout when the host answers, then runs until signalled.\n"
+	"Prints \"ready ...\" on stdout when the host answers. Exit status: 0 after a clean\n"
+	"stop, 1 on a runtime failure or a forced stop, 2 for bad flags or config.\n"
+	"\n"
+	"config file: one option per line, the long name without dashes, '=' or a space, the\n"
+	"value; '#' starts a comment. Example:\n"
+	"  netdev = tap:weir0\n"
+	"  ip = 192.0.2.2/24\n"
+	"  serve = http:80:/srv/www\n"
+	"  serve = echo:7\n"
+	"  max-connections = 100\n"
 	"\n"
 	"example (as root):\n"
 	"  ip netns add demo\n"
-	"  ip netns exec demo weir-appliance --netdev tap:weir0 --ip 192.0.2.2/24 \\\n"
-	"      --serve echo:7 &\n"
+	"  ip -n demo tuntap add dev weir0 mode tap\n"
 	"  ip -n demo addr add 192.0.2.1/24 dev weir0; ip -n demo link set weir0 up\n"
-	"  ip netns exec demo ping -c 3 192.0.2.2\n"
-	"  echo hello | ip netns exec demo socat - TCP:192.0.2.2:7\n";
+	"  ip netns exec demo weir-appliance --netdev tap:weir0 --ip 192.0.2.2/24 \\\n"
+	"      --serve http:80:/srv/www --serve echo:7 &\n"
+	"  ip netns exec demo curl http://192.0.2.2/\n";
 
-static void die_usage(const char *fmt, const char *arg)
+struct options {
+	const char *netdev;
+	int have_ip;
+	struct weir_stack_config cfg;
+	struct service services[MAX_SERVICES];
+	unsigned nservices;
+	int services_from_cmdline;
+	unsigned max_connections;
+	struct weir_flow_opts fo;
+	unsigned drain_s;
+	unsigned stats_s;
+	const char *pcap;
+	const char *config;
+};
+
+/* Where the option being parsed came from ("" or "FILE:LINE: "), for error messages. */
+static char where[600];
+
+static void die_usage(const char *field, const char *fmt, const char *arg)
 {
-	fprintf(stderr, "weir-appliance: ");
+	fprintf(stderr, "weir-appliance: %s%s%s", where, field ? field : "", field ? ": " : "");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, " (see --help)\n");
 	exit(EXIT_USAGE);
@@ -73,149 +120,344 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 
 	if (s == NULL || *s < '0' || *s > '9')
 		return -1;
+	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (*end != '\0' || v > max)
+	if (errno != 0 || *end != '\0' || v > max)
 		return -1;
 	*out = v;
 	return 0;
 }
 
+static const struct option long_opts[] = {
+	{ "netdev", required_argument, NULL, 'n' },
+	{ "ip", required_argument, NULL, 'i' },
+	{ "gw", required_argument, NULL, 'g' },
+	{ "mac", required_argument, NULL, 'm' },
+	{ "mtu", required_argument, NULL, 'u' },
+	{ "serve", required_argument, NULL, 's' },
+	{ "max-connections", required_argument, NULL, 'c' },
+	{ "keepalive", required_argument, NULL, 'k' },
+	{ "user-timeout", required_argument, NULL, 't' },
+	{ "drain-timeout", required_argument, NULL, 'd' },
+	{ "stats-interval", required_argument, NULL, 'S' },
+	{ "pcap", required_argument, NULL, 'p' },
+	{ "log-level", required_argument, NULL, 'l' },
+	{ "config", required_argument, NULL, 'C' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Applies one option; from_cmdline tells flags from config lines (flags override). */
+static void apply_option(struct options *o, int c, const char *arg, int from_cmdline)
+{
+	unsigned long v;
+
+	switch (c) {
+	case 'n':
+		if (strncmp(arg, "tap:", 4) != 0 || arg[4] == '\0')
+			die_usage("netdev", "'%s' is not tap:IFNAME", arg);
+		o->netdev = arg;
+		break;
+	case 'i':
+		if (weir_ipaddr_parse_cidr(arg, &o->cfg.ip, &o->cfg.prefix_len) < 0 ||
+		    o->cfg.ip.v4 == 0)
+			die_usage("ip", "'%s' is not ADDR/PREFIX like 192.0.2.2/24", arg);
+		o->have_ip = 1;
+		break;
+	case 'g':
+		if (weir_ipaddr_parse(arg, &o->cfg.gw) < 0)
+			die_usage("gw", "'%s' is not an IPv4 address", arg);
+		break;
+	case 'm':
+		if (weir_mac_parse(arg, o->cfg.mac) < 0 || (o->cfg.mac[0] & 1))
+			die_usage("mac", "'%s' is not a unicast MAC like 02:00:5e:00:53:02", arg);
+		break;
+	case 'u':
+		if (parse_uint(arg, 9000, &v) < 0 || v < 576)
+			die_usage("mtu", "'%s' is not a number in 576..9000", arg);
+		o->cfg.mtu = (uint16_t)v;
+		break;
+	case 's': {
+		const char *why;
+
+		/* Services given as flags replace the config file's list. */
+		if (from_cmdline && !o->services_from_cmdline) {
+			o->services_from_cmdline = 1;
+			o->nservices = 0;
+		}
+		if (o->nservices == MAX_SERVICES)
+			die_usage("serve", "at most %s services", "16");
+		if (service_parse(arg, &o->services[o->nservices], &why) < 0) {
+			fprintf(stderr, "weir-appliance: %sserve: '%s': %s (see --help)\n", where, arg,
+				why);
+			exit(EXIT_USAGE);
+		}
+		for (unsigned i = 0; i < o->nservices; i++)
+			if (o->services[i].port == o->services[o->nservices].port)
+				die_usage("serve", "the port of '%s' is already served", arg);
+		o->nservices++;
+		break;
+	}
+	case 'c':
+		if (parse_uint(arg, 1000000, &v) < 0 || v == 0)
+			die_usage("max-connections", "'%s' is not a number in 1..1000000", arg);
+		o->max_connections = (unsigned)v;
+		break;
+	case 'k': {
+		unsigned long a, i, n;
+		char *e1 = NULL, *e2 = NULL, *e3 = NULL;
+
+		a = strtoul(arg, &e1, 10);
+		i = *e1 == ',' ? strtoul(e1 + 1, &e2, 10) : 0;
+		n = *e1 == ',' && e2 && *e2 == ',' ? strtoul(e2 + 1, &e3, 10) : 0;
+		if (e3 == NULL || *e3 != '\0' || !isdigit((unsigned char)arg[0]) || a == 0 ||
+		    i == 0 || n == 0 || a > 86400000ul || i > 86400000ul || n > 1000)
+			die_usage("keepalive", "'%s' is not AFTER_MS,INTERVAL_MS,PROBES", arg);
+		o->fo.keepalive.after_ms = (uint32_t)a;
+		o->fo.keepalive.interval_ms = (uint32_t)i;
+		o->fo.keepalive.probes = (uint32_t)n;
+		break;
+	}
+	case 't':
+		if (parse_uint(arg, 86400000ul, &v) < 0 || v == 0)
+			die_usage("user-timeout", "'%s' is not a number of ms in 1..86400000", arg);
+		o->fo.user_timeout_ms = (uint32_t)v;
+		break;
+	case 'd':
+		if (parse_uint(arg, 86400, &v) < 0)
+			die_usage("drain-timeout", "'%s' is not a number of seconds (0..86400)", arg);
+		o->drain_s = (unsigned)v;
+		break;
+	case 'S':
+		if (parse_uint(arg, 86400, &v) < 0 || v == 0)
+			die_usage("stats-interval", "'%s' is not a number of seconds (1..86400)", arg);
+		o->stats_s = (unsigned)v;
+		break;
+	case 'p':
+		if (*arg == '\0')
+			die_usage("pcap", "%s", "needs a file name");
+		o->pcap = arg;
+		break;
+	case 'l': {
+		enum weir_log_level lvl;
+
+		if (weir_log_parse_level(arg, &lvl) < 0)
+			die_usage("log-level", "'%s' is not error, warn, info or debug", arg);
+		weir_log_set_level(lvl);
+		break;
+	}
+	case 'C':
+		if (!from_cmdline)
+			die_usage("config", "%s", "a config file cannot include another");
+		break; /* read before the flags, see main() */
+	default:
+		die_usage(NULL, "unknown option '%s'", arg);
+	}
+}
+
+/* Values read from the config file: options keep pointers into them, so they live until exit. */
+static char *config_values[256];
+static unsigned nconfig_values;
+
+static void free_config_values(void)
+{
+	while (nconfig_values > 0)
+		free(config_values[--nconfig_values]);
+}
+
+/* Reads FILE's "name = value" lines as options. */
+static void read_config(struct options *o, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int lineno = 0;
+
+	if (f == NULL) {
+		fprintf(stderr, "weir-appliance: config: cannot read %s: %s\n", path, strerror(errno));
+		exit(EXIT_USAGE);
+	}
+	atexit(free_config_values);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *name, *value, *end;
+		const struct option *opt;
+
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%d: ", path, lineno);
+		if (strchr(line, '\n') == NULL && !feof(f))
+			die_usage(NULL, "%s", "line too long");
+		if ((end = strchr(p, '#')) != NULL)
+			*end = '\0';
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			continue;
+		name = p;
+		while (*p && !isspace((unsigned char)*p) && *p != '=')
+			p++;
+		end = p;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '=')
+			p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		*end = '\0';
+		value = p;
+		for (end = value + strlen(value); end > value && isspace((unsigned char)end[-1]);)
+			*--end = '\0';
+		for (opt = long_opts; opt->name != NULL; opt++)
+			if (strcmp(opt->name, name) == 0)
+				break;
+		if (opt->name == NULL || opt->val == 'h')
+			die_usage(NULL, "unknown option '%s'", name);
+		if (*value == '\0')
+			die_usage(name, "%s", "needs a value");
+		if (nconfig_values == sizeof(config_values) / sizeof(config_values[0]))
+			die_usage(NULL, "%s", "more than 256 options");
+		config_values[nconfig_values] = strdup(value);
+		if (config_values[nconfig_values] == NULL)
+			die_usage(NULL, "%s", "out of memory");
+		apply_option(o, opt->val, config_values[nconfig_values++], 0);
+	}
+	fclose(f);
+	where[0] = '\0';
+}
+
+/* --- running ------------------------------------------------------------------------------------ */
+
 struct sig_source {
 	int fd;
 	struct weir_loop *loop;
-	int signo;
+	int stops;	/* SIGINT/SIGTERM received */
+	int last_stop;	/* which one */
+	int stats_now;	/* SIGUSR1 received */
 };
 
 static int sig_poll(void *arg)
 {
 	struct sig_source *ss = arg;
 	struct signalfd_siginfo si;
+	int n = 0;
 
-	if (read(ss->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		ss->signo = (int)si.ssi_signo;
+	while (read(ss->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		n++;
+		if (si.ssi_signo == SIGUSR1) {
+			ss->stats_now = 1;
+		} else {
+			ss->stops++;
+			ss->last_stop = (int)si.ssi_signo;
+		}
 		weir_loop_stop(ss->loop);
-		return 1;
 	}
-	return 0;
+	return n;
 }
 
 static const struct weir_loop_source_ops sig_ops = { .poll = sig_poll };
 
+static struct options opts;
+static struct weir_stack *stack;
+static struct weir_netdev *dev;
+
+static void print_stats(void)
+{
+	struct weir_stack_stats st;
+	struct weir_listener_stats ls;
+	uint64_t open = 0, accepted = 0, refused = 0, in = 0, out = 0;
+
+	weir_stack_get_stats(stack, &st);
+	for (unsigned i = 0; i < opts.nservices; i++) {
+		if (weir_listener_get_stats(opts.services[i].listener, &ls) == 0) {
+			open += ls.active;
+			accepted += ls.accepted;
+			refused += ls.refused;
+		}
+		in += opts.services[i].bytes_in;
+		out += opts.services[i].bytes_out;
+	}
+	weir_log_info("stats: flows open %llu accepted %llu refused %llu; bytes in %llu out %llu "
+		      "(ended flows); frames rx %llu tx %llu; drops %llu",
+		      (unsigned long long)open, (unsigned long long)accepted,
+		      (unsigned long long)refused, (unsigned long long)in, (unsigned long long)out,
+		      (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
+		      (unsigned long long)(st.drop_runt + st.drop_wrap + st.drop_input +
+					   st.drop_tx_full + st.drop_tx_error + st.drop_tx_oversize +
+					   st.drop_tx_chain));
+}
+
+static void stats_fiber(void *arg)
+{
+	WEIR_UNUSED(arg);
+	while (weir_fiber_sleep_ns((uint64_t)opts.stats_s * WEIR_NS_PER_S) == 0)
+		print_stats();
+}
+
+static unsigned drain_pending;
+static struct weir_fiber *drainers[MAX_SERVICES];
+
+static void drain_fiber(void *arg)
+{
+	/* Stop accepting, then wait until the service's running flows are done. */
+	weir_listener_stop(arg);
+	drain_pending--;
+}
+
+static unsigned open_flows(void)
+{
+	struct weir_listener_stats ls;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < opts.nservices; i++)
+		if (weir_listener_get_stats(opts.services[i].listener, &ls) == 0)
+			n += ls.active;
+	return n;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "netdev", required_argument, NULL, 'n' }, { "ip", required_argument, NULL, 'i' },
-		{ "gw", required_argument, NULL, 'g' },	    { "mac", required_argument, NULL, 'm' },
-		{ "mtu", required_argument, NULL, 'u' },    { "log-level", required_argument, NULL, 'l' },
-		{ "serve", required_argument, NULL, 's' },  { "keepalive", required_argument, NULL, 'k' },
-		{ "user-timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },	    { NULL, 0, NULL, 0 },
-	};
-	struct weir_stack_config cfg = { 0 };
-	const char *netdev_spec = NULL, *ip_arg = NULL;
-	struct weir_netdev *dev = NULL;
 	struct weir_loop *loop = NULL;
-	struct weir_stack *stack = NULL;
 	struct weir_loop_source *sigsrc = NULL;
 	struct sig_source ss = { .fd = -1 };
-	struct service services[MAX_SERVICES];
-	struct weir_flow_opts fo = { 0 };
-	unsigned nservices = 0;
-	int fibers_up = 0;
+	unsigned nstarted = 0, closed_by_force = 0;
+	int c, rc, status = 1, fibers_up = 0;
+	uint64_t t_stop = 0;
 	sigset_t mask;
-	int c, rc, status = 1;
 
+	opts.drain_s = 10;
+	/* The config file is read first, wherever --config stands, so that flags override it. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		unsigned long v;
-
-		switch (c) {
-		case 'n':
-			netdev_spec = optarg;
-			break;
-		case 'i':
-			ip_arg = optarg;
-			if (weir_ipaddr_parse_cidr(optarg, &cfg.ip, &cfg.prefix_len) < 0 ||
-			    cfg.ip.v4 == 0)
-				die_usage("--ip: '%s' is not ADDR/PREFIX like 192.0.2.2/24", optarg);
-			break;
-		case 'g':
-			if (weir_ipaddr_parse(optarg, &cfg.gw) < 0)
-				die_usage("--gw: '%s' is not an IPv4 address", optarg);
-			break;
-		case 'm':
-			if (weir_mac_parse(optarg, cfg.mac) < 0 || (cfg.mac[0] & 1))
-				die_usage("--mac: '%s' is not a unicast MAC like 02:00:5e:00:53:02",
-					  optarg);
-			break;
-		case 'u':
-			if (parse_uint(optarg, 9000, &v) < 0 || v < 576)
-				die_usage("--mtu: '%s' is not a number in 576..9000", optarg);
-			cfg.mtu = (uint16_t)v;
-			break;
-		case 'l': {
-			enum weir_log_level lvl;
-
-			if (weir_log_parse_level(optarg, &lvl) < 0)
-				die_usage("--log-level: '%s' is not error, warn, info or debug",
-					  optarg);
-			weir_log_set_level(lvl);
-			break;
-		}
-		case 's':
-			if (nservices == MAX_SERVICES)
-				die_usage("--serve: at most %s services", "16");
-			if (service_parse(optarg, &services[nservices]) < 0)
-				die_usage("--serve: '%s' is not KIND:PORT with KIND echo or discard",
-					  optarg);
-			for (unsigned i = 0; i < nservices; i++)
-				if (services[i].port == services[nservices].port)
-					die_usage("--serve: port of '%s' is used twice", optarg);
-			nservices++;
-			break;
-		case 'k': {
-			unsigned long a, i, n;
-			char *e1, *e2, *e3;
-
-			a = strtoul(optarg, &e1, 10);
-			i = *e1 == ',' ? strtoul(e1 + 1, &e2, 10) : 0;
-			n = *e1 == ',' && *e2 == ',' ? strtoul(e2 + 1, &e3, 10) : 0;
-			if (*e1 != ',' || *e2 != ',' || *e3 != '\0' || a == 0 || i == 0 || n == 0 ||
-			    a > 86400000ul || i > 86400000ul || n > 1000)
-				die_usage("--keepalive: '%s' is not AFTER_MS,INTERVAL_MS,PROBES",
-					  optarg);
-			fo.keepalive.after_ms = (uint32_t)a;
-			fo.keepalive.interval_ms = (uint32_t)i;
-			fo.keepalive.probes = (uint32_t)n;
-			break;
-		}
-		case 't':
-			if (parse_uint(optarg, 86400000ul, &v) < 0 || v == 0)
-				die_usage("--user-timeout: '%s' is not a number of ms (1..86400000)",
-					  optarg);
-			fo.user_timeout_ms = (uint32_t)v;
-			break;
-		case 'h':
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (c == 'C') {
+			if (opts.config != NULL)
+				die_usage("config", "%s", "given twice");
+			opts.config = optarg;
+		} else if (c == 'h') {
 			fputs(usage, stdout);
 			return 0;
-		default:
-			die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+		} else if (c == '?') {
+			die_usage(NULL, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s'", argv[optind]);
-	if (netdev_spec == NULL)
-		die_usage("%s", "--netdev is required");
-	if (ip_arg == NULL)
-		die_usage("%s", "--ip is required");
-	if (strncmp(netdev_spec, "tap:", 4) != 0)
-		die_usage("--netdev: '%s' is not tap:IFNAME", netdev_spec);
+		die_usage(NULL, "unexpected argument '%s'", argv[optind]);
+	if (opts.config != NULL)
+		read_config(&opts, opts.config);
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1)
+		apply_option(&opts, c, optarg, 1);
+	if (opts.netdev == NULL)
+		die_usage("netdev", "%s", "is required");
+	if (!opts.have_ip)
+		die_usage("ip", "%s", "is required");
+	for (unsigned i = 0; i < opts.nservices; i++)
+		opts.services[i].max_connections = opts.max_connections;
 
 	/* Signals arrive through a signalfd on the loop: no handler races the loop's sleep. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	ss.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 
 	rc = weir_loop_create(&loop);
@@ -226,17 +468,16 @@ int main(int argc, char **argv)
 	if (rc < 0 || ss.fd < 0) {
 		fprintf(stderr, "weir-appliance: event loop: %s\n",
 			weir_strerror(rc < 0 ? rc : WEIR_EIO));
-		status = 1;
 		goto out;
 	}
 	{
 		/* The device carries the MTU the host is given (frames up to MTU + header). */
-		struct weir_tap_config tc = { .ifname = netdev_spec + 4, .mtu = cfg.mtu };
+		struct weir_tap_config tc = { .ifname = opts.netdev + 4, .mtu = opts.cfg.mtu };
 
 		rc = weir_tap_open(&tc, &dev);
 	}
 	if (rc < 0) {
-		fprintf(stderr, "weir-appliance: --netdev %s: %s%s\n", netdev_spec, weir_strerror(rc),
+		fprintf(stderr, "weir-appliance: netdev: %s: %s%s\n", opts.netdev, weir_strerror(rc),
 			rc == WEIR_EINVAL   ? " (interface name must be 1..15 characters)"
 			: rc == WEIR_EPERM  ? " (creating a TAP device needs root or CAP_NET_ADMIN)"
 			: rc == WEIR_EBUSY  ? " (another process has the device)"
@@ -245,9 +486,21 @@ int main(int argc, char **argv)
 		status = rc == WEIR_EINVAL ? EXIT_USAGE : 1;
 		goto out;
 	}
-	cfg.netdev = dev;
-	cfg.loop = loop;
-	rc = weir_stack_open(&cfg, &stack);
+	if (opts.pcap != NULL) {
+		struct weir_netdev *cap;
+
+		rc = weir_pcap_wrap(dev, opts.pcap, &cap);
+		if (rc < 0) {
+			fprintf(stderr, "weir-appliance: pcap: cannot write %s: %s\n", opts.pcap,
+				weir_strerror(rc));
+			status = EXIT_USAGE;
+			goto out;
+		}
+		dev = cap;
+	}
+	opts.cfg.netdev = dev;
+	opts.cfg.loop = loop;
+	rc = weir_stack_open(&opts.cfg, &stack);
 	if (rc < 0) {
 		fprintf(stderr, "weir-appliance: stack: %s\n", weir_strerror(rc));
 		status = rc == WEIR_EINVAL ? EXIT_USAGE : 1;
@@ -259,51 +512,99 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	fibers_up = 1;
-	for (unsigned i = 0; i < nservices; i++) {
-		rc = service_start(&services[i], stack, &fo);
+	for (; nstarted < opts.nservices; nstarted++) {
+		struct service *sv = &opts.services[nstarted];
+
+		rc = service_start(sv, stack, &opts.fo);
 		if (rc < 0) {
-			fprintf(stderr, "weir-appliance: --serve %s:%u: %s\n",
-				service_name(&services[i]), services[i].port, weir_strerror(rc));
+			fprintf(stderr, "weir-appliance: serve %s:%u: %s\n", service_name(sv),
+				sv->port, weir_strerror(rc));
 			goto out;
 		}
-		weir_log_info("serving %s on port %u", service_name(&services[i]),
-			      services[i].port);
+		weir_log_info("serving %s on port %u", service_name(sv), sv->port);
 	}
+	if (opts.stats_s > 0)
+		weir_fiber_spawn(NULL, stats_fiber, NULL, &(struct weir_fiber_opts){ .name = "stats" },
+				 NULL);
 	{
 		uint8_t m[6];
 		char a[WEIR_IPADDR_STRLEN];
 
 		weir_stack_get_mac(stack, m);
-		printf("ready %s %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x\n", netdev_spec,
-		       weir_ipaddr_format(cfg.ip, a), cfg.prefix_len, m[0], m[1], m[2], m[3], m[4],
-		       m[5]);
+		printf("ready %s %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x\n", opts.netdev,
+		       weir_ipaddr_format(opts.cfg.ip, a), opts.cfg.prefix_len, m[0], m[1], m[2],
+		       m[3], m[4], m[5]);
 		fflush(stdout);
 	}
 
-	rc = weir_loop_run(loop);
-	status = rc < 0 ? 1 : 0;
+	/* Serve until a stop signal (SIGUSR1 only prints the counters). */
+	for (;;) {
+		rc = weir_loop_run(loop);
+		if (rc < 0 || ss.stops > 0)
+			break;
+		if (ss.stats_now) {
+			ss.stats_now = 0;
+			print_stats();
+		}
+	}
+	t_stop = weir_clock_now_ns();
 	{
+		unsigned draining = open_flows();
+		uint64_t deadline = t_stop + (uint64_t)opts.drain_s * WEIR_NS_PER_S;
+
+		weir_log_info("%s: stop accepting; draining %u open flows for up to %u s",
+			      ss.last_stop == SIGINT ? "SIGINT" : "SIGTERM", draining, opts.drain_s);
+		for (unsigned i = 0; i < opts.nservices; i++) {
+			if (weir_fiber_spawn(NULL, drain_fiber, opts.services[i].listener, NULL,
+					     &drainers[i]) == 0)
+				drain_pending++;
+		}
+		while (drain_pending > 0 && ss.stops < 2 && weir_clock_now_ns() < deadline) {
+			weir_loop_run_once(loop, 50 * WEIR_NS_PER_MS);
+			if (ss.stats_now) {
+				ss.stats_now = 0;
+				print_stats();
+			}
+		}
+		closed_by_force = open_flows();
+		/* Drainers still waiting inside weir_listener_stop must be gone before the
+		 * listeners they wait on are closed and freed. */
+		for (unsigned i = 0; i < opts.nservices; i++) {
+			if (drainers[i] != NULL) {
+				weir_fiber_cancel(drainers[i]);
+				weir_fiber_join(drainers[i]);
+			}
+		}
+	}
+	status = ss.stops >= 2 ? 1 : 0;
+
+out:
+	/* Listeners first (closing cancels the handlers still running), then fibers. */
+	for (unsigned i = 0; i < nstarted; i++)
+		weir_listener_close(opts.services[i].listener);
+	if (fibers_up)
+		weir_fibers_fini();
+	if (t_stop != 0) {
 		struct weir_stack_stats st;
 		struct weir_netdev_stats ds;
+		uint64_t in = 0, out_bytes = 0;
 
 		weir_stack_get_stats(stack, &st);
 		weir_netdev_get_stats(dev, &ds);
-		weir_log_info("stopping (%s): rx %llu frames, tx %llu frames, drops %llu; device: "
-			      "runts %llu, padded %llu, oversize %llu, no buffer %llu",
-			      ss.signo == SIGINT ? "SIGINT" : ss.signo == SIGTERM ? "SIGTERM" : "error",
+		for (unsigned i = 0; i < opts.nservices; i++) {
+			in += opts.services[i].bytes_in;
+			out_bytes += opts.services[i].bytes_out;
+		}
+		weir_log_info("stopped%s after %llu ms: %u flows closed before finishing; bytes in %llu "
+			      "out %llu; frames rx %llu tx %llu; device: runts %llu, padded %llu, "
+			      "oversize %llu, no buffer %llu",
+			      ss.stops >= 2 ? " at once (second signal)" : "",
+			      (unsigned long long)((weir_clock_now_ns() - t_stop) / WEIR_NS_PER_MS),
+			      closed_by_force, (unsigned long long)in, (unsigned long long)out_bytes,
 			      (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
-			      (unsigned long long)(st.drop_runt + st.drop_wrap + st.drop_input +
-						   st.drop_tx_full + st.drop_tx_error +
-						   st.drop_tx_oversize + st.drop_tx_chain),
 			      (unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
 			      (unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf);
 	}
-out:
-	/* Listeners and their handlers first (closing cancels running handlers), then fibers. */
-	for (unsigned i = 0; i < nservices; i++)
-		weir_listener_close(services[i].listener);
-	if (fibers_up)
-		weir_fibers_fini();
 	weir_stack_close(stack);
 	weir_netdev_close(dev);
 	weir_loop_remove(loop, sigsrc);

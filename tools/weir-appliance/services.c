@@ -1,46 +1,118 @@
-/* services.c - echo (RFC 862) and discard (RFC 863) over weir flows. */
+/* services.c - echo (RFC 862), discard (RFC 863), chargen (RFC 864), HTTP and a TCP proxy, each a
+ * weir_flow_handler on the public flow API. */
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define WEIR_LOG_COMPONENT "service"
 #include <weir/clock.h>
 #include <weir/error.h>
 #include <weir/log.h>
 
+#include "http.h"
 #include "services.h"
 
-static const char *const kind_names[] = { [SERVICE_ECHO] = "echo", [SERVICE_DISCARD] = "discard" };
+static const char *const kind_names[] = {
+	[SERVICE_ECHO] = "echo", [SERVICE_DISCARD] = "discard", [SERVICE_CHARGEN] = "chargen",
+	[SERVICE_HTTP] = "http", [SERVICE_PROXY] = "proxy",
+};
 
 const char *service_name(const struct service *sv)
 {
 	return kind_names[sv->kind];
 }
 
-int service_parse(const char *spec, struct service *out)
+/* Parses a decimal port 1..65535 ending at *end (NUL or the given terminator). */
+static int parse_port(const char *s, char term, uint16_t *out, const char **end)
 {
-	const char *colon = spec ? strchr(spec, ':') : NULL;
-	char *end;
-	unsigned long port;
+	char *e;
+	unsigned long v;
 
-	if (colon == NULL)
+	if (*s < '0' || *s > '9')
 		return WEIR_EINVAL;
-	memset(out, 0, sizeof(*out));
-	if ((size_t)(colon - spec) == 4 && strncmp(spec, "echo", 4) == 0)
-		out->kind = SERVICE_ECHO;
-	else if ((size_t)(colon - spec) == 7 && strncmp(spec, "discard", 7) == 0)
-		out->kind = SERVICE_DISCARD;
-	else
+	errno = 0;
+	v = strtoul(s, &e, 10);
+	if (errno != 0 || v == 0 || v > 65535 || *e != term)
 		return WEIR_EINVAL;
-	if (colon[1] < '0' || colon[1] > '9')
-		return WEIR_EINVAL;
-	port = strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || port == 0 || port > 65535)
-		return WEIR_EINVAL;
-	out->port = (uint16_t)port;
+	*out = (uint16_t)v;
+	if (end != NULL)
+		*end = e;
 	return 0;
 }
 
-static void log_end(const struct service *sv, struct weir_flow *f, uint64_t t0)
+int service_parse(const char *spec, struct service *out, const char **why)
+{
+	const char *colon = spec ? strchr(spec, ':') : NULL, *rest;
+	size_t klen;
+
+	*why = "expected KIND:PORT (echo, discard, chargen), http:PORT:DIR or proxy:PORT=HOST:PORT";
+	if (colon == NULL)
+		return WEIR_EINVAL;
+	memset(out, 0, sizeof(*out));
+	klen = (size_t)(colon - spec);
+	for (unsigned k = 0; k < sizeof(kind_names) / sizeof(kind_names[0]); k++) {
+		if (strlen(kind_names[k]) == klen && strncmp(spec, kind_names[k], klen) == 0) {
+			out->kind = (enum service_kind)k;
+			goto known;
+		}
+	}
+	*why = "unknown service kind (echo, discard, chargen, http, proxy)";
+	return WEIR_EINVAL;
+known:
+	switch (out->kind) {
+	case SERVICE_HTTP: {
+		struct stat st;
+
+		if (parse_port(colon + 1, ':', &out->port, &rest) < 0) {
+			*why = "http wants http:PORT:DIR";
+			return WEIR_EINVAL;
+		}
+		if (realpath(rest + 1, out->dir) == NULL || stat(out->dir, &st) != 0 ||
+		    !S_ISDIR(st.st_mode)) {
+			*why = "http: DIR is not an existing directory";
+			return WEIR_EINVAL;
+		}
+		return 0;
+	}
+	case SERVICE_PROXY: {
+		char host[64];
+		const char *c2;
+		size_t hlen;
+
+		if (parse_port(colon + 1, '=', &out->port, &rest) < 0) {
+			*why = "proxy wants proxy:PORT=HOST:PORT";
+			return WEIR_EINVAL;
+		}
+		c2 = strrchr(rest + 1, ':');
+		hlen = c2 ? (size_t)(c2 - (rest + 1)) : 0;
+		if (c2 == NULL || hlen == 0 || hlen >= sizeof(host)) {
+			*why = "proxy wants proxy:PORT=HOST:PORT";
+			return WEIR_EINVAL;
+		}
+		memcpy(host, rest + 1, hlen);
+		host[hlen] = '\0';
+		if (weir_ipaddr_parse(host, &out->backend_ip) < 0 || out->backend_ip.v4 == 0) {
+			*why = "proxy: HOST must be an IPv4 address";
+			return WEIR_EINVAL;
+		}
+		if (parse_port(c2 + 1, '\0', &out->backend_port, NULL) < 0) {
+			*why = "proxy: backend PORT must be 1..65535";
+			return WEIR_EINVAL;
+		}
+		return 0;
+	}
+	default:
+		if (parse_port(colon + 1, '\0', &out->port, NULL) < 0) {
+			*why = "PORT must be 1..65535";
+			return WEIR_EINVAL;
+		}
+		return 0;
+	}
+}
+
+void service_log_end(struct service *sv, struct weir_flow *f, uint64_t t0)
 {
 	struct weir_flow_stats st;
 	struct weir_ipaddr ip;
@@ -49,6 +121,8 @@ static void log_end(const struct service *sv, struct weir_flow *f, uint64_t t0)
 
 	weir_flow_get_stats(f, &st);
 	weir_flow_dst(f, &ip, &port);
+	sv->bytes_in += st.bytes_in;
+	sv->bytes_out += st.bytes_out;
 	weir_log_info("%s: flow %llu from %s:%u ended after %llu ms: %s (in %llu B, out %llu B, "
 		      "retransmitted %llu)",
 		      service_name(sv), (unsigned long long)weir_flow_id(f),
@@ -59,13 +133,20 @@ static void log_end(const struct service *sv, struct weir_flow *f, uint64_t t0)
 		      (unsigned long long)st.retransmissions);
 }
 
+/* Ends a served flow: close unless something already ended it, then log. */
+static void finish(struct service *sv, struct weir_flow *f, uint64_t t0)
+{
+	if (weir_flow_close_reason(f) == WEIR_CLOSE_NONE)
+		weir_flow_close(f);
+	service_log_end(sv, f, t0);
+}
+
 static void echo_handler(struct weir_flow *f, void *arg)
 {
 	struct weir_buf b;
 	uint64_t t0 = weir_clock_now_ns();
 	ssize_t n;
 
-	weir_log_debug("echo: flow %llu accepted", (unsigned long long)weir_flow_id(f));
 	while ((n = weir_flow_read(f, &b)) > 0) {
 		int rc = weir_flow_write(f, b.data, b.len);
 
@@ -73,12 +154,10 @@ static void echo_handler(struct weir_flow *f, void *arg)
 		if (rc < 0)
 			break;
 	}
-	/* The client finished sending: finish ours (half-close), then the listener closes. */
+	/* The client finished sending: finish ours (half-close), then close. */
 	if (n == WEIR_EOF)
 		weir_flow_shutdown(f, WEIR_SHUT_WR);
-	if (weir_flow_close_reason(f) == WEIR_CLOSE_NONE)
-		weir_flow_close(f);
-	log_end(arg, f, t0);
+	finish(arg, f, t0);
 }
 
 static void discard_handler(struct weir_flow *f, void *arg)
@@ -91,17 +170,149 @@ static void discard_handler(struct weir_flow *f, void *arg)
 	weir_flow_shutdown(f, WEIR_SHUT_WR);
 	while (weir_flow_read(f, &b) > 0)
 		weir_buf_release(&b);
-	if (weir_flow_close_reason(f) == WEIR_CLOSE_NONE)
-		weir_flow_close(f);
-	log_end(arg, f, t0);
+	finish(arg, f, t0);
+}
+
+/* RFC 864's pattern: 72-character lines of printable ASCII, each starting one character further
+ * along the 95-character ring. */
+static void chargen_line(char *line, unsigned start)
+{
+	for (unsigned i = 0; i < 72; i++)
+		line[i] = (char)(' ' + (start + i) % 95);
+	line[72] = '\r';
+	line[73] = '\n';
+}
+
+struct chargen_reader {
+	struct weir_flow *f;
+	int done;
+};
+
+static void chargen_drain(void *arg)
+{
+	struct chargen_reader *r = arg;
+	struct weir_buf b;
+
+	/* Anything the client sends is discarded (RFC 864); its FIN ends the session. */
+	while (weir_flow_read(r->f, &b) > 0)
+		weir_buf_release(&b);
+	r->done = 1;
+	weir_flow_shutdown(r->f, WEIR_SHUT_WR);
+}
+
+static void chargen_handler(struct weir_flow *f, void *arg)
+{
+	char block[74 * 95];
+	struct chargen_reader r = { .f = f };
+	struct weir_fiber *reader;
+	uint64_t t0 = weir_clock_now_ns();
+
+	for (unsigned i = 0; i < 95; i++)
+		chargen_line(block + 74 * i, i);
+	if (weir_fiber_spawn(NULL, chargen_drain, &r, NULL, &reader) < 0) {
+		finish(arg, f, t0);
+		return;
+	}
+	while (!r.done && weir_flow_write(f, block, sizeof(block)) == 0)
+		;
+	/* Make the reader return (it may be blocked in a read), then collect it. */
+	weir_fiber_cancel(reader);
+	weir_fiber_join(reader);
+	finish(arg, f, t0);
+}
+
+/* --- proxy ------------------------------------------------------------------------------------ */
+
+struct pump {
+	struct weir_flow *from, *to;
+	int rc;
+};
+
+/* Copies from one flow to the other until EOF, then propagates the half-close. */
+static void pump_run(struct pump *p)
+{
+	struct weir_buf b;
+	ssize_t n;
+
+	while ((n = weir_flow_read(p->from, &b)) > 0) {
+		int rc = weir_flow_write(p->to, b.data, b.len);
+
+		weir_buf_release(&b);
+		if (rc < 0) {
+			p->rc = rc;
+			return;
+		}
+	}
+	p->rc = n == WEIR_EOF ? 0 : (int)n;
+	if (n == WEIR_EOF)
+		weir_flow_shutdown(p->to, WEIR_SHUT_WR); /* one side's FIN becomes the other's */
+}
+
+static void pump_fiber(void *arg)
+{
+	pump_run(arg);
+}
+
+static void proxy_handler(struct weir_flow *client, void *arg)
+{
+	struct service *sv = arg;
+	struct weir_tcp_connect_opts o = { .timeout_ns = 5 * WEIR_NS_PER_S };
+	struct weir_flow *backend;
+	struct weir_fiber *up;
+	uint64_t t0 = weir_clock_now_ns();
+	struct pump a, b;
+	int rc;
+
+	/* The backend flow lives in a scope of its own: however this handler ends (cancelled
+	 * included), closing the scope closes the backend too. */
+	struct weir_scope *scope;
+
+	if (weir_scope_open(NULL, &scope) < 0) {
+		weir_flow_abort(client);
+		finish(sv, client, t0);
+		return;
+	}
+	o.scope = scope;
+	rc = weir_tcp_connect(sv->stack, sv->backend_ip, sv->backend_port, &o, &backend);
+	if (rc < 0) {
+		char ip[WEIR_IPADDR_STRLEN];
+
+		/* Backend down: close the client cleanly (FIN), keep serving others. */
+		weir_log_warn("proxy: flow %llu: backend %s:%u: %s", (unsigned long long)weir_flow_id(client),
+			      weir_ipaddr_format(sv->backend_ip, ip), sv->backend_port, weir_strerror(rc));
+		weir_scope_close(scope);
+		finish(sv, client, t0);
+		return;
+	}
+	a = (struct pump){ .from = client, .to = backend };
+	b = (struct pump){ .from = backend, .to = client };
+	if (weir_fiber_spawn(scope, pump_fiber, &a, NULL, &up) == 0) {
+		pump_run(&b);
+		if (b.rc < 0)
+			weir_fiber_cancel(up); /* the backend failed: stop the other direction too */
+		weir_fiber_join(up);
+	}
+	if (a.rc < 0 || b.rc < 0) {
+		weir_flow_abort(backend);
+	} else {
+		weir_flow_close(backend);
+	}
+	weir_scope_close(scope);
+	finish(sv, client, t0);
 }
 
 int service_start(struct service *sv, struct weir_stack *stack, const struct weir_flow_opts *fo)
 {
-	struct weir_tcp_listen_opts o = { .port = sv->port, .reuse_addr = 1 };
+	static const weir_flow_handler handlers[] = {
+		[SERVICE_ECHO] = echo_handler,	   [SERVICE_DISCARD] = discard_handler,
+		[SERVICE_CHARGEN] = chargen_handler, [SERVICE_HTTP] = http_handler,
+		[SERVICE_PROXY] = proxy_handler,
+	};
+	struct weir_tcp_listen_opts o = { .port = sv->port, .reuse_addr = 1,
+					  .max_connections = sv->max_connections };
 
 	if (fo != NULL)
 		o.flow = *fo;
-	return weir_tcp_listen(stack, &o, sv->kind == SERVICE_ECHO ? echo_handler : discard_handler,
-			       sv, &sv->listener);
+	sv->stack = stack;
+	return weir_tcp_listen(stack, &o, handlers[sv->kind], sv, &sv->listener);
 }

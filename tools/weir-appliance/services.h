@@ -2,20 +2,31 @@
 #ifndef WEIR_APPLIANCE_SERVICES_H
 #define WEIR_APPLIANCE_SERVICES_H
 
+#include <limits.h>
+
 #include <weir/flow.h>
 
-enum service_kind { SERVICE_ECHO, SERVICE_DISCARD };
+enum service_kind { SERVICE_ECHO, SERVICE_DISCARD, SERVICE_CHARGEN, SERVICE_HTTP, SERVICE_PROXY };
 
 struct service {
 	enum service_kind kind;
 	uint16_t port;
+	char dir[PATH_MAX];		 /* http: the document root, resolved (realpath) */
+	struct weir_ipaddr backend_ip;	 /* proxy */
+	uint16_t backend_port;		 /* proxy */
+	unsigned max_connections;	 /* 0: no limit */
+	struct weir_stack *stack;
 	struct weir_listener *listener;
+	uint64_t bytes_in, bytes_out;	 /* over all flows, for the stats line */
 };
 
-/* Parses "echo:PORT" or "discard:PORT". Returns 0 or WEIR_EINVAL. */
-int service_parse(const char *spec, struct service *out);
+/* Parses echo:PORT, discard:PORT, chargen:PORT, http:PORT:DIR or proxy:PORT=HOST:PORT. On
+ * failure returns WEIR_EINVAL and points *why at a static explanation. */
+int service_parse(const char *spec, struct service *out, const char **why);
 /* Starts listening. Returns 0 or a weir error. */
 int service_start(struct service *sv, struct weir_stack *stack, const struct weir_flow_opts *fo);
 const char *service_name(const struct service *sv);
+/* Logs how a flow of this service ended (component "service", with the flow id). */
+void service_log_end(struct service *sv, struct weir_flow *f, uint64_t started_ns);
 
 #endif
