@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lwip/dhcp.h"
 #include "lwip/etharp.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/init.h"
@@ -46,6 +47,7 @@ struct weir_stack {
 	struct raw_pcb *icmp_pcb;
 	uint16_t mtu;
 	int dev_down; /* the device reported an error on receive */
+	int dhcp;     /* lwIP's DHCP client runs on the netif */
 	struct weir_stack_stats st;
 };
 
@@ -177,7 +179,13 @@ static const struct weir_loop_source_ops stack_source_ops = {
 
 static int check_config(const struct weir_stack_config *cfg, const struct weir_netdev_caps *caps)
 {
-	if (cfg->ip.v4 == 0 || cfg->prefix_len < 1 || cfg->prefix_len > 32) {
+	if (cfg->dhcp != 0 && cfg->dhcp != 1)
+		return WEIR_EINVAL;
+	if (cfg->dhcp && !LWIP_DHCP) {
+		weir_log_error("config: DHCP is not built in (CONFIG_LWIP_DHCP)");
+		return WEIR_ENOTSUP;
+	}
+	if (!cfg->dhcp && (cfg->ip.v4 == 0 || cfg->prefix_len < 1 || cfg->prefix_len > 32)) {
 		weir_log_error("config: need an IPv4 address and a prefix length of 1..32");
 		return WEIR_EINVAL;
 	}
@@ -238,10 +246,14 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 		s->netif.hwaddr[0] = (uint8_t)((s->netif.hwaddr[0] & 0xfe) | 0x02);
 	}
 
-	ip.addr = cfg->ip.v4;
-	mask.addr = cfg->prefix_len == 32 ? 0xffffffffu
-					   : lwip_htonl(~(0xffffffffu >> cfg->prefix_len));
-	gw.addr = cfg->gw.v4;
+	if (cfg->dhcp) {
+		ip.addr = mask.addr = gw.addr = 0;
+	} else {
+		ip.addr = cfg->ip.v4;
+		mask.addr = cfg->prefix_len == 32 ? 0xffffffffu
+						   : lwip_htonl(~(0xffffffffu >> cfg->prefix_len));
+		gw.addr = cfg->gw.v4;
+	}
 	if (netif_add(&s->netif, &ip, &mask, &gw, s, netif_init_cb, netif_input) == NULL) {
 		rc = WEIR_EIO;
 		goto fail;
@@ -260,15 +272,24 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 	rc = weir_loop_add(s->loop, &stack_source_ops, s, caps.poll_mode ? -1 : caps.fd, 0, &s->src);
 	if (rc < 0)
 		goto fail_raw;
+#if LWIP_DHCP
+	if (cfg->dhcp && dhcp_start(&s->netif) != ERR_OK) {
+		weir_loop_remove(s->loop, s->src);
+		rc = WEIR_ENOMEM;
+		goto fail_raw;
+	}
+	s->dhcp = cfg->dhcp;
+#endif
 	the_stack = s;
 	*out = s;
 	{
 		char a[WEIR_IPADDR_STRLEN];
 		const uint8_t *m = s->netif.hwaddr;
 
-		weir_log_info("up on %s: %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u",
+		weir_log_info("up on %s: %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x mtu %u%s",
 			      s->dev->name ? s->dev->name : "?", weir_ipaddr_format(cfg->ip, a),
-			      cfg->prefix_len, m[0], m[1], m[2], m[3], m[4], m[5], s->mtu);
+			      cfg->dhcp ? 0 : cfg->prefix_len, m[0], m[1], m[2], m[3], m[4], m[5],
+			      s->mtu, cfg->dhcp ? " (asking DHCP for an address)" : "");
 	}
 	return 0;
 
@@ -287,6 +308,13 @@ void weir_stack_close(struct weir_stack *s)
 		return;
 	weir_loop_remove(s->loop, s->src);
 	raw_remove(s->icmp_pcb);
+#if LWIP_DHCP
+	if (s->dhcp) {
+		/* Tell the server the lease is free, and stop the client's timers' work. */
+		dhcp_release_and_stop(&s->netif);
+		dhcp_cleanup(&s->netif);
+	}
+#endif
 	/* Drops ARP entries (and the frames queued on them) that point at this netif. */
 	netif_set_down(&s->netif);
 	netif_remove(&s->netif);
@@ -340,6 +368,26 @@ int weir_stack_poll(struct weir_stack *s)
 	work += weir_netdev_poll(s->dev) > 0;
 	sys_check_timeouts();
 	return work;
+}
+
+int weir_stack_get_addr(const struct weir_stack *s, struct weir_ipaddr *ip, uint8_t *prefix_len,
+			struct weir_ipaddr *gw)
+{
+	u32_t mask;
+	uint8_t plen = 0;
+
+	if (s == NULL)
+		return WEIR_EINVAL;
+	mask = lwip_ntohl(ip4_addr_get_u32(netif_ip4_netmask(&s->netif)));
+	while (plen < 32 && (mask & (0x80000000u >> plen)))
+		plen++;
+	if (ip != NULL)
+		ip->v4 = ip4_addr_get_u32(netif_ip4_addr(&s->netif));
+	if (prefix_len != NULL)
+		*prefix_len = plen;
+	if (gw != NULL)
+		gw->v4 = ip4_addr_get_u32(netif_ip4_gw(&s->netif));
+	return !ip4_addr_isany_val(*netif_ip4_addr(&s->netif));
 }
 
 struct weir_loop *weir_stack_loop(const struct weir_stack *s)

@@ -13,6 +13,7 @@ PKGS=(
 	libpcap-dev                           # capture (hosted)
 	libhttp-parser-dev                    # the appliance's HTTP service
 	apache2-utils curl                    # HTTP tests (ab, curl)
+	dnsmasq-base                          # DHCP test (a server inside the test namespace)
 	iproute2 iputils-ping                 # integration tests: namespaces, TAP, ping
 	socat tshark python3                  # integration tests: Linux TCP peers, captures
 	dpkg-dev                              # apt-get source (fetching lwIP)

@@ -39,6 +39,7 @@ expect2 "max-connections zero" --netdev tap:x --ip 192.0.2.2/24 --max-connection
 expect2 "keepalive incomplete" --netdev tap:x --ip 192.0.2.2/24 --keepalive 1000,500
 expect2 "drain-timeout not a number" --netdev tap:x --ip 192.0.2.2/24 --drain-timeout soon
 expect2 "config file missing" --config /nonexistent/weir.conf
+expect2 "ip and dhcp together" --netdev tap:x --ip 192.0.2.2/24 --dhcp
 
 tmpc=$(mktemp -d)
 trap 'rm -rf "$tmpc"' EXIT

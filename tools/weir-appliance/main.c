@@ -44,6 +44,8 @@ static const char usage[] =
 	"  --netdev SPEC        the device: tap:IFNAME (opened, or created if missing: creating\n"
 	"                       needs root or CAP_NET_ADMIN)\n"
 	"  --ip ADDR/PREFIX     our IPv4 address and prefix length, e.g. 192.0.2.2/24\n"
+	"  --dhcp               instead of --ip: address, prefix and gateway from DHCP\n"
+	"                       (\"ready\" is printed once leased; gives up after 30 s)\n"
 	"  --gw ADDR            default gateway (default: none)\n"
 	"  --mac MAC            our MAC, e.g. 02:00:5e:00:53:02 (default: random, locally\n"
 	"                       administered)\n"
@@ -131,6 +133,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 static const struct option long_opts[] = {
 	{ "netdev", required_argument, NULL, 'n' },
 	{ "ip", required_argument, NULL, 'i' },
+	{ "dhcp", no_argument, NULL, 'D' },
 	{ "gw", required_argument, NULL, 'g' },
 	{ "mac", required_argument, NULL, 'm' },
 	{ "mtu", required_argument, NULL, 'u' },
@@ -163,6 +166,13 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 		    o->cfg.ip.v4 == 0)
 			die_usage("ip", "'%s' is not ADDR/PREFIX like 192.0.2.2/24", arg);
 		o->have_ip = 1;
+		break;
+	case 'D':
+		/* A flag on the command line; "dhcp = yes" in a config file. */
+		if (arg != NULL && strcmp(arg, "yes") != 0 && strcmp(arg, "true") != 0 &&
+		    strcmp(arg, "1") != 0)
+			die_usage("dhcp", "'%s' is not yes", arg);
+		o->cfg.dhcp = 1;
 		break;
 	case 'g':
 		if (weir_ipaddr_parse(arg, &o->cfg.gw) < 0)
@@ -446,8 +456,10 @@ int main(int argc, char **argv)
 		apply_option(&opts, c, optarg, 1);
 	if (opts.netdev == NULL)
 		die_usage("netdev", "%s", "is required");
-	if (!opts.have_ip)
-		die_usage("ip", "%s", "is required");
+	if (!opts.have_ip && !opts.cfg.dhcp)
+		die_usage("ip", "%s", "is required (or --dhcp)");
+	if (opts.have_ip && opts.cfg.dhcp)
+		die_usage("ip", "%s", "and --dhcp exclude each other");
 	for (unsigned i = 0; i < opts.nservices; i++)
 		opts.services[i].max_connections = opts.max_connections;
 
@@ -526,14 +538,28 @@ int main(int argc, char **argv)
 	if (opts.stats_s > 0)
 		weir_fiber_spawn(NULL, stats_fiber, NULL, &(struct weir_fiber_opts){ .name = "stats" },
 				 NULL);
+	if (opts.cfg.dhcp) {
+		uint64_t deadline = weir_clock_now_ns() + 30 * WEIR_NS_PER_S;
+
+		/* "ready" means answering on the network: wait for the lease. */
+		while (weir_stack_get_addr(stack, NULL, NULL, NULL) != 1 && ss.stops == 0 &&
+		       weir_clock_now_ns() < deadline)
+			weir_loop_run_once(loop, 100 * WEIR_NS_PER_MS);
+		if (weir_stack_get_addr(stack, NULL, NULL, NULL) != 1) {
+			fprintf(stderr, "weir-appliance: dhcp: no lease within 30 s\n");
+			goto out;
+		}
+	}
 	{
-		uint8_t m[6];
-		char a[WEIR_IPADDR_STRLEN];
+		uint8_t m[6], plen;
+		char a[WEIR_IPADDR_STRLEN], g[WEIR_IPADDR_STRLEN];
+		struct weir_ipaddr ip, gw;
 
 		weir_stack_get_mac(stack, m);
-		printf("ready %s %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x\n", opts.netdev,
-		       weir_ipaddr_format(opts.cfg.ip, a), opts.cfg.prefix_len, m[0], m[1], m[2],
-		       m[3], m[4], m[5]);
+		weir_stack_get_addr(stack, &ip, &plen, &gw);
+		printf("ready %s %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x%s%s\n", opts.netdev,
+		       weir_ipaddr_format(ip, a), plen, m[0], m[1], m[2], m[3], m[4], m[5],
+		       gw.v4 ? " gw " : "", gw.v4 ? weir_ipaddr_format(gw, g) : "");
 		fflush(stdout);
 	}
 

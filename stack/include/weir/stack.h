@@ -34,11 +34,12 @@ struct weir_stack;
 struct weir_stack_config {
 	struct weir_netdev *netdev; /* required; stays the caller's and must outlive the stack */
 	struct weir_loop *loop;	    /* required; the stack attaches itself as a loop source */
-	struct weir_ipaddr ip;	    /* required, not 0.0.0.0 */
-	uint8_t prefix_len;	    /* 1..32 */
+	struct weir_ipaddr ip;	    /* required (not 0.0.0.0) unless dhcp */
+	uint8_t prefix_len;	    /* 1..32 (ignored with dhcp) */
 	struct weir_ipaddr gw;	    /* 0.0.0.0: no default gateway */
 	uint8_t mac[WEIR_ETH_ALEN]; /* all zero: the device's MAC, else a random local one */
 	uint16_t mtu;		    /* 0: the device's MTU; else 576..device MTU */
+	int dhcp;		    /* 1: get address, prefix and gateway from DHCP (lwIP's client) */
 };
 
 struct weir_stack_stats {
@@ -68,6 +69,11 @@ void weir_stack_close(struct weir_stack *stack);
 /* Receives a burst, runs due lwIP timers and the driver's timed work. Returns work done (>= 0).
  * The loop calls this; tests driving time by hand may call it directly. */
 int weir_stack_poll(struct weir_stack *stack);
+
+/* The current address, prefix length and gateway (all zero until DHCP bound). Returns 1 when the
+ * host has an address, 0 while DHCP is still asking, WEIR_EINVAL for NULL. */
+int weir_stack_get_addr(const struct weir_stack *stack, struct weir_ipaddr *ip,
+			uint8_t *prefix_len, struct weir_ipaddr *gw);
 
 /* The loop the stack is attached to (NULL for NULL). */
 struct weir_loop *weir_stack_loop(const struct weir_stack *stack);

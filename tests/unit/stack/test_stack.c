@@ -384,8 +384,55 @@ START_TEST(test_open_rejects_bad_config)
 		c = good;
 		c.mac[0] = 0x01; /* multicast */
 		check_open_fails(c, WEIR_EINVAL);
+		c = good;
+		c.dhcp = 2;
+		check_open_fails(c, WEIR_EINVAL);
 	}
 	weir_loop_destroy(l2);
+}
+END_TEST
+
+START_TEST(test_addr_reports_static_config)
+{
+	struct weir_ipaddr ip, gw;
+	uint8_t plen;
+
+	ck_assert_int_eq(weir_stack_get_addr(st, &ip, &plen, &gw), 1);
+	ck_assert_uint_eq(ip.v4, our_ip.v4);
+	ck_assert_uint_eq(plen, 24);
+	ck_assert_uint_eq(gw.v4, 0);
+	ck_assert_int_eq(weir_stack_get_addr(NULL, &ip, &plen, &gw), WEIR_EINVAL);
+}
+END_TEST
+
+START_TEST(test_dhcp_asks_for_an_address)
+{
+	struct weir_stack_config cfg = { .netdev = &md.nd, .loop = loop, .dhcp = 1 };
+	struct weir_ipaddr ip;
+	const uint8_t *d;
+
+	weir_stack_close(st);
+	md.ntx = 0;
+	/* No address needed with DHCP; until a lease arrives the host has none. */
+	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
+	ck_assert_int_eq(weir_stack_get_addr(st, &ip, NULL, NULL), 0);
+	ck_assert_uint_eq(ip.v4, 0);
+	/* A DHCPDISCOVER went out: IPv4/UDP from port 68 to 67, broadcast. */
+	ck_assert_uint_ge(md.ntx, 1);
+	d = md.tx[md.ntx - 1].data;
+	ck_assert_uint_eq(d[12] << 8 | d[13], 0x0800);
+	ck_assert_uint_eq(d[14 + 9], 17);
+	ck_assert_uint_eq(d[34] << 8 | d[35], 68);
+	ck_assert_uint_eq(d[36] << 8 | d[37], 67);
+	md.ntx = 0;
+	/* Closing releases DHCP's UDP pcb; reopen as the fixture expects. */
+	weir_stack_close(st);
+	ck_assert_uint_eq(lwip_stats.memp[MEMP_UDP_PCB]->used, 0);
+	cfg = (struct weir_stack_config){ .netdev = &md.nd, .loop = loop, .ip = our_ip,
+					  .prefix_len = 24 };
+	memcpy(cfg.mac, our_mac, 6);
+	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
+	md.ntx = 0;
 }
 END_TEST
 
@@ -513,6 +560,8 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_test(tc, test_lwip_timers_set_the_loop_deadline);
 	tcase_add_test(tc, test_open_rejects_bad_config);
 	tcase_add_test(tc, test_reopen_after_close);
+	tcase_add_test(tc, test_addr_reports_static_config);
+	tcase_add_test(tc, test_dhcp_asks_for_an_address);
 	suite_add_tcase(s, tc);
 
 	TCase *ti = tcase_create("port");
