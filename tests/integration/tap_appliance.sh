@@ -99,7 +99,29 @@ else fail "download after SIGTERM: curl exit $crc, $(stat -c %s "$tmp/big.out" 2
 if [ "$rc" = 0 ]; then pass "exit 0 after draining: $(grep 'stopped' "$tmp/log" | tail -1 | sed 's/.*appliance: //')"
 else fail "exit $rc after SIGTERM: $(tail -2 "$tmp/log")"; fi
 
-# 7. The capture opens in tshark and holds TCP handshakes.
+# 7. A second signal stops at once: a flow that would keep the drain waiting 20 s is cut.
+#    (A new instance has a new random MAC: forget the old one's neighbour entry.)
+ip -n "$WEIR_NS" neigh flush dev weir0
+ip netns exec "$WEIR_NS" "$app" --netdev tap:weir0 --ip 192.0.2.2/24 --serve echo:7 \
+	--drain-timeout 20 >"$tmp/out2" 2>"$tmp/log2" &
+pid2=$!
+WEIR_PIDS+=("$pid2")
+wait_ready "$tmp/out2" "$pid2" || fail "second appliance not ready: $(cat "$tmp/log2")"
+ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 30 >/dev/null 2>&1 &
+WEIR_PIDS+=("$!")
+sleep 0.5
+kill -TERM "$pid2"
+sleep 0.5
+t0=$(date +%s%N)
+kill -TERM "$pid2"
+wait "$pid2"
+rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ "$rc" = 1 ] && [ "$ms" -lt 2000 ] && grep -q 'stopped at once (second signal)' "$tmp/log2"; then
+	pass "second signal: stopped after $ms ms with exit 1, one flow cut"
+else fail "second signal: exit $rc after $ms ms: $(tail -1 "$tmp/log2")"; fi
+
+# 8. The capture opens in tshark and holds TCP handshakes.
 syn=$(tshark -r "$tmp/cap.pcap" -Y 'tcp.flags.syn==1 && tcp.flags.ack==0' 2>/dev/null | wc -l)
 synack=$(tshark -r "$tmp/cap.pcap" -Y 'tcp.flags.syn==1 && tcp.flags.ack==1' 2>/dev/null | wc -l)
 if [ "$syn" -ge 1 ] && [ "$synack" -ge 1 ]; then pass "pcap: $syn SYN and $synack SYN-ACK frames (tshark -r)"
