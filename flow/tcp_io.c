@@ -109,8 +109,9 @@ err_t weir__flow_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 	return ERR_OK;
 }
 
-/* Waits until there is something to read, the end, or an error. Returns 0 when data is queued. */
-static int wait_readable(struct weir_flow *f)
+/* Waits until there is something to read, the end, an error or the deadline. Returns 0 when
+ * data is queued. */
+static int wait_readable(struct weir_flow *f, uint64_t deadline)
 {
 	for (;;) {
 		int rc;
@@ -125,7 +126,7 @@ static int wait_readable(struct weir_flow *f)
 			return f->err;
 		if (f->pcb == NULL)
 			return WEIR_ECLOSED;
-		rc = weir_event_wait(&f->rx_ev, WEIR_DEADLINE_NEVER);
+		rc = weir_event_wait(&f->rx_ev, deadline);
 		if (rc < 0)
 			return rc;
 	}
@@ -144,7 +145,7 @@ ssize_t weir_flow_read(struct weir_flow *f, struct weir_buf *buf)
 	rc = weir__flow_check_fiber();
 	if (rc < 0)
 		return rc;
-	rc = wait_readable(f);
+	rc = wait_readable(f, WEIR_DEADLINE_NEVER);
 	if (rc < 0)
 		return rc;
 	p = f->rxq_head;
@@ -174,6 +175,11 @@ void weir_buf_release(struct weir_buf *buf)
 
 ssize_t weir_flow_read_into(struct weir_flow *f, void *dst, size_t cap)
 {
+	return weir_flow_read_into_until(f, dst, cap, WEIR_DEADLINE_NEVER);
+}
+
+ssize_t weir_flow_read_into_until(struct weir_flow *f, void *dst, size_t cap, uint64_t deadline)
+{
 	uint8_t *out = dst;
 	size_t got = 0;
 	int rc;
@@ -183,7 +189,7 @@ ssize_t weir_flow_read_into(struct weir_flow *f, void *dst, size_t cap)
 	rc = weir__flow_check_fiber();
 	if (rc < 0)
 		return rc;
-	rc = wait_readable(f);
+	rc = wait_readable(f, deadline);
 	if (rc < 0)
 		return rc;
 	while (got < cap && f->rxq_head != NULL) {

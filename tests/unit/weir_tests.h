@@ -12,5 +12,6 @@ Suite *weir_test_link_suite(void);
 Suite *weir_test_netdev_suite(void);
 Suite *weir_test_fiber_suite(void);
 Suite *weir_test_tcp_suite(void);
+Suite *weir_test_message_suite(void);
 
 #endif

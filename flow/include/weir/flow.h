@@ -134,6 +134,9 @@ void weir_buf_release(struct weir_buf *buf);
 ssize_t weir_flow_read(struct weir_flow *f, struct weir_buf *buf);
 /* The copying form: up to cap bytes into dst (cap > 0). Same returns. May yield. */
 ssize_t weir_flow_read_into(struct weir_flow *f, void *dst, size_t cap);
+/* As weir_flow_read_into, but gives up at deadline_ns (weir_clock_now_ns() time;
+ * WEIR_DEADLINE_NEVER: never) with WEIR_ETIMEDOUT, nothing consumed. May yield. */
+ssize_t weir_flow_read_into_until(struct weir_flow *f, void *dst, size_t cap, uint64_t deadline_ns);
 
 /* Blocks until the stack has accepted every byte (copied; the caller may reuse data at once):
  * never a partial write, any length. After the first write error every later write fails with

@@ -25,7 +25,8 @@
 	X(EPERM, 15, "operation not permitted")                                             \
 	X(ENODEV, 16, "no such device")                                                     \
 	X(EUNREACH, 17, "network unreachable")                                              \
-	X(EMSGSIZE, 18, "message too long")
+	X(EMSGSIZE, 18, "message too long")                                                 \
+	X(EPROTO, 19, "protocol error (malformed frame or handshake mismatch)")
 
 enum weir_error {
 #define WEIR__ERR_ENUM(name, num, str) WEIR_##name = -(num),
