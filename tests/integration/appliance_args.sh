@@ -40,6 +40,7 @@ expect2 "keepalive incomplete" --netdev tap:x --ip 192.0.2.2/24 --keepalive 1000
 expect2 "drain-timeout not a number" --netdev tap:x --ip 192.0.2.2/24 --drain-timeout soon
 expect2 "config file missing" --config /nonexistent/weir.conf
 expect2 "ip and dhcp together" --netdev tap:x --ip 192.0.2.2/24 --dhcp
+expect2 "dns not an address" --netdev tap:x --ip 192.0.2.2/24 --dns resolver
 
 tmpc=$(mktemp -d)
 trap 'rm -rf "$tmpc"' EXIT

@@ -26,6 +26,7 @@
 #include <weir/loop.h>
 #include <weir/netdev.h>
 #include <weir/pcap.h>
+#include <weir/resolve.h>
 #include <weir/stack.h>
 #include <weir/tap.h>
 
@@ -50,6 +51,7 @@ static const char usage[] =
 	"  --mac MAC            our MAC, e.g. 02:00:5e:00:53:02 (default: random, locally\n"
 	"                       administered)\n"
 	"  --mtu N              IP MTU, 576..9000 (default 1500)\n"
+	"  --dns ADDR           DNS server for name lookups (repeat for a second one)\n"
 	"services (repeatable):\n"
 	"  --serve echo:PORT           RFC 862 echo\n"
 	"  --serve discard:PORT        RFC 863 discard\n"
@@ -98,6 +100,8 @@ struct options {
 	int services_from_cmdline;
 	unsigned max_connections;
 	struct weir_flow_opts fo;
+	struct weir_ipaddr dns[2];
+	unsigned ndns;
 	unsigned drain_s;
 	unsigned stats_s;
 	const char *pcap;
@@ -137,6 +141,7 @@ static const struct option long_opts[] = {
 	{ "gw", required_argument, NULL, 'g' },
 	{ "mac", required_argument, NULL, 'm' },
 	{ "mtu", required_argument, NULL, 'u' },
+	{ "dns", required_argument, NULL, 'N' },
 	{ "serve", required_argument, NULL, 's' },
 	{ "max-connections", required_argument, NULL, 'c' },
 	{ "keepalive", required_argument, NULL, 'k' },
@@ -181,6 +186,13 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 	case 'm':
 		if (weir_mac_parse(arg, o->cfg.mac) < 0 || (o->cfg.mac[0] & 1))
 			die_usage("mac", "'%s' is not a unicast MAC like 02:00:5e:00:53:02", arg);
+		break;
+	case 'N':
+		if (o->ndns == 2)
+			die_usage("dns", "%s", "at most two servers");
+		if (weir_ipaddr_parse(arg, &o->dns[o->ndns]) < 0 || o->dns[o->ndns].v4 == 0)
+			die_usage("dns", "'%s' is not an IPv4 address", arg);
+		o->ndns++;
 		break;
 	case 'u':
 		if (parse_uint(arg, 9000, &v) < 0 || v < 576)
@@ -518,6 +530,8 @@ int main(int argc, char **argv)
 		status = rc == WEIR_EINVAL ? EXIT_USAGE : 1;
 		goto out;
 	}
+	for (unsigned i = 0; i < opts.ndns; i++)
+		weir_dns_set_server(i, opts.dns[i]);
 	rc = weir_fibers_init(loop);
 	if (rc < 0) {
 		fprintf(stderr, "weir-appliance: fibers: %s\n", weir_strerror(rc));

@@ -1,0 +1,72 @@
+/* resolve.h - names to addresses and back, services to ports and back, and connecting by name
+ * (Tezos Socket's connect with per-attempt timeouts, Async's with_connection, getnameinfo).
+ *
+ * Lookups go, in order: numeric dotted quads, the hosts table (settable, no /etc on a bare-metal
+ * image), then DNS through lwIP's client against the configured servers. lwIP 2.1.3 keeps one
+ * address per DNS answer. Blocking calls run in a fiber ("May yield"); table calls do not block.
+ */
+#ifndef WEIR_RESOLVE_H
+#define WEIR_RESOLVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <weir/flow.h>
+
+#define WEIR_NAME_MAX 255
+
+/* --- services ---------------------------------------------------------------------------------- */
+/* "http" -> 80, "80" -> 80, from a built-in table of common IANA TCP services. Returns 0,
+ * WEIR_ENOADDR (unknown name) or WEIR_EINVAL (NULL, bad number). */
+int weir_service_port(const char *service, uint16_t *port);
+/* 80 -> "http"; NULL if the port has no name in the table. */
+const char *weir_service_name(uint16_t port);
+
+/* --- hosts table ------------------------------------------------------------------------------- */
+/* Adds name -> addr (a name may have several addresses, tried in the order added). Returns 0,
+ * WEIR_EINVAL (NULL, empty or over-long name, 0.0.0.0), WEIR_ENOMEM (table full: 64 entries). */
+int weir_hosts_add(const char *name, struct weir_ipaddr addr);
+/* Empties the table. */
+void weir_hosts_clear(void);
+
+/* --- DNS ----------------------------------------------------------------------------------------- */
+/* Sets DNS server i (0 or 1). Returns 0 or WEIR_EINVAL. */
+int weir_dns_set_server(unsigned i, struct weir_ipaddr server);
+
+/* Resolves host into up to max addresses. May yield (DNS), bounded by timeout_ns (0: 5 s).
+ * Returns how many (>= 1), or WEIR_ENOADDR (nothing: unknown name, NXDOMAIN, no server),
+ * WEIR_ETIMEDOUT, WEIR_ECANCELED, WEIR_EINVAL. */
+int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr *addrs, size_t max,
+		 uint64_t timeout_ns);
+
+/* Reverse lookup (getnameinfo without DNS PTR): the first hosts-table name for addr, else its
+ * dotted quad. Writes into name (cap bytes); returns 0 or WEIR_EINVAL. */
+int weir_name_of(struct weir_ipaddr addr, char *name, size_t cap);
+
+/* --- connecting by name ------------------------------------------------------------------------ */
+struct weir_connect_attempt {
+	struct weir_ipaddr addr;
+	int rc; /* 0 or the attempt's error */
+};
+
+struct weir_connect_host_opts {
+	struct weir_tcp_connect_opts tcp; /* tcp.timeout_ns is per attempt (0: 5 s, as Tezos) */
+	uint64_t resolve_timeout_ns;	  /* 0: 5 s */
+	/* Filled with every attempt made (may be NULL): for the error message. */
+	struct weir_connect_attempt *attempts;
+	size_t max_attempts, n_attempts;
+};
+
+/* Resolves host and service, then tries each address in order, each with its own timeout.
+ * May yield. Returns 0 and sets *out, or WEIR_ENOADDR (nothing resolved), or the last attempt's
+ * error (WEIR_EREFUSED, WEIR_ETIMEDOUT, ...), WEIR_ECANCELED, WEIR_EINVAL. */
+int weir_tcp_connect_host(struct weir_stack *stack, const char *host, const char *service,
+			  struct weir_connect_host_opts *opts, struct weir_flow **out);
+
+/* Connects by name, runs fn(flow, arg) and closes and frees the flow on every path (Async's
+ * with_connection). Returns fn's return value, or the connect error. May yield. */
+int weir_with_connection(struct weir_stack *stack, const char *host, const char *service,
+			 struct weir_connect_host_opts *opts,
+			 int (*fn)(struct weir_flow *flow, void *arg), void *arg);
+
+#endif /* WEIR_RESOLVE_H */

@@ -1,0 +1,278 @@
+/* resolve.c - service and hosts tables, DNS through lwIP's client, connecting by name. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lwip/dns.h"
+#include "lwip/ip_addr.h"
+
+#include <weir/clock.h>
+#include <weir/compiler.h>
+#include <weir/error.h>
+#include <weir/fiber.h>
+#include <weir/resolve.h>
+
+#define RESOLVE_TIMEOUT_DEFAULT_NS (5 * WEIR_NS_PER_S)
+#define CONNECT_HOST_TIMEOUT_DEFAULT_NS (5 * WEIR_NS_PER_S)
+
+/* Common IANA TCP services (RFC 6335 registry), for images without /etc/services. */
+static const struct {
+	const char *name;
+	uint16_t port;
+} services[] = {
+	{ "echo", 7 },	      { "discard", 9 },	     { "daytime", 13 },	   { "chargen", 19 },
+	{ "ftp-data", 20 },   { "ftp", 21 },	     { "ssh", 22 },	   { "telnet", 23 },
+	{ "smtp", 25 },	      { "time", 37 },	     { "domain", 53 },	   { "dns", 53 },
+	{ "gopher", 70 },     { "finger", 79 },	     { "http", 80 },	   { "www", 80 },
+	{ "kerberos", 88 },   { "pop3", 110 },	     { "sunrpc", 111 },	   { "ident", 113 },
+	{ "nntp", 119 },      { "ntp", 123 },	     { "imap", 143 },	   { "snmp", 161 },
+	{ "bgp", 179 },	      { "ldap", 389 },	     { "https", 443 },	   { "smtps", 465 },
+	{ "submission", 587 }, { "ldaps", 636 },     { "rsync", 873 },	   { "imaps", 993 },
+	{ "pop3s", 995 },     { "mqtt", 1883 },	     { "nfs", 2049 },	   { "mysql", 3306 },
+	{ "rdp", 3389 },      { "postgresql", 5432 }, { "amqp", 5672 },	   { "redis", 6379 },
+	{ "http-alt", 8080 }, { "mqtts", 8883 },
+};
+
+int weir_service_port(const char *service, uint16_t *port)
+{
+	if (service == NULL || port == NULL || *service == '\0')
+		return WEIR_EINVAL;
+	if (*service >= '0' && *service <= '9') {
+		char *end;
+		unsigned long v = strtoul(service, &end, 10);
+
+		if (*end != '\0' || v == 0 || v > 65535)
+			return WEIR_EINVAL;
+		*port = (uint16_t)v;
+		return 0;
+	}
+	for (size_t i = 0; i < WEIR_ARRAY_SIZE(services); i++) {
+		if (strcmp(services[i].name, service) == 0) {
+			*port = services[i].port;
+			return 0;
+		}
+	}
+	return WEIR_ENOADDR;
+}
+
+const char *weir_service_name(uint16_t port)
+{
+	for (size_t i = 0; i < WEIR_ARRAY_SIZE(services); i++)
+		if (services[i].port == port)
+			return services[i].name;
+	return NULL;
+}
+
+/* --- hosts table --------------------------------------------------------------------------------- */
+
+static struct {
+	char name[WEIR_NAME_MAX + 1];
+	struct weir_ipaddr addr;
+} hosts[64];
+static size_t nhosts;
+
+int weir_hosts_add(const char *name, struct weir_ipaddr addr)
+{
+	size_t len;
+
+	if (name == NULL || addr.v4 == 0)
+		return WEIR_EINVAL;
+	len = strlen(name);
+	if (len == 0 || len > WEIR_NAME_MAX)
+		return WEIR_EINVAL;
+	if (nhosts == WEIR_ARRAY_SIZE(hosts))
+		return WEIR_ENOMEM;
+	memcpy(hosts[nhosts].name, name, len + 1);
+	hosts[nhosts].addr = addr;
+	nhosts++;
+	return 0;
+}
+
+void weir_hosts_clear(void)
+{
+	nhosts = 0;
+}
+
+int weir_name_of(struct weir_ipaddr addr, char *name, size_t cap)
+{
+	char quad[WEIR_IPADDR_STRLEN];
+	const char *src = NULL;
+
+	if (name == NULL || cap == 0)
+		return WEIR_EINVAL;
+	for (size_t i = 0; i < nhosts && src == NULL; i++)
+		if (hosts[i].addr.v4 == addr.v4)
+			src = hosts[i].name;
+	if (src == NULL)
+		src = weir_ipaddr_format(addr, quad);
+	if (strlen(src) >= cap)
+		return WEIR_EINVAL;
+	strcpy(name, src);
+	return 0;
+}
+
+/* --- DNS ------------------------------------------------------------------------------------------- */
+
+int weir_dns_set_server(unsigned i, struct weir_ipaddr server)
+{
+#if LWIP_DNS
+	ip_addr_t a;
+
+	if (i >= DNS_MAX_SERVERS)
+		return WEIR_EINVAL;
+	ip_addr_set_ip4_u32(&a, server.v4);
+	dns_setserver((u8_t)i, &a);
+	return 0;
+#else
+	WEIR_UNUSED(i);
+	WEIR_UNUSED(server);
+	return WEIR_ENOTSUP;
+#endif
+}
+
+#if LWIP_DNS
+/* A query outlives a fiber that stops waiting (timeout, cancel): lwIP has no way to withdraw the
+ * callback, so the query is heap state the callback frees when nobody waits any more. */
+struct dns_query {
+	struct weir_event ev;
+	int done, abandoned;
+	uint32_t addr; /* 0: not found */
+};
+
+static void dns_found(const char *name, const ip_addr_t *ip, void *arg)
+{
+	struct dns_query *q = arg;
+
+	WEIR_UNUSED(name);
+	if (q->abandoned) {
+		free(q);
+		return;
+	}
+	q->done = 1;
+	q->addr = ip != NULL ? ip_2_ip4(ip)->addr : 0;
+	weir_event_signal(&q->ev);
+}
+
+static int dns_lookup(const char *host, struct weir_ipaddr *out, uint64_t deadline)
+{
+	struct dns_query *q = calloc(1, sizeof(*q));
+	ip_addr_t cached;
+	err_t e;
+	int rc = 0;
+
+	if (q == NULL)
+		return WEIR_ENOMEM;
+	weir_event_init(&q->ev);
+	e = dns_gethostbyname(host, &cached, dns_found, q);
+	if (e == ERR_OK) {
+		free(q);
+		out->v4 = ip_2_ip4(&cached)->addr;
+		return 0;
+	}
+	if (e != ERR_INPROGRESS) {
+		free(q);
+		return WEIR_ENOADDR; /* no server configured, or a bad name */
+	}
+	while (!q->done && rc == 0)
+		rc = weir_event_wait(&q->ev, deadline);
+	if (!q->done) {
+		q->abandoned = 1; /* the callback frees it */
+		return rc;
+	}
+	rc = q->addr != 0 ? 0 : WEIR_ENOADDR;
+	out->v4 = q->addr;
+	free(q);
+	return rc;
+}
+#endif
+
+int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr *addrs, size_t max,
+		 uint64_t timeout_ns)
+{
+	size_t n = 0, len;
+
+	if (stack == NULL || host == NULL || addrs == NULL || max == 0)
+		return WEIR_EINVAL;
+	len = strlen(host);
+	if (len == 0 || len > WEIR_NAME_MAX)
+		return WEIR_EINVAL;
+	if (weir_ipaddr_parse(host, &addrs[0]) == 0)
+		return 1;
+	for (size_t i = 0; i < nhosts && n < max; i++)
+		if (strcmp(hosts[i].name, host) == 0)
+			addrs[n++] = hosts[i].addr;
+	if (n > 0)
+		return (int)n;
+#if LWIP_DNS
+	if (weir_fiber_self() == NULL)
+		return WEIR_EINVAL;
+	{
+		int rc = dns_lookup(host, &addrs[0],
+				    weir_clock_now_ns() +
+					    (timeout_ns ? timeout_ns : RESOLVE_TIMEOUT_DEFAULT_NS));
+
+		return rc < 0 ? rc : 1;
+	}
+#else
+	WEIR_UNUSED(timeout_ns);
+	return WEIR_ENOADDR;
+#endif
+}
+
+/* --- connecting by name ---------------------------------------------------------------------------- */
+
+int weir_tcp_connect_host(struct weir_stack *stack, const char *host, const char *service,
+			  struct weir_connect_host_opts *opts, struct weir_flow **out)
+{
+	struct weir_connect_host_opts none = { 0 };
+	struct weir_ipaddr addrs[8];
+	struct weir_tcp_connect_opts tcp;
+	uint16_t port;
+	int n, rc = WEIR_ENOADDR;
+
+	if (out == NULL)
+		return WEIR_EINVAL;
+	*out = NULL;
+	if (opts == NULL)
+		opts = &none;
+	opts->n_attempts = 0;
+	if (stack == NULL || host == NULL || service == NULL)
+		return WEIR_EINVAL;
+	rc = weir_service_port(service, &port);
+	if (rc < 0)
+		return rc;
+	n = weir_resolve(stack, host, addrs, WEIR_ARRAY_SIZE(addrs), opts->resolve_timeout_ns);
+	if (n < 0)
+		return n == WEIR_ETIMEDOUT ? WEIR_ENOADDR : n;
+	tcp = opts->tcp;
+	if (tcp.timeout_ns == 0)
+		tcp.timeout_ns = CONNECT_HOST_TIMEOUT_DEFAULT_NS;
+	for (int i = 0; i < n; i++) {
+		rc = weir_tcp_connect(stack, addrs[i], port, &tcp, out);
+		if (opts->attempts != NULL && opts->n_attempts < opts->max_attempts) {
+			opts->attempts[opts->n_attempts].addr = addrs[i];
+			opts->attempts[opts->n_attempts].rc = rc;
+			opts->n_attempts++;
+		}
+		if (rc == 0 || rc == WEIR_ECANCELED || rc == WEIR_EINVAL)
+			break;
+	}
+	return rc;
+}
+
+int weir_with_connection(struct weir_stack *stack, const char *host, const char *service,
+			 struct weir_connect_host_opts *opts,
+			 int (*fn)(struct weir_flow *flow, void *arg), void *arg)
+{
+	struct weir_flow *f;
+	int rc;
+
+	if (fn == NULL)
+		return WEIR_EINVAL;
+	rc = weir_tcp_connect_host(stack, host, service, opts, &f);
+	if (rc < 0)
+		return rc;
+	rc = fn(f, arg);
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return rc;
+}
