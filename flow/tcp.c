@@ -698,11 +698,11 @@ int weir_listener_close(struct weir_listener *l)
 		weir_fiber_cancel(h->fiber);
 	while (l->st.active > 0) {
 		if (weir_fiber_self() != NULL) {
-			/* Our own cancellation must not cut this short: the handlers are already
-			 * cancelled and finish without blocking for long. */
-			if (weir_event_wait(&l->idle_ev, weir_clock_now_ns() + 10 * WEIR_NS_PER_MS) ==
-			    WEIR_ECANCELED)
-				weir_fiber_yield();
+			/* Our own cancellation must not cut this short (nor spin: a cancelled
+			 * fiber's waits return at once): the handlers are already cancelled and
+			 * finish without blocking for long. */
+			weir_event_wait_protected(&l->idle_ev,
+						  weir_clock_now_ns() + 10 * WEIR_NS_PER_MS);
 		} else {
 			weir_loop_run_once(weir_stack_loop(l->stack), 10 * WEIR_NS_PER_MS);
 		}

@@ -700,6 +700,15 @@ int weir_event_wait(struct weir_event *ev, uint64_t deadline_ns)
 	return wait_on(sched.current, ev, deadline_ns, 0);
 }
 
+int weir_event_wait_protected(struct weir_event *ev, uint64_t deadline_ns)
+{
+	struct weir_fiber *f = sched.current;
+
+	if (ev == NULL || f == NULL)
+		return WEIR_EINVAL;
+	return wait_on(f, ev, deadline_ns, 1);
+}
+
 void weir_event_signal(struct weir_event *ev)
 {
 	if (ev != NULL && ev->head != NULL)

@@ -13,5 +13,6 @@ Suite *weir_test_netdev_suite(void);
 Suite *weir_test_fiber_suite(void);
 Suite *weir_test_tcp_suite(void);
 Suite *weir_test_message_suite(void);
+Suite *weir_test_udp_suite(void);
 
 #endif

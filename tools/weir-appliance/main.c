@@ -58,6 +58,7 @@ static const char usage[] =
 	"  --serve chargen:PORT        RFC 864 character generator\n"
 	"  --serve http:PORT:DIR       static files from DIR over HTTP/1.1 (GET, HEAD)\n"
 	"  --serve proxy:PORT=IP:PORT  forward each connection to a backend\n"
+	"  --serve udp-echo:PORT       RFC 862 echo over UDP\n"
 	"flows:\n"
 	"  --max-connections N  at most N flows at once per service; more are closed at once\n"
 	"                       and counted (default: no limit)\n"
@@ -595,6 +596,8 @@ int main(int argc, char **argv)
 		weir_log_info("%s: stop accepting; draining %u open flows for up to %u s",
 			      ss.last_stop == SIGINT ? "SIGINT" : "SIGTERM", draining, opts.drain_s);
 		for (unsigned i = 0; i < opts.nservices; i++) {
+			if (opts.services[i].listener == NULL)
+				continue; /* UDP: nothing to drain */
 			if (weir_fiber_spawn(NULL, drain_fiber, opts.services[i].listener, NULL,
 					     &drainers[i]) == 0)
 				drain_pending++;
@@ -620,8 +623,12 @@ int main(int argc, char **argv)
 
 out:
 	/* Listeners first (closing cancels the handlers still running), then fibers. */
-	for (unsigned i = 0; i < nstarted; i++)
-		weir_listener_close(opts.services[i].listener);
+	for (unsigned i = 0; i < nstarted; i++) {
+		if (opts.services[i].kind == SERVICE_UDP_ECHO)
+			service_stop_udp(&opts.services[i]);
+		else
+			weir_listener_close(opts.services[i].listener);
+	}
 	if (fibers_up)
 		weir_fibers_fini();
 	if (t_stop != 0) {

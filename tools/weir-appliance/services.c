@@ -16,7 +16,7 @@
 
 static const char *const kind_names[] = {
 	[SERVICE_ECHO] = "echo", [SERVICE_DISCARD] = "discard", [SERVICE_CHARGEN] = "chargen",
-	[SERVICE_HTTP] = "http", [SERVICE_PROXY] = "proxy",
+	[SERVICE_HTTP] = "http", [SERVICE_PROXY] = "proxy", [SERVICE_UDP_ECHO] = "udp-echo",
 };
 
 const char *service_name(const struct service *sv)
@@ -58,7 +58,7 @@ int service_parse(const char *spec, struct service *out, const char **why)
 			goto known;
 		}
 	}
-	*why = "unknown service kind (echo, discard, chargen, http, proxy)";
+	*why = "unknown service kind (echo, discard, chargen, http, proxy, udp-echo)";
 	return WEIR_EINVAL;
 known:
 	switch (out->kind) {
@@ -301,6 +301,36 @@ static void proxy_handler(struct weir_flow *client, void *arg)
 	finish(sv, client, t0);
 }
 
+/* RFC 862 over UDP: every datagram goes back to where it came from. */
+static void udp_echo_fiber(void *arg)
+{
+	struct service *sv = arg;
+	struct weir_buf b;
+	struct weir_ipaddr src;
+	uint16_t sport;
+	ssize_t n;
+
+	while ((n = weir_udp_recv(sv->udp, &b, &src, &sport, 0)) >= 0) {
+		int rc = weir_udp_send_to(sv->udp, src, sport, b.data, b.len);
+
+		sv->bytes_in += (uint64_t)n;
+		if (rc == 0)
+			sv->bytes_out += (uint64_t)n;
+		weir_buf_release(&b);
+	}
+}
+
+void service_stop_udp(struct service *sv)
+{
+	if (sv->udp_fiber != NULL) {
+		weir_fiber_cancel(sv->udp_fiber);
+		weir_fiber_join(sv->udp_fiber);
+		sv->udp_fiber = NULL;
+	}
+	weir_udp_close(sv->udp);
+	sv->udp = NULL;
+}
+
 int service_start(struct service *sv, struct weir_stack *stack, const struct weir_flow_opts *fo)
 {
 	static const weir_flow_handler handlers[] = {
@@ -314,5 +344,16 @@ int service_start(struct service *sv, struct weir_stack *stack, const struct wei
 	if (fo != NULL)
 		o.flow = *fo;
 	sv->stack = stack;
+	if (sv->kind == SERVICE_UDP_ECHO) {
+		struct weir_udp_opts uo = { .local_port = sv->port };
+		int rc = weir_udp_open(stack, &uo, &sv->udp);
+
+		if (rc < 0)
+			return rc;
+		rc = weir_fiber_spawn(NULL, udp_echo_fiber, sv, NULL, &sv->udp_fiber);
+		if (rc < 0)
+			service_stop_udp(sv);
+		return rc;
+	}
 	return weir_tcp_listen(stack, &o, handlers[sv->kind], sv, &sv->listener);
 }

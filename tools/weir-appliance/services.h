@@ -5,8 +5,16 @@
 #include <limits.h>
 
 #include <weir/flow.h>
+#include <weir/udp.h>
 
-enum service_kind { SERVICE_ECHO, SERVICE_DISCARD, SERVICE_CHARGEN, SERVICE_HTTP, SERVICE_PROXY };
+enum service_kind {
+	SERVICE_ECHO,
+	SERVICE_DISCARD,
+	SERVICE_CHARGEN,
+	SERVICE_HTTP,
+	SERVICE_PROXY,
+	SERVICE_UDP_ECHO,
+};
 
 struct service {
 	enum service_kind kind;
@@ -16,13 +24,17 @@ struct service {
 	uint16_t backend_port;		 /* proxy */
 	unsigned max_connections;	 /* 0: no limit */
 	struct weir_stack *stack;
-	struct weir_listener *listener;
+	struct weir_listener *listener;	 /* TCP services */
+	struct weir_udp *udp;		 /* udp-echo */
+	struct weir_fiber *udp_fiber;
 	uint64_t bytes_in, bytes_out;	 /* over all flows, for the stats line */
 };
 
 /* Parses echo:PORT, discard:PORT, chargen:PORT, http:PORT:DIR or proxy:PORT=HOST:PORT. On
  * failure returns WEIR_EINVAL and points *why at a static explanation. */
 int service_parse(const char *spec, struct service *out, const char **why);
+/* Stops a UDP service (TCP services close through their listener). */
+void service_stop_udp(struct service *sv);
 /* Starts listening. Returns 0 or a weir error. */
 int service_start(struct service *sv, struct weir_stack *stack, const struct weir_flow_opts *fo);
 const char *service_name(const struct service *sv);

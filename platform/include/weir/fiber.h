@@ -92,6 +92,10 @@ void weir_event_init(struct weir_event *ev);
  * cancelled. Returns 0 (signalled), WEIR_ETIMEDOUT, WEIR_ECANCELED, or WEIR_EINVAL (NULL, or
  * called from the main context). May yield. */
 int weir_event_wait(struct weir_event *ev, uint64_t deadline_ns);
+/* As weir_event_wait, but cancellation does not interrupt it (Eio's Cancel.protect): for cleanup
+ * that must complete even in a cancelled fiber, such as waiting for cancelled handlers to finish.
+ * Keep such waits short or bounded. Returns 0, WEIR_ETIMEDOUT or WEIR_EINVAL. May yield. */
+int weir_event_wait_protected(struct weir_event *ev, uint64_t deadline_ns);
 /* Makes the first (signal) or every (broadcast) waiting fiber ready. Never switches fibers, so it
  * is safe inside lwIP callbacks. Waking nobody is fine (events do not count). */
 void weir_event_signal(struct weir_event *ev);

@@ -1035,6 +1035,40 @@ START_TEST(test_detached_fiber_cannot_be_joined)
 }
 END_TEST
 
+struct protected_waiter {
+	struct weir_event ev;
+	int rc;
+	uint64_t took;
+};
+
+static void protected_wait_fn(void *arg)
+{
+	struct protected_waiter *w = arg;
+	uint64_t t0 = weir_clock_now_ns();
+
+	w->rc = weir_event_wait_protected(&w->ev, t0 + 100 * WEIR_NS_PER_MS);
+	w->took = weir_clock_now_ns() - t0;
+}
+
+START_TEST(test_protected_wait_ignores_cancellation)
+{
+	struct protected_waiter w = { .rc = 1 };
+	struct weir_fiber *f;
+
+	start();
+	weir_event_init(&w.ev);
+	ck_assert_int_eq(weir_fiber_spawn(NULL, protected_wait_fn, &w, NULL, &f), 0);
+	weir_loop_run_once(loop, 0); /* it is waiting now */
+	ck_assert_int_eq(weir_fiber_cancel(f), 0);
+	ck_assert_int_eq(weir_fiber_join(f), 0);
+	/* Cancellation did not cut the wait short: it ran to its deadline. */
+	ck_assert_int_eq(w.rc, WEIR_ETIMEDOUT);
+	ck_assert_uint_ge(w.took, 90 * WEIR_NS_PER_MS);
+	ck_assert_int_eq(weir_event_wait_protected(&w.ev, 0), WEIR_EINVAL); /* main context */
+	finish();
+}
+END_TEST
+
 /* --- misuse ----------------------------------------------------------------------------------- */
 
 START_TEST(test_blocking_call_from_main_context_is_einval)
@@ -1327,6 +1361,7 @@ Suite *weir_test_fiber_suite(void)
 	tcase_add_test(tc, test_init_rejects_null_and_second_start);
 	tcase_add_test(tc, test_detached_fiber_record_freed_when_it_finishes);
 	tcase_add_test(tc, test_detached_fiber_cannot_be_joined);
+	tcase_add_test(tc, test_protected_wait_ignores_cancellation);
 	tcase_add_test(tc, test_spawn_runs_on_loop_turn);
 	tcase_add_test(tc, test_spawned_fiber_waits_for_spawner_to_block);
 	tcase_add_test(tc, test_yield_interleaves_fibers);
