@@ -520,15 +520,28 @@ static void handler_main(void *arg)
 	weir_event_broadcast(&l->idle_ev);
 }
 
+static void accept_failed(struct weir_listener *l, enum weir_accept_error cls, int err)
+{
+	l->st.refused++;
+	if (l->opts.on_accept_error != NULL)
+		l->opts.on_accept_error(cls, err, l->arg);
+}
+
 static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 {
 	struct weir_listener *l = arg;
 	struct weir_fiber_opts fo = { .stack_size = 0, .name = "tcp-handler" };
 	struct listener_handler *h;
 	struct weir_flow *f;
+	int rc;
 
-	if (err != ERR_OK || newpcb == NULL)
+	if (err != ERR_OK || newpcb == NULL) {
+		/* lwIP could not allocate a pcb for a SYN (ERR_MEM): the host is short. */
+		if (l != NULL)
+			accept_failed(l, err == ERR_MEM ? WEIR_ACCEPT_SYSTEM : WEIR_ACCEPT_CONNECTION,
+				      map_err(err));
 		return ERR_VAL;
+	}
 	if (l == NULL || l->closing) {
 		tcp_abort(newpcb);
 		return ERR_ABRT;
@@ -546,7 +559,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 	f = h ? flow_new(l->stack, newpcb, &l->opts.flow) : NULL;
 	if (f == NULL) {
 		free(h);
-		l->st.refused++;
+		accept_failed(l, WEIR_ACCEPT_SYSTEM, WEIR_ENOMEM);
 		tcp_abort(newpcb);
 		return ERR_ABRT;
 	}
@@ -559,8 +572,9 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 	h->l = l;
 	h->f = f;
 	fo.stack_size = l->opts.handler_stack_size;
-	if (weir_fiber_spawn(l->scope, handler_main, h, &fo, &h->fiber) < 0) {
-		l->st.refused++;
+	rc = weir_fiber_spawn(l->scope, handler_main, h, &fo, &h->fiber);
+	if (rc < 0) {
+		accept_failed(l, rc == WEIR_ENOMEM ? WEIR_ACCEPT_SYSTEM : WEIR_ACCEPT_UNEXPECTED, rc);
 		flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
 		f->closed = 1;
 		flow_destroy(f);
@@ -599,7 +613,9 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	if (stack == NULL || handler == NULL || !valid_opts(&opts->flow) || opts->backlog > 255)
+	if (stack == NULL || handler == NULL || !valid_opts(&opts->flow) || opts->backlog > 255 ||
+	    (opts->handler_stack_size != 0 &&
+	     (opts->handler_stack_size < 8192 || opts->handler_stack_size > ((size_t)1 << 30))))
 		return WEIR_EINVAL;
 	ensure_ext_id();
 	l = calloc(1, sizeof(*l));

@@ -86,6 +86,13 @@ int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t 
  * handler returns. */
 typedef void (*weir_flow_handler)(struct weir_flow *flow, void *arg);
 
+/* Why an incoming connection could not be handed to a handler (P2p_fd's accept errors). */
+enum weir_accept_error {
+	WEIR_ACCEPT_SYSTEM = 1,	    /* the whole host is short (memory, pcbs): will likely recur */
+	WEIR_ACCEPT_CONNECTION = 2, /* that one connection failed before its handler started */
+	WEIR_ACCEPT_UNEXPECTED = 3, /* anything else (a bug or a bad option) */
+};
+
 struct weir_tcp_listen_opts {
 	struct weir_ipaddr ip;	  /* 0.0.0.0: any of the stack's */
 	uint16_t port;		  /* 0: the stack picks one (weir_listener_port) */
@@ -93,8 +100,12 @@ struct weir_tcp_listen_opts {
 	int reuse_addr;		  /* bind over TIME_WAIT */
 	unsigned max_connections; /* handlers running at once; excess are closed; 0: no limit */
 	struct weir_flow_opts flow;
-	size_t handler_stack_size; /* 0: fiber default */
+	size_t handler_stack_size; /* 0: fiber default; else 8 KiB..1 GiB */
 	struct weir_scope *scope;  /* owner; NULL: the caller's scope */
+	/* Called (main context: must not block) when a connection is dropped before its handler
+	 * runs, with the class and the weir error; may be NULL. Each such drop is also counted in
+	 * the listener's refused. */
+	void (*on_accept_error)(enum weir_accept_error cls, int err, void *arg);
 };
 
 /* Listens and runs handler(flow, arg) in a new fiber per accepted flow. Does not block. Returns 0

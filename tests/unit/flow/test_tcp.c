@@ -1,6 +1,7 @@
 /* test_tcp.c - TCP flow behaviours between two weir processes over the link driver. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -1487,6 +1488,82 @@ START_TEST(test_handshake_match_and_mismatch)
 }
 END_TEST
 
+/* --- accept errors ------------------------------------------------------------------------------ */
+
+static int accept_errors, accept_error_class, accept_error_code;
+
+static void note_accept_error(enum weir_accept_error cls, int err, void *arg)
+{
+	(void)arg;
+	accept_errors++;
+	accept_error_class = (int)cls;
+	accept_error_code = err;
+}
+
+static int peer_accept_error(struct side *s, void *arg)
+{
+	struct serve *sv = arg;
+
+	struct weir_listener *l;
+	struct weir_tcp_listen_opts bad = { .handler_stack_size = 4096 };
+	struct rlimit rl;
+	long pages = 0;
+	FILE *fp = fopen("/proc/self/statm", "r");
+
+	/* Out of range handler stacks are refused when listening, not per connection. */
+	EXPECT_EQ(weir_tcp_listen(s->stack, &bad, sink_handler, NULL, &l), WEIR_EINVAL);
+	/* A valid 1 GiB handler stack that this process cannot map: its address space is capped
+	 * 256 MiB above what it uses now, so every accept fails for want of memory. */
+	EXPECT(fp != NULL && fscanf(fp, "%ld", &pages) == 1);
+	fclose(fp);
+	rl.rlim_cur = rl.rlim_max = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (256u << 20);
+	EXPECT_EQ(setrlimit(RLIMIT_AS, &rl), 0);
+	sv->handler = sink_handler;
+	sv->opts.handler_stack_size = (size_t)1 << 30;
+	sv->opts.on_accept_error = note_accept_error;
+	if (serve_until_done(s, sv))
+		return 1;
+	EXPECT_EQ(accept_errors, 1);
+	EXPECT_EQ(accept_error_class, WEIR_ACCEPT_SYSTEM);
+	EXPECT_EQ(accept_error_code, WEIR_ENOMEM);
+	EXPECT_EQ(sv->st.refused, 1);
+	EXPECT_EQ(sv->st.accepted, 0);
+	return 0;
+}
+
+static int main_accept_error(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port;
+	uint8_t b[4];
+	int rc;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	/* TCP completes the handshake; the peer then resets the connection it cannot serve. */
+	rc = connect_to_peer(s, (uint16_t)port, NULL, &f);
+	if (rc == 0) {
+		EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_ERESET);
+		weir_flow_free(f);
+	} else {
+		EXPECT_EQ(rc, WEIR_EREFUSED);
+	}
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_accept_error_classified_and_counted)
+{
+	struct serve sv = { 0 };
+
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's shadow memory does not survive an address-space cap: the plain build runs it. */
+	return;
+#endif
+	ck_assert_int_eq(pair_run(main_accept_error, peer_accept_error, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
 /* --- run_server (server.h) --------------------------------------------------------------------- */
 
 static int server_errors, server_last_error;
@@ -1631,6 +1708,7 @@ Suite *weir_test_tcp_suite(void)
 	tcase_add_test(tc, test_flow_calls_reject_bad_arguments);
 	tcase_add_test(tc, test_connect_read_write_cancelled_from_another_fiber);
 	tcase_add_test(tc, test_single_write_larger_than_lwip_limits);
+	tcase_add_test(tc, test_accept_error_classified_and_counted);
 	suite_add_tcase(s, tc);
 
 	/* Slow by nature: lwIP 2.1.3 recovers most losses by retransmission timeout. */
