@@ -386,7 +386,8 @@ static void flow_scope_close(struct weir_scope_item *item)
 
 /* --- connect ------------------------------------------------------------------------------------- */
 
-static int map_err(err_t e)
+/* The one place lwIP's err_t becomes a weir error (STYLE.md). */
+int weir__err_from_lwip(err_t e)
 {
 	switch (e) {
 	case ERR_OK:
@@ -451,7 +452,7 @@ int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t 
 		e = tcp_bind(pcb, &lip, opts->local_port);
 		if (e != ERR_OK) {
 			tcp_close(pcb);
-			return map_err(e);
+			return weir__err_from_lwip(e);
 		}
 	}
 	f = flow_new(stack, pcb, &opts->flow);
@@ -465,7 +466,7 @@ int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t 
 	ip_addr_set_ip4_u32(&ip, dst.v4);
 	e = tcp_connect(pcb, &ip, port, on_connected);
 	if (e != ERR_OK) {
-		rc = map_err(e);
+		rc = weir__err_from_lwip(e);
 		flow_detach(f);
 		tcp_abort(pcb);
 		f->closed = 1;
@@ -539,7 +540,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 		/* lwIP could not allocate a pcb for a SYN (ERR_MEM): the host is short. */
 		if (l != NULL)
 			accept_failed(l, err == ERR_MEM ? WEIR_ACCEPT_SYSTEM : WEIR_ACCEPT_CONNECTION,
-				      map_err(err));
+				      weir__err_from_lwip(err));
 		return ERR_VAL;
 	}
 	if (l == NULL || l->closing) {
@@ -638,14 +639,14 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 	e = tcp_bind(pcb, &ip, opts->port);
 	if (e != ERR_OK) {
 		tcp_close(pcb);
-		rc = e == ERR_USE ? WEIR_EADDRINUSE : map_err(e);
+		rc = e == ERR_USE ? WEIR_EADDRINUSE : weir__err_from_lwip(e);
 		goto fail_scope;
 	}
 	lpcb = tcp_listen_with_backlog_and_err(
 		pcb, (u8_t)(opts->backlog ? opts->backlog : TCP_DEFAULT_LISTEN_BACKLOG), &e);
 	if (lpcb == NULL) {
 		tcp_close(pcb);
-		rc = map_err(e);
+		rc = weir__err_from_lwip(e);
 		goto fail_scope;
 	}
 	l->pcb = lpcb;

@@ -55,6 +55,8 @@ struct weir_flow {
 /* tcp.c */
 extern u8_t weir__flow_ext_id;
 void weir__flow_wake_all(struct weir_flow *f);
+/* lwIP's err_t as a weir error (the one translation, STYLE.md). */
+int weir__err_from_lwip(err_t e);
 /* Returns the fiber-context error for a blocking call, or 0. */
 int weir__flow_check_fiber(void);
 

@@ -42,25 +42,6 @@ struct weir_udp {
 
 static uint32_t live_sockets, live_queued;
 
-static int map_err(err_t e)
-{
-	switch (e) {
-	case ERR_OK:
-		return 0;
-	case ERR_MEM:
-	case ERR_BUF:
-		return WEIR_ENOMEM;
-	case ERR_USE:
-		return WEIR_EADDRINUSE;
-	case ERR_RTE:
-		return WEIR_EUNREACH;
-	case ERR_VAL:
-	case ERR_ARG:
-		return WEIR_EINVAL;
-	default:
-		return WEIR_EIO;
-	}
-}
 
 /* --- lwIP callback (main context: record and wake, never block) ------------------------------- */
 
@@ -86,7 +67,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
 
 		pbuf_free(p);
 		if (q == NULL) {
-			u->st.dropped_queue_full++; /* FIXME: no separate counter for no-memory drops */
+			u->st.dropped_nomem++;
 			return;
 		}
 		p = q;
@@ -176,7 +157,7 @@ int weir_udp_open(struct weir_stack *stack, const struct weir_udp_opts *opts,
 	ip_addr_set_ip4_u32(&lip, opts->local_ip.v4);
 	e = udp_bind(u->pcb, &lip, opts->local_port);
 	if (e != ERR_OK) {
-		rc = map_err(e);
+		rc = weir__err_from_lwip(e);
 		udp_remove(u->pcb);
 		free(u);
 		return rc;
@@ -243,7 +224,7 @@ int weir_udp_send_to(struct weir_udp *u, struct weir_ipaddr dst, uint16_t port, 
 	e = udp_sendto(u->pcb, p, &ip, port);
 	pbuf_free(p);
 	if (e != ERR_OK)
-		return map_err(e);
+		return weir__err_from_lwip(e);
 	u->st.datagrams_out++;
 	u->st.bytes_out += len;
 	return 0;

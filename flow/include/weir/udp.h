@@ -84,6 +84,7 @@ struct weir_udp_stats {
 	uint64_t datagrams_in, datagrams_out; /* queued for reading / handed to lwIP */
 	uint64_t bytes_in, bytes_out;	      /* UDP payload bytes of those */
 	uint64_t dropped_queue_full;	      /* arrived while queue_max datagrams were unread */
+	uint64_t dropped_nomem;	/* no memory to keep a datagram (or to make it contiguous) */
 };
 /* Fills *out. Returns 0 or WEIR_EINVAL. */
 int weir_udp_get_stats(const struct weir_udp *u, struct weir_udp_stats *out);
