@@ -5,10 +5,13 @@
 #include <time.h>
 
 #include "lwip/memp.h"
+#include "lwip/priv/tcp_priv.h"
+#include "lwip/tcp.h"
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
 
 #include <weir/clock.h>
+#include <weir/config.h>
 #include <weir/error.h>
 #include <weir/resolve.h>
 #include <weir/stack.h>
@@ -540,6 +543,105 @@ START_TEST(test_core_lock_assertion_catches_other_thread)
 }
 END_TEST
 
+/* --- our patches to lwIP 2.1.3 (stack/patches) ---------------------------------------------------- */
+
+static struct tcp_pcb *listen_on_80(void)
+{
+	struct tcp_pcb *p = tcp_new();
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(tcp_bind(p, IP_ANY_TYPE, 80), ERR_OK);
+	p = tcp_listen(p);
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+/* Ends the half-open connection and the listener, and lets lwIP's TCP timer retire, so the
+ * teardown finds every pool at its baseline. */
+static void drop_tcp_state(struct tcp_pcb *lpcb)
+{
+	while (tcp_active_pcbs != NULL)
+		tcp_abort(tcp_active_pcbs);
+	tcp_close(lpcb);
+	for (int i = 0; i < 3; i++) {
+		struct timespec ts = { 0, 2 * CONFIG_LWIP_TCP_TMR_INTERVAL * 1000000L };
+
+		nanosleep(&ts, NULL);
+		weir_stack_poll(st);
+	}
+}
+
+/* Returns the SYN-ACK among the transmitted frames, or NULL. */
+static const uint8_t *find_synack(void)
+{
+	for (unsigned i = 0; i < md.ntx; i++) {
+		const uint8_t *d = md.tx[i].data;
+
+		if (d[12] == 0x08 && d[13] == 0x00 && d[14 + 9] == 6 && (d[34 + 13] & 0x12) == 0x12)
+			return d;
+	}
+	return NULL;
+}
+
+START_TEST(test_syn_with_high_timestamp)
+{
+	/* stack/patches/0002: a TSval whose last byte is >= 0x80 was parsed with a signed shift (UB; the UBSan
+	 * build aborts here without the patch). The SYN-ACK must echo it exactly. */
+	static const uint8_t opts[20] = { 2, 4, 0x05, 0xb4,			/* MSS 1460 */
+					  1, 1, 8, 10, 0x90, 0, 0, 0x90, 0, 0, 0, 0, /* TS */
+					  1, 3, 3, 7 };				/* WS 7 */
+	uint8_t f[128];
+	struct tcp_pcb *l;
+	const uint8_t *sa, *o;
+	size_t len;
+	int found = 0;
+
+	peer_arps_us();
+	md.ntx = 0;
+	l = listen_on_80();
+	len = frame_tcp_syn(f, peer_mac, our_mac, peer_ip.v4, our_ip.v4, 40000, 80, 1000, opts,
+			    sizeof(opts));
+	ck_assert_int_ge(memdev_inject(&md, f, len), 0);
+	weir_stack_poll(st);
+	sa = find_synack();
+	ck_assert_ptr_nonnull(sa);
+	o = sa + 34 + 20;
+	for (unsigned i = 0; i + 10 <= (unsigned)((sa[34 + 12] >> 4) * 4 - 20); i++) {
+		if (o[i] == 8 && o[i + 1] == 10) {
+			ck_assert_mem_eq(o + i + 6, opts + 8, 4); /* TSecr echoes our TSval */
+			found = 1;
+			break;
+		}
+	}
+	ck_assert_msg(found, "no timestamp option in the SYN-ACK");
+	drop_tcp_state(l);
+}
+END_TEST
+
+START_TEST(test_option_length_byte_past_options_not_read)
+{
+	/* stack/patches/0001: the last option byte is a kind (MSS) whose length byte would be past
+	 * the options, and past the frame: the frame sits in an exact-size heap buffer, so ASan
+	 * reports the one-byte over-read without the patch. The SYN is still answered. */
+	static const uint8_t opts[8] = { 1, 1, 1, 1, 1, 1, 1, 2 };
+	uint8_t f[128];
+	struct tcp_pcb *l;
+	size_t len;
+
+	peer_arps_us();
+	md.ntx = 0;
+	md.exact_cap = 1;
+	l = listen_on_80();
+	len = frame_tcp_syn(f, peer_mac, our_mac, peer_ip.v4, our_ip.v4, 40001, 80, 2000, opts,
+			    sizeof(opts));
+	ck_assert_uint_eq(len, 62);
+	ck_assert_int_ge(memdev_inject(&md, f, len), 0);
+	weir_stack_poll(st);
+	ck_assert_ptr_nonnull(find_synack());
+	drop_tcp_state(l);
+}
+END_TEST
+
 START_TEST(test_service_table)
 {
 	uint16_t port;
@@ -629,6 +731,12 @@ Suite *weir_test_stack_suite(void)
 	TCase *tp = tcase_create("addresses");
 	tcase_add_test(tp, test_address_parsing);
 	tcase_add_test(tp, test_service_table);
+
+	TCase *tl = tcase_create("lwip-patches");
+	tcase_add_checked_fixture(tl, setup, teardown);
+	tcase_add_test(tl, test_syn_with_high_timestamp);
+	tcase_add_test(tl, test_option_length_byte_past_options_not_read);
+	suite_add_tcase(s, tl);
 
 	TCase *th = tcase_create("names");
 	tcase_add_checked_fixture(th, setup, teardown);

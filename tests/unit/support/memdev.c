@@ -1,4 +1,5 @@
 /* memdev.c - an in-memory netdev for unit tests. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <weir/compiler.h>
@@ -30,6 +31,10 @@ static void md_release(struct weir_netdev *nd, struct weir_frame *f)
 	WEIR_BUG_ON(!m->held[i]);
 	m->held[i] = 0;
 	m->releases++;
+	if (f->data != m->bufs[i]) {
+		free(f->data); /* an exact-size heap frame */
+		f->data = m->bufs[i];
+	}
 }
 
 static int md_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fr, int n)
@@ -94,7 +99,12 @@ int memdev_inject(struct memdev *m, const void *data, size_t len)
 		if (m->queued[i] || m->held[i])
 			continue;
 		WEIR_BUG_ON(len > sizeof(m->bufs[i]));
-		memcpy(m->bufs[i], data, len);
+		m->frames[i].data = m->bufs[i];
+		if (m->exact_cap) {
+			m->frames[i].data = malloc(len);
+			WEIR_BUG_ON(m->frames[i].data == NULL);
+		}
+		memcpy(m->frames[i].data, data, len);
 		m->frames[i].len = (uint32_t)len;
 		m->frames[i].cap = m->exact_cap ? (uint32_t)len : sizeof(m->bufs[i]);
 		m->queued[i] = 1;
