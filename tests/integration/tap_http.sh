@@ -163,7 +163,14 @@ if grep -q '^Complete requests: *5000$' "$tmp/ab" && grep -q '^Failed requests: 
 		"$(awk '/^Requests per second/ { print $4 }' "$tmp/ab") requests/s"
 else fail "ab: $(grep -E '^(Complete|Failed|Keep-Alive) requests|apr_' "$tmp/ab" | tr '\n' ' ')"; fi
 
-# 7. Each request logged with its flow id; a clean exit; no sanitizer report.
+# 7. A client that sends nothing is let go after the 10 s idle timeout (not held forever).
+out=$(ip netns exec "$WEIR_NS" python3 "$(dirname "$0")/tcp_client.py" idle-until-closed 192.0.2.2 8080)
+secs=${out%% *}
+if awk -v s="$secs" 'BEGIN { exit !(s >= 9.5 && s <= 12.5) }'; then
+	pass "idle connection closed by the server after $secs s (idle timeout 10 s)"
+else fail "idle connection: $out (wanted a close after ~10 s)"; fi
+
+# 8. Each request logged with its flow id; a clean exit; no sanitizer report.
 if grep -Eq 'http: flow [0-9]+: GET /big.bin 200 10485760 B' "$tmp/log"; then
 	pass "requests logged: $(grep -m1 'http: flow .*: GET /big.bin' "$tmp/log" | sed 's/.*http: //')"
 else fail "no debug line for GET /big.bin in the log"; fi

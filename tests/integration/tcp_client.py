@@ -8,6 +8,7 @@
   tcp_client.py stream HOST PORT SECONDS send and read continuously (an echo server)
   tcp_client.py expect-eof HOST PORT     connected, then closed by the server at once (FIN)
   tcp_client.py chargen HOST PORT N      read N bytes and check RFC 864's line pattern
+  tcp_client.py idle-until-closed HOST PORT   send nothing; print seconds until the server closes
 Exit 0 on success; prints one line.
 """
 import socket
@@ -122,6 +123,17 @@ def chargen(host, port, n):
     return 0 if len(buf) >= n and bad == 0 else 1
 
 
+def idle_until_closed(host, port):
+    s = socket.create_connection((host, port), timeout=60)
+    t0 = time.time()
+    try:
+        d = s.recv(1)
+    except ConnectionResetError:
+        d = b"reset"
+    print("%.2f %r" % (time.time() - t0, d))
+    return 0
+
+
 def main():
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "refused":
@@ -134,6 +146,8 @@ def main():
         return stream(host, port, float(sys.argv[4]))
     if mode == "expect-eof":
         return expect_eof(host, port)
+    if mode == "idle-until-closed":
+        return idle_until_closed(host, port)
     if mode == "chargen":
         return chargen(host, port, int(sys.argv[4]))
     print("unknown mode %s" % mode)

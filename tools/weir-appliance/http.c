@@ -29,6 +29,9 @@
 #define HTTP_IN_SIZE 4096
 /* File bytes per pread and write: large files stream through one buffer this size. */
 #define HTTP_CHUNK (64 * 1024)
+/* A client that sends nothing for this long is let go (an idle keep-alive connection, or a head
+ * trickling in): otherwise it holds a handler fiber forever and delays a drain to its end. */
+#define HTTP_IDLE_TIMEOUT_NS (10 * WEIR_NS_PER_S)
 
 struct http_conn {
 	http_parser parser;
@@ -436,10 +439,15 @@ void http_handler(struct weir_flow *f, void *arg)
 		size_t used;
 
 		if (c->in_pos == c->in_len) {
-			ssize_t n = weir_flow_read_into(f, c->in, sizeof(c->in));
+			ssize_t n = weir_flow_read_into_until(f, c->in, sizeof(c->in),
+							      weir_clock_now_ns() + HTTP_IDLE_TIMEOUT_NS);
 
 			/* EOF (the client half-closed) comes only after every complete request
 			 * in the buffer was answered; a partial one is dropped. */
+			if (n == WEIR_ETIMEDOUT)
+				weir_log_debug("flow %llu: idle for %llu s, closing",
+					       (unsigned long long)weir_flow_id(f),
+					       (unsigned long long)(HTTP_IDLE_TIMEOUT_NS / WEIR_NS_PER_S));
 			if (n <= 0)
 				break;
 			c->in_pos = 0;
