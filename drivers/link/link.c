@@ -395,6 +395,23 @@ static int link_slot_alloc(struct link_dev *l, int *next)
 	return (*next)++;
 }
 
+static void link_emit(struct link_dev *l, int *ndg, struct iovec *iov, int iovcnt, size_t len);
+
+/* Queues the held frame's copies as p's "released held frame" datagrams (h_first/h_count). */
+static void link_emit_held(struct link_dev *l, const struct link_held *held,
+			   struct link_txplan *p, int *ndg, int *niov)
+{
+	struct link_slot *hs = &l->slots[held->slot];
+
+	l->tx_iov[*niov].iov_base = hs->buf;
+	l->tx_iov[*niov].iov_len = hs->len;
+	p->h_first = *ndg;
+	p->h_count = (int)held->copies;
+	for (unsigned c = 0; c < held->copies; c++)
+		link_emit(l, ndg, &l->tx_iov[*niov], 1, hs->len);
+	(*niov)++;
+}
+
 static void link_emit(struct link_dev *l, int *ndg, struct iovec *iov, int iovcnt, size_t len)
 {
 	struct mmsghdr *m;
@@ -519,15 +536,7 @@ static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames,
 
 			/* Only one frame is held: an earlier one goes out first. */
 			if (held.slot >= 0) {
-				struct link_slot *hs = &l->slots[held.slot];
-
-				l->tx_iov[niov].iov_base = hs->buf;
-				l->tx_iov[niov].iov_len = hs->len;
-				p->h_first = ndg;
-				p->h_count = (int)held.copies;
-				for (unsigned c = 0; c < held.copies; c++)
-					link_emit(l, &ndg, &l->tx_iov[niov], 1, hs->len);
-				niov++;
+				link_emit_held(l, &held, p, &ndg, &niov);
 			}
 			if (p->slot >= 0) {
 				s = p->slot;
@@ -544,15 +553,7 @@ static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames,
 			for (unsigned c = 0; c < copies; c++)
 				link_emit(l, &ndg, p->iov, p->iovcnt, p->len);
 			if (held.slot >= 0) {
-				struct link_slot *hs = &l->slots[held.slot];
-
-				l->tx_iov[niov].iov_base = hs->buf;
-				l->tx_iov[niov].iov_len = hs->len;
-				p->h_first = ndg;
-				p->h_count = (int)held.copies;
-				for (unsigned c = 0; c < held.copies; c++)
-					link_emit(l, &ndg, &l->tx_iov[niov], 1, hs->len);
-				niov++;
+				link_emit_held(l, &held, p, &ndg, &niov);
 				held.slot = -1;
 			}
 		}
