@@ -9,9 +9,7 @@ command -v socat >/dev/null || skip "socat is not installed"
 make_ns weir-example
 tmp=$(mktemp -d)
 trap 'cleanup; rm -rf "$tmp"' EXIT
-ip -n "$WEIR_NS" tuntap add dev weir0 mode tap
-ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev weir0
-ip -n "$WEIR_NS" link set weir0 up
+add_tap
 ip netns exec "$WEIR_NS" "$ex" weir0 192.0.2.2/24 7 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 WEIR_PIDS+=("$pid")

@@ -42,6 +42,17 @@ make_ns() {
 	ip -n "$WEIR_NS" link set lo up
 }
 
+# add_tap [ADDR/PREFIX...]: TAP device weir0 in the namespace, Linux's side at 192.0.2.1/24 (plus
+# any extra addresses given), up. weir is the other end of it.
+add_tap() {
+	local a
+	ip -n "$WEIR_NS" tuntap add dev weir0 mode tap
+	for a in 192.0.2.1/24 "$@"; do
+		ip -n "$WEIR_NS" addr add "$a" dev weir0
+	done
+	ip -n "$WEIR_NS" link set weir0 up
+}
+
 # wait_ready FILE PID: wait until the appliance printed its ready line (or died).
 wait_ready() {
 	local out=$1 pid=$2

@@ -15,9 +15,7 @@ tmp=$(mktemp -d)
 trap 'cleanup; rm -rf "$tmp"' EXIT
 nsx() { ip netns exec "$WEIR_NS" "$@"; } # foreground only (see tap_tcp.sh)
 
-ip -n "$WEIR_NS" tuntap add dev weir0 mode tap
-ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev weir0
-ip -n "$WEIR_NS" link set weir0 up
+add_tap
 
 # A Linux HTTP server in the namespace is the proxy's backend.
 mkdir -p "$tmp/backend" "$tmp/www"

@@ -10,9 +10,7 @@ command -v dnsmasq >/dev/null || skip "dnsmasq is not installed (dnsmasq-base)"
 make_ns weir-tap-dhcp
 tmp=$(mktemp -d)
 trap 'cleanup; rm -rf "$tmp"' EXIT
-ip -n "$WEIR_NS" tuntap add dev weir0 mode tap
-ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev weir0
-ip -n "$WEIR_NS" link set weir0 up
+add_tap
 ip netns exec "$WEIR_NS" dnsmasq --no-daemon --conf-file=/dev/null --interface=weir0 \
 	--bind-interfaces --port=0 --dhcp-range=192.0.2.50,192.0.2.60,255.255.255.0,1h \
 	--dhcp-option=option:router,192.0.2.1 --dhcp-leasefile="$tmp/leases" --pid-file= \

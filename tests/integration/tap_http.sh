@@ -15,9 +15,7 @@ trap 'cleanup; rm -rf "$tmp"' EXIT
 nsx() { ip netns exec "$WEIR_NS" "$@"; } # foreground only (see tap_tcp.sh)
 URL=http://192.0.2.2:8080
 
-ip -n "$WEIR_NS" tuntap add dev weir0 mode tap
-ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev weir0
-ip -n "$WEIR_NS" link set weir0 up
+add_tap
 
 # The document root, and next to it a file it must never serve (reached by .. or a symlink).
 www=$tmp/www

@@ -11,9 +11,7 @@ make_ns weir-tap-ping
 tmp=$(mktemp -d)
 trap 'cleanup; rm -rf "$tmp"' EXIT
 
-ip -n "$WEIR_NS" tuntap add dev weir0 mode tap
-ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev weir0
-ip -n "$WEIR_NS" link set weir0 up
+add_tap
 ip netns exec "$WEIR_NS" "$app" --netdev tap:weir0 --ip 192.0.2.2/24 --mac 02:00:5e:00:53:02 \
 	>"$tmp/out" 2>"$tmp/err" &
 pid=$!

@@ -11,10 +11,7 @@ command -v socat >/dev/null || skip "socat is not installed"
 make_ns weir-tap-dns
 tmp=$(mktemp -d)
 trap 'cleanup; rm -rf "$tmp"' EXIT
-ip -n "$WEIR_NS" tuntap add dev weir0 mode tap
-ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev weir0
-ip -n "$WEIR_NS" addr add 192.0.2.3/24 dev weir0
-ip -n "$WEIR_NS" link set weir0 up
+add_tap 192.0.2.3/24
 ip netns exec "$WEIR_NS" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
 	--listen-address=192.0.2.1 --bind-interfaces --address=/weir.test/192.0.2.3 \
 	--pid-file= >"$tmp/dnsmasq.log" 2>&1 &

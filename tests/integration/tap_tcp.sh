@@ -24,9 +24,7 @@ nsx() { ip netns exec "$WEIR_NS" "$@"; }
 silence() { nsx tc qdisc add dev weir0 root tbf rate 1kbit burst 1 latency 1ms; }
 unsilence() { nsx tc qdisc del dev weir0 root; }
 
-ip -n "$WEIR_NS" tuntap add dev weir0 mode tap
-ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev weir0
-ip -n "$WEIR_NS" link set weir0 up
+add_tap
 KA_AFTER=1000 KA_INTVL=500 KA_PROBES=3 UT=1500
 ip netns exec "$WEIR_NS" "$app" --netdev tap:weir0 --ip 192.0.2.2/24 --serve echo:7 --serve discard:9 \
 	--keepalive $KA_AFTER,$KA_INTVL,$KA_PROBES --user-timeout $UT >"$tmp/out" 2>"$tmp/log" &

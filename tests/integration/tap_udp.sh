@@ -17,9 +17,7 @@ trap 'cleanup; rm -rf "$tmp"' EXIT
 # For foreground commands only (see tap_tcp.sh: $! of a backgrounded function is a subshell).
 nsx() { ip netns exec "$WEIR_NS" "$@"; }
 
-ip -n "$WEIR_NS" tuntap add dev weir0 mode tap
-ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev weir0
-ip -n "$WEIR_NS" link set weir0 up
+add_tap
 ip netns exec "$WEIR_NS" "$app" --netdev tap:weir0 --ip 192.0.2.2/24 --serve udp-echo:7 \
 	>"$tmp/out" 2>"$tmp/log" &
 pid=$!
