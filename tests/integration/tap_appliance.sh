@@ -65,11 +65,14 @@ if nsx curl -sf -m 10 -o /dev/null http://192.0.2.2:8081/blob; then pass "still 
 else fail "proxy broken after a backend failure"; fi
 
 # 4. --max-connections 2 (per service): a third concurrent flow is closed at once.
-ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 4 >/dev/null 2>&1 &
+ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 4 >"$tmp/idle1" 2>&1 &
 WEIR_PIDS+=("$!")
-ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 4 >/dev/null 2>&1 &
+ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 4 >"$tmp/idle2" 2>&1 &
 WEIR_PIDS+=("$!")
-sleep 0.5
+for _ in $(seq 1 100); do
+	grep -q connected "$tmp/idle1" && grep -q connected "$tmp/idle2" && break
+	sleep 0.05
+done
 if out=$(nsx python3 "$here/tcp_client.py" expect-eof 192.0.2.2 7); then pass "third flow: $out"
 else fail "max-connections not enforced: $out"; fi
 
@@ -105,9 +108,10 @@ ip netns exec "$WEIR_NS" "$app" --netdev tap:weir0 --ip 192.0.2.2/24 --serve ech
 pid2=$!
 WEIR_PIDS+=("$pid2")
 wait_ready "$tmp/out2" "$pid2" || fail "second appliance not ready: $(cat "$tmp/log2")"
-ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 30 >/dev/null 2>&1 &
+ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 30 >"$tmp/idle.out" 2>&1 &
 WEIR_PIDS+=("$!")
-sleep 0.5
+# The flow must be open before the first signal, or there is nothing to drain.
+for _ in $(seq 1 100); do grep -q connected "$tmp/idle.out" && break; sleep 0.05; done
 kill -TERM "$pid2"
 sleep 0.5
 t0=$(date +%s%N)
