@@ -18,6 +18,11 @@ PKGS=(
 	socat tshark python3                  # integration tests: Linux TCP peers, captures
 	dpkg-dev                              # apt-get source (fetching lwIP)
 	gcc-arm-none-eabi libnewlib-arm-none-eabi # the bare-metal portability build
+	libdpdk-dev librte-net-tap23 librte-net-memif23 librte-net-ring23 # DPDK driver + its tests
+	librte-net-af-packet23 librte-mempool-ring23
+	clang libclang-rt-dev                 # libFuzzer harnesses
+	hping3                                # SYN-flood test
+	iperf3 sockperf python3-matplotlib    # benchmarks: Linux baselines, the chart
 )
 
 missing=()
