@@ -1,0 +1,63 @@
+/* bench.h - weir-bench's shared definitions: options, workloads, results. */
+#ifndef WEIR_BENCH_H
+#define WEIR_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The server listens on two ports: base (discard, for bulk) and base + 1 (echo, for the 64-byte
+ * request/response and the connection-rate workloads). Both backends speak the same protocol,
+ * so any client runs against any server. */
+#define BENCH_DEFAULT_PORT 5300
+#define BENCH_MSG 64		 /* request and reply size for rr and crr */
+#define BENCH_CHUNK (64 * 1024)	 /* bytes per write in bulk */
+#define BENCH_MAX_FLOWS 64
+#define BENCH_RR_WARMUP 200	 /* round trips before rr starts recording (ARP, cwnd) */
+
+enum bench_test {
+	BENCH_BULK,
+	BENCH_RR,
+	BENCH_CRR,
+};
+
+struct bench_opts {
+	enum bench_test test;
+	unsigned flows;		 /* bulk: parallel flows */
+	double duration_s;	 /* client: how long to run */
+	const char *peer;	 /* client: server address (dotted quad) */
+	uint16_t port;		 /* base port */
+	int kernel;		 /* 1: Linux sockets instead of weir */
+	const char *netdev;	 /* weir: device spec for weir_netdev_open ("tap:IF", "dpdk:...") */
+	const char *ip;		 /* weir: our ADDR/PREFIX */
+	const char *bind_ip;	 /* kernel server: address to bind (NULL: any) */
+	int server_cpu, client_cpu; /* link mode: CPUs to pin to (-1: none) */
+};
+
+/* What a client run measured. */
+struct bench_result {
+	enum bench_test test;
+	unsigned flows;
+	double seconds;	   /* from the first byte to the last one acknowledged (bulk: peer's EOF) */
+	uint64_t bytes;	   /* bulk: payload bytes delivered */
+	uint64_t ops;	   /* rr: round trips recorded; crr: connections completed */
+	uint64_t errors;   /* crr: connections that failed */
+	uint64_t *lat_ns;  /* rr: one round-trip time per op (malloc'd) */
+	size_t lat_len, lat_cap;
+};
+
+/* Appends one latency sample; returns 0 or -1 (no memory). */
+int bench_lat_add(struct bench_result *r, uint64_t ns);
+/* Prints the one "result ..." line bench.sh parses, and frees the samples. */
+void bench_report(struct bench_result *r);
+const char *bench_test_name(enum bench_test t);
+
+/* The two backends. Each returns 0, or 1 after printing why it failed. */
+int bench_kernel_server(const struct bench_opts *o);
+int bench_kernel_client(const struct bench_opts *o, struct bench_result *r);
+int bench_weir_server(const struct bench_opts *o, int link_fd, int ready_fd);
+int bench_weir_client(const struct bench_opts *o, int link_fd, struct bench_result *r);
+
+/* Set by SIGINT/SIGTERM in server roles. */
+extern volatile int bench_stop;
+
+#endif /* WEIR_BENCH_H */

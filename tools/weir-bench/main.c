@@ -1,0 +1,356 @@
+/* main.c - weir-bench: bulk throughput, 64-byte request/response latency and connection rate,
+ * on weir (any netdev, or two weir processes over the link driver) and on Linux sockets.
+ *
+ *   weir-bench server [--kernel [--bind ADDR] | --netdev SPEC --ip ADDR/PREFIX] [--port P]
+ *   weir-bench client --test bulk|rr|crr --peer ADDR [--flows N] [--duration S] [--port P]
+ *                     [--kernel | --netdev SPEC --ip ADDR/PREFIX]
+ *   weir-bench link   --test bulk|rr|crr [--flows N] [--duration S] [--cpus SERVER,CLIENT]
+ *
+ * A server prints "ready" once it listens and serves until SIGINT/SIGTERM. A client prints one
+ * "result key=value ..." line (bench.sh parses it). Bad arguments print one line and exit 2.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <weir/link.h>
+
+#include "bench.h"
+
+volatile int bench_stop;
+
+static const char usage[] =
+	"usage: weir-bench server [--kernel [--bind ADDR] | --netdev SPEC --ip ADDR/PREFIX] "
+	"[--port P]\n"
+	"       weir-bench client --test bulk|rr|crr --peer ADDR [--flows N] [--duration S]\n"
+	"                         [--port P] [--kernel | --netdev SPEC --ip ADDR/PREFIX]\n"
+	"       weir-bench link --test bulk|rr|crr [--flows N] [--duration S] [--cpus S,C]\n"
+	"\n"
+	"Workloads (client --test):\n"
+	"  bulk  N flows (--flows, default 1) each write 64 KiB chunks to the discard port for\n"
+	"        --duration seconds, then half-close and wait for the server's EOF: prints gbit_s\n"
+	"  rr    one flow, 64-byte request and 64-byte reply, back to back: prints mean, p50, p99,\n"
+	"        p99.9 round-trip time in microseconds (after %d warm-up round trips)\n"
+	"  crr   connect, 64-byte request and reply, close, repeated: prints connections per second\n"
+	"Ports: P (default %d) discards, P+1 echoes. SPEC is a weir_netdev_open() spec: tap:IFNAME,\n"
+	"dpdk:EAL ARGS[,port=N]. link forks a weir server (192.0.2.2) and runs a weir client\n"
+	"(192.0.2.1) over the link driver; --cpus pins them (server first).\n"
+	"Example: weir-bench link --test rr --duration 2\n";
+
+static int bad(const char *what, const char *val)
+{
+	fprintf(stderr, "weir-bench: bad %s '%s' (see --help)\n", what, val ? val : "");
+	return 2;
+}
+
+const char *bench_test_name(enum bench_test t)
+{
+	return t == BENCH_BULK ? "bulk" : t == BENCH_RR ? "rr" : "crr";
+}
+
+int bench_lat_add(struct bench_result *r, uint64_t ns)
+{
+	if (r->lat_len == r->lat_cap) {
+		size_t cap = r->lat_cap ? r->lat_cap * 2 : 65536;
+		uint64_t *p = realloc(r->lat_ns, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -1;
+		r->lat_ns = p;
+		r->lat_cap = cap;
+	}
+	r->lat_ns[r->lat_len++] = ns;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted samples. */
+static double pct_us(const uint64_t *s, size_t n, double p)
+{
+	size_t rank = (size_t)ceil(p / 100.0 * (double)n);
+
+	if (rank < 1)
+		rank = 1;
+	return (double)s[rank - 1] / 1e3;
+}
+
+void bench_report(struct bench_result *r)
+{
+	printf("result test=%s flows=%u seconds=%.3f", bench_test_name(r->test), r->flows,
+	       r->seconds);
+	if (r->test == BENCH_BULK) {
+		printf(" bytes=%llu gbit_s=%.3f", (unsigned long long)r->bytes,
+		       r->seconds > 0 ? (double)r->bytes * 8 / r->seconds / 1e9 : 0.0);
+	} else if (r->test == BENCH_RR) {
+		double sum = 0;
+
+		qsort(r->lat_ns, r->lat_len, sizeof(*r->lat_ns), cmp_u64);
+		for (size_t i = 0; i < r->lat_len; i++)
+			sum += (double)r->lat_ns[i];
+		printf(" count=%zu", r->lat_len);
+		if (r->lat_len > 0)
+			printf(" mean_us=%.2f p50_us=%.2f p99_us=%.2f p999_us=%.2f min_us=%.2f "
+			       "max_us=%.2f",
+			       sum / (double)r->lat_len / 1e3, pct_us(r->lat_ns, r->lat_len, 50),
+			       pct_us(r->lat_ns, r->lat_len, 99),
+			       pct_us(r->lat_ns, r->lat_len, 99.9), (double)r->lat_ns[0] / 1e3,
+			       (double)r->lat_ns[r->lat_len - 1] / 1e3);
+	} else {
+		printf(" conns=%llu errors=%llu conn_s=%.0f", (unsigned long long)r->ops,
+		       (unsigned long long)r->errors,
+		       r->seconds > 0 ? (double)r->ops / r->seconds : 0.0);
+	}
+	printf("\n");
+	fflush(stdout);
+	free(r->lat_ns);
+	r->lat_ns = NULL;
+	r->lat_len = r->lat_cap = 0;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	bench_stop = 1;
+}
+
+static void catch_stop(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void pin(int cpu, const char *who)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		fprintf(stderr, "weir-bench: %s: cannot pin to CPU %d: %s\n", who, cpu,
+			strerror(errno));
+}
+
+/* Forks a weir server on one end of a link and runs the weir client on the other. */
+static int run_link(struct bench_opts *o)
+{
+	struct bench_result r = { 0 };
+	int fds[2], ready[2], status, rc;
+	struct pollfd pfd;
+	pid_t pid;
+	char c;
+
+	if (weir_link_socketpair(fds) < 0 || pipe(ready) < 0) {
+		fprintf(stderr, "weir-bench: socketpair/pipe: %s\n", strerror(errno));
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "weir-bench: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		struct bench_opts so = *o;
+
+		/* The server must not outlive us, whatever happens to this process. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(fds[0]);
+		close(ready[0]);
+		catch_stop();
+		pin(o->server_cpu, "server");
+		so.ip = "192.0.2.2/24";
+		_exit(bench_weir_server(&so, fds[1], ready[1]));
+	}
+	close(fds[1]);
+	close(ready[1]);
+	pin(o->client_cpu, "client");
+	/* Wait (bounded) until the server listens; EOF means it failed to start. */
+	pfd.fd = ready[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, 10000) != 1 || read(ready[0], &c, 1) != 1) {
+		fprintf(stderr, "weir-bench: link server did not start\n");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return 1;
+	}
+	close(ready[0]);
+	o->ip = "192.0.2.1/24";
+	o->peer = "192.0.2.2";
+	rc = bench_weir_client(o, fds[0], &r);
+	if (rc == 0)
+		bench_report(&r);
+	free(r.lat_ns);
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return rc;
+		usleep(20000);
+	}
+	fprintf(stderr, "weir-bench: link server did not stop; killing it\n");
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return rc;
+}
+
+static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s == NULL || *s == '\0' || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "test", required_argument, NULL, 't' },
+		{ "flows", required_argument, NULL, 'f' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "peer", required_argument, NULL, 'p' },
+		{ "port", required_argument, NULL, 'P' },
+		{ "kernel", no_argument, NULL, 'k' },
+		{ "netdev", required_argument, NULL, 'n' },
+		{ "ip", required_argument, NULL, 'i' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bench_opts o = { .flows = 1, .duration_s = 2.0, .port = BENCH_DEFAULT_PORT,
+				.server_cpu = -1, .client_cpu = -1 };
+	struct bench_result r = { 0 };
+	const char *role;
+	int have_test = 0, ch, rc;
+	unsigned long v;
+	char *end;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf(usage, BENCH_RR_WARMUP, BENCH_DEFAULT_PORT);
+		return 0;
+	}
+	if (argc < 2) {
+		fprintf(stderr, usage, BENCH_RR_WARMUP, BENCH_DEFAULT_PORT);
+		return 2;
+	}
+	role = argv[1];
+	if (strcmp(role, "server") && strcmp(role, "client") && strcmp(role, "link"))
+		return bad("role (server, client or link)", role);
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 't':
+			have_test = 1;
+			if (!strcmp(optarg, "bulk"))
+				o.test = BENCH_BULK;
+			else if (!strcmp(optarg, "rr"))
+				o.test = BENCH_RR;
+			else if (!strcmp(optarg, "crr"))
+				o.test = BENCH_CRR;
+			else
+				return bad("--test (bulk, rr or crr)", optarg);
+			break;
+		case 'f':
+			if (parse_uint(optarg, 1, BENCH_MAX_FLOWS, &v) < 0)
+				return bad("--flows (1..64)", optarg);
+			o.flows = (unsigned)v;
+			break;
+		case 'd':
+			errno = 0;
+			o.duration_s = strtod(optarg, &end);
+			if (errno || *end != '\0' || !(o.duration_s >= 0.05 && o.duration_s <= 3600))
+				return bad("--duration (0.05..3600 seconds)", optarg);
+			break;
+		case 'p':
+			o.peer = optarg;
+			break;
+		case 'P':
+			if (parse_uint(optarg, 1, 65534, &v) < 0)
+				return bad("--port (1..65534)", optarg);
+			o.port = (uint16_t)v;
+			break;
+		case 'k':
+			o.kernel = 1;
+			break;
+		case 'n':
+			o.netdev = optarg;
+			break;
+		case 'i':
+			o.ip = optarg;
+			break;
+		case 'b':
+			o.bind_ip = optarg;
+			break;
+		case 'c': {
+			unsigned a, b;
+			int n = -1;
+
+			if (sscanf(optarg, "%u,%u%n", &a, &b, &n) != 2 || optarg[n] != '\0' ||
+			    a >= CPU_SETSIZE || b >= CPU_SETSIZE)
+				return bad("--cpus (SERVER,CLIENT)", optarg);
+			o.server_cpu = (int)a;
+			o.client_cpu = (int)b;
+			break;
+		}
+		case 'h':
+			printf(usage, BENCH_RR_WARMUP, BENCH_DEFAULT_PORT);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return bad("argument", argv[optind]);
+	if (strcmp(role, "server") && !have_test)
+		return bad("--test", "(missing)");
+	if (o.test != BENCH_BULK && o.flows != 1)
+		return bad("--flows (only bulk runs several flows)", argv[0]);
+	if (o.kernel && (o.netdev || o.ip))
+		return bad("--kernel with --netdev/--ip", "");
+	if (!strcmp(role, "link")) {
+		if (o.kernel || o.netdev || o.ip || o.peer)
+			return bad("link option (link takes --test, --flows, --duration, --cpus)",
+				   "");
+		signal(SIGPIPE, SIG_IGN);
+		return run_link(&o);
+	}
+	if (!o.kernel && (o.netdev == NULL || o.ip == NULL))
+		return bad("device: give --kernel, or --netdev SPEC and --ip ADDR/PREFIX", "");
+	signal(SIGPIPE, SIG_IGN);
+	if (!strcmp(role, "server")) {
+		catch_stop();
+		return o.kernel ? bench_kernel_server(&o) : bench_weir_server(&o, -1, -1);
+	}
+	if (o.peer == NULL)
+		return bad("--peer", "(missing)");
+	rc = o.kernel ? bench_kernel_client(&o, &r) : bench_weir_client(&o, -1, &r);
+	if (rc == 0)
+		bench_report(&r);
+	free(r.lat_ns);
+	return rc;
+}

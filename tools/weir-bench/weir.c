@@ -1,0 +1,367 @@
+/* weir.c - weir-bench's weir backend: server and client on the public flow API, on any netdev
+ * that weir_netdev_open() knows, or on one end of a link socketpair. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <weir/clock.h>
+#include <weir/error.h>
+#include <weir/fiber.h>
+#include <weir/flow.h>
+#include <weir/link.h>
+#include <weir/loop.h>
+#include <weir/netdev.h>
+#include <weir/stack.h>
+
+#include "bench.h"
+
+struct host {
+	struct weir_loop *loop;
+	struct weir_netdev *dev;
+	struct weir_stack *stack;
+	int fibers;
+};
+
+static int fail(const char *what, int rc)
+{
+	fprintf(stderr, "weir-bench: %s: %s\n", what, weir_strerror(rc));
+	return 1;
+}
+
+static void host_down(struct host *h)
+{
+	if (h->fibers)
+		weir_fibers_fini();
+	weir_stack_close(h->stack);
+	weir_netdev_close(h->dev);
+	weir_loop_destroy(h->loop);
+}
+
+/* Brings up one weir host: a loop, the device (link_fd >= 0: a link end, which this takes over
+ * whatever happens), the stack at o->ip, and fibers. Returns 0 or 1 (printed; h torn down). */
+static int host_up(const struct bench_opts *o, int link_fd, struct host *h)
+{
+	struct weir_stack_config sc = { 0 };
+	int rc;
+
+	memset(h, 0, sizeof(*h));
+	if (weir_ipaddr_parse_cidr(o->ip, &sc.ip, &sc.prefix_len) < 0) {
+		if (link_fd >= 0)
+			close(link_fd);
+		fprintf(stderr, "weir-bench: bad --ip '%s' (want ADDR/PREFIX)\n", o->ip);
+		return 1;
+	}
+	if ((rc = weir_loop_create(&h->loop)) < 0) {
+		if (link_fd >= 0)
+			close(link_fd);
+		return fail("loop", rc);
+	}
+	if (link_fd >= 0) {
+		struct weir_link_config lc = { .fd = link_fd, .name = "bench" };
+
+		rc = weir_link_open(&lc, &h->dev);
+		if (rc < 0)
+			close(link_fd);
+	} else {
+		rc = weir_netdev_open(o->netdev, &h->dev);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "weir-bench: netdev '%s': %s\n", link_fd >= 0 ? "link" : o->netdev,
+			weir_strerror(rc));
+		host_down(h);
+		return 1;
+	}
+	sc.netdev = h->dev;
+	sc.loop = h->loop;
+	if ((rc = weir_stack_open(&sc, &h->stack)) < 0) {
+		host_down(h);
+		return fail("stack", rc);
+	}
+	if ((rc = weir_fibers_init(h->loop)) < 0) {
+		host_down(h);
+		return fail("fibers", rc);
+	}
+	h->fibers = 1;
+	return 0;
+}
+
+/* ---- server ---- */
+
+static void discard(struct weir_flow *f, void *arg)
+{
+	struct weir_buf b;
+
+	(void)arg;
+	while (weir_flow_read(f, &b) > 0)
+		weir_buf_release(&b);
+}
+
+static void echo(struct weir_flow *f, void *arg)
+{
+	struct weir_buf b;
+
+	(void)arg;
+	while (weir_flow_read(f, &b) > 0) {
+		int rc = weir_flow_write(f, b.data, b.len);
+
+		weir_buf_release(&b);
+		if (rc < 0)
+			return;
+	}
+}
+
+int bench_weir_server(const struct bench_opts *o, int link_fd, int ready_fd)
+{
+	struct weir_tcp_listen_opts lo = { .port = o->port, .reuse_addr = 1 };
+	struct weir_listener *ld, *le;
+	struct host h;
+	int rc;
+
+	if (host_up(o, link_fd, &h) != 0)
+		return 1;
+	if ((rc = weir_tcp_listen(h.stack, &lo, discard, NULL, &ld)) < 0) {
+		host_down(&h);
+		return fail("listen (discard)", rc);
+	}
+	/* Replies go out at once: the client waits for them. */
+	lo.port = (uint16_t)(o->port + 1);
+	lo.flow.nodelay = 1;
+	if ((rc = weir_tcp_listen(h.stack, &lo, echo, NULL, &le)) < 0) {
+		weir_listener_close(ld);
+		host_down(&h);
+		return fail("listen (echo)", rc);
+	}
+	printf("ready weir server %s ports %u,%u\n", o->ip, o->port, o->port + 1);
+	fflush(stdout);
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "r", 1);
+		close(ready_fd);
+	}
+	while (!bench_stop) {
+		rc = weir_loop_run_once(h.loop, 100 * WEIR_NS_PER_MS);
+		if (rc < 0) {
+			fail("loop", rc);
+			break;
+		}
+	}
+	weir_listener_close(le);
+	weir_listener_close(ld);
+	host_down(&h);
+	return rc < 0;
+}
+
+/* ---- client ---- */
+
+struct client {
+	const struct bench_opts *o;
+	struct weir_stack *stack;
+	struct weir_ipaddr peer;
+	struct bench_result *r;
+	uint64_t start_ns, deadline_ns;
+	int done, rc;
+};
+
+struct bulk_flow {
+	struct client *c;
+	uint64_t bytes, end_ns;
+	int rc;
+};
+
+static uint8_t chunk[BENCH_CHUNK];
+
+static int connect_to(struct client *c, uint16_t port, int nodelay, struct weir_flow **f)
+{
+	struct weir_tcp_connect_opts co = { .timeout_ns = 5 * WEIR_NS_PER_S };
+
+	co.flow.nodelay = nodelay;
+	return weir_tcp_connect(c->stack, c->peer, port, &co, f);
+}
+
+/* Reads exactly len bytes; 0 or a weir error. May yield. */
+static int read_exact(struct weir_flow *f, uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = weir_flow_read_into(f, buf + got, len - got);
+
+		if (n < 0)
+			return (int)n;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static void bulk_fiber(void *arg)
+{
+	struct bulk_flow *b = arg;
+	struct client *c = b->c;
+	struct weir_flow *f;
+	struct weir_buf buf;
+	ssize_t n;
+
+	b->rc = connect_to(c, c->o->port, 0, &f);
+	if (b->rc < 0) {
+		fail("bulk connect", b->rc);
+		return;
+	}
+	while (weir_clock_now_ns() < c->deadline_ns) {
+		b->rc = weir_flow_write(f, chunk, sizeof(chunk));
+		if (b->rc < 0) {
+			fail("bulk write", b->rc);
+			weir_flow_free(f);
+			return;
+		}
+		b->bytes += sizeof(chunk);
+	}
+	/* The server reads to our FIN and closes: its FIN says every byte arrived. */
+	weir_flow_shutdown(f, WEIR_SHUT_WR);
+	while ((n = weir_flow_read(f, &buf)) > 0)
+		weir_buf_release(&buf);
+	b->end_ns = weir_clock_now_ns();
+	b->rc = n == WEIR_EOF ? 0 : (int)n;
+	if (b->rc < 0)
+		fail("bulk: waiting for the server's EOF", b->rc);
+	weir_flow_close(f);
+	weir_flow_free(f);
+}
+
+static int run_bulk(struct client *c)
+{
+	struct bulk_flow flows[BENCH_MAX_FLOWS] = { 0 };
+	struct weir_fiber *fib[BENCH_MAX_FLOWS];
+	uint64_t end = 0;
+	int rc = 0;
+
+	memset(chunk, 0x5a, sizeof(chunk));
+	for (unsigned i = 0; i < c->o->flows; i++) {
+		flows[i].c = c;
+		rc = weir_fiber_spawn(NULL, bulk_fiber, &flows[i], NULL, &fib[i]);
+		if (rc < 0)
+			return fail("spawn", rc);
+	}
+	for (unsigned i = 0; i < c->o->flows; i++) {
+		weir_fiber_join(fib[i]);
+		if (flows[i].rc < 0)
+			rc = flows[i].rc;
+		c->r->bytes += flows[i].bytes;
+		if (flows[i].end_ns > end)
+			end = flows[i].end_ns;
+	}
+	c->r->seconds = (double)(end - c->start_ns) / 1e9;
+	return rc < 0;
+}
+
+static int run_rr(struct client *c)
+{
+	uint8_t req[BENCH_MSG], rep[BENCH_MSG];
+	struct weir_flow *f;
+	uint64_t t0, t1, i = 0;
+	int rc;
+
+	memset(req, 0x42, sizeof(req));
+	if ((rc = connect_to(c, (uint16_t)(c->o->port + 1), 1, &f)) < 0)
+		return fail("rr connect", rc);
+	for (;;) {
+		t0 = weir_clock_now_ns();
+		if (i == BENCH_RR_WARMUP) {
+			c->start_ns = t0;
+			c->deadline_ns = t0 + (uint64_t)(c->o->duration_s * 1e9);
+		}
+		if (i >= BENCH_RR_WARMUP && t0 >= c->deadline_ns)
+			break;
+		if ((rc = weir_flow_write(f, req, sizeof(req))) < 0 ||
+		    (rc = read_exact(f, rep, sizeof(rep))) < 0) {
+			weir_flow_free(f);
+			return fail("rr round trip", rc);
+		}
+		t1 = weir_clock_now_ns();
+		if (i++ >= BENCH_RR_WARMUP && bench_lat_add(c->r, t1 - t0) < 0) {
+			weir_flow_free(f);
+			return fail("rr samples", WEIR_ENOMEM);
+		}
+	}
+	c->r->seconds = (double)(t0 - c->start_ns) / 1e9;
+	c->r->ops = c->r->lat_len;
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return 0;
+}
+
+static int run_crr(struct client *c)
+{
+	uint8_t req[BENCH_MSG], rep[BENCH_MSG];
+	uint64_t now;
+	int rc;
+
+	memset(req, 0x43, sizeof(req));
+	while ((now = weir_clock_now_ns()) < c->deadline_ns) {
+		struct weir_flow *f = NULL;
+
+		rc = connect_to(c, (uint16_t)(c->o->port + 1), 1, &f);
+		if (rc == 0 && (rc = weir_flow_write(f, req, sizeof(req))) == 0)
+			rc = read_exact(f, rep, sizeof(rep));
+		if (rc == 0) {
+			c->r->ops++;
+			weir_flow_close(f);
+		} else if (c->r->errors++ == 0) {
+			fail("crr (first error; counting the rest)", rc);
+		}
+		weir_flow_free(f);
+		if (rc == WEIR_ECANCELED)
+			return 1;
+	}
+	c->r->seconds = (double)(now - c->start_ns) / 1e9;
+	return c->r->ops == 0;
+}
+
+static void client_main(void *arg)
+{
+	struct client *c = arg;
+
+	c->start_ns = weir_clock_now_ns();
+	c->deadline_ns = c->start_ns + (uint64_t)(c->o->duration_s * 1e9);
+	c->rc = c->o->test == BENCH_BULK ? run_bulk(c) : c->o->test == BENCH_RR ? run_rr(c)
+										 : run_crr(c);
+	c->done = 1;
+}
+
+int bench_weir_client(const struct bench_opts *o, int link_fd, struct bench_result *r)
+{
+	struct client c = { .o = o, .r = r };
+	uint64_t hard;
+	struct host h;
+	int rc;
+
+	r->test = o->test;
+	r->flows = o->flows;
+	if (weir_ipaddr_parse(o->peer, &c.peer) < 0) {
+		if (link_fd >= 0)
+			close(link_fd);
+		fprintf(stderr, "weir-bench: bad --peer '%s' (want a dotted quad)\n", o->peer);
+		return 1;
+	}
+	if (host_up(o, link_fd, &h) != 0)
+		return 1;
+	c.stack = h.stack;
+	if ((rc = weir_fiber_spawn(NULL, client_main, &c, NULL, NULL)) < 0) {
+		host_down(&h);
+		return fail("spawn", rc);
+	}
+	/* Bounded: the workload's duration plus time for connects and draining. */
+	hard = weir_clock_now_ns() + (uint64_t)((o->duration_s + 30) * 1e9);
+	while (!c.done && !bench_stop && weir_clock_now_ns() < hard) {
+		rc = weir_loop_run_once(h.loop, 100 * WEIR_NS_PER_MS);
+		if (rc < 0) {
+			fail("loop", rc);
+			break;
+		}
+	}
+	if (!c.done) {
+		fprintf(stderr, "weir-bench: client did not finish in time\n");
+		c.rc = 1;
+	}
+	host_down(&h);
+	return c.rc;
+}
