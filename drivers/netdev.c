@@ -1,8 +1,12 @@
 /* netdev.c - checked wrappers around a driver's ops, and opening a device from a spec string. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
+#define WEIR_LOG_COMPONENT "netdev"
 #include <weir/clock.h>
 #include <weir/error.h>
+#include <weir/log.h>
 #include <weir/netdev.h>
 
 #include "netdev_priv.h"
@@ -10,6 +14,26 @@
 #if defined(WEIR_HAVE_TAP)
 #include <weir/tap.h>
 #endif
+#if defined(WEIR_HAVE_DPDK)
+#include <weir/dpdk.h>
+#endif
+
+static _Thread_local char last_error[256];
+
+void weir__netdev_set_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	weir_log_debug("open failed: %s", last_error);
+}
+
+const char *weir_netdev_last_error(void)
+{
+	return last_error;
+}
 
 uint32_t weir__netdev_rx_len(uint8_t *data, uint32_t len, struct weir_netdev_stats *st)
 {
@@ -81,6 +105,13 @@ int weir_netdev_poll(struct weir_netdev *dev)
 	return dev->ops->poll != NULL ? dev->ops->poll(dev) : 0;
 }
 
+int weir_netdev_rx_buffers_low(struct weir_netdev *dev)
+{
+	if (dev == NULL || dev->ops->rx_buffers_low == NULL)
+		return 0;
+	return dev->ops->rx_buffers_low(dev);
+}
+
 void weir_netdev_close(struct weir_netdev *dev)
 {
 	if (dev != NULL)
@@ -89,6 +120,7 @@ void weir_netdev_close(struct weir_netdev *dev)
 
 int weir_netdev_open(const char *spec, struct weir_netdev **out)
 {
+	last_error[0] = '\0';
 	if (spec == NULL || out == NULL)
 		return WEIR_EINVAL;
 	if (strncmp(spec, "tap:", 4) == 0) {
@@ -100,7 +132,19 @@ int weir_netdev_open(const char *spec, struct weir_netdev **out)
 		return WEIR_ENOTSUP;
 #endif
 	}
-	if (strncmp(spec, "dpdk:", 5) == 0)
+	if (strncmp(spec, "dpdk:", 5) == 0) {
+#if defined(WEIR_HAVE_DPDK)
+		struct weir_dpdk_config cfg;
+		char args[1024];
+		int rc = weir_dpdk_parse_spec(spec + 5, &cfg, args, sizeof(args));
+
+		return rc < 0 ? rc : weir_dpdk_open(&cfg, out);
+#else
+		weir__netdev_set_error("the DPDK driver is not built in (CONFIG_WEIR_DRIVER_DPDK, "
+				       "libdpdk-dev)");
 		return WEIR_ENOTSUP;
+#endif
+	}
+	weir__netdev_set_error("'%s' is not tap:IFNAME or dpdk:EAL ARGS", spec);
 	return WEIR_EINVAL;
 }

@@ -10,4 +10,8 @@
  * WEIR_ETH_MIN_FRAME (counted in st->rx_padded). */
 uint32_t weir__netdev_rx_len(uint8_t *data, uint32_t len, struct weir_netdev_stats *st);
 
+/* Records the one-line reason weir_netdev_last_error() reports for a failed open (and logs it at
+ * debug level); drivers call it on their open paths. */
+void weir__netdev_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif /* WEIR_NETDEV_PRIV_H */

@@ -126,8 +126,22 @@ static err_t netif_init_cb(struct netif *netif)
 	netif->mtu = s->mtu;
 	netif->hwaddr_len = ETH_HWADDR_LEN;
 	netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
-	/* Software checksums everywhere until a driver reports offloads (DPDK, issue 4). */
-	NETIF_SET_CHECKSUM_CTRL(netif, NETIF_CHECKSUM_ENABLE_ALL);
+	{
+		/* Software checksums except what the device fills on transmit (DPDK ports that
+		 * report it). UDP stays in software: lwIP fragments a large datagram before the
+		 * driver sees it, and only the stack can sum the whole of it. Received checksums
+		 * are always checked here. */
+		struct weir_netdev_caps caps;
+		u16_t ctrl = NETIF_CHECKSUM_ENABLE_ALL;
+
+		if (weir_netdev_get_caps(s->dev, &caps) == 0) {
+			if (caps.offloads & WEIR_OFFLOAD_TX_CSUM_IP4)
+				ctrl &= (u16_t)~NETIF_CHECKSUM_GEN_IP;
+			if (caps.offloads & WEIR_OFFLOAD_TX_CSUM_L4)
+				ctrl &= (u16_t)~NETIF_CHECKSUM_GEN_TCP;
+		}
+		NETIF_SET_CHECKSUM_CTRL(netif, ctrl);
+	}
 	return ERR_OK;
 }
 
@@ -269,7 +283,10 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 	}
 	raw_recv(s->icmp_pcb, icmp_recv, s);
 
-	rc = weir_loop_add(s->loop, &stack_source_ops, s, caps.poll_mode ? -1 : caps.fd, 0, &s->src);
+	/* A poll-mode device that allows idle sleeps bounds them through next_deadline_ns. */
+	rc = weir_loop_add(s->loop, &stack_source_ops, s, caps.poll_mode ? -1 : caps.fd,
+			   caps.poll_mode && caps.idle_sleep_us ? WEIR_LOOP_SOURCE_MAY_SLEEP : 0,
+			   &s->src);
 	if (rc < 0)
 		goto fail_raw;
 #if LWIP_DHCP
@@ -365,6 +382,12 @@ int weir_stack_poll(struct weir_stack *s)
 			pbuf_free(p);
 		}
 	}
+#if LWIP_TCP && TCP_QUEUE_OOSEQ && PBUF_POOL_FREE_OOSEQ
+	/* The device's receive buffers are mostly held here: out-of-order segments are the ones
+	 * TCP can give back (the peer resends them), rather than the device dropping everything. */
+	if (weir_netdev_rx_buffers_low(s->dev))
+		pbuf_free_ooseq();
+#endif
 	work += weir_netdev_poll(s->dev) > 0;
 	sys_check_timeouts();
 	return work;

@@ -1,4 +1,4 @@
-/* weir-appliance - a process that owns a NIC (a TAP device; DPDK later) and serves TCP on weir.
+/* weir-appliance - a process that owns a NIC (a TAP device or a DPDK port) and serves TCP on weir.
  *
  * It brings the stack up, starts its services, prints one line starting with "ready" on stdout
  * once it answers on the network, and runs until SIGINT or SIGTERM: then it stops accepting, lets
@@ -36,21 +36,26 @@
 #define MAX_SERVICES 16
 
 static const char usage[] =
-	"usage: weir-appliance --netdev tap:IFNAME --ip ADDR/PREFIX [options]\n"
+	"usage: weir-appliance --netdev tap:IFNAME|dpdk:'EAL ARGS' --ip ADDR/PREFIX [options]\n"
 	"       weir-appliance --config FILE [options]\n"
 	"\n"
 	"Runs a weir TCP/IP host with TCP services on a network device.\n"
 	"\n"
 	"network:\n"
 	"  --netdev SPEC        the device: tap:IFNAME (opened, or created if missing: creating\n"
-	"                       needs root or CAP_NET_ADMIN)\n"
+	"                       needs root or CAP_NET_ADMIN), or a DPDK port:\n"
+	"                       dpdk:'EAL ARGS[,port=N][,idle_sleep_us=N]' (EAL ARGS go to\n"
+	"                       rte_eal_init unchanged, e.g. dpdk:'--no-huge --no-pci\n"
+	"                       --vdev=net_tap0,iface=dtap0'; port 0 by default; the loop\n"
+	"                       busy-polls the port unless idle_sleep_us is given; more keys\n"
+	"                       in drivers/include/weir/dpdk.h)\n"
 	"  --ip ADDR/PREFIX     our IPv4 address and prefix length, e.g. 192.0.2.2/24\n"
 	"  --dhcp               instead of --ip: address, prefix and gateway from DHCP\n"
 	"                       (\"ready\" is printed once leased; gives up after 30 s)\n"
 	"  --gw ADDR            default gateway (default: none)\n"
 	"  --mac MAC            our MAC, e.g. 02:00:5e:00:53:02 (default: random, locally\n"
 	"                       administered)\n"
-	"  --mtu N              IP MTU, 576..9000 (default 1500)\n"
+	"  --mtu N              IP MTU, 576..9000 (default 1500; DPDK: set on the port)\n"
 	"  --dns ADDR           DNS server for name lookups (repeat for a second one)\n"
 	"services (repeatable):\n"
 	"  --serve echo:PORT           RFC 862 echo\n"
@@ -91,7 +96,11 @@ static const char usage[] =
 	"  ip -n demo addr add 192.0.2.1/24 dev weir0; ip -n demo link set weir0 up\n"
 	"  ip netns exec demo weir-appliance --netdev tap:weir0 --ip 192.0.2.2/24 \\\n"
 	"      --serve http:80:/srv/www --serve echo:7 &\n"
-	"  ip netns exec demo curl http://192.0.2.2/\n";
+	"  ip netns exec demo curl http://192.0.2.2/\n"
+	"  # or through DPDK's net_tap PMD (it creates dtap0 in the namespace; no hugepages):\n"
+	"  ip netns exec demo weir-appliance --ip 192.0.2.2/24 --serve echo:7 \\\n"
+	"      --netdev dpdk:'--no-huge --no-pci -m 256 --vdev=net_tap0,iface=dtap0' &\n"
+	"  ip -n demo addr add 192.0.2.1/24 dev dtap0\n";
 
 struct options {
 	const char *netdev;
@@ -164,8 +173,8 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 
 	switch (c) {
 	case 'n':
-		if (strncmp(arg, "tap:", 4) != 0 || arg[4] == '\0')
-			die_usage("netdev", "'%s' is not tap:IFNAME", arg);
+		if ((strncmp(arg, "tap:", 4) != 0 || arg[4] == '\0') && strncmp(arg, "dpdk:", 5) != 0)
+			die_usage("netdev", "'%s' is not tap:IFNAME or dpdk:EAL ARGS", arg);
 		o->netdev = arg;
 		break;
 	case 'i':
@@ -496,7 +505,25 @@ int main(int argc, char **argv)
 			weir_strerror(rc < 0 ? rc : WEIR_EIO));
 		goto out;
 	}
-	{
+	if (strncmp(opts.netdev, "dpdk:", 5) == 0) {
+		/* The port is set to the MTU the host is given, unless the spec says otherwise. */
+		char spec[1100];
+
+		if (opts.cfg.mtu != 0 && strstr(opts.netdev, ",mtu=") == NULL)
+			snprintf(spec, sizeof(spec), "%s,mtu=%u", opts.netdev, opts.cfg.mtu);
+		else
+			snprintf(spec, sizeof(spec), "%s", opts.netdev);
+		rc = weir_netdev_open(spec, &dev);
+		if (rc < 0) {
+			/* EAL failure, no port, a port without what we need: all a matter of the
+			 * arguments given, hence the usage exit status. */
+			fprintf(stderr, "weir-appliance: netdev: %s: %s: %s\n", opts.netdev,
+				weir_strerror(rc),
+				weir_netdev_last_error()[0] ? weir_netdev_last_error() : "?");
+			status = EXIT_USAGE;
+			goto out;
+		}
+	} else {
 		/* The device carries the MTU the host is given (frames up to MTU + header). */
 		struct weir_tap_config tc = { .ifname = opts.netdev + 4, .mtu = opts.cfg.mtu };
 

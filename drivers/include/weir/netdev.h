@@ -63,6 +63,9 @@ struct weir_netdev_caps {
 	uint16_t rx_queues, tx_queues;
 	int fd;			    /* readable when rx_burst has work; -1 if poll-mode */
 	int poll_mode;		    /* 1: the loop must busy-poll this device */
+	/* Poll-mode devices only: nonzero lets the loop sleep when the device is idle; the device
+	 * then bounds the sleep through next_deadline_ns (e.g. DPDK's idle_sleep_us=N). */
+	uint32_t idle_sleep_us;
 };
 
 struct weir_netdev_stats {
@@ -95,6 +98,9 @@ struct weir_netdev_ops {
 	uint64_t (*next_deadline_ns)(struct weir_netdev *dev);
 	/* Optional. Does timed work (sends due delayed frames); returns work done. */
 	int (*poll)(struct weir_netdev *dev);
+	/* Optional. Nonzero when the device's receive buffers run low (most of them are held by
+	 * the stack): the stack should give back what it can, e.g. out-of-order segments. */
+	int (*rx_buffers_low)(struct weir_netdev *dev);
 	/* Required. Frees the device. Every frame must have been released. */
 	void (*close)(struct weir_netdev *dev);
 };
@@ -113,11 +119,19 @@ int weir_netdev_get_caps(const struct weir_netdev *dev, struct weir_netdev_caps 
 int weir_netdev_get_stats(const struct weir_netdev *dev, struct weir_netdev_stats *stats);
 uint64_t weir_netdev_next_deadline_ns(struct weir_netdev *dev);
 int weir_netdev_poll(struct weir_netdev *dev);
+/* Nonzero when the device asks the stack to release receive buffers; 0 for NULL or a device
+ * without the op. */
+int weir_netdev_rx_buffers_low(struct weir_netdev *dev);
 /* Closes the device. NULL is ignored. */
 void weir_netdev_close(struct weir_netdev *dev);
 
-/* Opens a device from a spec string: "tap:IFNAME" (hosted). Returns 0 and sets *out, or
- * WEIR_EINVAL (malformed spec), WEIR_ENOTSUP (driver not built), or the driver's error. */
+/* Opens a device from a spec string: "tap:IFNAME" or "dpdk:EAL ARGS[,port=N][,KEY=VALUE]..."
+ * (hosted; the dpdk grammar is in weir/dpdk.h). Returns 0 and sets *out, or WEIR_EINVAL
+ * (malformed spec), WEIR_ENOTSUP (driver not built), or the driver's error. */
 int weir_netdev_open(const char *spec, struct weir_netdev **out);
+/* One line saying why the last weir_netdev_open (or a driver's own open call) on this thread
+ * failed, e.g. "no DPDK port 1 (1 port available)"; "" when the driver gave no reason. The
+ * string stays valid until the next open. */
+const char *weir_netdev_last_error(void);
 
 #endif /* WEIR_NETDEV_H */

@@ -1,0 +1,32 @@
+# WeirDpdk.cmake - the DPDK driver (drivers/dpdk): built into `weir` when CONFIG_WEIR_DRIVER_DPDK
+# is set and pkg-config finds libdpdk (Debian: libdpdk-dev); otherwise weir builds without it.
+#
+# Debian's DPDK is a shared build: the EAL loads every PMD installed under
+# <libdir>/dpdk/pmds-<ABI>/ (RTE_EAL_PMD_PATH) at rte_eal_init, so net_tap, net_memif, net_ring
+# and the PCI drivers need no link-time dependency, only their librte-net-* package.
+if(NOT CONFIG_WEIR_DRIVER_DPDK)
+  message(STATUS "weir: DPDK driver off (CONFIG_WEIR_DRIVER_DPDK is not set)")
+  return()
+endif()
+find_package(PkgConfig QUIET)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(DPDK QUIET IMPORTED_TARGET libdpdk)
+endif()
+if(NOT DPDK_FOUND)
+  message(STATUS "weir: DPDK driver not built: pkg-config cannot find libdpdk "
+                 "(apt-get install libdpdk-dev)")
+  return()
+endif()
+message(STATUS "weir: DPDK driver on (libdpdk ${DPDK_VERSION})")
+set(WEIR_HAVE_DPDK ON)
+target_sources(weir PRIVATE drivers/dpdk/dpdk.c)
+# DPDK's headers are not warning-clean under our flags; its include directories come from an
+# imported target and are therefore treated as system headers. libdpdk's cflags also carry
+# -march=corei7 and -include rte_config.h: they apply to dpdk.c only, not to the rest of weir.
+set_source_files_properties(drivers/dpdk/dpdk.c PROPERTIES
+  COMPILE_OPTIONS "${DPDK_CFLAGS_OTHER}")
+target_include_directories(weir SYSTEM PRIVATE ${DPDK_INCLUDE_DIRS})
+target_compile_definitions(weir PRIVATE WEIR_HAVE_DPDK=1)
+# Only the libraries dpdk.c calls are needed (eal, ethdev, mbuf, mempool); libdpdk's link line
+# starts with --as-needed, so the rest are dropped.
+target_link_libraries(weir PRIVATE ${DPDK_LDFLAGS})
