@@ -107,3 +107,107 @@ size_t frame_tcp_syn(uint8_t *b, const uint8_t smac[6], const uint8_t dmac[6], u
 	put16(tcp + 16, frame_csum(pseudo, 12 + tcplen));
 	return 14 + 20 + tcplen;
 }
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+size_t frame_tcp(uint8_t *b, const struct frame_tcp_spec *s)
+{
+	uint8_t *ip = b + 14, *tcp = ip + 20;
+	size_t tcplen = 20 + s->optlen + s->len;
+	uint32_t sum = 0;
+
+	memcpy(b, s->dmac, 6);
+	memcpy(b + 6, s->smac, 6);
+	put16(b + 12, 0x0800);
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + tcplen));
+	ip[8] = 64;
+	ip[9] = 6;
+	memcpy(ip + 12, &s->sip_be, 4);
+	memcpy(ip + 16, &s->dip_be, 4);
+	put16(ip + 10, frame_csum(ip, 20));
+	memset(tcp, 0, 20);
+	put16(tcp, s->sport);
+	put16(tcp + 2, s->dport);
+	put32(tcp + 4, s->seq);
+	put32(tcp + 8, s->ack);
+	tcp[12] = (uint8_t)(((20 + s->optlen) / 4) << 4);
+	tcp[13] = s->flags;
+	put16(tcp + 14, s->wnd);
+	if (s->optlen)
+		memcpy(tcp + 20, s->opts, s->optlen);
+	if (s->len)
+		memcpy(tcp + 20 + s->optlen, s->payload, s->len);
+	/* Checksum: the pseudo header (addresses, protocol, length) summed by hand, then folded
+	 * with the segment's own sum (both are ones' complement sums of 16-bit words). */
+	for (int i = 0; i < 8; i += 2)
+		sum += (uint32_t)(ip[12 + i] << 8 | ip[13 + i]);
+	sum += 6 + (uint32_t)tcplen;
+	sum += (uint16_t)~frame_csum(tcp, tcplen);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(tcp + 16, (uint16_t)~sum);
+	return 14 + 20 + tcplen;
+}
+
+int frame_tcp_parse(const uint8_t *f, size_t flen, struct frame_tcp_info *t)
+{
+	const uint8_t *ip = f + 14, *tcp;
+	size_t ihl, iplen, thl;
+
+	if (flen < 14 + 20 || f[12] != 0x08 || f[13] != 0x00 || (ip[0] >> 4) != 4 || ip[9] != 6)
+		return -1;
+	ihl = (size_t)(ip[0] & 0x0f) * 4;
+	iplen = (size_t)(ip[2] << 8 | ip[3]);
+	if (ihl < 20 || iplen < ihl + 20 || 14 + iplen > flen)
+		return -1;
+	tcp = ip + ihl;
+	thl = (size_t)(tcp[12] >> 4) * 4;
+	if (thl < 20 || ihl + thl > iplen)
+		return -1;
+	memcpy(&t->sip_be, ip + 12, 4);
+	memcpy(&t->dip_be, ip + 16, 4);
+	t->sport = (uint16_t)(tcp[0] << 8 | tcp[1]);
+	t->dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
+	t->seq = get32(tcp + 4);
+	t->ack = get32(tcp + 8);
+	t->flags = tcp[13];
+	t->wnd = (uint16_t)(tcp[14] << 8 | tcp[15]);
+	t->opts = tcp + 20;
+	t->optlen = thl - 20;
+	t->payload = tcp + thl;
+	t->len = iplen - ihl - thl;
+	return 0;
+}
+
+const uint8_t *frame_tcp_option(const struct frame_tcp_info *t, uint8_t kind)
+{
+	size_t i = 0;
+
+	while (i < t->optlen) {
+		uint8_t k = t->opts[i];
+
+		if (k == 0)
+			break;
+		if (k == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= t->optlen || t->opts[i + 1] < 2)
+			break;
+		if (k == kind)
+			return t->opts + i;
+		i += t->opts[i + 1];
+	}
+	return NULL;
+}
