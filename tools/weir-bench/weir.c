@@ -20,6 +20,7 @@ struct host {
 	struct weir_loop *loop;
 	struct weir_netdev *dev;
 	struct weir_stack *stack;
+	const char *role;
 	int fibers;
 };
 
@@ -31,6 +32,16 @@ static int fail(const char *what, int rc)
 
 static void host_down(struct host *h)
 {
+	struct weir_stack_stats st;
+
+	/* Per-frame costs (profiles) are normalised by these; drops explain slow runs. */
+	if (h->stack != NULL && weir_stack_get_stats(h->stack, &st) == 0)
+		fprintf(stderr,
+			"weir-bench: stack %s: rx_frames=%llu tx_frames=%llu drop_tx_full=%llu "
+			"drop_input=%llu tcp_drops=%llu\n",
+			h->role, (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
+			(unsigned long long)st.drop_tx_full, (unsigned long long)st.drop_input,
+			(unsigned long long)st.tcp_drops);
 	if (h->fibers)
 		weir_fibers_fini();
 	weir_stack_close(h->stack);
@@ -40,12 +51,13 @@ static void host_down(struct host *h)
 
 /* Brings up one weir host: a loop, the device (link_fd >= 0: a link end, which this takes over
  * whatever happens), the stack at o->ip, and fibers. Returns 0 or 1 (printed; h torn down). */
-static int host_up(const struct bench_opts *o, int link_fd, struct host *h)
+static int host_up(const struct bench_opts *o, int link_fd, const char *role, struct host *h)
 {
 	struct weir_stack_config sc = { 0 };
 	int rc;
 
 	memset(h, 0, sizeof(*h));
+	h->role = role;
 	if (weir_ipaddr_parse_cidr(o->ip, &sc.ip, &sc.prefix_len) < 0) {
 		if (link_fd >= 0)
 			close(link_fd);
@@ -118,7 +130,7 @@ int bench_weir_server(const struct bench_opts *o, int link_fd, int ready_fd)
 	struct host h;
 	int rc;
 
-	if (host_up(o, link_fd, &h) != 0)
+	if (host_up(o, link_fd, "server", &h) != 0)
 		return 1;
 	if ((rc = weir_tcp_listen(h.stack, &lo, discard, NULL, &ld)) < 0) {
 		host_down(&h);
@@ -342,7 +354,7 @@ int bench_weir_client(const struct bench_opts *o, int link_fd, struct bench_resu
 		fprintf(stderr, "weir-bench: bad --peer '%s' (want a dotted quad)\n", o->peer);
 		return 1;
 	}
-	if (host_up(o, link_fd, &h) != 0)
+	if (host_up(o, link_fd, "client", &h) != 0)
 		return 1;
 	c.stack = h.stack;
 	if ((rc = weir_fiber_spawn(NULL, client_main, &c, NULL, NULL)) < 0) {

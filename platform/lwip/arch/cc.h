@@ -30,4 +30,8 @@ void weir__lwip_assert_failed(const char *msg, const char *file, int line)
 uint32_t weir__lwip_rand(void);
 #define LWIP_RAND() weir__lwip_rand()
 
+/* The Internet checksum eight bytes at a time instead of lwIP's two (chksum.h). */
+#include "chksum.h"
+#define LWIP_CHKSUM weir__lwip_chksum
+
 #endif /* WEIR_LWIP_ARCH_CC_H */

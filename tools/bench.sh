@@ -1,0 +1,416 @@
+#!/bin/bash
+# bench.sh - weir against the Linux kernel on this machine, in one run: one table, JSON and a chart.
+#
+#   tools/bench.sh [--quick] [--build DIR] [--out DIR] [--duration S] [--reps N] [--note TEXT]
+#
+# Scenarios (each skipped with a line saying why when its prerequisites are missing):
+#   weir-memif   weir <-> weir over DPDK net_memif, poll mode, server on CPU 0, client on CPU 1
+#   weir-link    weir <-> weir over the link driver (two processes, a socketpair), one CPU each
+#   weir-tap-srv weir server <- Linux client (weir-bench --kernel) over TAP in a namespace
+#   weir-tap-cli weir client -> Linux server over TAP in a namespace
+#   linux-lo     Linux <-> Linux over loopback (its own namespace): weir-bench --kernel, iperf3
+#                (bulk) and sockperf (rr)
+#   linux-veth   Linux <-> Linux over a veth pair between two namespaces (weir-bench --kernel)
+# Workloads: bulk (1 and 8 flows), rr (64-byte ping-pong), crr (connect/request/reply/close).
+# Every figure is the median of --reps runs (default 3) of --duration seconds (default 2;
+# --quick: 0.5 s). weir rows show their ratio to the matching Linux row: memif and link to
+# linux-lo, TAP to linux-veth. Writes OUT/bench.txt, OUT/bench.json, OUT/bench.png (OUT defaults
+# to BUILD/bench). Needs root for namespaces, TAP and DPDK; without it only link and loopback run.
+# Namespaces and processes it starts are removed by PID on every exit path. Addresses: 192.0.2.0/24.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+build="$here/build"
+out=""
+duration=2
+reps=3
+note=""
+quick=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=1; duration=0.5 ;;
+	--build) build=$(cd "${2:?--build needs a directory}" && pwd) || exit 2; shift ;;
+	--out) out=${2:?--out needs a directory}; shift ;;
+	--duration) duration=${2:?}; shift ;;
+	--reps) reps=${2:?}; shift ;;
+	--note) note=${2:?}; shift ;;
+	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+[[ "$duration" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: bad --duration '$duration'" >&2; exit 2; }
+[[ "$reps" =~ ^[1-9]$ ]] || { echo "bench.sh: --reps must be 1..9" >&2; exit 2; }
+out=${out:-$build/bench}
+mkdir -p "$out" || exit 1
+bench="$build/tools/weir-bench/weir-bench"
+if [ ! -x "$bench" ]; then
+	echo "bench.sh: building weir-bench in $build"
+	cmake --build "$build" -j2 --target weir-bench >/dev/null || {
+		echo "bench.sh: no weir-bench in $build (configure it: cmake -S $here -B $build)" >&2
+		exit 1; }
+fi
+PY=/usr/bin/python3
+raw="$out/raw.tsv"
+: >"$raw"
+log="$out/bench.log"
+: >"$log"
+start_ts=$(date +%s)
+
+# ---- cleanup: every process and namespace we made, by PID and name, on every exit path ----
+PIDS=()
+NSS=()
+cleanup() {
+	local p n
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 1 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	PIDS=()
+	for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
+	NSS=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+stop_pid() { # stop_pid PID: stop one server we started, forget it
+	local p=$1 keep=()
+	kill "$p" 2>/dev/null
+	for _ in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+	PIDS=("${keep[@]}")
+}
+mkns() { # mkns NAME: a namespace with lo up, no route out, TIME_WAIT reuse for crr
+	ip netns add "$1" || return 1
+	NSS+=("$1")
+	ip -n "$1" link set lo up
+	ip netns exec "$1" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="10000 65000"
+}
+wait_ready() { # wait_ready FILE PID
+	for _ in $(seq 1 200); do
+		grep -q '^ready' "$1" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+skip() { echo "SKIP $1: $2" | tee -a "$log"; echo -e "$1\tskip\t0\t$2" >>"$raw"; }
+record() { # record SCENARIO WORKLOAD REP LINE
+	echo -e "$1\t$2\t$3\t$4" >>"$raw"
+}
+budget=$(awk -v d="$duration" 'BEGIN { printf "%d", d + 40 }')
+# run_client SCENARIO WORKLOAD CMD...: runs a weir-bench client reps times, keeps its result lines.
+run_client() {
+	local sc=$1 wl=$2 r line
+	shift 2
+	for r in $(seq 1 "$reps"); do
+		line=$(timeout "$budget" "$@" 2>>"$log" | grep '^result' | tail -1)
+		if [ -n "$line" ]; then
+			record "$sc" "$wl" "$r" "$line"
+		else
+			echo "  $sc $wl run $r: no result (see $log)" | tee -a "$log"
+		fi
+	done
+}
+workloads() { # workloads SCENARIO CLIENT-PREFIX...: the four workloads with one client command
+	local sc=$1
+	shift
+	echo "== $sc ($(($(date +%s) - start_ts)) s)"
+	run_client "$sc" bulk1 "$@" --test bulk --duration "$duration"
+	run_client "$sc" bulk8 "$@" --test bulk --flows 8 --duration "$duration"
+	run_client "$sc" rr "$@" --test rr --duration "$duration"
+	run_client "$sc" crr "$@" --test crr --duration "$duration"
+}
+# start_server NS OUTFILE CMD...: starts a server in NS, waits for its ready line; sets SRV.
+start_server() {
+	local ns=$1 f=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$f" 2>&1 &
+	SRV=$!
+	PIDS+=("$SRV")
+	if ! wait_ready "$f" "$SRV"; then
+		echo "  server did not start: $(tail -2 "$f" | tr '\n' ' ')" | tee -a "$log"
+		stop_pid "$SRV"
+		return 1
+	fi
+}
+
+root=0
+[ "$(id -u)" = 0 ] && command -v ip >/dev/null && root=1
+ncpu=$(nproc)
+echo "weir bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $ncpu CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+	"$reps x ${duration}s per figure" | tee -a "$log"
+
+# ---- 1. weir <-> weir over DPDK net_memif ----
+if [ $root = 0 ]; then
+	skip weir-memif "needs root"
+elif [ "$ncpu" -lt 2 ]; then
+	skip weir-memif "needs two CPUs (one per poll-mode process)"
+else
+	ns=wb-memif-$$
+	mkns $ns
+	sock=/run/weir-bench-memif-$$.sock
+	eal="--no-pci --no-huge -m 256"
+	srv_spec="dpdk:$eal --vdev=net_memif0,role=server,socket=$sock"
+	cli_spec="dpdk:$eal --vdev=net_memif0,role=client,socket=$sock"
+	if start_server $ns "$out/memif-server.out" taskset -c 0 "$bench" server \
+		--netdev "$srv_spec" --ip 192.0.2.2/24; then
+		workloads weir-memif ip netns exec $ns taskset -c 1 "$bench" client \
+			--netdev "$cli_spec" --ip 192.0.2.1/24 --peer 192.0.2.2
+		stop_pid "$SRV"
+	else
+		skip weir-memif "weir-bench cannot open a DPDK memif port here: $(grep -m1 -i 'weir-bench' "$out/memif-server.out")"
+	fi
+	ip netns del $ns; NSS=()
+fi
+
+# ---- 2. weir <-> weir over link ----
+cpus=()
+[ "$ncpu" -ge 2 ] && cpus=(--cpus 0,1)
+workloads weir-link "$bench" link "${cpus[@]}"
+
+# ---- 3. weir <-> Linux over TAP ----
+if [ $root = 0 ] || [ ! -c /dev/net/tun ]; then
+	skip weir-tap-srv "needs root and /dev/net/tun"
+	skip weir-tap-cli "needs root and /dev/net/tun"
+else
+	ns=wb-tap-$$
+	mkns $ns
+	ip -n $ns tuntap add dev wbtap0 mode tap
+	ip -n $ns addr add 192.0.2.1/24 dev wbtap0
+	ip -n $ns link set wbtap0 up
+	if start_server $ns "$out/tap-server.out" "$bench" server --netdev tap:wbtap0 \
+		--ip 192.0.2.2/24; then
+		workloads weir-tap-srv ip netns exec $ns "$bench" client --kernel --peer 192.0.2.2
+		stop_pid "$SRV"
+	else
+		skip weir-tap-srv "weir server on TAP did not start"
+	fi
+	if start_server $ns "$out/tap-kserver.out" "$bench" server --kernel --bind 192.0.2.1; then
+		workloads weir-tap-cli ip netns exec $ns "$bench" client --netdev tap:wbtap0 \
+			--ip 192.0.2.2/24 --peer 192.0.2.1
+		stop_pid "$SRV"
+	else
+		skip weir-tap-cli "Linux server on TAP did not start"
+	fi
+	ip netns del $ns; NSS=()
+fi
+
+# ---- 4. Linux baselines: loopback and veth ----
+if [ $root = 1 ]; then
+	ns=wb-lo-$$
+	mkns $ns
+	lo_exec=(ip netns exec $ns)
+else
+	echo "(not root: the loopback baseline runs on the host's loopback, port 5300)" | tee -a "$log"
+	lo_exec=()
+fi
+# Without root there is no namespace: the loopback server runs on the host.
+start_server_lo() {
+	if [ $root = 1 ]; then
+		start_server $ns "$@"
+		return
+	fi
+	local f=$1
+	shift
+	"$@" >"$f" 2>&1 &
+	SRV=$!
+	PIDS+=("$SRV")
+	wait_ready "$f" "$SRV"
+}
+if start_server_lo "$out/lo-server.out" "$bench" server --kernel --bind 127.0.0.1; then
+	workloads linux-lo "${lo_exec[@]}" "$bench" client --kernel --peer 127.0.0.1
+	stop_pid "$SRV"
+else
+	skip linux-lo "kernel server did not start"
+fi
+if [ $root = 0 ]; then
+	skip linux-lo-iperf3 "needs root (own namespace)"
+	skip linux-lo-sockperf "needs root (own namespace)"
+else
+	# iperf3 and sockperf take whole seconds.
+	isecs=$(awk -v d="$duration" 'BEGIN { printf "%d", (d < 1) ? 1 : d + 0.5 }')
+	if command -v iperf3 >/dev/null; then
+		echo "== linux-lo-iperf3"
+		for flows in 1 8; do
+			for r in $(seq 1 "$reps"); do
+				ip netns exec $ns iperf3 -s -1 -B 127.0.0.1 -p 5299 >/dev/null 2>&1 &
+				ip3=$!; PIDS+=("$ip3"); sleep 0.3
+				gbit=$(timeout "$budget" ip netns exec $ns iperf3 -c 127.0.0.1 -p 5299 \
+					-P $flows -t "$isecs" -J 2>>"$log" | $PY -c \
+					'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' 2>>"$log")
+				[ -n "$gbit" ] && record linux-lo-iperf3 bulk$flows "$r" \
+					"result test=bulk flows=$flows gbit_s=$gbit"
+				stop_pid "$ip3"
+			done
+		done
+	else
+		skip linux-lo-iperf3 "iperf3 not installed"
+	fi
+	if command -v sockperf >/dev/null; then
+		echo "== linux-lo-sockperf"
+		# sockperf's server prints no ready line: give it a moment to listen.
+		ip netns exec $ns sockperf server --tcp -i 127.0.0.1 -p 11111 >"$out/sockperf-server.out" 2>&1 &
+		sp=$!
+		PIDS+=("$sp")
+		sleep 0.5
+		for r in $(seq 1 "$reps"); do
+			# sockperf reports half the round trip; the table shows full round trips.
+			line=$(timeout "$budget" ip netns exec $ns sockperf ping-pong --tcp -i 127.0.0.1 \
+				-p 11111 -m 64 -t "$isecs" 2>&1 |
+				sed 's/\x1b\[[0-9;]*m//g' | awk '
+				/avg-latency=/ { split($0, a, "avg-latency="); split(a[2], b, " "); mean = b[1] }
+				/percentile 50.000/ { p50 = $NF } /percentile 99.000/ { p99 = $NF }
+				/percentile 99.900/ { p999 = $NF }
+				END { if (mean != "") printf "result test=rr mean_us=%.2f p50_us=%.2f p99_us=%.2f p999_us=%.2f\n", 2*mean, 2*p50, 2*p99, 2*p999 }')
+			[ -n "$line" ] && record linux-lo-sockperf rr "$r" "$line"
+		done
+		stop_pid "$sp"
+	else
+		skip linux-lo-sockperf "sockperf not installed"
+	fi
+	ip netns del $ns; NSS=()
+
+	a=wb-va-$$ b=wb-vb-$$
+	mkns $a && mkns $b
+	ip -n $a link add wbva type veth peer name wbvb netns $b
+	ip -n $a addr add 192.0.2.11/24 dev wbva
+	ip -n $b addr add 192.0.2.12/24 dev wbvb
+	ip -n $a link set wbva up
+	ip -n $b link set wbvb up
+	if start_server $b "$out/veth-server.out" "$bench" server --kernel --bind 192.0.2.12; then
+		workloads linux-veth ip netns exec $a "$bench" client --kernel --peer 192.0.2.12
+		stop_pid "$SRV"
+	else
+		skip linux-veth "kernel server did not start"
+	fi
+	ip netns del $a; ip netns del $b; NSS=()
+fi
+
+# ---- the table, JSON and chart ----
+elapsed=$(($(date +%s) - start_ts))
+meta="$(date -u '+%Y-%m-%d %H:%M UTC'); $(uname -r); $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); load at start $(cut -d' ' -f1-3 /proc/loadavg); $reps x ${duration}s per figure, median; ${elapsed}s total${note:+; $note}"
+$PY - "$raw" "$out" "$meta" <<'EOF'
+import json, statistics, sys
+raw, out, meta = sys.argv[1:4]
+rows, skips = {}, {}
+order = ["weir-memif", "weir-link", "weir-tap-srv", "weir-tap-cli", "linux-lo",
+         "linux-lo-iperf3", "linux-lo-sockperf", "linux-veth"]
+what = {
+    "weir-memif": "weir<->weir, DPDK net_memif, poll mode, 1 core each",
+    "weir-link": "weir<->weir, link driver (socketpair), 1 core each",
+    "weir-tap-srv": "weir server <- Linux client, TAP",
+    "weir-tap-cli": "weir client -> Linux server, TAP",
+    "linux-lo": "Linux<->Linux loopback, weir-bench --kernel",
+    "linux-lo-iperf3": "Linux<->Linux loopback, iperf3",
+    "linux-lo-sockperf": "Linux<->Linux loopback, sockperf (2x its one-way figure)",
+    "linux-veth": "Linux<->Linux veth pair, weir-bench --kernel",
+}
+baseline = {"weir-memif": "linux-lo", "weir-link": "linux-lo",
+            "weir-tap-srv": "linux-veth", "weir-tap-cli": "linux-veth"}
+samples = {}
+for ln in open(raw):
+    sc, wl, rep, line = ln.rstrip("\n").split("\t", 3)
+    if wl == "skip":
+        skips[sc] = line
+        continue
+    kv = dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
+    samples.setdefault(sc, {}).setdefault(wl, []).append(kv)
+metrics = [("bulk1", "gbit_s", "bulk x1 Gbit/s"), ("bulk8", "gbit_s", "bulk x8 Gbit/s"),
+           ("rr", "mean_us", "rr mean us"), ("rr", "p50_us", "rr p50 us"),
+           ("rr", "p99_us", "rr p99 us"), ("rr", "p999_us", "rr p99.9 us"),
+           ("crr", "conn_s", "crr conn/s")]
+for sc, wls in samples.items():
+    rows[sc] = {}
+    for wl, key, label in metrics:
+        vals = [float(s[key]) for s in wls.get(wl, []) if key in s]
+        if vals:
+            rows[sc][label] = {"median": statistics.median(vals), "runs": vals}
+    crr = wls.get("crr", [])
+    if crr:
+        rows[sc]["crr errors"] = {"median": statistics.median(float(s.get("errors", 0)) for s in crr),
+                                  "runs": [float(s.get("errors", 0)) for s in crr]}
+doc = {"meta": meta, "scenarios": []}
+for sc in order:
+    if sc not in rows and sc not in skips:
+        continue
+    ent = {"scenario": sc, "what": what[sc]}
+    if sc in skips and sc not in rows:
+        ent["skipped"] = skips[sc]
+    else:
+        ent["metrics"] = rows[sc]
+        b = baseline.get(sc)
+        if b and b in rows:
+            ent["baseline"] = b
+            ent["ratio"] = {k: v["median"] / rows[b][k]["median"]
+                            for k, v in rows[sc].items()
+                            if k in rows[b] and rows[b][k]["median"] > 0 and k != "crr errors"}
+    doc["scenarios"].append(ent)
+json.dump(doc, open(out + "/bench.json", "w"), indent=1)
+
+cols = [m[2] for m in metrics]
+def fmt(v, label):
+    if "Gbit" in label: return "%.2f" % v
+    if "conn" in label: return "%.0f" % v
+    return "%.1f" % v
+lines = ["weir bench: " + meta, "",
+         "%-14s" % "scenario" + "".join("%16s" % c for c in cols)]
+for ent in doc["scenarios"]:
+    sc = ent["scenario"]
+    if "skipped" in ent:
+        lines.append("%-14s  skipped: %s" % (sc, ent["skipped"]))
+        continue
+    m = ent["metrics"]
+    lines.append("%-14s" % sc + "".join("%16s" % (fmt(m[c]["median"], c) if c in m else "-") for c in cols))
+    if "ratio" in ent:
+        r = ent["ratio"]
+        lines.append("%-14s" % ("  /" + ent["baseline"]) +
+                     "".join("%16s" % ("%.2fx" % r[c] if c in r else "-") for c in cols))
+lines += ["", "Rows:"] + ["  %-18s %s" % (e["scenario"], e["what"]) for e in doc["scenarios"]]
+lines += ["Ratios are weir / Linux (throughput and conn/s: higher is better for weir; latency: lower).",
+          "crr errors (median per run): " + ", ".join("%s %g" % (e["scenario"], e["metrics"]["crr errors"]["median"])
+          for e in doc["scenarios"] if "metrics" in e and "crr errors" in e["metrics"])]
+text = "\n".join(lines)
+print(text)
+open(out + "/bench.txt", "w").write(text + "\n")
+
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except Exception as e:
+    print("no chart: matplotlib unavailable (%s)" % e)
+    sys.exit(0)
+panels = [("bulk x1 Gbit/s", "bulk, 1 flow (Gbit/s, higher is better)"),
+          ("bulk x8 Gbit/s", "bulk, 8 flows (Gbit/s, higher is better)"),
+          ("rr p50 us", "64-byte round trip p50 / p99 (us, lower is better)"),
+          ("crr conn/s", "connect+64B req/reply+close (conn/s, higher is better)")]
+fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+for ax, (key, title) in zip(axes.flat, panels):
+    names, vals, extra = [], [], []
+    for ent in doc["scenarios"]:
+        m = ent.get("metrics", {})
+        if key in m:
+            names.append(ent["scenario"])
+            vals.append(m[key]["median"])
+            extra.append(m.get("rr p99 us", {}).get("median") if key == "rr p50 us" else None)
+    colors = ["#c0504d" if n.startswith("weir") else "#4f81bd" for n in names]
+    y = range(len(names))
+    ax.barh(list(y), vals, color=colors)
+    if key == "rr p50 us":
+        ax.scatter([e if e is not None else 0 for e in extra], list(y), marker="|", s=200,
+                   color="black", label="p99")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_title(title, fontsize=10)
+    for yi, v in zip(y, vals):
+        ax.text(v, yi, " " + fmt(v, key), va="center", fontsize=7)
+fig.suptitle("weir (red) vs Linux (blue): " + meta, fontsize=8, wrap=True)
+fig.tight_layout(rect=(0, 0, 1, 0.95))
+fig.savefig(out + "/bench.png", dpi=90)
+print("wrote %s/bench.txt, bench.json, bench.png" % out)
+EOF
