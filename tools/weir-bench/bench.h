@@ -41,6 +41,7 @@ struct bench_result {
 	uint64_t bytes;	   /* bulk: payload bytes delivered */
 	uint64_t ops;	   /* rr: round trips recorded; crr: connections completed */
 	uint64_t errors;   /* crr: connections that failed */
+	uint64_t retrans;  /* bulk: segments the client sent again (a diagnosis, not a figure) */
 	uint64_t *lat_ns;  /* rr: one round-trip time per op (malloc'd) */
 	size_t lat_len, lat_cap;
 };

@@ -233,7 +233,7 @@ static int read_exact(int fd, uint8_t *buf, size_t len)
 
 struct kbulk {
 	const struct bench_opts *o;
-	uint64_t deadline, bytes, end;
+	uint64_t deadline, bytes, end, retrans;
 	int rc;
 	pthread_t th;
 };
@@ -273,6 +273,13 @@ static void *bulk_thread(void *arg)
 		break;
 	}
 	b->end = now_ns();
+	{
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+
+		if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0)
+			b->retrans = ti.tcpi_total_retrans;
+	}
 	close(fd);
 	return NULL;
 }
@@ -308,6 +315,7 @@ int bench_kernel_client(const struct bench_opts *o, struct bench_result *r)
 			pthread_join(b[i].th, NULL);
 			rc |= b[i].rc;
 			r->bytes += b[i].bytes;
+			r->retrans += b[i].retrans;
 			if (b[i].end > end)
 				end = b[i].end;
 		}

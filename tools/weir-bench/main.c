@@ -95,8 +95,9 @@ void bench_report(struct bench_result *r)
 	printf("result test=%s flows=%u seconds=%.3f", bench_test_name(r->test), r->flows,
 	       r->seconds);
 	if (r->test == BENCH_BULK) {
-		printf(" bytes=%llu gbit_s=%.3f", (unsigned long long)r->bytes,
-		       r->seconds > 0 ? (double)r->bytes * 8 / r->seconds / 1e9 : 0.0);
+		printf(" bytes=%llu gbit_s=%.3f retrans=%llu", (unsigned long long)r->bytes,
+		       r->seconds > 0 ? (double)r->bytes * 8 / r->seconds / 1e9 : 0.0,
+		       (unsigned long long)r->retrans);
 	} else if (r->test == BENCH_RR) {
 		double sum = 0;
 
