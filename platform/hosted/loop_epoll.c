@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WEIR_LOG_COMPONENT "loop"
@@ -19,8 +20,18 @@ struct weir_loop_source {
 	unsigned flags;
 };
 
+/* epoll_wait counts in milliseconds; a poll-mode device that may sleep when idle asks for less
+ * (DPDK's idle_sleep_us). epoll_pwait2 (glibc 2.35, Linux 5.11) takes nanoseconds; without it a
+ * sub-millisecond wait becomes 1 ms. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#define HAVE_EPOLL_PWAIT2 1
+#else
+#define HAVE_EPOLL_PWAIT2 0
+#endif
+
 struct weir_loop {
 	int epfd;
+	int no_pwait2; /* the kernel lacks epoll_pwait2 (ENOSYS) */
 	struct weir_loop_source **srcs;
 	unsigned nsrcs, cap;
 	unsigned busy_sources; /* sources that forbid sleeping */
@@ -173,7 +184,20 @@ int weir_loop_run_once(struct weir_loop *loop, uint64_t max_wait_ns)
 
 		if (max_wait_ns == WEIR_DEADLINE_NEVER)
 			ms = -1;
-		n = epoll_wait(loop->epfd, evs, (int)WEIR_ARRAY_SIZE(evs), ms);
+		n = -2;
+#if HAVE_EPOLL_PWAIT2
+		if (max_wait_ns < WEIR_NS_PER_MS && !loop->no_pwait2) {
+			struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)max_wait_ns };
+
+			n = epoll_pwait2(loop->epfd, evs, (int)WEIR_ARRAY_SIZE(evs), &ts, NULL);
+			if (n < 0 && errno == ENOSYS) {
+				loop->no_pwait2 = 1;
+				n = -2;
+			}
+		}
+#endif
+		if (n == -2)
+			n = epoll_wait(loop->epfd, evs, (int)WEIR_ARRAY_SIZE(evs), ms);
 		if (n < 0 && errno != EINTR)
 			return WEIR_EIO;
 		loop->stats.sleeps++;
