@@ -65,6 +65,7 @@ static const char *const pool_names[] = {
 #include "lwip/priv/memp_std.h"
 };
 _Static_assert(sizeof(pool_names) / sizeof(pool_names[0]) == MEMP_MAX, "one name per pool");
+_Static_assert(MEMP_MAX < 31, "lwip_check.h's SKIP_POOL() is an int bit mask");
 
 /* Tests named on the command line: -o (compiled out) and -x (excluded). found counts how many
  * of the names the suite really holds, so that a stale name is an error too. */
@@ -243,6 +244,9 @@ int main(int argc, char **argv)
 			return usage();
 		l->names[l->n++] = argv[++i];
 	}
+
+	printf("weir-lwip-unit: lwIP %s from %s, patches: %s\n", LWIP_VERSION_STRING,
+	       WEIR_LWIP_UNIT_SRC, WEIR_LWIP_UNIT_PATCHES);
 
 	/* Like upstream's runner with NO_SYS=1: lwIP is initialised once, before the fork of
 	 * each test, and every fixture starts from that state. */
