@@ -61,6 +61,8 @@ target_include_directories(weir_lwip_headers INTERFACE
   "${WEIR_GEN_DIR}" "${_l}/include" "${CMAKE_SOURCE_DIR}/platform/lwip")
 
 add_library(weir_lwip STATIC ${WEIR_LWIP_SOURCES})
+# The SYN-cookie hash (LWIP_HOOK_TCP_SYNCOOKIE) uses weir_platform's SipHash and entropy.
+target_sources(weir_lwip PRIVATE ${CMAKE_SOURCE_DIR}/platform/lwip/syncookie.c)
 target_link_libraries(weir_lwip PRIVATE weir_lwip_headers)
 target_include_directories(weir_lwip PRIVATE "${CMAKE_SOURCE_DIR}/platform/include")
 # lwIP is not our code: no -Werror, and quiet about its style. It is sanitized like ours: the

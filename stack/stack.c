@@ -9,6 +9,7 @@
 #include "lwip/ip4.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h" /* SYN-cookie counters (stack/patches/0010) */
 #include "lwip/prot/icmp.h"
 #include "lwip/raw.h"
 #include "lwip/stats.h"
@@ -428,6 +429,12 @@ int weir_stack_get_stats(const struct weir_stack *s, struct weir_stack_stats *ou
 	out->tcp_drops = lwip_stats.tcp.drop;
 	out->etharp_drops = lwip_stats.etharp.drop;
 	out->icmp_drops = lwip_stats.icmp.drop;
+#endif
+#if defined(TCP_SYNCOOKIES) && TCP_SYNCOOKIES
+	out->syncookies_sent = tcp_syncookies_sent;
+	out->syncookies_accepted = tcp_syncookies_accepted;
+	out->syncookies_evicted = tcp_syncookies_evicted;
+	out->syncookies_rejected = tcp_syncookies_rejected;
 #endif
 	return 0;
 }

@@ -106,6 +106,10 @@ def lwipopts(kconf):
     ]
     if v("LWIP_TCP_LISTEN_BACKLOG"):
         opts.append(("TCP_DEFAULT_LISTEN_BACKLOG", v("LWIP_TCP_DEFAULT_LISTEN_BACKLOG"), ""))
+        if v("LWIP_TCP_SYNCOOKIES"):
+            opts.append(("LWIP_HOOK_TCP_SYNCOOKIE(lip, lport, rip, rport, isn, slot)",
+                         "weir__lwip_syncookie_hash(lip, lport, rip, rport, isn, slot)",
+                         "SYN cookies once a backlog is full (stack/patches/0010)"))
     if scale:
         opts.append(("TCP_RCV_SCALE", scale, ""))
     if v("LWIP_TCP_QUEUE_OOSEQ"):

@@ -9,6 +9,12 @@
 u32_t weir__lwip_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
 			 u16_t remote_port);
 
+/* SYN cookies (stack/patches/0010): a keyed hash of the 4-tuple, the peer's ISN and the cookie's
+ * time slot and MSS index (platform/lwip/syncookie.c). */
+u32_t weir__lwip_syncookie_hash(const ip_addr_t *local_ip, u16_t local_port,
+				const ip_addr_t *remote_ip, u16_t remote_port, u32_t peer_isn,
+				u32_t slot_mss);
+
 /* Per-segment TCP hooks, set by the flow layer (flow/ is above platform/, so it registers
  * itself here instead of lwIP calling into it by name). Used for per-flow segment counters and
  * retransmission detection. */

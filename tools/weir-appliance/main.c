@@ -408,13 +408,16 @@ static void print_stats(void)
 		out += opts.services[i].bytes_out;
 	}
 	weir_log_info("stats: flows open %llu accepted %llu refused %llu; bytes in %llu out %llu "
-		      "(ended flows); frames rx %llu tx %llu; drops %llu",
+		      "(ended flows); frames rx %llu tx %llu; drops %llu; syn-cookies sent %llu "
+		      "accepted %llu",
 		      (unsigned long long)open, (unsigned long long)accepted,
 		      (unsigned long long)refused, (unsigned long long)in, (unsigned long long)out,
 		      (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
 		      (unsigned long long)(st.drop_runt + st.drop_wrap + st.drop_input +
 					   st.drop_tx_full + st.drop_tx_error + st.drop_tx_oversize +
-					   st.drop_tx_chain));
+					   st.drop_tx_chain),
+		      (unsigned long long)st.syncookies_sent,
+		      (unsigned long long)st.syncookies_accepted);
 }
 
 static void stats_fiber(void *arg)

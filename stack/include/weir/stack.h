@@ -58,6 +58,11 @@ struct weir_stack_stats {
 	uint64_t icmp_echo_replies_in;	 /* replies matching our pings */
 	/* lwIP's own view (0 when CONFIG_LWIP_STATS is off) */
 	uint64_t ip_drops, tcp_drops, etharp_drops, icmp_drops;
+	/* SYN cookies (CONFIG_LWIP_TCP_SYNCOOKIES; counted since the process started): SYNs
+	 * answered with a cookie because a listener's backlog was full, connections made from a
+	 * returned cookie, half-open connections forgotten to make room for one, and ACKs to a
+	 * listener sending cookies that carried no valid cookie (answered with RST). */
+	uint64_t syncookies_sent, syncookies_accepted, syncookies_evicted, syncookies_rejected;
 };
 
 /* Brings up the host on cfg->netdev and attaches it to cfg->loop. Returns 0 and sets *out, or

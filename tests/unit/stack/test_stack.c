@@ -11,6 +11,7 @@
 #include "lwip/timeouts.h"
 
 #include <weir/clock.h>
+#include <weir/compiler.h>
 #include <weir/config.h>
 #include <weir/error.h>
 #include <weir/resolve.h>
@@ -642,6 +643,185 @@ START_TEST(test_option_length_byte_past_options_not_read)
 }
 END_TEST
 
+/* --- SYN cookies (stack/patches/0010) ------------------------------------------------------------ */
+
+static struct tcp_pcb *cookie_accepted;
+static unsigned cookie_accepts;
+
+static err_t cookie_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
+{
+	WEIR_UNUSED(arg);
+	if (err == ERR_OK && newpcb != NULL) {
+		cookie_accepted = newpcb;
+		cookie_accepts++;
+	}
+	return ERR_OK;
+}
+
+static unsigned tcp_pcbs_used(void)
+{
+	return lwip_stats.memp[MEMP_TCP_PCB]->used;
+}
+
+/* Sends one segment from the peer's port sport and polls the stack once. */
+static void peer_segment(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
+			 const uint8_t *opts, size_t optlen, const char *data)
+{
+	uint8_t f[256] = { 0 };
+	struct frame_tcp_spec sp = {
+		.smac = peer_mac, .dmac = our_mac, .sip_be = peer_ip.v4, .dip_be = our_ip.v4,
+		.sport = sport, .dport = 80, .seq = seq, .ack = ack, .flags = flags, .wnd = 65535,
+		.opts = opts, .optlen = optlen, .payload = (const uint8_t *)data,
+		.len = data ? strlen(data) : 0,
+	};
+	size_t len = frame_tcp(f, &sp);
+
+	ck_assert_int_ge(memdev_inject(&md, f, len < 60 ? 60 : len), 0);
+	weir_stack_poll(st);
+}
+
+/* The last segment we sent to the peer's port dport; fails the test if there is none. */
+static struct frame_tcp_info our_last_segment_to(uint16_t dport)
+{
+	struct frame_tcp_info t, found = { 0 };
+	int n = 0;
+
+	for (unsigned i = 0; i < md.ntx; i++) {
+		if (frame_tcp_parse(md.tx[i].data, md.tx[i].len, &t) == 0 && t.dport == dport) {
+			found = t;
+			n++;
+		}
+	}
+	ck_assert_msg(n > 0, "nothing sent to port %u", dport);
+	return found;
+}
+
+static struct tcp_pcb *listen_on_80_backlog(u8_t backlog)
+{
+	struct tcp_pcb *p = tcp_new();
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(tcp_bind(p, IP_ANY_TYPE, 80), ERR_OK);
+	p = tcp_listen_with_backlog(p, backlog);
+	ck_assert_ptr_nonnull(p);
+	tcp_accept(p, cookie_accept);
+	cookie_accepted = NULL;
+	cookie_accepts = 0;
+	return p;
+}
+
+START_TEST(test_syn_cookies_once_backlog_full)
+{
+	/* Backlog 2: two SYNs make half-open connections (state kept). The third SYN is answered
+	 * with a cookie and nothing is kept; the ACK returning it makes the connection, evicting the
+	 * oldest half-open one to make room, and its data is received. */
+	static const uint8_t opts[12] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 1, 1 }; /* MSS WS SACK */
+	struct weir_stack_stats s0, s1;
+	struct frame_tcp_info sa, ack;
+	struct tcp_pcb *l;
+	unsigned used0;
+
+	peer_arps_us();
+	l = listen_on_80_backlog(2);
+	used0 = tcp_pcbs_used();
+	weir_stack_get_stats(st, &s0);
+
+	md.ntx = 0;
+	peer_segment(50000, 1000, 0, FRAME_TCP_SYN, opts, sizeof(opts), NULL);
+	peer_segment(50001, 2000, 0, FRAME_TCP_SYN, opts, sizeof(opts), NULL);
+	ck_assert_uint_eq(tcp_pcbs_used(), used0 + 2);
+	sa = our_last_segment_to(50001);
+	ck_assert_ptr_nonnull(frame_tcp_option(&sa, 3)); /* a stateful SYN-ACK: window scaling */
+
+	peer_segment(50002, 3000, 0, FRAME_TCP_SYN, opts, sizeof(opts), NULL);
+	ck_assert_uint_eq(tcp_pcbs_used(), used0 + 2); /* nothing kept for it */
+	sa = our_last_segment_to(50002);
+	ck_assert_uint_eq(sa.flags, FRAME_TCP_SYN | FRAME_TCP_ACK);
+	ck_assert_uint_eq(sa.ack, 3001);
+	ck_assert_uint_eq(sa.optlen, 4); /* MSS only: no state to remember WS, SACK, TS */
+	ck_assert_ptr_nonnull(frame_tcp_option(&sa, 2));
+	weir_stack_get_stats(st, &s1);
+	ck_assert_uint_eq(s1.syncookies_sent - s0.syncookies_sent, 1);
+
+	peer_segment(50002, 3001, sa.seq + 1, FRAME_TCP_ACK | FRAME_TCP_PSH, NULL, 0, "hello");
+	ck_assert_uint_eq(cookie_accepts, 1);
+	ck_assert_ptr_nonnull(cookie_accepted);
+	ck_assert_uint_eq(cookie_accepted->remote_port, 50002);
+	ck_assert_int_eq(cookie_accepted->state, ESTABLISHED);
+	ck_assert_uint_eq(cookie_accepted->rcv_nxt, 3001 + 5); /* the data came with the ACK */
+	ck_assert_uint_eq(cookie_accepted->snd_nxt, sa.seq + 1);
+	ck_assert_uint_eq(cookie_accepted->mss, 1460);
+	ck_assert_uint_eq(tcp_pcbs_used(), used0 + 2); /* one half-open evicted, one made */
+	weir_stack_get_stats(st, &s1);
+	ck_assert_uint_eq(s1.syncookies_accepted - s0.syncookies_accepted, 1);
+	ck_assert_uint_eq(s1.syncookies_evicted - s0.syncookies_evicted, 1);
+	ack = our_last_segment_to(50002);
+	ck_assert_uint_eq(ack.ack, 3006);
+	drop_tcp_state(l);
+}
+END_TEST
+
+START_TEST(test_syn_cookie_forged_or_replayed_is_refused)
+{
+	/* With the backlog full, an ACK whose cookie was altered, or that returns a real cookie for a
+	 * different peer ISN or port, makes no connection and is answered with RST. */
+	struct weir_stack_stats s0, s1;
+	struct frame_tcp_info sa, r;
+	struct tcp_pcb *l;
+	unsigned used0;
+
+	peer_arps_us();
+	l = listen_on_80_backlog(1);
+	peer_segment(50010, 1000, 0, FRAME_TCP_SYN, NULL, 0, NULL); /* fills the backlog */
+	used0 = tcp_pcbs_used();
+	md.ntx = 0;
+	peer_segment(50011, 5000, 0, FRAME_TCP_SYN, NULL, 0, NULL);
+	sa = our_last_segment_to(50011);
+	ck_assert_uint_eq(sa.optlen, 4);
+	weir_stack_get_stats(st, &s0);
+
+	peer_segment(50011, 5001, (sa.seq ^ 0x00000100u) + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	peer_segment(50011, 6001, sa.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	peer_segment(50012, 5001, sa.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	ck_assert_uint_eq(cookie_accepts, 0);
+	ck_assert_uint_eq(tcp_pcbs_used(), used0);
+	weir_stack_get_stats(st, &s1);
+	ck_assert_uint_eq(s1.syncookies_rejected - s0.syncookies_rejected, 3);
+	ck_assert_uint_eq(s1.syncookies_accepted, s0.syncookies_accepted);
+	r = our_last_segment_to(50012);
+	ck_assert_uint_eq(r.flags & FRAME_TCP_RST, FRAME_TCP_RST);
+
+	/* The genuine one still works afterwards. */
+	peer_segment(50011, 5001, sa.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	ck_assert_uint_eq(cookie_accepts, 1);
+	drop_tcp_state(l);
+}
+END_TEST
+
+START_TEST(test_no_syn_cookie_below_backlog)
+{
+	/* Below the backlog a SYN makes an ordinary half-open connection with all its options. */
+	static const uint8_t opts[12] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 1, 1 };
+	struct weir_stack_stats s0, s1;
+	struct frame_tcp_info sa;
+	struct tcp_pcb *l;
+
+	peer_arps_us();
+	l = listen_on_80_backlog(4);
+	weir_stack_get_stats(st, &s0);
+	md.ntx = 0;
+	peer_segment(50020, 1000, 0, FRAME_TCP_SYN, opts, sizeof(opts), NULL);
+	sa = our_last_segment_to(50020);
+	ck_assert_ptr_nonnull(frame_tcp_option(&sa, 3));
+	weir_stack_get_stats(st, &s1);
+	ck_assert_uint_eq(s1.syncookies_sent, s0.syncookies_sent);
+	peer_segment(50020, 1001, sa.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	ck_assert_uint_eq(cookie_accepts, 1);
+	ck_assert_uint_ne(cookie_accepted->flags & TF_WND_SCALE, 0);
+	drop_tcp_state(l);
+}
+END_TEST
+
 START_TEST(test_service_table)
 {
 	uint16_t port;
@@ -736,6 +916,9 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_checked_fixture(tl, setup, teardown);
 	tcase_add_test(tl, test_syn_with_high_timestamp);
 	tcase_add_test(tl, test_option_length_byte_past_options_not_read);
+	tcase_add_test(tl, test_syn_cookies_once_backlog_full);
+	tcase_add_test(tl, test_syn_cookie_forged_or_replayed_is_refused);
+	tcase_add_test(tl, test_no_syn_cookie_below_backlog);
 	suite_add_tcase(s, tl);
 
 	TCase *th = tcase_create("names");
