@@ -292,9 +292,9 @@ fi
 # ---- the table, JSON and chart ----
 elapsed=$(($(date +%s) - start_ts))
 meta="$(date -u '+%Y-%m-%d %H:%M UTC'); $(uname -r); $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); load at start $(cut -d' ' -f1-3 /proc/loadavg); $reps x ${duration}s per figure, median; ${elapsed}s total${note:+; $note}"
-$PY - "$raw" "$out" "$meta" <<'EOF'
+$PY - "$raw" "$out" "$meta" "$reps" <<'EOF'
 import json, statistics, sys
-raw, out, meta = sys.argv[1:4]
+raw, out, meta, reps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rows, skips = {}, {}
 order = ["weir-memif", "weir-link", "weir-tap-srv", "weir-tap-cli", "linux-lo",
          "linux-lo-iperf3", "linux-lo-sockperf", "linux-veth"]
@@ -363,13 +363,16 @@ for ent in doc["scenarios"]:
         lines.append("%-14s  skipped: %s" % (sc, ent["skipped"]))
         continue
     m = ent["metrics"]
-    lines.append("%-14s" % sc + "".join("%16s" % (fmt(m[c]["median"], c) if c in m else "-") for c in cols))
+    # A figure from fewer runs than asked (a run failed or hit its time limit) is starred.
+    lines.append("%-14s" % sc + "".join("%16s" % ((fmt(m[c]["median"], c) + ("*" if len(m[c]["runs"]) < reps else ""))
+                                                  if c in m else "-") for c in cols))
     if "ratio" in ent:
         r = ent["ratio"]
         lines.append("%-14s" % ("  /" + ent["baseline"]) +
                      "".join("%16s" % ("%.2fx" % r[c] if c in r else "-") for c in cols))
 lines += ["", "Rows:"] + ["  %-18s %s" % (e["scenario"], e["what"]) for e in doc["scenarios"]]
-lines += ["Ratios are weir / Linux (throughput and conn/s: higher is better for weir; latency: lower).",
+lines += ["* median of fewer than %d runs: the others failed or hit the time limit (see bench.log)" % reps,
+          "Ratios are weir / Linux (throughput and conn/s: higher is better for weir; latency: lower).",
           "crr errors (median per run): " + ", ".join("%s %g" % (e["scenario"], e["metrics"]["crr errors"]["median"])
           for e in doc["scenarios"] if "metrics" in e and "crr errors" in e["metrics"])]
 text = "\n".join(lines)
@@ -385,7 +388,7 @@ except Exception as e:
     sys.exit(0)
 panels = [("bulk x1 Gbit/s", "bulk, 1 flow (Gbit/s, higher is better)"),
           ("bulk x8 Gbit/s", "bulk, 8 flows (Gbit/s, higher is better)"),
-          ("rr p50 us", "64-byte round trip p50 / p99 (us, lower is better)"),
+          ("rr p50 us", "64-byte round trip p50 (bar) and p99 (|), us, log scale, lower is better"),
           ("crr conn/s", "connect+64B req/reply+close (conn/s, higher is better)")]
 fig, axes = plt.subplots(2, 2, figsize=(13, 8))
 for ax, (key, title) in zip(axes.flat, panels):
@@ -403,6 +406,8 @@ for ax, (key, title) in zip(axes.flat, panels):
         ax.scatter([e if e is not None else 0 for e in extra], list(y), marker="|", s=200,
                    color="black", label="p99")
         ax.legend(loc="lower right", fontsize=8)
+    if key == "rr p50 us":
+        ax.set_xscale("log")
     ax.set_yticks(list(y))
     ax.set_yticklabels(names, fontsize=8)
     ax.invert_yaxis()

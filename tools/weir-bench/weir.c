@@ -32,16 +32,20 @@ static int fail(const char *what, int rc)
 
 static void host_down(struct host *h)
 {
+	struct weir_netdev_stats ds = { 0 };
 	struct weir_stack_stats st;
 
 	/* Per-frame costs (profiles) are normalised by these; drops explain slow runs. */
-	if (h->stack != NULL && weir_stack_get_stats(h->stack, &st) == 0)
+	if (h->stack != NULL && weir_stack_get_stats(h->stack, &st) == 0) {
+		weir_netdev_get_stats(h->dev, &ds);
 		fprintf(stderr,
 			"weir-bench: stack %s: rx_frames=%llu tx_frames=%llu drop_tx_full=%llu "
-			"drop_input=%llu tcp_drops=%llu\n",
+			"drop_input=%llu tcp_drops=%llu dev_rx_nobuf=%llu dev_tx_full=%llu\n",
 			h->role, (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
 			(unsigned long long)st.drop_tx_full, (unsigned long long)st.drop_input,
-			(unsigned long long)st.tcp_drops);
+			(unsigned long long)st.tcp_drops, (unsigned long long)ds.rx_nobuf,
+			(unsigned long long)ds.tx_full);
+	}
 	if (h->fibers)
 		weir_fibers_fini();
 	weir_stack_close(h->stack);
