@@ -314,12 +314,17 @@ def rx_seeds():
         "none": b"",
         "mss": opt_mss(536),
         "full": syn_opts(),
-        "ts-high": opt_ts(0x80000001, 0),  # TSval >= 2^31: the shift UB of notes 5.2
+        # lwIP 2.1.3 shifts the TSval's last byte left by 24 as an int: >= 0x80 is UB (notes 5.2)
+        "ts-high": opt_ts(0xFFFFFFFF, 0),
         "ws-big": opt_ws(30),
         "mss-zero": opt_mss(0),
         "len-zero": bytes([2, 0, 5, 0xB4]),
         "len-one": bytes([8, 1, 1, 1]),
         "past-end": bytes([1, 1, 8, 10]),  # timestamp whose length runs past the options
+        # A kind byte last: 2.1.3 reads its length byte past the options (notes 5.1, 3d896ba0);
+        # 8 option bytes make the frame 62 bytes, beyond the 60-byte padding, so ASan sees it.
+        "kind-last": bytes([1] * 7 + [8]),
+        "mss-kind-last": bytes([1] * 7 + [2]),
         "unknown": bytes([0x99, 2, 0x77, 3]),
         "eol-first": bytes([0, 2, 4, 5]),
         "nops": bytes([1] * 40),
@@ -422,7 +427,8 @@ def tcp_seeds():
     s["c-refused"] = tcp_input([tcp_rec(2, RST | ACK)])
     for n, o in enumerate((b"", opt_mss(), syn_opts(), bytes([2, 0, 5, 0xB4]),
                            bytes([1, 1, 8, 10]), bytes([8, 10, 0x80, 0, 0, 0]),
-                           opt_ws(14) + opt_sackperm())):
+                           opt_ws(14) + opt_sackperm(), bytes([1] * 7 + [8]),
+                           opt_ts(0xFFFFFFFF, 0))):
         s["new-%d" % n] = tcp_input([tcp_rec(3, SYN, o, wnd=65535), tcp_rec(3, ACK, wnd=65535),
                                      tcp_rec(3, ACK | PSH, payload=b"x" * 100, wnd=65535),
                                      tcp_rec(3, ACK, dt=1), tcp_rec(3, ACK | FIN, dt=1),
