@@ -69,6 +69,7 @@ struct dpdk_dev {
 	struct weir_netdev_stats sw; /* what the driver counts itself (runts, padding, full) */
 	uint64_t low_events, csum_bad;
 	uint32_t polls;
+	int low; /* the pool was low at the last look */
 };
 
 /* --- the EAL: once per process -------------------------------------------------------------- */
@@ -595,11 +596,14 @@ static int dpdk_rx_buffers_low(struct weir_netdev *nd)
 	struct dpdk_dev *d = (struct dpdk_dev *)nd;
 
 	/* Cheap test first: the pool cannot be low while the stack holds less than half of it. */
-	if (d->held < d->pool_size / 2)
+	if (d->held < d->pool_size / 2 ||
+	    rte_mempool_avail_count(d->rx_pool) >= d->pool_size / 8 + d->rx_desc / 4) {
+		d->low = 0;
 		return 0;
-	if (rte_mempool_avail_count(d->rx_pool) >= d->pool_size / 8 + d->rx_desc / 4)
-		return 0;
-	d->low_events++;
+	}
+	if (!d->low)
+		d->low_events++; /* counted once per spell, asked on every poll */
+	d->low = 1;
 	return 1;
 }
 
