@@ -93,7 +93,8 @@ def lwipopts(kconf):
         ("LWIP_STATS", v("LWIP_STATS"), ""),
         ("LWIP_STATS_DISPLAY", 0, ""),
         ("LWIP_NETIF_HOSTNAME", 0, ""),
-        ("LWIP_NOASSERT", 0 if (hosted or v("WEIR_DEBUG")) else 1,
+        # lwIP's debug.h disables LWIP_ASSERT when LWIP_NOASSERT is defined at all, even as 0.
+        ("LWIP_NOASSERT", None if (hosted or v("WEIR_DEBUG")) else 1,
          "assertions stay on for hosted builds"),
         ("LWIP_HOOK_FILENAME", '"weir_lwip_hooks.h"', ""),
         ("LWIP_HOOK_TCP_ISN(lip, lport, rip, rport)",
@@ -199,6 +200,10 @@ def main():
           " * tools/genconfig.py (the one place mapping CONFIG_* to lwIP). Do not edit. */",
           "#ifndef WEIR_LWIPOPTS_H", "#define WEIR_LWIPOPTS_H", ""]
     for name, value, why in lwipopts(kconf):
+        if value is None:
+            # lwIP tests some switches with #ifdef (LWIP_NOASSERT): say it by leaving it out.
+            ol.append("/* %s is not defined: %s */" % (name, why))
+            continue
         line = "#define %-40s %s" % (name, value)
         if why:
             line += " /* %s */" % why
