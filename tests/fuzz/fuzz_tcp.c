@@ -9,7 +9,8 @@
  *
  * Input: the FZ_HDR_LEN-byte header of fuzz_host.h, then records of REC_LEN bytes
  *   [0]  time code (fz_delta_ms)
- *   [1]  bits 0-2 connection (see conns[] below); bit 3: seq offset counts 64 KiB units;
+ *   [1]  bits 0-2 connection (see conns[] below; 7 is a fresh peer port for every pure SYN,
+ *        so a flood can outrun the listener's backlog); bit 3: seq offset counts 64 KiB units;
  *        bit 4: ack offset counts 64 KiB units; bit 5: corrupt the TCP checksum;
  *        bit 6: send as two IPv4 fragments; bit 7: send twice
  *   [2]  TCP flags
@@ -31,6 +32,9 @@
 #define TH_FIN 0x01
 #define TH_SYN 0x02
 #define TH_RST 0x04
+#define TH_ACK 0x10
+#define FLOOD 7
+#define FLOOD_PORT0 51000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -57,7 +61,7 @@ static void conns_reset(void)
 		{ FZ_PORT_LISTEN, 50002, 0x0e000000u, 0 },
 		{ FZ_PORT_LISTEN, 50003, 0x7ffffff0u, 0 }, /* sequence space wraps soon */
 		{ 81, 50010, 0x10000000u, 0 },		   /* a closed port */
-		{ FZ_PORT_A_LOCAL, 8, 0x11000000u, 0 },	   /* A's port, another peer port */
+		{ FZ_PORT_LISTEN, FLOOD_PORT0, 0, 0 },	   /* fresh peers (new_flood_peer) */
 	};
 
 	for (int i = 0; i < 8; i++) {
@@ -70,6 +74,15 @@ static void conns_reset(void)
 		conns[i].stack_nxt = fz_isn(init[i].lport, init[i].rport) + (i == FZ_CONN_A ||
 									 i == FZ_CONN_C ? 0 : 1);
 	}
+}
+
+/* Connection 7 moves to the next peer port on every pure SYN. */
+static void new_flood_peer(struct conn *c)
+{
+	c->rport++;
+	c->peer_isn = 0x20000000u + ((uint32_t)c->rport << 8);
+	c->peer_nxt = c->peer_isn;
+	c->stack_nxt = fz_isn(c->lport, c->rport) + 1;
 }
 
 static uint16_t get16(const uint8_t *p)
@@ -107,8 +120,10 @@ static void on_tx(const uint8_t *fr, size_t len)
 		       ((th[13] & TH_FIN) != 0);
 
 	for (int i = 0; i < 8; i++) {
-		if (conns[i].lport == get16(th) && conns[i].rport == get16(th + 2) &&
-		    (int32_t)(nxt - conns[i].stack_nxt) > 0)
+		if (conns[i].lport != get16(th) || conns[i].rport != get16(th + 2))
+			continue;
+		/* A SYN-ACK states the stack's ISN, whatever we expected (a SYN cookie, say). */
+		if ((th[13] & TH_SYN) || (int32_t)(nxt - conns[i].stack_nxt) > 0)
 			conns[i].stack_nxt = nxt;
 	}
 }
@@ -184,6 +199,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s.paylen = paylen;
 		off += paylen;
 
+		if (c == &conns[FLOOD] && (r[2] & (TH_SYN | TH_ACK)) == TH_SYN)
+			new_flood_peer(c);
 		s.sport = c->rport;
 		s.dport = c->lport;
 		s.seq = c->peer_nxt + (uint32_t)((r[1] & 0x08) ? so * 65536 : so);
@@ -194,7 +211,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		s.doff_raw = r[14] & 15;
 		s.bad_csum = (r[1] & 0x20) != 0;
 		/* A SYN starts the peer's sequence space afresh from its ISN. */
-		if ((s.flags & (TH_SYN | 0x10)) == TH_SYN && so == 0 && !(r[1] & 0x08))
+		if ((s.flags & (TH_SYN | TH_ACK)) == TH_SYN && so == 0 && !(r[1] & 0x08))
 			s.seq = c->peer_isn;
 
 		fz_advance_ms(fz_delta_ms(r[0]));

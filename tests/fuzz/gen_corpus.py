@@ -464,6 +464,9 @@ def tcp_seeds():
                            config=PLAIN | ZEROCOPY)
     s["flood"] = tcp_input([tcp_rec(3 + (i % 3), SYN, opt_mss(), so=i * 7) for i in range(8)]
                            + [tcp_rec(3, ACK, dt=secs(25))], config=MAXCONN)
+    s["flood-fresh-peers"] = tcp_input([tcp_rec(7, SYN, opt_mss()) for _ in range(12)]
+                                       + [tcp_rec(7, ACK), tcp_rec(7, ACK | PSH, payload=b"late"),
+                                          tcp_rec(7, ACK, dt=secs(25))])
     s["nodelay"] = tcp_input([tcp_rec(1, ACK | PSH, payload=b"n" * 20), tcp_rec(1, ACK, dt=1)],
                              config=NODELAY)
     return s
