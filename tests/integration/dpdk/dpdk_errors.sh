@@ -37,7 +37,7 @@ expect "$DPDK_EAL --vdev=net_null0,mbufs=100" "cannot even fill the RX ring"
 if [ "$(awk '/HugePages_Total/ { print $2 }' /proc/meminfo)" = 0 ]; then
 	expect "--no-pci -m 64" "hugepage"
 fi
-after=$(dpdk_runtime_snapshot)
-if [ "$before" = "$after" ]; then pass "nothing left in /var/run/dpdk"
-else fail "left in /var/run/dpdk: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"; fi
+left=$(dpdk_runtime_new "$before")
+if [ -z "$left" ]; then pass "nothing left in /var/run/dpdk"
+else fail "left in /var/run/dpdk: $left"; fi
 finish

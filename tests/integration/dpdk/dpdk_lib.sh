@@ -17,3 +17,6 @@ DPDK_EAL="--no-huge --no-pci -m 256"
 # dpdk_runtime_snapshot: what exists under /var/run/dpdk now (compared at the end: a weir process
 # must leave nothing there).
 dpdk_runtime_snapshot() { find /var/run/dpdk -mindepth 1 2>/dev/null | sort; }
+# dpdk_runtime_new SNAPSHOT: entries that exist now and did not then (an empty runtime directory
+# some other process left may be removed by weir's cleanup: that is not a failure).
+dpdk_runtime_new() { comm -13 <(echo "$1") <(dpdk_runtime_snapshot) | grep . | tr '\n' ' '; }

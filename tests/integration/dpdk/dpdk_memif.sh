@@ -73,9 +73,9 @@ if [ "$crc" = 0 ] && [ "$src" = 0 ] && grep -q '^ok: net_memif .*low-buffer even
 else fail "small pool, slow reader: exit client $crc server $src; $(grep -h 'FAIL\|receive mbufs in use' "$tmp"/small.*)"; fi
 if ls "$tmp"/*.sock >/dev/null 2>&1; then fail "memif sockets left behind: $(ls "$tmp"/*.sock)"
 else pass "memif sockets removed"; fi
-after=$(dpdk_runtime_snapshot)
-if [ "$before" = "$after" ]; then pass "nothing left in /var/run/dpdk"
-else fail "left in /var/run/dpdk: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"; fi
+left=$(dpdk_runtime_new "$before")
+if [ -z "$left" ]; then pass "nothing left in /var/run/dpdk"
+else fail "left in /var/run/dpdk: $left"; fi
 
 # The figure to compare with: Linux TCP over loopback in a private namespace, same machine, now.
 if command -v iperf3 >/dev/null; then

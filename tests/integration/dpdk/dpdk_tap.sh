@@ -69,9 +69,9 @@ wait "$pid"
 rc=$?
 WEIR_PIDS=()
 if [ "$rc" = 0 ]; then pass "SIGTERM: exit 0"; else fail "SIGTERM: exit $rc: $(tail -3 "$tmp/log")"; fi
-after=$(dpdk_runtime_snapshot)
-if [ "$before" = "$after" ]; then pass "nothing left in /var/run/dpdk"
-else fail "left in /var/run/dpdk: $(comm -13 <(echo "$before") <(echo "$after") | tr '\n' ' ')"; fi
+left=$(dpdk_runtime_new "$before")
+if [ -z "$left" ]; then pass "nothing left in /var/run/dpdk"
+else fail "left in /var/run/dpdk: $left"; fi
 if grep -q 'frames still held' "$tmp/log"; then fail "closed with frames held: $(grep held "$tmp/log")"
 else pass "no frames held at close"; fi
 finish
