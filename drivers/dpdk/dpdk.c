@@ -28,14 +28,14 @@
 
 #include "../netdev_priv.h"
 
-#define DPDK_BURST 32
+#define DPDK_BURST	  32
 #define DPDK_DEFAULT_DESC 1024
 /* A port counts as busy for this long after it last moved a frame: the loop keeps polling
  * instead of sleeping, so a flow in progress never waits for idle_sleep_us. */
 #define DPDK_BUSY_WINDOW_NS (1 * WEIR_NS_PER_MS)
 /* How often the link status is looked at (and changes logged). */
 #define DPDK_LINK_CHECK_NS (1 * WEIR_NS_PER_S)
-#define DPDK_MAX_ARGS 128
+#define DPDK_MAX_ARGS	   128
 
 /* The frame descriptor lives in the mbuf's private area: mbuf <-> frame is a constant offset,
  * and the stack keeps lwIP's pbuf_custom in the frame's stack_priv (stack.c), so receiving a
@@ -59,8 +59,8 @@ struct dpdk_dev {
 	struct rte_mempool *rx_pool, *tx_pool;
 	uint32_t pool_size, pool_baseline;
 	uint32_t tx_data_room;
-	uint32_t held;	  /* frames the stack holds */
-	int closed;	  /* closed while the stack still held frames: freed with the last one */
+	uint32_t held; /* frames the stack holds */
+	int closed;    /* closed while the stack still held frames: freed with the last one */
 	uint64_t last_busy_ns;
 	uint64_t next_link_check_ns;
 	int link_up;
@@ -77,11 +77,11 @@ struct dpdk_dev {
 enum eal_state { EAL_NONE, EAL_UP, EAL_DONE };
 static enum eal_state eal_state;
 static char *eal_args_used; /* the user's arguments the EAL was started with */
-static char *eal_argbuf;	    /* the argument strings (the EAL may keep pointers into them) */
+static char *eal_argbuf;    /* the argument strings (the EAL may keep pointers into them) */
 static char *eal_argv[DPDK_MAX_ARGS + 8];
 static unsigned open_ports;
-static int eal_loud;		       /* forward DPDK errors at warn level (after open) */
-static char eal_last_error[200];       /* the last error DPDK logged, for the one-line message */
+static int eal_loud;		 /* forward DPDK errors at warn level (after open) */
+static char eal_last_error[200]; /* the last error DPDK logged, for the one-line message */
 static FILE *eal_log_stream;
 static int eal_holding; /* rte_eal_init is running with stdout/stderr on /dev/null */
 static void hold_line(const char *line, size_t len);
@@ -253,15 +253,17 @@ static int eal_start(const char *args)
 
 	if (eal_state == EAL_UP) {
 		if (strcmp(args, eal_args_used) != 0) {
-			weir__netdev_set_error("the EAL is already running with other arguments ('%s'); "
-				       "one process has one EAL",
-				       eal_args_used);
+			weir__netdev_set_error(
+				"the EAL is already running with other arguments ('%s'); "
+				"one process has one EAL",
+				eal_args_used);
 			return WEIR_EBUSY;
 		}
 		return 0;
 	}
 	if (eal_state == EAL_DONE) {
-		weir__netdev_set_error("the EAL was cleaned up; DPDK cannot start it twice in one process");
+		weir__netdev_set_error(
+			"the EAL was cleaned up; DPDK cannot start it twice in one process");
 		return WEIR_EBUSY;
 	}
 	eal_argbuf = strdup(args);
@@ -300,7 +302,7 @@ static int eal_start(const char *args)
 	eal_argv[argc] = NULL;
 
 	if (eal_log_stream == NULL) {
-		cookie_io_functions_t io = { .write = eal_log_write };
+		cookie_io_functions_t io = {.write = eal_log_write};
 
 		eal_log_stream = fopencookie(NULL, "w", io);
 		if (eal_log_stream != NULL) {
@@ -315,9 +317,10 @@ static int eal_start(const char *args)
 		int e = rte_errno;
 
 		weir__netdev_set_error("EAL initialisation failed: %s%s%s",
-			       eal_last_error[0] ? eal_last_error : rte_strerror(e),
-			       e == EALREADY ? " (already initialised)" : "",
-			       e == EACCES ? " (needs root, or hugepages: try --no-huge)" : "");
+				       eal_last_error[0] ? eal_last_error : rte_strerror(e),
+				       e == EALREADY ? " (already initialised)" : "",
+				       e == EACCES ? " (needs root, or hugepages: try --no-huge)"
+						   : "");
 		free(eal_argbuf);
 		free(eal_args_used);
 		eal_argbuf = eal_args_used = NULL;
@@ -395,7 +398,8 @@ static int dpdk_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 		}
 		cap = (uint32_t)m->data_len + rte_pktmbuf_tailroom(m);
 		if (cap < WEIR_ETH_MIN_FRAME) {
-			d->sw.rx_oversize++; /* cannot happen with our data room; never pad past it */
+			/* Cannot happen with our data room; never pad past it. */
+			d->sw.rx_oversize++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
@@ -453,8 +457,8 @@ static void tx_offload(struct rte_mbuf *m)
 	ip->hdr_checksum = 0;
 	m->l2_len = WEIR_ETH_HLEN;
 	m->l3_len = ihl;
-	if ((rte_be_to_cpu_16(ip->fragment_offset) & (RTE_IPV4_HDR_MF_FLAG |
-						     RTE_IPV4_HDR_OFFSET_MASK)) == 0) {
+	if ((rte_be_to_cpu_16(ip->fragment_offset) &
+	     (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) == 0) {
 		uint8_t *l4 = eth + WEIR_ETH_HLEN + ihl;
 		uint32_t l4_room = m->data_len - WEIR_ETH_HLEN - ihl;
 
@@ -483,8 +487,7 @@ static int dpdk_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fra
 		n = DPDK_BURST;
 	/* Frames the port cannot carry are the caller's bug; send the ones before them. */
 	for (k = 0; k < n; k++)
-		if (frames[k].iov == NULL || frames[k].len == 0 ||
-		    frames[k].len > d->tx_data_room)
+		if (frames[k].iov == NULL || frames[k].len == 0 || frames[k].len > d->tx_data_room)
 			break;
 	if (k == 0)
 		return WEIR_EINVAL;
@@ -630,8 +633,7 @@ static void dpdk_close(struct weir_netdev *nd)
 	if (d->held > 0) {
 		/* The stack still holds frames (e.g. lwIP freed later than its netdev): the pool
 		 * must outlive them, so the last release frees it. */
-		weir_log_warn("%s closed with %u frames still held by the stack", d->name,
-			      d->held);
+		weir_log_warn("%s closed with %u frames still held by the stack", d->name, d->held);
 		d->closed = 1;
 		return;
 	}
@@ -702,8 +704,9 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 		mtu = RTE_ETHER_MTU;
 	if (mtu < 576 || mtu > 9000 || (info.max_mtu != 0 && mtu > info.max_mtu) ||
 	    mtu < info.min_mtu) {
-		weir__netdev_set_error("port %u (%s): MTU %u is outside 576..9000 or the port's %u..%u",
-			       d->port, d->driver, mtu, info.min_mtu, info.max_mtu);
+		weir__netdev_set_error(
+			"port %u (%s): MTU %u is outside 576..9000 or the port's %u..%u", d->port,
+			d->driver, mtu, info.min_mtu, info.max_mtu);
 		return cfg->mtu != 0 ? WEIR_EINVAL : WEIR_ENOTSUP;
 	}
 	d->mtu = mtu;
@@ -721,8 +724,9 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 	}
 	rc = rte_eth_dev_configure(d->port, 1, 1, &conf);
 	if (rc != 0) {
-		weir__netdev_set_error("port %u (%s): configure with 1 RX and 1 TX queue failed: %s",
-			       d->port, d->driver, rte_strerror(-rc));
+		weir__netdev_set_error(
+			"port %u (%s): configure with 1 RX and 1 TX queue failed: %s", d->port,
+			d->driver, rte_strerror(-rc));
 		return WEIR_ENOTSUP;
 	}
 	d->rx_desc = cfg->rx_desc ? cfg->rx_desc : DPDK_DEFAULT_DESC;
@@ -730,7 +734,7 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(d->port, &d->rx_desc, &d->tx_desc);
 	if (rc != 0) {
 		weir__netdev_set_error("port %u (%s): ring sizes: %s", d->port, d->driver,
-			       rte_strerror(-rc));
+				       rte_strerror(-rc));
 		return WEIR_ENOTSUP;
 	}
 
@@ -743,7 +747,7 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 	d->pool_size = cfg->mbufs ? cfg->mbufs : default_pool_size(d->rx_desc);
 	if (d->pool_size < (uint32_t)d->rx_desc + 2 * DPDK_BURST) {
 		weir__netdev_set_error("mbufs=%u cannot even fill the RX ring of %u", d->pool_size,
-			       d->rx_desc);
+				       d->rx_desc);
 		return WEIR_EINVAL;
 	}
 	snprintf(pname, sizeof(pname), "weir_rx%u_%u", d->port, pool_seq);
@@ -753,25 +757,27 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 	d->tx_pool = rte_pktmbuf_pool_create(pname, 2u * d->tx_desc + 4 * DPDK_BURST - 1, 64, 0,
 					     (uint16_t)data_room, socket);
 	if (d->rx_pool == NULL || d->tx_pool == NULL) {
-		weir__netdev_set_error("mbuf pools (%u + %u mbufs of %u bytes): %s (with --no-huge, "
-			       "give the EAL more memory: -m MB)",
-			       d->pool_size, 2u * d->tx_desc, data_room, rte_strerror(rte_errno));
+		weir__netdev_set_error(
+			"mbuf pools (%u + %u mbufs of %u bytes): %s (with --no-huge, "
+			"give the EAL more memory: -m MB)",
+			d->pool_size, 2u * d->tx_desc, data_room, rte_strerror(rte_errno));
 		return WEIR_ENOMEM;
 	}
-	d->tx_data_room = WEIR_MIN(data_room - RTE_PKTMBUF_HEADROOM,
-				   (uint32_t)mtu + WEIR_ETH_HLEN + 4);
+	d->tx_data_room =
+		WEIR_MIN(data_room - RTE_PKTMBUF_HEADROOM, (uint32_t)mtu + WEIR_ETH_HLEN + 4);
 
 	rc = rte_eth_rx_queue_setup(d->port, 0, d->rx_desc, (unsigned)socket, NULL, d->rx_pool);
 	if (rc == 0)
 		rc = rte_eth_tx_queue_setup(d->port, 0, d->tx_desc, (unsigned)socket, NULL);
 	if (rc != 0) {
 		weir__netdev_set_error("port %u (%s): queue setup: %s", d->port, d->driver,
-			       rte_strerror(-rc));
+				       rte_strerror(-rc));
 		return WEIR_ENOTSUP;
 	}
 	rc = rte_eth_dev_start(d->port);
 	if (rc != 0) {
-		weir__netdev_set_error("port %u (%s): start: %s", d->port, d->driver, rte_strerror(-rc));
+		weir__netdev_set_error("port %u (%s): start: %s", d->port, d->driver,
+				       rte_strerror(-rc));
 		return WEIR_EIO;
 	}
 	if (rte_eth_macaddr_get(d->port, &mac) == 0)
@@ -791,8 +797,9 @@ int weir_dpdk_open(const struct weir_dpdk_config *cfg, struct weir_netdev **out)
 	if ((cfg->mtu != 0 && (cfg->mtu < 576 || cfg->mtu > 9000)) ||
 	    (cfg->rx_desc != 0 && cfg->rx_desc < 64) || (cfg->tx_desc != 0 && cfg->tx_desc < 64) ||
 	    cfg->idle_sleep_us > 1000000) {
-		weir__netdev_set_error("config: mtu 576..9000, rx_desc/tx_desc >= 64, idle_sleep_us "
-			       "<= 1000000");
+		weir__netdev_set_error(
+			"config: mtu 576..9000, rx_desc/tx_desc >= 64, idle_sleep_us "
+			"<= 1000000");
 		return WEIR_EINVAL;
 	}
 	started_eal = eal_state == EAL_NONE;
@@ -807,9 +814,10 @@ int weir_dpdk_open(const struct weir_dpdk_config *cfg, struct weir_netdev **out)
 	open_ports++;
 	nports = rte_eth_dev_count_avail();
 	if (!rte_eth_dev_is_valid_port(cfg->port)) {
-		weir__netdev_set_error("no DPDK port %u (%u port%s; give a device: --vdev=net_tap0 or "
-				       "a PCI address with -a)",
-				       cfg->port, nports, nports == 1 ? "" : "s");
+		weir__netdev_set_error(
+			"no DPDK port %u (%u port%s; give a device: --vdev=net_tap0 or "
+			"a PCI address with -a)",
+			cfg->port, nports, nports == 1 ? "" : "s");
 		rc = WEIR_ENODEV;
 		goto fail;
 	}
@@ -897,8 +905,8 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 		const char *key;
 		uint32_t max;
 	} keys[] = {
-		{ "port", 65535 },   { "idle_sleep_us", 1000000 }, { "rx_desc", 65535 },
-		{ "tx_desc", 65535 }, { "mbufs", 1u << 24 },	    { "mtu", 9000 },
+		{"port", 65535},    {"idle_sleep_us", 1000000}, {"rx_desc", 65535},
+		{"tx_desc", 65535}, {"mbufs", 1u << 24},	{"mtu", 9000},
 	};
 	size_t end;
 
@@ -926,22 +934,35 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 			break;
 		klen = (size_t)(eq - comma - 1);
 		for (k = 0; k < WEIR_ARRAY_SIZE(keys); k++)
-			if (strlen(keys[k].key) == klen && memcmp(keys[k].key, comma + 1, klen) == 0)
+			if (strlen(keys[k].key) == klen &&
+			    memcmp(keys[k].key, comma + 1, klen) == 0)
 				break;
 		if (k == WEIR_ARRAY_SIZE(keys))
 			break;
 		if (parse_u32(eq + 1, (size_t)(spec + end - eq - 1), keys[k].max, &v) < 0) {
-			weir__netdev_set_error("spec: '%.*s' needs a number of at most %u", (int)klen,
-				       comma + 1, keys[k].max);
+			weir__netdev_set_error("spec: '%.*s' needs a number of at most %u",
+					       (int)klen, comma + 1, keys[k].max);
 			return WEIR_EINVAL;
 		}
 		switch (k) {
-		case 0: cfg->port = (uint16_t)v; break;
-		case 1: cfg->idle_sleep_us = v; break;
-		case 2: cfg->rx_desc = (uint16_t)v; break;
-		case 3: cfg->tx_desc = (uint16_t)v; break;
-		case 4: cfg->mbufs = v; break;
-		default: cfg->mtu = (uint16_t)v; break;
+		case 0:
+			cfg->port = (uint16_t)v;
+			break;
+		case 1:
+			cfg->idle_sleep_us = v;
+			break;
+		case 2:
+			cfg->rx_desc = (uint16_t)v;
+			break;
+		case 3:
+			cfg->tx_desc = (uint16_t)v;
+			break;
+		case 4:
+			cfg->mbufs = v;
+			break;
+		default:
+			cfg->mtu = (uint16_t)v;
+			break;
 		}
 		end = (size_t)(comma - spec);
 	}

@@ -68,11 +68,11 @@ struct weir_dpdk_stats {
 	uint32_t frames_held;	/* frames handed to the stack and not yet released */
 	uint32_t tx_pool_in_use;
 	uint64_t low_buffer_events; /* times the pool fell below its low-water mark */
-	uint64_t rx_csum_bad;	/* frames dropped because the port flagged a bad checksum */
-	uint32_t link_up;	/* 1: the port reports link up */
+	uint64_t rx_csum_bad;	    /* frames dropped because the port flagged a bad checksum */
+	uint32_t link_up;	    /* 1: the port reports link up */
 	uint32_t link_speed_mbps;
 	uint16_t port;
-	char driver[32];	/* the PMD's name, e.g. "net_memif" */
+	char driver[32]; /* the PMD's name, e.g. "net_memif" */
 };
 
 /* Fills *out for a device opened by weir_dpdk_open (after releasing TX mbufs the PMD no longer

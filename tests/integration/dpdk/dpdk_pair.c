@@ -36,11 +36,11 @@
 #include <weir/netdev.h>
 #include <weir/stack.h>
 
-#define PORT 5001
-#define CHUNK (64 * 1024)
-#define SEED_UP 0x5745495255505550ull	/* client -> server */
+#define PORT	  5001
+#define CHUNK	  (64 * 1024)
+#define SEED_UP	  0x5745495255505550ull /* client -> server */
 #define SEED_DOWN 0x574549524e574f44ull /* server -> client */
-#define LIMIT_NS (120 * WEIR_NS_PER_S)
+#define LIMIT_NS  (120 * WEIR_NS_PER_S)
 
 static struct weir_loop *loop;
 static struct weir_stack *stack;
@@ -165,7 +165,7 @@ static void server_handler(struct weir_flow *f, void *arg)
 
 static void client_fiber(void *arg)
 {
-	struct weir_tcp_connect_opts co = { .timeout_ns = 2 * WEIR_NS_PER_S };
+	struct weir_tcp_connect_opts co = {.timeout_ns = 2 * WEIR_NS_PER_S};
 	uint64_t give_up = weir_clock_now_ns() + 30 * WEIR_NS_PER_S;
 	struct weir_flow *f = NULL;
 	int rc;
@@ -201,7 +201,7 @@ static void settle(uint64_t ns)
 
 int main(int argc, char **argv)
 {
-	struct weir_stack_config sc = { 0 };
+	struct weir_stack_config sc = {0};
 	struct weir_listener *l = NULL;
 	struct weir_dpdk_stats ds;
 	uint64_t deadline;
@@ -220,7 +220,8 @@ int main(int argc, char **argv)
 	    (strcmp(argv[1], "server") != 0 && strcmp(argv[1], "client") != 0) ||
 	    weir_ipaddr_parse_cidr(argv[3], &sc.ip, &sc.prefix_len) < 0 ||
 	    weir_ipaddr_parse(argv[4], &peer) < 0 || (mib = atol(argv[5])) <= 0 || mib > 65536) {
-		fprintf(stderr, "usage: dpdk-pair server|client SPEC ADDR/PREFIX PEER MIB [slow]\n");
+		fprintf(stderr,
+			"usage: dpdk-pair server|client SPEC ADDR/PREFIX PEER MIB [slow]\n");
 		return 2;
 	}
 	slow = argc == 7;
@@ -242,7 +243,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (server) {
-		struct weir_tcp_listen_opts lo = { .port = PORT };
+		struct weir_tcp_listen_opts lo = {.port = PORT};
 
 		rc = weir_tcp_listen(stack, &lo, server_handler, NULL, &l);
 		if (rc < 0) {
@@ -276,7 +277,7 @@ int main(int argc, char **argv)
 	       ds.pool_size, ds.frames_held, peak_held, (unsigned long long)ds.low_buffer_events,
 	       ds.tx_pool_in_use);
 	{
-		struct timespec limit = { .tv_sec = 60 };
+		struct timespec limit = {.tv_sec = 60};
 
 		sig = sigtimedwait(&term, NULL, &limit);
 		if (sig != SIGTERM)
