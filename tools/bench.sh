@@ -229,6 +229,7 @@ fi
 if [ $root = 0 ]; then
 	skip linux-lo-iperf3 "needs root (own namespace)"
 	skip linux-lo-sockperf "needs root (own namespace)"
+	skip linux-veth "needs root (namespaces)"
 else
 	# iperf3 and sockperf take whole seconds.
 	isecs=$(awk -v d="$duration" 'BEGIN { printf "%d", (d < 1) ? 1 : d + 0.5 }')
@@ -292,7 +293,7 @@ fi
 # ---- the table, JSON and chart ----
 elapsed=$(($(date +%s) - start_ts))
 meta="$(date -u '+%Y-%m-%d %H:%M UTC'); $(uname -r); $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); load at start $(cut -d' ' -f1-3 /proc/loadavg); $reps x ${duration}s per figure, median; ${elapsed}s total${note:+; $note}"
-$PY - "$raw" "$out" "$meta" "$reps" <<'EOF'
+MPLCONFIGDIR="$out/.matplotlib" $PY - "$raw" "$out" "$meta" "$reps" <<'EOF'
 import json, statistics, sys
 raw, out, meta, reps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rows, skips = {}, {}
@@ -371,8 +372,9 @@ for ent in doc["scenarios"]:
         lines.append("%-14s" % ("  /" + ent["baseline"]) +
                      "".join("%16s" % ("%.2fx" % r[c] if c in r else "-") for c in cols))
 lines += ["", "Rows:"] + ["  %-18s %s" % (e["scenario"], e["what"]) for e in doc["scenarios"]]
-lines += ["* median of fewer than %d runs: the others failed or hit the time limit (see bench.log)" % reps,
-          "Ratios are weir / Linux (throughput and conn/s: higher is better for weir; latency: lower).",
+if any("*" in ln for ln in lines[3:]):
+    lines.append("* median of fewer than %d runs: the others failed or hit the time limit (see bench.log)" % reps)
+lines += ["Ratios are weir / Linux (throughput and conn/s: higher is better for weir; latency: lower).",
           "crr errors (median per run): " + ", ".join("%s %g" % (e["scenario"], e["metrics"]["crr errors"]["median"])
           for e in doc["scenarios"] if "metrics" in e and "crr errors" in e["metrics"])]
 text = "\n".join(lines)
