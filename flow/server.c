@@ -11,6 +11,8 @@ struct server {
 
 void weir_server_stop_init(struct weir_server_stop *s)
 {
+	if (s == NULL)
+		return;
 	weir_event_init(&s->ev);
 	s->triggered = 0;
 }

@@ -17,6 +17,7 @@
 #include <weir/error.h>
 #include <weir/log.h>
 
+#include "../stack/stack_priv.h"
 #include "tcp_priv.h"
 #include "weir_lwip_hooks.h"
 
@@ -50,7 +51,13 @@ struct weir_listener {
 	struct weir_event idle_ev; /* a handler finished */
 	struct weir_listener_stats st;
 	int closing;
+	struct weir_loop *loop;			   /* the stack's (still there after the stack closed) */
+	struct weir_listener *all_prev, *all_next; /* every live listener (stack close) */
 };
+
+/* Every live flow and listener, so that closing the stack can end them. */
+static struct weir_flow *all_flows;
+static struct weir_listener *all_listeners;
 
 static const char *const reason_str[] = {
 #define WEIR__CR_STR(name, str) [WEIR_CLOSE_##name] = str,
@@ -267,11 +274,35 @@ static const struct weir__lwip_tcp_hooks flow_hooks = {
 
 /* --- flows ----------------------------------------------------------------------------------------- */
 
+static void listener_stop_accepting(struct weir_listener *l);
+
+/* The stack is closing: its listeners stop accepting (running handlers go on, and find their
+ * flows ended), its flows end with RST (WEIR_CLOSE_STACK_CLOSED; blocked calls return
+ * WEIR_ECLOSED). Handles stay valid until the user frees them. */
+static void on_stack_close(struct weir_stack *s)
+{
+	for (struct weir_listener *l = all_listeners; l != NULL; l = l->all_next) {
+		if (l->stack == s) {
+			listener_stop_accepting(l);
+			l->stack = NULL;
+		}
+	}
+	for (struct weir_flow *f = all_flows; f != NULL; f = f->all_next) {
+		if (f->stack != s)
+			continue;
+		if (f->pcb != NULL || f->state != FLOW_DONE)
+			flow_abort_with(f, WEIR_CLOSE_STACK_CLOSED, WEIR_ECLOSED);
+		weir__flow_rxq_drop(f); /* unread data holds the device's receive buffers */
+		f->stack = NULL;
+	}
+}
+
 static void ensure_ext_id(void)
 {
 	if (!ext_id_ready) {
 		weir__flow_ext_id = tcp_ext_arg_alloc_id();
 		weir__lwip_tcp_hooks = &flow_hooks;
+		weir__stack_on_close(on_stack_close);
 		ext_id_ready = 1;
 	}
 }
@@ -345,6 +376,10 @@ static struct weir_flow *flow_new(struct weir_stack *stack, struct tcp_pcb *pcb,
 	tcp_ext_arg_set_callbacks(pcb, weir__flow_ext_id, &ext_callbacks);
 	tcp_ext_arg_set(pcb, weir__flow_ext_id, f);
 	apply_opts(f);
+	f->all_next = all_flows;
+	if (all_flows != NULL)
+		all_flows->all_prev = f;
+	all_flows = f;
 	live_flows++;
 	return f;
 }
@@ -375,6 +410,12 @@ static void flow_destroy(struct weir_flow *f)
 	if (!f->closed || f->pcb != NULL)
 		flow_close_nowait(f);
 	weir__flow_rxq_drop(f);
+	if (f->all_prev != NULL)
+		f->all_prev->all_next = f->all_next;
+	else
+		all_flows = f->all_next;
+	if (f->all_next != NULL)
+		f->all_next->all_prev = f->all_prev;
 	live_flows--;
 	free(f);
 }
@@ -659,6 +700,11 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 		tcp_close(lpcb);
 		goto fail_scope;
 	}
+	l->loop = weir_stack_loop(stack);
+	l->all_next = all_listeners;
+	if (all_listeners != NULL)
+		all_listeners->all_prev = l;
+	all_listeners = l;
 	live_listeners++;
 	*out = l;
 	return 0;
@@ -721,10 +767,16 @@ int weir_listener_close(struct weir_listener *l)
 			weir_event_wait_protected(&l->idle_ev,
 						  weir_clock_now_ns() + 10 * WEIR_NS_PER_MS);
 		} else {
-			weir_loop_run_once(weir_stack_loop(l->stack), 10 * WEIR_NS_PER_MS);
+			weir_loop_run_once(l->loop, 10 * WEIR_NS_PER_MS);
 		}
 	}
 	weir_scope_detach(&l->item);
+	if (l->all_prev != NULL)
+		l->all_prev->all_next = l->all_next;
+	else
+		all_listeners = l->all_next;
+	if (l->all_next != NULL)
+		l->all_next->all_prev = l->all_prev;
 	live_listeners--;
 	free(l);
 	return 0;

@@ -277,14 +277,20 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 static int flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned iovcnt,
 		       int nodelay)
 {
+	size_t total = 0;
 	u32_t target;
 	int rc;
 
-	if (f == NULL || (iov == NULL && iovcnt != 0))
+	if (f == NULL || (iov == NULL && iovcnt != 0) || iovcnt > WEIR_FLOW_IOV_MAX)
 		return WEIR_EINVAL;
-	for (unsigned i = 0; i < iovcnt; i++)
-		if (iov[i].base == NULL && iov[i].len != 0)
+	/* No buffer is larger than SSIZE_MAX: a bigger length is a caller bug, refused before
+	 * anything is sent. */
+	for (unsigned i = 0; i < iovcnt; i++) {
+		if ((iov[i].base == NULL && iov[i].len != 0) || iov[i].len > (size_t)SSIZE_MAX ||
+		    total + iov[i].len > (size_t)SSIZE_MAX)
 			return WEIR_EINVAL;
+		total += iov[i].len;
+	}
 	rc = weir__flow_check_fiber();
 	if (rc < 0)
 		return rc;

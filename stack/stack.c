@@ -24,6 +24,7 @@
 #include <weir/stack.h>
 
 #include "weir_lwip_port.h"
+#include "stack_priv.h"
 
 /* Frames received per poll: big enough to amortise the syscall, small enough to keep timers and
  * fibers running between bursts. */
@@ -320,10 +321,45 @@ fail:
 	return rc;
 }
 
+static weir__stack_close_fn close_fns[4];
+
+void weir__stack_on_close(weir__stack_close_fn fn)
+{
+	for (size_t i = 0; i < WEIR_ARRAY_SIZE(close_fns); i++) {
+		if (close_fns[i] == fn)
+			return;
+		if (close_fns[i] == NULL) {
+			close_fns[i] = fn;
+			return;
+		}
+	}
+	WEIR_BUG_ON(1); /* more layers than slots */
+}
+
 void weir_stack_close(struct weir_stack *s)
 {
+	int had_tcp;
+
 	if (s == NULL)
 		return;
+	/* The flows, listeners and sockets still open end first (RSTs to their peers), then any
+	 * connection left that nobody above us owns, so a later stack starts from nothing. */
+	had_tcp = tcp_active_pcbs != NULL || tcp_tw_pcbs != NULL;
+	for (size_t i = 0; i < WEIR_ARRAY_SIZE(close_fns) && close_fns[i] != NULL; i++)
+		close_fns[i](s);
+	if (had_tcp) {
+		uint64_t until = weir_clock_now_ns() + (TCP_TMR_INTERVAL + 1) * WEIR_NS_PER_MS;
+
+		while (tcp_active_pcbs != NULL)
+			tcp_abort(tcp_active_pcbs);
+		while (tcp_tw_pcbs != NULL)
+			tcp_abort(tcp_tw_pcbs);
+		/* lwIP's TCP timer stops itself on its first tick without connections, and nothing
+		 * runs lwIP's timers once we are gone: give it that tick (at most TCP_TMR_INTERVAL,
+		 * spent only when connections were still open). */
+		while (weir_clock_now_ns() < until)
+			sys_check_timeouts();
+	}
 	weir_loop_remove(s->loop, s->src);
 	raw_remove(s->icmp_pcb);
 #if LWIP_DHCP

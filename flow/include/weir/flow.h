@@ -151,14 +151,16 @@ ssize_t weir_flow_read_into_until(struct weir_flow *f, void *dst, size_t cap, ui
 
 /* Blocks until the stack has accepted every byte (copied; the caller may reuse data at once):
  * never a partial write, any length. After the first write error every later write fails with
- * the same code. May yield. Returns 0, WEIR_EINVAL (NULL, or len 0 with data NULL), WEIR_ECLOSED
- * (we shut down writing), WEIR_ERESET, WEIR_ETIMEDOUT, WEIR_ECANCELED (some bytes may have been
+ * the same code. May yield. Returns 0 (len 0, data NULL or not: nothing to do), WEIR_EINVAL (NULL
+ * flow, NULL data with len > 0, a length above SSIZE_MAX, more than WEIR_FLOW_IOV_MAX pieces),
+ * WEIR_ECLOSED (we shut down writing, or closed; the stack closed), WEIR_ERESET, WEIR_ETIMEDOUT, WEIR_ECANCELED (some bytes may have been
  * accepted: the flow's write side is then unusable, later writes return WEIR_ECANCELED). */
 int weir_flow_write(struct weir_flow *f, const void *data, size_t len);
 struct weir_iov {
-	const void *base;
+	const void *base; /* may be NULL only when len is 0 */
 	size_t len;
 };
+#define WEIR_FLOW_IOV_MAX 1024
 int weir_flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned iovcnt);
 /* As write/writev, but sends at once (Nagle off for these bytes) and returns only when the peer
  * has acknowledged them. May yield. Same returns. */

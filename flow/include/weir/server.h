@@ -14,6 +14,7 @@ struct weir_server_stop {
 	struct weir_event ev;
 	int triggered;
 };
+/* Both ignore NULL. */
 void weir_server_stop_init(struct weir_server_stop *s);
 void weir_server_stop_trigger(struct weir_server_stop *s);
 

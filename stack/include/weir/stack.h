@@ -68,7 +68,12 @@ struct weir_stack_stats {
 /* Brings up the host on cfg->netdev and attaches it to cfg->loop. Returns 0 and sets *out, or
  * WEIR_EINVAL (bad config), WEIR_EBUSY (a stack is already open), WEIR_ENOMEM, WEIR_EIO. */
 int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out);
-/* Detaches from the loop and frees the stack. The netdev stays open. NULL is ignored. */
+/* Ends every flow (RST to its peer, reason WEIR_CLOSE_STACK_CLOSED), listener and UDP socket still
+ * open on the stack, detaches from the loop and frees the stack. Their handles stay valid until the
+ * user frees them (weir_flow_free, weir_listener_close, weir_udp_close, or their scope); every call
+ * on them returns WEIR_ECLOSED, blocked ones included, and unread data is dropped. Buffers from
+ * weir_flow_read/weir_udp_recv must be released before the netdev is closed. The netdev stays
+ * open. NULL is ignored. */
 void weir_stack_close(struct weir_stack *stack);
 
 /* Receives a burst, runs due lwIP timers and the driver's timed work. Returns work done (>= 0).
