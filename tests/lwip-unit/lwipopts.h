@@ -14,9 +14,9 @@
 /* The generated profile, by absolute path (CMake passes it): this file shadows its name. */
 #include WEIR_LWIP_UNIT_PROFILE
 
-/* The generated profile writes "#define LWIP_NOASSERT 0", but lwIP's debug.h tests it with
- * #ifndef, so that *disables* every LWIP_ASSERT (reported: genconfig.py should emit nothing for
- * "assertions on"). The suites rely on lwIP's assertions, and so does the intent of the profile. */
+/* The suites rely on lwIP's assertions. lwIP's debug.h tests "#ifndef LWIP_NOASSERT", so any
+ * definition, even 0, turns every LWIP_ASSERT off (genconfig.py emitted "0" before ff8f55d):
+ * make sure, whatever the profile says. */
 #undef LWIP_NOASSERT
 
 /* Unit-test hooks in lwIP itself: sys_timeouts_get_next_timeout() and a non-static
