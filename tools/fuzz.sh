@@ -101,7 +101,7 @@ rm -rf "$corpus/seed" "$corpus/regress"
 # ASan: leaks are errors; UBSan: every report stops the run with a stack.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-common="-detect_leaks=1 -timeout=20 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1"
+common="-error_exitcode=1 -detect_leaks=1 -timeout=20 -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1"
 status=0
 
 replay() { # harness
@@ -114,11 +114,19 @@ replay() { # harness
 	# -runs=0: execute every input once, no mutation.
 	if "$bindir/$1" $common -runs=0 -artifact_prefix="$arts/$1/" $dirs >"$build/$1-replay.log" 2>&1; then
 		echo "$1: replayed $(grep -o 'Done [0-9]* runs' "$build/$1-replay.log" | head -1) (seeds and regressions): ok"
-	else
-		echo "$1: REPLAY FAILED (log: $build/$1-replay.log)"
-		grep -E 'ERROR|SUMMARY|invariant|runtime error' "$build/$1-replay.log" | head -5
-		status=1
+		return
 	fi
+	# libFuzzer stops at the first failure: run each input alone to name every failing one.
+	echo "$1: REPLAY FAILED; failing inputs:"
+	for d in $dirs; do
+		for f in "$d"/*; do
+			if ! "$bindir/$1" -error_exitcode=1 -detect_leaks=1 -runs=1 "$f" >"$build/$1-replay-one.log" 2>&1; then
+				why=$(grep -hE 'panic at|invariant broken|runtime error|^SUMMARY' "$build/$1-replay-one.log" | head -1)
+				echo "  $f: $why"
+			fi
+		done
+	done
+	status=1
 }
 
 fuzz() { # harness seconds
@@ -139,10 +147,10 @@ fuzz() { # harness seconds
 	ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
 	corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
 	echo "$1: ${2}s, ${execs:-?} executions, ${rate:-?} exec/s, coverage ${cov:-?} edges, ${ft:-?} features, corpus ${corp:-?} inputs (log: $log)"
-	if [ "$rc" != 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|invariant broken' "$log"; then
+	if [ "$rc" != 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|invariant broken|panic at' "$log"; then
 		echo "$1: FAILED (exit $rc); reproducer(s):"
 		ls "$arts/$1"/ 2>/dev/null | sed "s|^|  $arts/$1/|"
-		grep -E 'ERROR|SUMMARY|invariant|runtime error' "$log" | head -5
+		grep -E 'ERROR|SUMMARY|invariant|runtime error|panic at' "$log" | head -5
 		status=1
 	fi
 }
