@@ -47,15 +47,27 @@ static int write_pattern(struct weir_flow *f, uint64_t n, uint32_t seed, int nod
 }
 
 /* Reads until EOF, checking the pattern; returns bytes read or a negative code. */
+/* The longest time read_pattern waited for its next bytes (this process), for stall checks. */
+static uint64_t read_max_gap_ns;
+
 static int64_t read_pattern(struct weir_flow *f, uint32_t seed, int zero_copy)
 {
 	static uint8_t buf[40000];
 	int64_t off = 0;
+	uint64_t last = 0;
 
 	for (;;) {
 		ssize_t n;
 		const uint8_t *d;
 		struct weir_buf b;
+
+		if (off > 0) {
+			uint64_t now = weir_clock_now_ns();
+
+			if (last != 0 && now - last > read_max_gap_ns)
+				read_max_gap_ns = now - last;
+			last = now;
+		}
 
 		if (zero_copy) {
 			n = weir_flow_read(f, &b);
@@ -793,7 +805,8 @@ END_TEST
 struct bulk {
 	uint64_t bytes;
 	int zero_copy;
-	int one_way; /* each direction in turn instead of both at once */
+	int one_way;	       /* each direction in turn instead of both at once */
+	uint32_t max_stall_ms; /* fail if data stops for longer on either side (0: no check) */
 };
 
 static struct bulk *bulk_cfg;
@@ -810,6 +823,8 @@ static void bulk_handler(struct weir_flow *f, void *arg)
 		weir_flow_abort(f);
 	}
 	side_send(s, n == (int64_t)bulk_cfg->bytes ? 0xb0b : 0xbad);
+	/* Then the longest wait for data on this side, in ms (the main side checks stalls). */
+	side_send(s, (uint32_t)(read_max_gap_ns / WEIR_NS_PER_MS));
 }
 
 struct writer {
@@ -856,6 +871,7 @@ static int main_bulk(struct side *s, void *arg)
 	uint32_t port;
 	int64_t n;
 	uint64_t t0 = weir_clock_now_ns();
+	uint32_t peer_gap_ms = 0, my_gap_ms;
 
 	if (wait_port(s, &port))
 		return 1;
@@ -877,17 +893,23 @@ static int main_bulk(struct side *s, void *arg)
 
 		EXPECT_EQ(side_recv(s, &msg, 60 * S), 0);
 		EXPECT_EQ(msg, 0xb0b); /* the peer got every byte too */
+		EXPECT_EQ(side_recv(s, &peer_gap_ms, 60 * S), 0);
 	}
+	my_gap_ms = (uint32_t)(read_max_gap_ns / WEIR_NS_PER_MS);
+	if (b->max_stall_ms != 0 && (my_gap_ms > b->max_stall_ms || peer_gap_ms > b->max_stall_ms))
+		return FAILF("a stall: data stopped for %u ms here, %u ms at the peer (limit %u)",
+			     my_gap_ms, peer_gap_ms, b->max_stall_ms);
 	EXPECT_EQ(weir_flow_get_stats(f, &st), 0);
 	EXPECT_EQ(st.bytes_in, b->bytes);
 	EXPECT_EQ(st.bytes_out, b->bytes);
 	EXPECT(st.segments_in > b->bytes / 1460);
 	EXPECT(st.segments_out > b->bytes / 1460);
 	fprintf(stderr, "bulk: %llu MiB each way in %.2f s; segments out %llu, in %llu, "
-			"retransmitted %llu; srtt %u ms\n",
+			"retransmitted %llu; srtt %u ms; longest wait for data %u ms here, %u ms "
+			"at the peer\n",
 		(unsigned long long)(b->bytes >> 20), (double)(weir_clock_now_ns() - t0) / 1e9,
 		(unsigned long long)st.segments_out, (unsigned long long)st.segments_in,
-		(unsigned long long)st.retransmissions, st.srtt_ms);
+		(unsigned long long)st.retransmissions, st.srtt_ms, my_gap_ms, peer_gap_ms);
 	weir_flow_close(f);
 	weir_flow_free(f);
 	return side_send(s, 0xd0e);
@@ -919,19 +941,32 @@ START_TEST(test_bulk_both_ways_copying_reads)
 }
 END_TEST
 
-/* Under seeded impairment: byte-exact both ways, nothing leaked (pair_run checks pools). The size
- * comes from WEIR_SOAK_MIB (default 8; CI's soak test runs 64). */
+static double env_rate(const char *name, double dflt)
+{
+	const char *v = getenv(name);
+
+	return v != NULL ? atof(v) : dflt;
+}
+
+/* Under seeded impairment, every kind at once: byte-exact each way in turn, no stall longer than
+ * a few retransmission timeouts on either side, nothing leaked (pair_run checks flows, buffers,
+ * fibers and lwIP's pools). CI runs 8 MiB; the long soak sets the size and rates, e.g.
+ * WEIR_SOAK_MIB=1024 WEIR_SOAK_LOSS=0.01 ... (see README: Testing). */
 START_TEST(test_bulk_under_impairment_byte_exact)
 {
-	const char *env = getenv("WEIR_SOAK_MIB");
-	struct bulk b = { .bytes = (uint64_t)(env ? atoi(env) : 8) << 20, .zero_copy = 1,
-			  .one_way = 1 };
+	struct bulk b = { .bytes = (uint64_t)env_rate("WEIR_SOAK_MIB", 8) << 20, .zero_copy = 1,
+			  .one_way = 1, .max_stall_ms = (uint32_t)env_rate("WEIR_SOAK_MAX_STALL_MS", 5000) };
 	struct weir_link_impair imp = {
-		.loss = 0.05, .reorder = 0.05, .duplicate = 0.01, .corrupt = 0.001, .seed = 42,
+		.loss = env_rate("WEIR_SOAK_LOSS", 0.05),
+		.reorder = env_rate("WEIR_SOAK_REORDER", 0.05),
+		.duplicate = env_rate("WEIR_SOAK_DUP", 0.01),
+		.corrupt = env_rate("WEIR_SOAK_CORRUPT", 0.001),
+		.seed = (uint64_t)env_rate("WEIR_SOAK_SEED", 42),
 	};
 
 	bulk_cfg = &b;
-	ck_assert_int_eq(pair_run(main_bulk, peer_bulk, &b, &imp, 1200 * S), 0);
+	ck_assert_int_eq(pair_run(main_bulk, peer_bulk, &b, &imp,
+				  (uint64_t)env_rate("WEIR_SOAK_TIMEOUT_S", 1200) * S), 0);
 }
 END_TEST
 

@@ -822,6 +822,34 @@ START_TEST(test_no_syn_cookie_below_backlog)
 }
 END_TEST
 
+START_TEST(test_first_handshake_gives_rtt_sample)
+{
+	/* stack/patches/0011: the first connection of a process (lwIP's TCP timer has never ticked)
+	 * must still time its SYN-ACK, so the ACK completing the handshake gives an RTT sample; and
+	 * before any sample the RTO is RFC 6298's 1 s, not 3 s. */
+	struct frame_tcp_info sa;
+	struct tcp_pcb *l, *pcb;
+
+	peer_arps_us();
+	l = listen_on_80_backlog(4);
+	md.ntx = 0;
+	peer_segment(50030, 7000, 0, FRAME_TCP_SYN, NULL, 0, NULL);
+	pcb = tcp_active_pcbs;
+	ck_assert_ptr_nonnull(pcb);
+	ck_assert_int_eq(pcb->state, SYN_RCVD);
+	ck_assert_int_eq(pcb->rto * TCP_SLOW_INTERVAL, 1000);
+	ck_assert_uint_ne(pcb->rttest, 0); /* the SYN-ACK is being timed */
+	sa = our_last_segment_to(50030);
+	peer_segment(50030, 7001, sa.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	ck_assert_uint_eq(cookie_accepts, 1);
+	ck_assert_int_eq(cookie_accepted->state, ESTABLISHED);
+	ck_assert_uint_eq(cookie_accepted->rttest, 0); /* the sample was taken */
+	/* A near-zero RTT sample pulls the RTO well under the initial 1 s. */
+	ck_assert_int_lt(cookie_accepted->rto * TCP_SLOW_INTERVAL, 1000);
+	drop_tcp_state(l);
+}
+END_TEST
+
 START_TEST(test_service_table)
 {
 	uint16_t port;
@@ -919,6 +947,7 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_test(tl, test_syn_cookies_once_backlog_full);
 	tcase_add_test(tl, test_syn_cookie_forged_or_replayed_is_refused);
 	tcase_add_test(tl, test_no_syn_cookie_below_backlog);
+	tcase_add_test(tl, test_first_handshake_gives_rtt_sample);
 	suite_add_tcase(s, tl);
 
 	TCase *th = tcase_create("names");
