@@ -10,6 +10,7 @@
  * "result key=value ..." line (bench.sh parses it). Bad arguments print one line and exit 2.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include <weir/link.h>
+#include <weir/stack.h>
 
 #include "bench.h"
 
@@ -49,8 +51,18 @@ static const char usage[] =
 
 static int bad(const char *what, const char *val)
 {
-	fprintf(stderr, "weir-bench: bad %s '%s' (see --help)\n", what, val ? val : "");
+	if (val != NULL)
+		fprintf(stderr, "weir-bench: bad %s '%s' (see --help)\n", what, val);
+	else
+		fprintf(stderr, "weir-bench: %s (see --help)\n", what);
 	return 2;
+}
+
+static int is_ipv4(const char *s)
+{
+	struct in_addr a;
+
+	return s != NULL && inet_pton(AF_INET, s, &a) == 1;
 }
 
 const char *bench_test_name(enum bench_test t)
@@ -328,27 +340,37 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		return bad("argument", argv[optind]);
 	if (strcmp(role, "server") && !have_test)
-		return bad("--test", "(missing)");
+		return bad("missing --test", NULL);
 	if (o.test != BENCH_BULK && o.flows != 1)
-		return bad("--flows (only bulk runs several flows)", argv[0]);
+		return bad("only bulk runs several flows (--flows)", NULL);
 	if (o.kernel && (o.netdev || o.ip))
-		return bad("--kernel with --netdev/--ip", "");
+		return bad("--kernel does not take --netdev or --ip", NULL);
 	if (!strcmp(role, "link")) {
 		if (o.kernel || o.netdev || o.ip || o.peer)
-			return bad("link option (link takes --test, --flows, --duration, --cpus)",
-				   "");
+			return bad("link takes only --test, --flows, --duration and --cpus", NULL);
 		signal(SIGPIPE, SIG_IGN);
 		return run_link(&o);
 	}
+	if (o.bind_ip != NULL && !is_ipv4(o.bind_ip))
+		return bad("--bind (a dotted quad)", o.bind_ip);
+	if (o.peer != NULL && !is_ipv4(o.peer))
+		return bad("--peer (a dotted quad)", o.peer);
+	if (o.ip != NULL) {
+		struct weir_ipaddr a;
+		uint8_t plen;
+
+		if (weir_ipaddr_parse_cidr(o.ip, &a, &plen) < 0)
+			return bad("--ip (ADDR/PREFIX)", o.ip);
+	}
 	if (!o.kernel && (o.netdev == NULL || o.ip == NULL))
-		return bad("device: give --kernel, or --netdev SPEC and --ip ADDR/PREFIX", "");
+		return bad("give --kernel, or --netdev SPEC and --ip ADDR/PREFIX", NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (!strcmp(role, "server")) {
 		catch_stop();
 		return o.kernel ? bench_kernel_server(&o) : bench_weir_server(&o, -1, -1);
 	}
 	if (o.peer == NULL)
-		return bad("--peer", "(missing)");
+		return bad("missing --peer", NULL);
 	rc = o.kernel ? bench_kernel_client(&o, &r) : bench_weir_client(&o, -1, &r);
 	if (rc == 0)
 		bench_report(&r);

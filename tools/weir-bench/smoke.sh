@@ -21,7 +21,25 @@ check 'gbit_s=[0-9.]+' --test bulk --duration 0.5
 check 'gbit_s=[0-9.]+' --test bulk --flows 8 --duration 0.5
 check 'p999_us=[0-9.]+' --test rr --duration 0.5
 check 'conn_s=[0-9]+' --test crr --duration 0.5
-# Bad arguments are refused with one line and exit 2.
-"$bench" link --test nope >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL: bad --test accepted"; fail=1; }
-"$bench" client --test rr --peer 192.0.2.9 >/dev/null 2>&1; [ $? -eq 2 ] || { echo "FAIL: client without a device accepted"; fail=1; }
+# Bad arguments are refused with one line naming the problem, and exit 2.
+refused() {
+	local want=$1; shift
+	local out rc
+	out=$("$bench" "$@" 2>&1)
+	rc=$?
+	if [ $rc -ne 2 ] || ! grep -q -- "$want" <<<"$out"; then
+		echo "FAIL: weir-bench $* gave exit $rc and '$out' (wanted exit 2 naming $want)"; fail=1
+	else
+		echo "ok: refused: weir-bench $*"
+	fi
+}
+refused "role" nonsense
+refused "--test" link --test nope
+refused "--netdev" client --test rr --peer 192.0.2.9
+refused "--peer" client --test rr --kernel --peer 999.1.1.1
+refused "--ip" client --test rr --netdev tap:x --ip 300.1.1.1/24 --peer 192.0.2.1
+refused "--flows" link --test bulk --flows 0
+refused "--flows" link --test rr --flows 2
+refused "--duration" link --test bulk --duration 0
+refused "--cpus" link --test rr --cpus 0
 exit $fail
