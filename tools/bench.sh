@@ -111,6 +111,7 @@ run_client() {
 			record "$sc" "$wl" "$r" "$line"
 		else
 			echo "  $sc $wl run $r: no result (see $log)" | tee -a "$log"
+			record "$sc" "$wl" "$r" "failed"
 		fi
 	done
 }
@@ -311,14 +312,18 @@ what = {
 }
 baseline = {"weir-memif": "linux-lo", "weir-link": "linux-lo",
             "weir-tap-srv": "linux-veth", "weir-tap-cli": "linux-veth"}
-samples = {}
+samples, failed = {}, {}
 for ln in open(raw):
     sc, wl, rep, line = ln.rstrip("\n").split("\t", 3)
     if wl == "skip":
         skips[sc] = line
         continue
+    samples.setdefault(sc, {}).setdefault(wl, [])
+    if line == "failed":
+        failed.setdefault(sc, set()).add(wl)
+        continue
     kv = dict(p.split("=", 1) for p in line.split()[1:] if "=" in p)
-    samples.setdefault(sc, {}).setdefault(wl, []).append(kv)
+    samples[sc][wl].append(kv)
 metrics = [("bulk1", "gbit_s", "bulk x1 Gbit/s"), ("bulk8", "gbit_s", "bulk x8 Gbit/s"),
            ("rr", "mean_us", "rr mean us"), ("rr", "p50_us", "rr p50 us"),
            ("rr", "p99_us", "rr p99 us"), ("rr", "p999_us", "rr p99.9 us"),
@@ -338,6 +343,8 @@ for sc in order:
     if sc not in rows and sc not in skips:
         continue
     ent = {"scenario": sc, "what": what[sc]}
+    if failed.get(sc):
+        ent["failed_workloads"] = sorted(failed[sc])
     if sc in skips and sc not in rows:
         ent["skipped"] = skips[sc]
     else:
@@ -364,16 +371,19 @@ for ent in doc["scenarios"]:
         lines.append("%-14s  skipped: %s" % (sc, ent["skipped"]))
         continue
     m = ent["metrics"]
+    # A workload that ran but never produced a figure (every run failed or timed out).
+    fails = {c for wl, key, c in metrics if wl in failed.get(sc, ()) and c not in m}
     # A figure from fewer runs than asked (a run failed or hit its time limit) is starred.
     lines.append("%-14s" % sc + "".join("%16s" % ((fmt(m[c]["median"], c) + ("*" if len(m[c]["runs"]) < reps else ""))
-                                                  if c in m else "-") for c in cols))
+                                                  if c in m else "failed*" if c in fails else "-") for c in cols))
     if "ratio" in ent:
         r = ent["ratio"]
         lines.append("%-14s" % ("  /" + ent["baseline"]) +
                      "".join("%16s" % ("%.2fx" % r[c] if c in r else "-") for c in cols))
 lines += ["", "Rows:"] + ["  %-18s %s" % (e["scenario"], e["what"]) for e in doc["scenarios"]]
 if any("*" in ln for ln in lines[3:]):
-    lines.append("* median of fewer than %d runs: the others failed or hit the time limit (see bench.log)" % reps)
+    lines.append("* the median of fewer than %d runs (failed*: no run gave a figure): the others failed or "
+                 "hit the time limit (see bench.log)" % reps)
 lines += ["Ratios are weir / Linux (throughput and conn/s: higher is better for weir; latency: lower).",
           "crr errors (median per run): " + ", ".join("%s %g" % (e["scenario"], e["metrics"]["crr errors"]["median"])
           for e in doc["scenarios"] if "metrics" in e and "crr errors" in e["metrics"])]
