@@ -4,7 +4,8 @@
 #   tools/fuzz.sh --ci            replay the regression inputs, then fuzz each harness ~60 s;
 #                                 fails on any crash, leak, timeout or sanitizer report
 #   tools/fuzz.sh --hours N       fuzz each harness for N hours (both at once, one core each),
-#                                 growing the corpus kept in BUILD/fuzz-corpus/work-<harness>
+#                                 growing the corpus kept in BUILD/fuzz-corpus/work-<harness>;
+#                                 crashes are collected, not fatal, until the end
 #   tools/fuzz.sh --replay        run the seeds and regression inputs once through each harness
 #   options: --build DIR (default build-fuzz)  --seconds S (per harness in --ci)
 #            --harness NAME (fuzz-rx or fuzz-tcp; default both)  --no-build
@@ -24,7 +25,7 @@ py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 
 usage() {
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -129,27 +130,37 @@ replay() { # harness
 	status=1
 }
 
-fuzz() { # harness seconds
-	sub=${1#fuzz-}
+fuzz() { # harness seconds [extra libFuzzer flags]
+	h=$1
+	secs=$2
+	shift 2
+	sub=${h#fuzz-}
 	work="$corpus/work-$sub"
-	log="$build/$1-fuzz.log"
-	mkdir -p "$work" "$arts/$1"
-	if "$bindir/$1" $common -max_total_time="$2" -artifact_prefix="$arts/$1/" "$work" \
+	log="$build/$h-fuzz.log"
+	mkdir -p "$work" "$arts/$h"
+	before=$(ls "$arts/$h" | wc -l)
+	if "$bindir/$h" $common "$@" -max_total_time="$secs" -artifact_prefix="$arts/$h/" "$work" \
 		"$corpus/seed/$sub" >"$log" 2>&1; then
 		rc=0
 	else
 		rc=$?
 	fi
+	set -- "$h" "$secs"
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
 	last=$(grep -E '^#[0-9]+' "$log" | tail -1)
+	# -fork mode prints no stat:: lines: take the last status line.
+	[ -n "$execs" ] || execs=$(echo "$last" | sed -n 's/^#\([0-9]*\).*/\1/p')
+	[ -n "$rate" ] || rate=$(echo "$last" | sed -n 's/.*exec\/s:\{0,1\} \([0-9]*\).*/\1/p')
+	new_arts=$(( $(ls "$arts/$h" | wc -l) - before ))
 	cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$last" | sed -n 's/.*ft: \([0-9]*\).*/\1/p')
 	corp=$(echo "$last" | sed -n 's/.*corp: \([0-9]*\).*/\1/p')
 	echo "$1: ${2}s, ${execs:-?} executions, ${rate:-?} exec/s, coverage ${cov:-?} edges, ${ft:-?} features, corpus ${corp:-?} inputs (log: $log)"
-	if [ "$rc" != 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|invariant broken|panic at' "$log"; then
-		echo "$1: FAILED (exit $rc); reproducer(s):"
-		ls "$arts/$1"/ 2>/dev/null | sed "s|^|  $arts/$1/|"
+	if [ "$rc" != 0 ] || [ "$new_arts" -gt 0 ] ||
+		grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|invariant broken|panic at' "$log"; then
+		echo "$1: FAILED (exit $rc, $new_arts new artifact(s)); newest reproducers:"
+		ls -t "$arts/$1"/ 2>/dev/null | head -"$(( new_arts > 0 ? new_arts : 1 ))" | sed "s|^|  $arts/$1/|"
 		grep -E 'ERROR|SUMMARY|invariant|runtime error|panic at' "$log" | head -5
 		status=1
 	fi
@@ -166,8 +177,11 @@ ci)
 hours)
 	echo "fuzz.sh: fuzzing $harnesses for $hours h each, in parallel; corpora in $corpus/work-*"
 	pids=""
+	# -fork with -ignore_*: one crash (say a known, still open one) does not end a long run;
+	# every crash, leak, timeout and OOM is still written to the artifacts and fails the run.
 	for h in $harnesses; do
-		fuzz "$h" "$seconds" >"$build/$h-summary.txt" 2>&1 &
+		fuzz "$h" "$seconds" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+			>"$build/$h-summary.txt" 2>&1 &
 		pids="$pids $!"
 	done
 	for p in $pids; do wait "$p" || true; done

@@ -59,6 +59,7 @@ static struct {
 	fz_tx_hook hook;
 	int up;
 	int trace; /* WEIR_FUZZ_TRACE set: print every frame in and out */
+	int closing; /* inside weir_stack_close(): the clock moves when read */
 	int connected[FZ_NCONN_SETUP];
 	unsigned memp_base[MEMP_MAX];
 	uint32_t fibers_base;
@@ -322,6 +323,10 @@ static void dev_drop_queued(void)
 
 uint64_t __wrap_weir_clock_now_ns(void)
 {
+	/* weir_stack_close() waits for lwIP's TCP timer by watching the clock: while it closes,
+	 * time moves 1 ms per reading (deterministically), or it would wait forever. */
+	if (W.closing)
+		W.now_ns += WEIR_NS_PER_MS;
 	return W.now_ns;
 }
 
@@ -658,7 +663,9 @@ static void once(void)
 	stack_config(&sc);
 	if ((rc = weir_stack_open(&sc, &W.stack)) < 0)
 		fz_fatal("stack open: %s", weir_strerror(rc));
+	W.closing = 1;
 	weir_stack_close(W.stack);
+	W.closing = 0;
 	W.stack = NULL;
 	for (int i = 0; i < MEMP_MAX; i++)
 		W.memp_base[i] = memp_used(i);
@@ -777,7 +784,9 @@ void fz_end(void)
 	W.hook = NULL;
 	if ((rc = weir_scope_close(W.scope)) < 0)
 		fz_fatal("scope close: %s", weir_strerror(rc));
+	W.closing = 1;
 	weir_stack_close(W.stack);
+	W.closing = 0;
 	W.stack = NULL;
 	/* What lwIP keeps after the stack is gone, and weir's production close leaves to it: pcbs in
 	 * TIME_WAIT (their 2 MSL) and IP fragments waiting for reassembly (their max age). */
