@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - set everything up and run the whole test suite: a plain build with warnings fatal, the
-# same under AddressSanitizer + UndefinedBehaviorSanitizer, and the bare-metal portability build.
+# same under AddressSanitizer + UndefinedBehaviorSanitizer (each: unit, lwIP's own suites,
+# integration over TAP and DPDK virtual devices, SYN flood, fault soak, misuse), the libFuzzer
+# harnesses for a bounded time, and the bare-metal portability build.
 # Tests that need root (TAP, namespaces) skip with a message when not run as root.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +42,14 @@ run_suite() { # name builddir cmake-args...
 mkdir -p build
 run_suite "plain" "$top/build"
 run_suite "asan+ubsan" "$top/build-asan" -DWEIR_SANITIZE=ON
+
+echo "=== fuzz: libFuzzer harnesses over the receive path (clang, ASan+UBSan), ~60 s each"
+"$top/tools/fuzz.sh" --ci --build "$top/build-fuzz"
+case $? in
+0) total_pass=$((total_pass + 1)) ;;
+77) echo "fuzz: skipped (clang's libFuzzer runtime is missing)" ;;
+*) total_fail=$((total_fail + 1)); failed_runs+=("fuzz: a harness reported a problem (build-fuzz/fuzz-artifacts)") ;;
+esac
 
 echo "=== portability: arm-none-eabi (bare metal)"
 if "$top/tools/cross-arm.sh" "$top/build-arm"; then total_pass=$((total_pass + 1))

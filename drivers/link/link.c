@@ -799,6 +799,16 @@ static void link_close(struct weir_netdev *netdev)
 	link_free(l);
 }
 
+/* Low when fewer than an eighth of the receive buffers are free: out-of-order segments held by
+ * TCP can otherwise take them all, and the retransmission that fills the hole finds no buffer
+ * (seen as repeated RTOs in the fault soak). */
+static int link_rx_buffers_low(struct weir_netdev *nd)
+{
+	const struct link_dev *l = (const struct link_dev *)nd;
+
+	return l->rx_nfree < l->rx_count / 8;
+}
+
 static const struct weir_netdev_ops link_ops = {
 	.rx_burst = link_rx_burst,		   /* required */
 	.release = link_release,		   /* required */
@@ -807,6 +817,7 @@ static const struct weir_netdev_ops link_ops = {
 	.get_stats = link_get_stats,		   /* optional */
 	.next_deadline_ns = link_next_deadline_ns, /* optional */
 	.poll = link_poll,			   /* optional */
+	.rx_buffers_low = link_rx_buffers_low,	   /* optional */
 	.close = link_close,			   /* required */
 };
 

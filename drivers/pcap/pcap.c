@@ -97,6 +97,11 @@ static void pd_close(struct weir_netdev *nd)
 	free(p);
 }
 
+static int pd_rx_buffers_low(struct weir_netdev *nd)
+{
+	return weir_netdev_rx_buffers_low(((struct pcap_dev *)nd)->inner);
+}
+
 static const struct weir_netdev_ops pcap_ops = {
 	.rx_burst = pd_rx_burst,	   /* required */
 	.release = pd_release,		   /* required */
@@ -105,6 +110,7 @@ static const struct weir_netdev_ops pcap_ops = {
 	.get_stats = pd_get_stats,	   /* optional */
 	.next_deadline_ns = pd_next_deadline, /* optional */
 	.poll = pd_poll,		   /* optional */
+	.rx_buffers_low = pd_rx_buffers_low, /* optional */
 	.close = pd_close,		   /* required */
 };
 

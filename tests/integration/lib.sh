@@ -5,6 +5,10 @@
 
 WEIR_NS=""
 WEIR_PIDS=()
+# The Python for test clients: Debian's own starts fast; a python3 found on PATH may be a shim that
+# takes a second to start on a busy machine (tests must not race it).
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
 T_PASS=0
 T_FAIL=0
 
@@ -59,6 +63,28 @@ wait_ready() {
 	for _ in $(seq 1 100); do
 		grep -q '^ready' "$out" 2>/dev/null && return 0
 		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_established PORT [COUNT]: wait (up to 10 s) until COUNT (default 1) TCP connections to
+# weir's PORT are established on the Linux side of the namespace.
+wait_established() {
+	local port=$1 want=${2:-1} n
+	for _ in $(seq 1 200); do
+		n=$(ip netns exec "$WEIR_NS" ss -Htn state established "( dport = :$port )" | grep -c .)
+		[ "$n" -ge "$want" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_capturing FILE: wait (up to 10 s) until a capture started in the background has written its
+# file header, i.e. it is capturing (tshark takes seconds to start on a busy machine).
+wait_capturing() {
+	for _ in $(seq 1 200); do
+		[ -s "$1" ] && { sleep 0.2; return 0; }
 		sleep 0.05
 	done
 	return 1

@@ -22,7 +22,7 @@ mkdir -p "$tmp/backend" "$tmp/www"
 head -c $((2 << 20)) /dev/urandom >"$tmp/backend/blob"
 head -c $((10 << 20)) /dev/urandom >"$tmp/www/big.bin"
 echo '<html>weir</html>' >"$tmp/www/index.html"
-ip netns exec "$WEIR_NS" python3 -m http.server 8000 --bind 192.0.2.1 --directory "$tmp/backend" \
+ip netns exec "$WEIR_NS" "$PY" -m http.server 8000 --bind 192.0.2.1 --directory "$tmp/backend" \
 	>/dev/null 2>&1 &
 WEIR_PIDS+=("$!")
 
@@ -47,7 +47,7 @@ pass "appliance ready from a config file: $(head -1 "$tmp/out")"
 sleep 0.3 # the backend server binds
 
 # 1. chargen (RFC 864)
-if out=$(nsx python3 "$here/tcp_client.py" chargen 192.0.2.2 19 100000); then pass "$out"
+if out=$(nsx "$PY" "$here/tcp_client.py" chargen 192.0.2.2 19 100000); then pass "$out"
 else fail "$out"; fi
 
 # 2. Proxy to the Linux HTTP server, byte-exact; half-close carried both ways (the download
@@ -65,15 +65,15 @@ if nsx curl -sf -m 10 -o /dev/null http://192.0.2.2:8081/blob; then pass "still 
 else fail "proxy broken after a backend failure"; fi
 
 # 4. --max-connections 2 (per service): a third concurrent flow is closed at once.
-ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 4 >"$tmp/idle1" 2>&1 &
+ip netns exec "$WEIR_NS" "$PY" "$here/tcp_client.py" idle 192.0.2.2 7 4 >"$tmp/idle1" 2>&1 &
 WEIR_PIDS+=("$!")
-ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 4 >"$tmp/idle2" 2>&1 &
+ip netns exec "$WEIR_NS" "$PY" "$here/tcp_client.py" idle 192.0.2.2 7 4 >"$tmp/idle2" 2>&1 &
 WEIR_PIDS+=("$!")
 for _ in $(seq 1 100); do
 	grep -q connected "$tmp/idle1" && grep -q connected "$tmp/idle2" && break
 	sleep 0.05
 done
-if out=$(nsx python3 "$here/tcp_client.py" expect-eof 192.0.2.2 7); then pass "third flow: $out"
+if out=$(nsx "$PY" "$here/tcp_client.py" expect-eof 192.0.2.2 7); then pass "third flow: $out"
 else fail "max-connections not enforced: $out"; fi
 
 # 5. SIGUSR1 prints the counters now (refused is counted).
@@ -108,7 +108,7 @@ ip netns exec "$WEIR_NS" "$app" --netdev tap:weir0 --ip 192.0.2.2/24 --serve ech
 pid2=$!
 WEIR_PIDS+=("$pid2")
 wait_ready "$tmp/out2" "$pid2" || fail "second appliance not ready: $(cat "$tmp/log2")"
-ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 30 >"$tmp/idle.out" 2>&1 &
+ip netns exec "$WEIR_NS" "$PY" "$here/tcp_client.py" idle 192.0.2.2 7 30 >"$tmp/idle.out" 2>&1 &
 WEIR_PIDS+=("$!")
 # The flow must be open before the first signal, or there is nothing to drain.
 for _ in $(seq 1 100); do grep -q connected "$tmp/idle.out" && break; sleep 0.05; done

@@ -39,7 +39,7 @@ status() { local p=$1; shift; nsx curl -s -m 10 -o /dev/null -w '%{http_code}' "
 # raw MODE: a raw-socket client for what curl hides (bytes after the head, pipelining, limits).
 # Prints one summary line; exits non-zero on a failed expectation.
 raw() {
-	nsx python3 - "$@" <<'PY'
+	nsx "$PY" - "$@" <<'PY'
 import socket, sys
 
 def responses(data, head_only=()):
@@ -162,7 +162,7 @@ if grep -q '^Complete requests: *5000$' "$tmp/ab" && grep -q '^Failed requests: 
 else fail "ab: $(grep -E '^(Complete|Failed|Keep-Alive) requests|apr_' "$tmp/ab" | tr '\n' ' ')"; fi
 
 # 7. A client that sends nothing is let go after the 10 s idle timeout (not held forever).
-out=$(ip netns exec "$WEIR_NS" python3 "$(dirname "$0")/tcp_client.py" idle-until-closed 192.0.2.2 8080)
+out=$(ip netns exec "$WEIR_NS" "$PY" "$(dirname "$0")/tcp_client.py" idle-until-closed 192.0.2.2 8080)
 secs=${out%% *}
 if awk -v s="$secs" 'BEGIN { exit !(s >= 9.5 && s <= 12.5) }'; then
 	pass "idle connection closed by the server after $secs s (idle timeout 10 s)"

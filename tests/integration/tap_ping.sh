@@ -41,7 +41,7 @@ if echo "$out" | grep -q '3 packets transmitted, 3 received'; then pass "still a
 else fail "no answer after burst"; fi
 
 # 5. Short frames are padded (not dropped): an unpadded 42-byte ARP request is answered.
-if ip netns exec "$WEIR_NS" python3 "$(dirname "$0")/rawframes.py" weir0 192.0.2.2; then
+if ip netns exec "$WEIR_NS" "$PY" "$(dirname "$0")/rawframes.py" weir0 192.0.2.2; then
 	pass "unpadded ARP request answered"
 else fail "unpadded ARP request not answered"; fi
 

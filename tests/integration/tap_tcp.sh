@@ -42,7 +42,7 @@ else fail "echo differs: $(stat -c %s "$tmp/r.out") bytes back; $(cat "$tmp/soca
 
 # 2. weir -> Linux half-close: weir's discard service half-closes at once (it never sends); Linux
 #    sees EOF and still sends 4 MiB, all of which weir takes.
-if out=$(nsx python3 "$here/tcp_client.py" weir-halfclose 192.0.2.2 9 4194304); then
+if out=$(nsx "$PY" "$here/tcp_client.py" weir-halfclose 192.0.2.2 9 4194304); then
 	sleep 0.3
 	if grep -q 'discard: flow .* (in 4194304 B, out 0 B' "$tmp/log"; then
 		pass "weir half-closed first and still received everything: $out"
@@ -50,7 +50,7 @@ if out=$(nsx python3 "$here/tcp_client.py" weir-halfclose 192.0.2.2 9 4194304); 
 else fail "weir half-close: $out"; fi
 
 # 3. A closed port answers RST.
-if out=$(nsx python3 "$here/tcp_client.py" refused 192.0.2.2 1234); then pass "$out"
+if out=$(nsx "$PY" "$here/tcp_client.py" refused 192.0.2.2 1234); then pass "$out"
 else fail "$out"; fi
 
 # 4. Keepalive: probes on the wire every KA_AFTER ms while Linux answers; once Linux is silenced
@@ -58,10 +58,11 @@ else fail "$out"; fi
 ip netns exec "$WEIR_NS" tshark -i weir0 -w "$tmp/ka.pcap" -f "tcp port 7" >/dev/null 2>&1 &
 tpid=$!
 WEIR_PIDS+=("$tpid")
-sleep 1.5
-ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" idle 192.0.2.2 7 30 >/dev/null 2>&1 &
+wait_capturing "$tmp/ka.pcap" || fail "tshark did not start capturing"
+ip netns exec "$WEIR_NS" "$PY" "$here/tcp_client.py" idle 192.0.2.2 7 30 >/dev/null 2>&1 &
 cpid=$!
 WEIR_PIDS+=("$cpid")
+wait_established 7 || fail "the idle client did not connect"
 sleep 3.4
 silence
 t0=$(date +%s%N)
@@ -93,9 +94,10 @@ if [ "$n" -ge 4 ] && [ "$answered" -ge 2 ] && [ "$unanswered" -ge 1 ]; then
 else fail "capture: $n probes, gaps: $gaps (wanted >= 2 gaps of ~1.0 s and >= 1 of ~0.5 s)"; fi
 
 # 5. User timeout: data in flight when Linux goes silent ends the flow within UT ms.
-ip netns exec "$WEIR_NS" python3 "$here/tcp_client.py" stream 192.0.2.2 7 8 >"$tmp/stream.out" 2>&1 &
+ip netns exec "$WEIR_NS" "$PY" "$here/tcp_client.py" stream 192.0.2.2 7 8 >"$tmp/stream.out" 2>&1 &
 cpid=$!
 WEIR_PIDS+=("$cpid")
+wait_established 7 || fail "the streaming client did not connect"
 sleep 1
 silence
 t0=$(date +%s%N)

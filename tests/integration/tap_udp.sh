@@ -69,7 +69,7 @@ print("%d datagrams echoed byte-exact (%d fragmented), %d retried, %d lost"
       % (count - failed, frags, retries, failed))
 sys.exit(1 if failed else 0)
 EOF
-if out=$(nsx python3 "$tmp/client.py" 192.0.2.2 7 1000 2>&1); then pass "$out"
+if out=$(nsx "$PY" "$tmp/client.py" 192.0.2.2 7 1000 2>&1); then pass "$out"
 else fail "echo: $out"; fi
 
 # 2. socat: one 4000-byte datagram (fragmented by Linux, reassembled by weir, fragmented again by
