@@ -121,7 +121,7 @@ replay() { # harness
 	echo "$1: REPLAY FAILED; failing inputs:"
 	for d in $dirs; do
 		for f in "$d"/*; do
-			if ! "$bindir/$1" -error_exitcode=1 -detect_leaks=1 -runs=1 "$f" >"$build/$1-replay-one.log" 2>&1; then
+			if ! "$bindir/$1" -error_exitcode=1 -detect_leaks=1 -timeout=20 -runs=1 "$f" >"$build/$1-replay-one.log" 2>&1; then
 				why=$(grep -hE 'panic at|invariant broken|runtime error|^SUMMARY' "$build/$1-replay-one.log" | head -1)
 				echo "  $f: $why"
 			fi
