@@ -345,16 +345,6 @@ u32_t __wrap_weir__lwip_tcp_isn(const ip_addr_t *local_ip, u16_t local_port,
 	return fz_isn(local_port, remote_port);
 }
 
-uint8_t fz_config(void)
-{
-	return W.config;
-}
-
-uint32_t fz_isn_base(void)
-{
-	return W.isn_base;
-}
-
 void fz_set_tx_hook(fz_tx_hook hook)
 {
 	W.hook = hook;

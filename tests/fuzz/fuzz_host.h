@@ -89,9 +89,6 @@ uint64_t fz_delta_ms(uint8_t code);
 typedef void (*fz_tx_hook)(const uint8_t *frame, size_t len);
 void fz_set_tx_hook(fz_tx_hook hook);
 
-/* Current config bits and ISN base. */
-uint8_t fz_config(void);
-uint32_t fz_isn_base(void);
 
 /* Frame builders (checksums valid). Return the frame length. buf must hold 14 + 60 + 40 + len. */
 size_t fz_build_arp(uint8_t *buf, uint16_t op, const uint8_t sha[6], uint32_t sip,
