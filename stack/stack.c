@@ -7,6 +7,7 @@
 #include "lwip/inet_chksum.h"
 #include "lwip/init.h"
 #include "lwip/ip4.h"
+#include "lwip/ip4_frag.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
 #include "lwip/priv/tcp_priv.h" /* SYN-cookie counters (stack/patches/0010) */
@@ -356,10 +357,16 @@ void weir_stack_close(struct weir_stack *s)
 			tcp_abort(tcp_tw_pcbs);
 		/* lwIP's TCP timer stops itself on its first tick without connections, and nothing
 		 * runs lwIP's timers once we are gone: give it that tick (at most TCP_TMR_INTERVAL,
-		 * spent only when connections were still open). */
-		while (weir_clock_now_ns() < until)
+		 * spent only when connections were still open; bounded in iterations too, for a
+		 * clock that does not move). */
+		for (unsigned i = 0; i < 10000000 && weir_clock_now_ns() < until; i++)
 			sys_check_timeouts();
 	}
+#if IP_REASSEMBLY
+	/* Fragments waiting for reassembly hold the device's receive buffers: age them all out. */
+	for (int i = 0; i <= IP_REASS_MAXAGE; i++)
+		ip_reass_tmr();
+#endif
 	weir_loop_remove(s->loop, s->src);
 	raw_remove(s->icmp_pcb);
 #if LWIP_DHCP

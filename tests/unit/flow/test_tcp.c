@@ -955,7 +955,8 @@ static double env_rate(const char *name, double dflt)
 START_TEST(test_bulk_under_impairment_byte_exact)
 {
 	struct bulk b = { .bytes = (uint64_t)env_rate("WEIR_SOAK_MIB", 8) << 20, .zero_copy = 1,
-			  .one_way = 1, .max_stall_ms = (uint32_t)env_rate("WEIR_SOAK_MAX_STALL_MS", 5000) };
+			  .one_way = !getenv("WEIR_SOAK_BOTH_WAYS"),
+			  .max_stall_ms = (uint32_t)env_rate("WEIR_SOAK_MAX_STALL_MS", 5000) };
 	struct weir_link_impair imp = {
 		.loss = env_rate("WEIR_SOAK_LOSS", 0.05),
 		.reorder = env_rate("WEIR_SOAK_REORDER", 0.05),

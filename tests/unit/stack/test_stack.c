@@ -663,14 +663,14 @@ static unsigned tcp_pcbs_used(void)
 	return lwip_stats.memp[MEMP_TCP_PCB]->used;
 }
 
-/* Sends one segment from the peer's port sport and polls the stack once. */
-static void peer_segment(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
-			 const uint8_t *opts, size_t optlen, const char *data)
+/* Sends one segment from the peer's port sport with window wnd and polls the stack once. */
+static void peer_segment_wnd(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
+			     uint16_t wnd, const uint8_t *opts, size_t optlen, const char *data)
 {
 	uint8_t f[256] = { 0 };
 	struct frame_tcp_spec sp = {
 		.smac = peer_mac, .dmac = our_mac, .sip_be = peer_ip.v4, .dip_be = our_ip.v4,
-		.sport = sport, .dport = 80, .seq = seq, .ack = ack, .flags = flags, .wnd = 65535,
+		.sport = sport, .dport = 80, .seq = seq, .ack = ack, .flags = flags, .wnd = wnd,
 		.opts = opts, .optlen = optlen, .payload = (const uint8_t *)data,
 		.len = data ? strlen(data) : 0,
 	};
@@ -678,6 +678,12 @@ static void peer_segment(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t fla
 
 	ck_assert_int_ge(memdev_inject(&md, f, len < 60 ? 60 : len), 0);
 	weir_stack_poll(st);
+}
+
+static void peer_segment(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t flags,
+			 const uint8_t *opts, size_t optlen, const char *data)
+{
+	peer_segment_wnd(sport, seq, ack, flags, 65535, opts, optlen, data);
 }
 
 /* The last segment we sent to the peer's port dport; fails the test if there is none. */
@@ -850,6 +856,111 @@ START_TEST(test_first_handshake_gives_rtt_sample)
 }
 END_TEST
 
+START_TEST(test_zero_window_ack_all_no_persist_assert)
+{
+	/* stack/patches/0012: data in flight; the peer closes its window without ACKing it; the
+	 * retransmission timer moves the data back to unsent and persist starts; the peer then ACKs
+	 * everything, window still 0. lwIP 2.1.3 asserted in tcp_slowtmr ("persist ticking with
+	 * empty send buffer"), aborting the process; now persist just stops. */
+	struct frame_tcp_info sa;
+	struct tcp_pcb *l, *pcb;
+	static const char data[100] = "zero window";
+
+	peer_arps_us();
+	l = listen_on_80_backlog(4);
+	md.ntx = 0;
+	peer_segment(50040, 9000, 0, FRAME_TCP_SYN, NULL, 0, NULL);
+	sa = our_last_segment_to(50040);
+	peer_segment(50040, 9001, sa.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	pcb = cookie_accepted;
+	ck_assert_ptr_nonnull(pcb);
+	ck_assert_int_eq(tcp_write(pcb, data, sizeof(data), TCP_WRITE_FLAG_COPY), ERR_OK);
+	ck_assert_int_eq(tcp_output(pcb), ERR_OK);
+	ck_assert_ptr_nonnull(pcb->unacked);
+	/* Window 0, nothing ACKed (after one byte from the peer: lwIP takes a window only from a
+	 * segment that moves the sequence or acknowledgment number forward). */
+	peer_segment(50040, 9001, sa.seq + 1, FRAME_TCP_ACK | FRAME_TCP_PSH, NULL, 0, "x");
+	peer_segment_wnd(50040, 9002, sa.seq + 1, FRAME_TCP_ACK, 0, NULL, 0, NULL);
+	ck_assert_uint_eq(pcb->snd_wnd, 0);
+	for (int i = 0; i < 200 && pcb->persist_backoff == 0; i++)
+		tcp_slowtmr(); /* the RTO fires, the data goes back to unsent, persist starts */
+	ck_assert_int_gt(pcb->persist_backoff, 0);
+	ck_assert_ptr_null(pcb->unacked);
+	/* Everything ACKed, window still 0: nothing left to probe for. */
+	peer_segment_wnd(50040, 9002, sa.seq + 1 + sizeof(data), FRAME_TCP_ACK, 0, NULL, 0, NULL);
+	ck_assert_ptr_null(pcb->unsent);
+	for (int i = 0; i < 20; i++)
+		tcp_slowtmr(); /* asserted here without the patch */
+	ck_assert_int_eq(pcb->persist_backoff, 0);
+	drop_tcp_state(l);
+}
+END_TEST
+
+START_TEST(test_window_not_updated_by_unacceptable_segment)
+{
+	/* stack/patches/0012: a segment far outside our receive window must not update the send
+	 * window (nor move snd_wl1 so far that in-order segments no longer can). */
+	struct frame_tcp_info sa;
+	struct tcp_pcb *l, *pcb;
+
+	peer_arps_us();
+	l = listen_on_80_backlog(4);
+	md.ntx = 0;
+	peer_segment(50041, 9000, 0, FRAME_TCP_SYN, NULL, 0, NULL);
+	sa = our_last_segment_to(50041);
+	peer_segment(50041, 9001, sa.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	pcb = cookie_accepted;
+	ck_assert_ptr_nonnull(pcb);
+	ck_assert_uint_eq(pcb->snd_wnd, 65535);
+	peer_segment_wnd(50041, 9001 + 0x40000000u, sa.seq + 1, FRAME_TCP_ACK, 0, NULL, 0, NULL);
+	ck_assert_uint_eq(pcb->snd_wnd, 65535);
+	/* The next in-order segment (after a byte of data) still updates it. */
+	peer_segment(50041, 9001, sa.seq + 1, FRAME_TCP_ACK | FRAME_TCP_PSH, NULL, 0, "x");
+	peer_segment_wnd(50041, 9002, sa.seq + 1, FRAME_TCP_ACK, 1000, NULL, 0, NULL);
+	ck_assert_uint_eq(pcb->snd_wnd, 1000);
+	drop_tcp_state(l);
+}
+END_TEST
+
+START_TEST(test_close_releases_fragments_awaiting_reassembly)
+{
+	/* A first fragment waits in lwIP's reassembly queue holding the driver's receive buffer;
+	 * closing the stack must give it back (found by the fuzzer). */
+	struct weir_stack_config cfg = { 0 };
+	uint8_t f[80] = { 0 };
+	uint16_t c;
+
+	peer_arps_us();
+	memcpy(f, our_mac, 6);
+	memcpy(f + 6, peer_mac, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[17] = 20 + 32; /* total length: header + 32 bytes of this fragment */
+	f[18] = 0x12;	 /* id */
+	f[20] = 0x20;	 /* MF, offset 0 */
+	f[22] = 64;
+	f[23] = 17; /* UDP */
+	memcpy(f + 26, &peer_ip.v4, 4);
+	memcpy(f + 30, &our_ip.v4, 4);
+	c = frame_csum(f + 14, 20);
+	f[24] = (uint8_t)(c >> 8);
+	f[25] = (uint8_t)c;
+	ck_assert_int_ge(memdev_inject(&md, f, 14 + 20 + 32), 0);
+	weir_stack_poll(st);
+	ck_assert_uint_eq(memdev_outstanding(&md), 1); /* held by reassembly */
+
+	weir_stack_close(st);
+	ck_assert_uint_eq(memdev_outstanding(&md), 0);
+	/* A fresh stack for the teardown's checks. */
+	cfg.netdev = &md.nd;
+	cfg.loop = loop;
+	cfg.ip = our_ip;
+	cfg.prefix_len = 24;
+	memcpy(cfg.mac, our_mac, 6);
+	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
+}
+END_TEST
+
 START_TEST(test_service_table)
 {
 	uint16_t port;
@@ -948,6 +1059,9 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_test(tl, test_syn_cookie_forged_or_replayed_is_refused);
 	tcase_add_test(tl, test_no_syn_cookie_below_backlog);
 	tcase_add_test(tl, test_first_handshake_gives_rtt_sample);
+	tcase_add_test(tl, test_zero_window_ack_all_no_persist_assert);
+	tcase_add_test(tl, test_window_not_updated_by_unacceptable_segment);
+	tcase_add_test(tl, test_close_releases_fragments_awaiting_reassembly);
 	suite_add_tcase(s, tl);
 
 	TCase *th = tcase_create("names");
