@@ -386,10 +386,21 @@ void weir_stack_close(struct weir_stack *s)
 int weir_stack_poll(struct weir_stack *s)
 {
 	struct weir_frame *frames[RX_BURST];
-	int n, work;
+	int n, work, low;
 
 	if (s == NULL)
 		return WEIR_EINVAL;
+	/* When the device's receive buffers run low (TCP's receive and out-of-order queues hold
+	 * them), out-of-order segments go first (the peer resends them), and frames are copied out
+	 * of the device's buffers until it recovers: otherwise the segment that would let the
+	 * queues drain could find no buffer to arrive in. */
+	low = weir_netdev_rx_buffers_low(s->dev) > 0;
+#if LWIP_TCP && TCP_QUEUE_OOSEQ && PBUF_POOL_FREE_OOSEQ
+	if (low) {
+		pbuf_free_ooseq();
+		low = weir_netdev_rx_buffers_low(s->dev) > 0;
+	}
+#endif
 	n = weir_netdev_rx_burst(s->dev, frames, RX_BURST);
 	work = n > 0 ? n : 0;
 	if (n < 0 && !s->dev_down) {
@@ -411,12 +422,27 @@ int weir_stack_poll(struct weir_stack *s)
 			weir_netdev_release(f);
 			continue;
 		}
-		rp->pc.custom_free_function = rx_pbuf_free;
-		p = pbuf_alloced_custom(PBUF_RAW, (u16_t)WEIR_MIN(f->len, 0xffffu), PBUF_REF,
-					&rp->pc, f->data, (u16_t)WEIR_MIN(f->cap, 0xffffu));
-		if (p == NULL || f->len > 0xffffu) {
+		if (f->len > 0xffffu) {
 			s->st.drop_wrap++;
 			weir_netdev_release(f);
+			continue;
+		}
+		if (low) {
+			p = pbuf_alloc(PBUF_RAW, (u16_t)f->len, PBUF_RAM);
+			if (p != NULL) {
+				pbuf_take(p, f->data, (u16_t)f->len);
+				s->st.rx_copied++;
+			}
+			weir_netdev_release(f);
+		} else {
+			rp->pc.custom_free_function = rx_pbuf_free;
+			p = pbuf_alloced_custom(PBUF_RAW, (u16_t)f->len, PBUF_REF, &rp->pc,
+						f->data, (u16_t)WEIR_MIN(f->cap, 0xffffu));
+			if (p == NULL)
+				weir_netdev_release(f);
+		}
+		if (p == NULL) {
+			s->st.drop_wrap++;
 			continue;
 		}
 		s->st.rx_frames++;
@@ -426,12 +452,6 @@ int weir_stack_poll(struct weir_stack *s)
 			pbuf_free(p);
 		}
 	}
-#if LWIP_TCP && TCP_QUEUE_OOSEQ && PBUF_POOL_FREE_OOSEQ
-	/* The device's receive buffers are mostly held here: out-of-order segments are the ones
-	 * TCP can give back (the peer resends them), rather than the device dropping everything. */
-	if (weir_netdev_rx_buffers_low(s->dev))
-		pbuf_free_ooseq();
-#endif
 	work += weir_netdev_poll(s->dev) > 0;
 	sys_check_timeouts();
 	return work;

@@ -157,12 +157,21 @@ static void tap_close(struct weir_netdev *nd)
 	free(t);
 }
 
+/* Low when fewer than an eighth of the receive buffers are free (TCP's queues hold the rest). */
+static int tap_rx_buffers_low(struct weir_netdev *nd)
+{
+	const struct tap_dev *t = (const struct tap_dev *)nd;
+
+	return t->nfree < t->nframes / 8;
+}
+
 static const struct weir_netdev_ops tap_ops = {
 	.rx_burst = tap_rx_burst,   /* required */
 	.release = tap_release,	    /* required */
 	.tx_burst = tap_tx_burst,   /* required */
 	.get_caps = tap_get_caps,   /* required */
 	.get_stats = tap_get_stats, /* optional */
+	.rx_buffers_low = tap_rx_buffers_low, /* optional */
 	.close = tap_close,	    /* required */
 };
 

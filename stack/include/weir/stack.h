@@ -44,6 +44,7 @@ struct weir_stack_config {
 
 struct weir_stack_stats {
 	uint64_t rx_frames, rx_bytes; /* frames handed to lwIP */
+	uint64_t rx_copied;	      /* of those, copied out of device buffers that ran low */
 	uint64_t tx_frames, tx_bytes; /* frames the device took */
 	/* drops by reason */
 	uint64_t drop_runt;	   /* shorter than WEIR_ETH_MIN_FRAME */
