@@ -37,21 +37,36 @@ static void drain_handler(struct weir_flow *f, void *arg)
 		;
 }
 
-static int peer_serve(struct side *s, void *arg)
+/* The peer: a listener running handler (arg: NULL for drain_handler), its port sent `ports` times
+ * (one per connection the main side makes), until the main side says DONE. */
+struct peer_cfg {
+	weir_flow_handler handler;
+	int ports;
+};
+
+static int peer_listen(struct side *s, void *arg)
 {
+	static const struct peer_cfg drain = { drain_handler, 1 };
+	const struct peer_cfg *c = arg ? arg : &drain;
 	struct weir_listener *l;
 	uint32_t msg;
 	int rc;
 
-	(void)arg;
-	rc = weir_tcp_listen(s->stack, NULL, drain_handler, NULL, &l);
+	rc = weir_tcp_listen(s->stack, NULL, c->handler, s, &l);
 	if (rc < 0)
 		return FAILF("listen: %s", weir_strerror(rc));
-	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
+	for (int i = 0; i < c->ports; i++)
+		EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
 	EXPECT_EQ(side_recv(s, &msg, 60 * S), 0);
 	EXPECT_EQ(msg, DONE);
 	EXPECT_EQ(weir_listener_close(l), 0);
 	return 0;
+}
+
+static int peer_serve(struct side *s, void *arg)
+{
+	(void)arg;
+	return peer_listen(s, NULL);
 }
 
 static int connect_peer(struct side *s, struct weir_flow **f)
@@ -395,20 +410,10 @@ static int main_closed(struct side *s, void *arg)
 
 static int peer_serve_twice(struct side *s, void *arg)
 {
-	struct weir_listener *l;
-	uint32_t msg;
-	int rc;
+	static struct peer_cfg twice = { drain_handler, 2 };
 
 	(void)arg;
-	rc = weir_tcp_listen(s->stack, NULL, drain_handler, NULL, &l);
-	if (rc < 0)
-		return FAILF("listen: %s", weir_strerror(rc));
-	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
-	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
-	EXPECT_EQ(side_recv(s, &msg, 60 * S), 0);
-	EXPECT_EQ(msg, DONE);
-	EXPECT_EQ(weir_listener_close(l), 0);
-	return 0;
+	return peer_listen(s, &twice);
 }
 
 START_TEST(test_closed_and_aborted_flow)
@@ -494,19 +499,10 @@ static void watch_handler(struct weir_flow *f, void *arg)
 
 static int peer_watch(struct side *s, void *arg)
 {
-	struct weir_listener *l;
-	uint32_t msg;
-	int rc;
+	static struct peer_cfg watch = { watch_handler, 1 };
 
 	(void)arg;
-	rc = weir_tcp_listen(s->stack, NULL, watch_handler, s, &l);
-	if (rc < 0)
-		return FAILF("listen: %s", weir_strerror(rc));
-	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
-	EXPECT_EQ(side_recv(s, &msg, 60 * S), 0);
-	EXPECT_EQ(msg, DONE);
-	EXPECT_EQ(weir_listener_close(l), 0);
-	return 0;
+	return peer_listen(s, &watch);
 }
 
 static int main_stack_closed_checked(struct side *s, void *arg)

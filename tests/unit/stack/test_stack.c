@@ -856,6 +856,20 @@ START_TEST(test_first_handshake_gives_rtt_sample)
 }
 END_TEST
 
+/* A listener on 80 (backlog 4) and one connection from the peer's port sport, ISN 9000, accepted.
+ * Returns it; *l is the listener and *sa our SYN-ACK. */
+static struct tcp_pcb *peer_connects(uint16_t sport, struct tcp_pcb **l, struct frame_tcp_info *sa)
+{
+	peer_arps_us();
+	*l = listen_on_80_backlog(4);
+	md.ntx = 0;
+	peer_segment(sport, 9000, 0, FRAME_TCP_SYN, NULL, 0, NULL);
+	*sa = our_last_segment_to(sport);
+	peer_segment(sport, 9001, sa->seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	ck_assert_ptr_nonnull(cookie_accepted);
+	return cookie_accepted;
+}
+
 START_TEST(test_zero_window_ack_all_no_persist_assert)
 {
 	/* stack/patches/0012: data in flight; the peer closes its window without ACKing it; the
@@ -866,14 +880,7 @@ START_TEST(test_zero_window_ack_all_no_persist_assert)
 	struct tcp_pcb *l, *pcb;
 	static const char data[100] = "zero window";
 
-	peer_arps_us();
-	l = listen_on_80_backlog(4);
-	md.ntx = 0;
-	peer_segment(50040, 9000, 0, FRAME_TCP_SYN, NULL, 0, NULL);
-	sa = our_last_segment_to(50040);
-	peer_segment(50040, 9001, sa.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
-	pcb = cookie_accepted;
-	ck_assert_ptr_nonnull(pcb);
+	pcb = peer_connects(50040, &l, &sa);
 	ck_assert_int_eq(tcp_write(pcb, data, sizeof(data), TCP_WRITE_FLAG_COPY), ERR_OK);
 	ck_assert_int_eq(tcp_output(pcb), ERR_OK);
 	ck_assert_ptr_nonnull(pcb->unacked);
@@ -903,14 +910,7 @@ START_TEST(test_window_not_updated_by_unacceptable_segment)
 	struct frame_tcp_info sa;
 	struct tcp_pcb *l, *pcb;
 
-	peer_arps_us();
-	l = listen_on_80_backlog(4);
-	md.ntx = 0;
-	peer_segment(50041, 9000, 0, FRAME_TCP_SYN, NULL, 0, NULL);
-	sa = our_last_segment_to(50041);
-	peer_segment(50041, 9001, sa.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
-	pcb = cookie_accepted;
-	ck_assert_ptr_nonnull(pcb);
+	pcb = peer_connects(50041, &l, &sa);
 	ck_assert_uint_eq(pcb->snd_wnd, 65535);
 	peer_segment_wnd(50041, 9001 + 0x40000000u, sa.seq + 1, FRAME_TCP_ACK, 0, NULL, 0, NULL);
 	ck_assert_uint_eq(pcb->snd_wnd, 65535);
