@@ -23,11 +23,12 @@
 #include <weir/stack.h>
 
 #include "../support/frames.h"
+#include "../support/host.h"
 #include "../support/memdev.h"
 #include "../weir_tests.h"
 
-static const uint8_t peer_mac[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x01 };
-static const uint8_t our_mac[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x02 };
+#define peer_mac host_peer_mac
+#define our_mac host_our_mac
 
 static struct memdev md;
 static struct weir_loop *loop;
@@ -53,11 +54,7 @@ static struct {
 	uint16_t wnd;
 } peer;
 
-static void snapshot_pools(unsigned *out)
-{
-	for (int i = 0; i < MEMP_MAX; i++)
-		out[i] = lwip_stats.memp[i] ? lwip_stats.memp[i]->used : 0;
-}
+#define snapshot_pools host_snapshot_pools
 
 static int pools_at_baseline(void)
 {
@@ -93,22 +90,13 @@ static void inject(const uint8_t *f, size_t len)
 
 static void setup(void)
 {
-	struct weir_stack_config cfg = { 0 };
 	uint8_t f[60] = { 0 };
 
-	memdev_init(&md);
 	memset(&app, 0, sizeof(app));
 	memset(&peer, 0, sizeof(peer));
 	listener = NULL;
 	ck_assert_int_eq(weir_loop_create(&loop), 0);
-	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.2", &our_ip), 0);
-	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.1", &peer_ip), 0);
-	cfg.netdev = &md.nd;
-	cfg.loop = loop;
-	cfg.ip = our_ip;
-	cfg.prefix_len = 24;
-	memcpy(cfg.mac, our_mac, 6);
-	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
+	host_open(&md, loop, &st, &our_ip, &peer_ip);
 	/* The peer asks for our address, so lwIP knows its MAC and answers it directly. */
 	frame_arp_request(f, peer_mac, peer_ip.v4, our_ip.v4);
 	inject(f, sizeof(f));
@@ -748,14 +736,7 @@ START_TEST(test_short_frames_on_link_dropped_or_padded)
 	weir_stack_close(st);
 	weir_netdev_close(link);
 	close(fds[1]);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.netdev = &md.nd;
-	cfg.loop = loop;
-	cfg.ip = our_ip;
-	cfg.prefix_len = 24;
-	memcpy(cfg.mac, our_mac, 6);
-	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
-	md.ntx = 0;
+	host_open(&md, loop, &st, &our_ip, &peer_ip);
 }
 END_TEST
 

@@ -21,11 +21,12 @@
 #include "weir_lwip_port.h"
 
 #include "../support/frames.h"
+#include "../support/host.h"
 #include "../support/memdev.h"
 #include "../weir_tests.h"
 
-static const uint8_t peer_mac[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x01 };
-static const uint8_t our_mac[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x02 };
+#define peer_mac host_peer_mac
+#define our_mac host_our_mac
 
 static struct memdev md;
 static struct weir_loop *loop;
@@ -35,26 +36,12 @@ static unsigned memp_baseline[MEMP_MAX];
 static struct memdev_tx gratuitous;
 static unsigned gratuitous_count;
 
-static void snapshot_pools(unsigned *out)
-{
-	for (int i = 0; i < MEMP_MAX; i++)
-		out[i] = lwip_stats.memp[i] ? lwip_stats.memp[i]->used : 0;
-}
+#define snapshot_pools host_snapshot_pools
 
 static void setup(void)
 {
-	struct weir_stack_config cfg = { 0 };
-
-	memdev_init(&md);
 	ck_assert_int_eq(weir_loop_create(&loop), 0);
-	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.2", &our_ip), 0);
-	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.1", &peer_ip), 0);
-	cfg.netdev = &md.nd;
-	cfg.loop = loop;
-	cfg.ip = our_ip;
-	cfg.prefix_len = 24;
-	memcpy(cfg.mac, our_mac, 6);
-	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
+	host_open(&md, loop, &st, &our_ip, &peer_ip);
 	/* Bringing the netif up announces our address (gratuitous ARP, RFC 5227 §3): checked by
 	 * test_gratuitous_arp_on_open, then forgotten so each test counts only its own frames. */
 	gratuitous = md.tx[0];
@@ -926,7 +913,6 @@ START_TEST(test_close_releases_fragments_awaiting_reassembly)
 {
 	/* A first fragment waits in lwIP's reassembly queue holding the driver's receive buffer;
 	 * closing the stack must give it back (found by the fuzzer). */
-	struct weir_stack_config cfg = { 0 };
 	uint8_t f[80] = { 0 };
 	uint16_t c;
 
@@ -952,12 +938,7 @@ START_TEST(test_close_releases_fragments_awaiting_reassembly)
 	weir_stack_close(st);
 	ck_assert_uint_eq(memdev_outstanding(&md), 0);
 	/* A fresh stack for the teardown's checks. */
-	cfg.netdev = &md.nd;
-	cfg.loop = loop;
-	cfg.ip = our_ip;
-	cfg.prefix_len = 24;
-	memcpy(cfg.mac, our_mac, 6);
-	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
+	host_open(&md, loop, &st, &our_ip, &peer_ip);
 }
 END_TEST
 

@@ -1,0 +1,21 @@
+/* host.h - a weir stack on an in-memory netdev at 192.0.2.2/24 (the peer is 192.0.2.1), and lwIP
+ * pool snapshots for leak checks: what the stack-level unit tests share. */
+#ifndef WEIR_TEST_HOST_H
+#define WEIR_TEST_HOST_H
+
+#include "lwip/memp.h"
+
+#include <weir/loop.h>
+#include <weir/stack.h>
+
+#include "memdev.h"
+
+extern const uint8_t host_peer_mac[6], host_our_mac[6];
+
+/* Opens a stack on md (initialised here) and loop; fills the addresses. Fails the test if not. */
+void host_open(struct memdev *md, struct weir_loop *loop, struct weir_stack **st,
+	       struct weir_ipaddr *our_ip, struct weir_ipaddr *peer_ip);
+/* Each lwIP pool's objects in use. */
+void host_snapshot_pools(unsigned out[MEMP_MAX]);
+
+#endif
