@@ -909,6 +909,27 @@ START_TEST(test_window_not_updated_by_unacceptable_segment)
 }
 END_TEST
 
+START_TEST(test_mss_option_after_syn_ignored)
+{
+	/* stack/patches/0013: an MSS option on an established connection's segment must not
+	 * change the MSS (lwIP 2.1.3 took it, and a queued segment larger than the new MSS made
+	 * tcp_write assert: a remote crash). */
+	static const uint8_t small_mss[4] = { 2, 4, 0x00, 0x64 }; /* MSS 100 */
+	struct frame_tcp_info sa;
+	struct tcp_pcb *l, *pcb;
+	u16_t mss;
+
+	pcb = peer_connects(50042, &l, &sa);
+	mss = pcb->mss;
+	ck_assert_uint_gt(mss, 100);
+	peer_segment(50042, 9001, sa.seq + 1, FRAME_TCP_ACK, small_mss, sizeof(small_mss), NULL);
+	ck_assert_uint_eq(pcb->mss, mss);
+	/* And writing still works with what is queued. */
+	ck_assert_int_eq(tcp_write(pcb, "after", 5, TCP_WRITE_FLAG_COPY), ERR_OK);
+	drop_tcp_state(l);
+}
+END_TEST
+
 START_TEST(test_close_releases_fragments_awaiting_reassembly)
 {
 	/* A first fragment waits in lwIP's reassembly queue holding the driver's receive buffer;
@@ -1043,6 +1064,7 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_test(tl, test_zero_window_ack_all_no_persist_assert);
 	tcase_add_test(tl, test_window_not_updated_by_unacceptable_segment);
 	tcase_add_test(tl, test_close_releases_fragments_awaiting_reassembly);
+	tcase_add_test(tl, test_mss_option_after_syn_ignored);
 	suite_add_tcase(s, tl);
 
 	TCase *th = tcase_create("names");
