@@ -40,7 +40,6 @@ struct listener_handler {
 
 struct weir_listener {
 	struct tcp_pcb *pcb;
-	struct weir_stack *stack;
 	weir_flow_handler handler;
 	void *arg;
 	struct weir_tcp_listen_opts opts;
@@ -51,13 +50,12 @@ struct weir_listener {
 	struct weir_event idle_ev; /* a handler finished */
 	struct weir_listener_stats st;
 	int closing;
-	struct weir_loop *loop;			   /* the stack's (still there after the stack closed) */
-	struct weir_listener *all_prev, *all_next; /* every live listener (stack close) */
+	struct weir_loop *loop; /* the stack's (still there after the stack closed) */
 };
 
-/* Every live flow and listener, so that closing the stack can end them. */
+/* Every live flow, so that closing the stack can end them (those whose pcb is already gone may
+ * still hold unread data; listeners are found through lwIP's own list). */
 static struct weir_flow *all_flows;
-static struct weir_listener *all_listeners;
 
 static const char *const reason_str[] = {
 #define WEIR__CR_STR(name, str) [WEIR_CLOSE_##name] = str,
@@ -275,25 +273,25 @@ static const struct weir__lwip_tcp_hooks flow_hooks = {
 /* --- flows ----------------------------------------------------------------------------------------- */
 
 static void listener_stop_accepting(struct weir_listener *l);
+static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err);
 
-/* The stack is closing: its listeners stop accepting (running handlers go on, and find their
- * flows ended), its flows end with RST (WEIR_CLOSE_STACK_CLOSED; blocked calls return
- * WEIR_ECLOSED). Handles stay valid until the user frees them. */
+/* The stack is closing (one per process: every pcb is its): its listeners stop accepting (running
+ * handlers go on, and find their flows ended), its flows end with RST (WEIR_CLOSE_STACK_CLOSED;
+ * blocked calls return WEIR_ECLOSED). Handles stay valid until the user frees them. */
 static void on_stack_close(struct weir_stack *s)
 {
-	for (struct weir_listener *l = all_listeners; l != NULL; l = l->all_next) {
-		if (l->stack == s) {
-			listener_stop_accepting(l);
-			l->stack = NULL;
-		}
+	struct tcp_pcb_listen *lp, *next;
+
+	WEIR_UNUSED(s);
+	for (lp = tcp_listen_pcbs.listen_pcbs; lp != NULL; lp = next) {
+		next = lp->next;
+		if (lp->accept == on_accept)
+			listener_stop_accepting(lp->callback_arg);
 	}
 	for (struct weir_flow *f = all_flows; f != NULL; f = f->all_next) {
-		if (f->stack != s)
-			continue;
 		if (f->pcb != NULL || f->state != FLOW_DONE)
 			flow_abort_with(f, WEIR_CLOSE_STACK_CLOSED, WEIR_ECLOSED);
 		weir__flow_rxq_drop(f); /* unread data holds the device's receive buffers */
-		f->stack = NULL;
 	}
 }
 
@@ -353,14 +351,12 @@ static int valid_opts(const struct weir_flow_opts *o)
 	       o->keepalive.after_ms <= 864000000u && o->nodelay >= 0 && o->nodelay <= 1;
 }
 
-static struct weir_flow *flow_new(struct weir_stack *stack, struct tcp_pcb *pcb,
-				  const struct weir_flow_opts *opts)
+static struct weir_flow *flow_new(struct tcp_pcb *pcb, const struct weir_flow_opts *opts)
 {
 	struct weir_flow *f = calloc(1, sizeof(*f));
 
 	if (f == NULL)
 		return NULL;
-	f->stack = stack;
 	f->pcb = pcb;
 	f->id = next_flow_id++;
 	if (opts != NULL)
@@ -496,7 +492,7 @@ int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t 
 			return weir__err_from_lwip(e);
 		}
 	}
-	f = flow_new(stack, pcb, &opts->flow);
+	f = flow_new(pcb, &opts->flow);
 	if (f == NULL) {
 		tcp_close(pcb);
 		return WEIR_ENOMEM;
@@ -598,7 +594,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 		return ERR_OK;
 	}
 	h = calloc(1, sizeof(*h));
-	f = h ? flow_new(l->stack, newpcb, &l->opts.flow) : NULL;
+	f = h ? flow_new(newpcb, &l->opts.flow) : NULL;
 	if (f == NULL) {
 		free(h);
 		accept_failed(l, WEIR_ACCEPT_SYSTEM, WEIR_ENOMEM);
@@ -663,7 +659,6 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)
 		return WEIR_ENOMEM;
-	l->stack = stack;
 	l->handler = handler;
 	l->arg = arg;
 	l->opts = *opts;
@@ -701,10 +696,6 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 		goto fail_scope;
 	}
 	l->loop = weir_stack_loop(stack);
-	l->all_next = all_listeners;
-	if (all_listeners != NULL)
-		all_listeners->all_prev = l;
-	all_listeners = l;
 	live_listeners++;
 	*out = l;
 	return 0;
@@ -771,12 +762,6 @@ int weir_listener_close(struct weir_listener *l)
 		}
 	}
 	weir_scope_detach(&l->item);
-	if (l->all_prev != NULL)
-		l->all_prev->all_next = l->all_next;
-	else
-		all_listeners = l->all_next;
-	if (l->all_next != NULL)
-		l->all_next->all_prev = l->all_prev;
 	live_listeners--;
 	free(l);
 	return 0;

@@ -15,7 +15,6 @@ enum flow_state {
 
 struct weir_flow {
 	struct tcp_pcb *pcb; /* NULL once lwIP freed it or we let go of it */
-	struct weir_stack *stack;
 	uint64_t id;
 	enum flow_state state;
 	enum weir_close_reason reason;

@@ -36,33 +36,35 @@ struct weir_udp {
 	unsigned queued;
 	unsigned users;	   /* fibers inside a receive call */
 	unsigned closed : 1;   /* weir_udp_close() was called */
-	unsigned stack_gone : 1; /* the stack closed: no pcb, calls return WEIR_ECLOSED */
-	struct weir_udp *all_prev, *all_next; /* every live socket (stack close) */
 	struct weir_event rx_ev; /* a datagram arrived, or the socket closed */
 	struct weir_udp_stats st;
 	struct weir_scope_item item;
 };
 
 static uint32_t live_sockets, live_queued;
-static struct weir_udp *all_sockets;
 
 static void queue_drop(struct weir_udp *u);
+static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
+		    u16_t port);
 
-/* The stack is closing: its sockets lose their pcbs (and queued datagrams); receivers wake with
- * WEIR_ECLOSED, and so does every later call. The user still closes each socket. */
+/* The stack is closing (one per process: every pcb is its): the sockets, found through lwIP's own
+ * list, lose their pcbs and queued datagrams; receivers wake with WEIR_ECLOSED, and so does every
+ * later call (u->pcb is NULL). The user still closes each socket. */
 static void on_stack_close(struct weir_stack *s)
 {
-	for (struct weir_udp *u = all_sockets; u != NULL; u = u->all_next) {
-		if (u->stack != s)
+	struct udp_pcb *pcb, *next;
+
+	WEIR_UNUSED(s);
+	for (pcb = udp_pcbs; pcb != NULL; pcb = next) {
+		struct weir_udp *u = pcb->recv_arg;
+
+		next = pcb->next;
+		if (pcb->recv != on_recv)
 			continue;
-		if (u->pcb != NULL) {
-			udp_recv(u->pcb, NULL, NULL);
-			udp_remove(u->pcb);
-			u->pcb = NULL;
-		}
+		udp_recv(pcb, NULL, NULL);
+		udp_remove(pcb);
+		u->pcb = NULL;
 		queue_drop(u); /* they hold the device's receive buffers */
-		u->stack = NULL;
-		u->stack_gone = 1;
 		weir_event_broadcast(&u->rx_ev);
 	}
 }
@@ -139,12 +141,6 @@ static void queue_drop(struct weir_udp *u)
 
 static void udp_sock_free(struct weir_udp *u)
 {
-	if (u->all_prev != NULL)
-		u->all_prev->all_next = u->all_next;
-	else
-		all_sockets = u->all_next;
-	if (u->all_next != NULL)
-		u->all_next->all_prev = u->all_prev;
 	live_sockets--;
 	free(u);
 }
@@ -202,10 +198,6 @@ int weir_udp_open(struct weir_stack *stack, const struct weir_udp_opts *opts,
 	}
 	udp_recv(u->pcb, on_recv, u);
 	weir__stack_on_close(on_stack_close);
-	u->all_next = all_sockets;
-	if (all_sockets != NULL)
-		all_sockets->all_prev = u;
-	all_sockets = u;
 	live_sockets++;
 	*out = u;
 	return 0;
@@ -249,7 +241,7 @@ int weir_udp_send_to(struct weir_udp *u, struct weir_ipaddr dst, uint16_t port, 
 		return WEIR_EINVAL;
 	if (len > WEIR_UDP_MAX_PAYLOAD)
 		return WEIR_EMSGSIZE;
-	if (u->closed || u->stack_gone)
+	if (u->pcb == NULL)
 		return WEIR_ECLOSED;
 	p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
 	if (p == NULL)
@@ -282,7 +274,7 @@ static int take(struct weir_udp *u, uint64_t timeout_ns, struct udp_dgram **out)
 	*out = NULL;
 	u->users++;
 	for (;;) {
-		if (u->closed || u->stack_gone) {
+		if (u->pcb == NULL) {
 			rc = WEIR_ECLOSED;
 			break;
 		}
@@ -318,7 +310,7 @@ static int recv_check(const struct weir_udp *u)
 		return WEIR_EINVAL;
 	if (weir_fiber_self() == NULL)
 		return WEIR_EINVAL;
-	if (u->closed || u->stack_gone)
+	if (u->pcb == NULL)
 		return WEIR_ECLOSED;
 	return 0;
 }
