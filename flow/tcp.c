@@ -144,6 +144,14 @@ static void on_err(void *arg, err_t err)
 	}
 }
 
+void weir__flow_note_timing(struct weir_flow_stats *st, const struct tcp_pcb *pcb)
+{
+	/* lwIP keeps the RTT average scaled by 8, in slow-timer ticks; the retransmission timer
+	 * fires once rtime (ticks since the last new ACK) reaches rto. */
+	st->srtt_ms = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL;
+	st->rto_ms = pcb->rto > 0 ? (uint32_t)pcb->rto * TCP_SLOW_INTERVAL : 0;
+}
+
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	struct weir_flow *f = arg;
@@ -195,6 +203,7 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 	now = weir_clock_now_ns();
 	f->ka_sent = pcb->keep_cnt_sent;
 	f->had_unacked = pcb->unacked != NULL;
+	weir__flow_note_timing(&f->st, pcb);
 
 	/* lwIP never ends a FIN_WAIT_2 pcb after a write-side shutdown (notes §4). Bound the time
 	 * the peer stays *silent* after our FIN (pcb->tmr is when it last sent anything), not the
@@ -939,8 +948,7 @@ int weir_flow_get_stats(const struct weir_flow *f, struct weir_flow_stats *out)
 	*out = f->st;
 	pcb = f->pcb;
 	if (pcb != NULL) {
-		/* lwIP keeps the RTT average scaled by 8, in slow-timer ticks. */
-		out->srtt_ms = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL;
+		weir__flow_note_timing(out, pcb);
 		out->cwnd = (uint32_t)pcb->cwnd;
 		out->snd_wnd = (uint32_t)pcb->snd_wnd;
 		out->rcv_wnd = (uint32_t)pcb->rcv_wnd;

@@ -102,10 +102,11 @@ err_t weir__flow_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
 	struct weir_flow *f = arg;
 
-	WEIR_UNUSED(pcb);
 	WEIR_UNUSED(len);
-	if (f != NULL)
+	if (f != NULL) {
+		weir__flow_note_timing(&f->st, pcb); /* an ACK of new data: a fresh sample, RTO reset */
 		weir_event_broadcast(&f->tx_ev);
+	}
 	return ERR_OK;
 }
 

@@ -59,6 +59,9 @@ void weir__flow_wake_all(struct weir_flow *f);
 int weir__err_from_lwip(err_t e);
 /* Returns the fiber-context error for a blocking call, or 0. */
 int weir__flow_check_fiber(void);
+/* Copies the pcb's smoothed RTT and RTO into *st (flows keep them in their stats, so they
+ * outlive the pcb). */
+void weir__flow_note_timing(struct weir_flow_stats *st, const struct tcp_pcb *pcb);
 
 /* tcp_io.c */
 err_t weir__flow_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);

@@ -202,10 +202,12 @@ struct weir_flow_stats {
 	uint64_t segments_in, segments_out; /* TCP segments, headers included */
 	uint64_t retransmissions;	  /* segments sent again */
 	uint32_t srtt_ms;		  /* smoothed RTT (lwIP's, slow-timer granularity) */
+	uint32_t rto_ms;		  /* retransmission timeout, backoff included */
 	uint32_t cwnd, snd_wnd, rcv_wnd;  /* bytes */
 	uint32_t snd_queued;		  /* bytes accepted and not yet acknowledged */
 };
-/* Fills *out (the window fields are 0 once the connection is gone). Returns 0 or WEIR_EINVAL. */
+/* Fills *out. Once the connection is gone the window fields are 0, and srtt_ms and rto_ms keep
+ * their last values. Returns 0 or WEIR_EINVAL. */
 int weir_flow_get_stats(const struct weir_flow *f, struct weir_flow_stats *out);
 
 /* Live flows and listeners of the stack, for leak checks. */
