@@ -125,8 +125,12 @@ int weir_netdev_open(const char *spec, struct weir_netdev **out)
 		return WEIR_EINVAL;
 	if (strncmp(spec, "tap:", 4) == 0) {
 #if defined(WEIR_HAVE_TAP)
-		struct weir_tap_config cfg = { .ifname = spec + 4 };
+		struct weir_tap_config cfg;
+		char name[32];
+		int rc = weir_tap_parse_spec(spec + 4, &cfg, name, sizeof(name));
 
+		if (rc < 0)
+			return rc;
 		return weir_tap_open(&cfg, out);
 #else
 		return WEIR_ENOTSUP;

@@ -1,9 +1,17 @@
-/* tap.c - Linux TUN/TAP netdev: non-blocking, batched reads into a fixed pool of frame buffers. */
+/* tap.c - Linux TUN/TAP netdev: non-blocking, batched reads into a fixed pool of frame buffers.
+ *
+ * With offload (the default), the device carries a virtio_net_hdr before each frame
+ * (IFF_VNET_HDR) and tells Linux it takes TCP super-frames and unfinished checksums
+ * (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4). Linux then hands over up to 64 KiB of a TCP stream
+ * per read() instead of one MSS, and skips summing what it sends; this driver finishes those
+ * checksums, so the stack still verifies every checksum it sees. Frames we send carry an
+ * all-zero header: complete, nothing asked of Linux. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +27,13 @@
 #include <weir/tap.h>
 
 #include "../netdev_priv.h"
+#include "../../platform/lwip/chksum.h" /* the Internet checksum; self-contained C */
 
 /* Room for a VLAN tag past the Ethernet header and MTU. */
 #define TAP_FRAME_EXTRA (WEIR_ETH_HLEN + 4)
+/* With offload: the largest frame Linux hands over (a 64 KiB IPv4 packet plus its Ethernet
+ * header); a larger one would not fit the stack's 16-bit buffer lengths and is dropped. */
+#define TAP_SUPER_FRAME_MAX 65535u
 
 struct tap_dev {
 	struct weir_netdev nd;
@@ -30,6 +42,7 @@ struct tap_dev {
 	uint16_t mtu;
 	unsigned burst;
 	uint32_t buf_size;
+	int vnet; /* frames carry a virtio_net_hdr: offload on */
 	struct weir_frame *frames; /* all frames; buffers in one allocation */
 	uint8_t *bufs;
 	struct weir_frame **free_list;
@@ -37,10 +50,41 @@ struct tap_dev {
 	struct weir_netdev_stats st;
 };
 
+/* Finishes what Linux left to the device (virtio_net_hdr): the checksum of a frame whose
+ * TCP or UDP checksum field holds only the pseudo-header sum. A super-frame (TCPv4 GSO) needs
+ * nothing else: its IPv4 header already gives the whole length and a valid checksum, and the
+ * stack takes it as one large segment. Returns 0, or -1 for a header we did not ask for. */
+static int tap_finish_offload(struct tap_dev *t, const struct virtio_net_hdr *vh, uint8_t *data,
+			      size_t len)
+{
+	uint8_t gso = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (gso != VIRTIO_NET_HDR_GSO_NONE && gso != VIRTIO_NET_HDR_GSO_TCPV4)
+		return -1;
+	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		size_t start = vh->csum_start, at = start + vh->csum_offset;
+		uint16_t sum;
+
+		if (start < WEIR_ETH_HLEN || at + 2 > len)
+			return -1;
+		/* The field holds the pseudo-header sum, so summing from csum_start includes it. */
+		sum = (uint16_t)~weir__lwip_chksum(data + start, (int)(len - start));
+		if (sum == 0)
+			sum = 0xffff; /* the same in one's complement; 0 means "none" to UDP */
+		memcpy(data + at, &sum, sizeof(sum));
+		t->st.rx_csum_done++;
+	}
+	if (gso != VIRTIO_NET_HDR_GSO_NONE)
+		t->st.rx_super++;
+	return 0;
+}
+
 static int tap_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 {
 	struct tap_dev *t = (struct tap_dev *)nd;
 	int got = 0;
+
+	struct virtio_net_hdr vh;
 
 	if (n > (int)t->burst)
 		n = (int)t->burst;
@@ -55,16 +99,33 @@ static int tap_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 			break;
 		}
 		f = t->free_list[t->nfree - 1];
-		r = read(t->fd, f->data, t->buf_size);
+		if (t->vnet) {
+			struct iovec iov[2] = { { &vh, sizeof(vh) }, { f->data, t->buf_size } };
+
+			r = readv(t->fd, iov, 2);
+		} else {
+			r = read(t->fd, f->data, t->buf_size);
+		}
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			t->st.rx_errors++;
 			return got > 0 ? got : WEIR_EIO;
 		}
-		if ((size_t)r > t->buf_size - 1) {
+		if (t->vnet) {
+			if ((size_t)r < sizeof(vh)) {
+				t->st.rx_errors++;
+				continue;
+			}
+			r -= (ssize_t)sizeof(vh);
+		}
+		if ((size_t)r > t->buf_size - 1 || (t->vnet && (size_t)r > TAP_SUPER_FRAME_MAX)) {
 			/* read() filled the whole buffer: the frame may have been cut. */
 			t->st.rx_oversize++;
+			continue;
+		}
+		if (t->vnet && tap_finish_offload(t, &vh, f->data, (size_t)r) != 0) {
+			t->st.rx_errors++;
 			continue;
 		}
 		f->len = weir__netdev_rx_len(f->data, (uint32_t)r, &t->st);
@@ -94,16 +155,25 @@ static int tap_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fram
 
 	for (i = 0; i < n; i++) {
 		const struct weir_tx_frame *tf = &frames[i];
-		struct iovec iov[64];
+		static struct virtio_net_hdr none; /* all zero: a complete frame */
+		struct iovec iov[65];
+		unsigned k0 = 0;
 		ssize_t w;
 
-		if (tf->iovcnt > WEIR_ARRAY_SIZE(iov) || tf->iov == NULL)
+		if (tf->iovcnt > WEIR_ARRAY_SIZE(iov) - 1 || tf->iov == NULL)
 			return i > 0 ? i : WEIR_EINVAL;
-		for (unsigned k = 0; k < tf->iovcnt; k++) {
-			iov[k].iov_base = (void *)(uintptr_t)tf->iov[k].base;
-			iov[k].iov_len = tf->iov[k].len;
+		if (t->vnet) {
+			iov[0].iov_base = &none;
+			iov[0].iov_len = sizeof(none);
+			k0 = 1;
 		}
-		w = writev(t->fd, iov, (int)tf->iovcnt);
+		for (unsigned k = 0; k < tf->iovcnt; k++) {
+			iov[k0 + k].iov_base = (void *)(uintptr_t)tf->iov[k].base;
+			iov[k0 + k].iov_len = tf->iov[k].len;
+		}
+		w = writev(t->fd, iov, (int)(tf->iovcnt + k0));
+		if (w > 0)
+			w -= (ssize_t)(k0 * sizeof(none));
 		if (w < 0) {
 			if (errno == EAGAIN || errno == ENOBUFS) {
 				t->st.tx_full++;
@@ -175,6 +245,35 @@ static const struct weir_netdev_ops tap_ops = {
 	.close = tap_close,	    /* required */
 };
 
+int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *name, size_t cap)
+{
+	const char *opt;
+	size_t n;
+
+	if (spec == NULL || cfg == NULL || name == NULL)
+		return WEIR_EINVAL;
+	memset(cfg, 0, sizeof(*cfg));
+	opt = strchr(spec, ',');
+	n = opt ? (size_t)(opt - spec) : strlen(spec);
+	if (n == 0 || n >= IFNAMSIZ || n >= cap) {
+		weir__netdev_set_error("tap:%s: the interface name must be 1..%d characters", spec,
+				       IFNAMSIZ - 1);
+		return WEIR_EINVAL;
+	}
+	memcpy(name, spec, n);
+	name[n] = '\0';
+	cfg->ifname = name;
+	if (opt == NULL || strcmp(opt, ",offload=1") == 0)
+		return 0;
+	if (strcmp(opt, ",offload=0") == 0) {
+		cfg->no_offload = 1;
+		return 0;
+	}
+	weir__netdev_set_error("tap:%s: '%s' is not a TAP option (offload=0 or offload=1)", spec,
+			       opt + 1);
+	return WEIR_EINVAL;
+}
+
 int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 {
 	struct tap_dev *t;
@@ -201,7 +300,7 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 									    : WEIR_EIO;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (cfg->no_offload ? 0 : IFF_VNET_HDR);
 	memcpy(ifr.ifr_name, cfg->ifname, namelen);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
@@ -220,6 +319,21 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 	t->nframes = cfg->rx_frames ? cfg->rx_frames : CONFIG_WEIR_TAP_RX_FRAMES;
 	/* One spare byte tells a frame that filled the buffer (cut) from one that fit. */
 	t->buf_size = ((uint32_t)t->mtu + TAP_FRAME_EXTRA + 1 + 63) & ~63u;
+	if (cfg->no_offload) {
+		/* Offloads stay on a device after the process that asked for them: take them
+		 * back, or Linux would keep sending super-frames this reader cannot take. */
+		if (ioctl(fd, TUNSETOFFLOAD, 0) != 0)
+			weir_log_warn("%s: cannot turn TCP offload off (%s)", cfg->ifname,
+				      strerror(errno));
+	} else {
+		t->vnet = 1;
+		if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0)
+			t->buf_size = (TAP_SUPER_FRAME_MAX + 1 + 63) & ~63u;
+		else
+			/* Plain frames, each with a header that asks nothing. */
+			weir_log_info("%s: no TCP offload from Linux (%s)", cfg->ifname,
+				      strerror(errno));
+	}
 	t->frames = calloc(t->nframes, sizeof(*t->frames));
 	t->free_list = calloc(t->nframes, sizeof(*t->free_list));
 	t->bufs = malloc((size_t)t->nframes * t->buf_size);

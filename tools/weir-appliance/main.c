@@ -42,8 +42,10 @@ static const char usage[] =
 	"Runs a weir TCP/IP host with TCP services on a network device.\n"
 	"\n"
 	"network:\n"
-	"  --netdev SPEC        the device: tap:IFNAME (opened, or created if missing: creating\n"
-	"                       needs root or CAP_NET_ADMIN), or a DPDK port:\n"
+	"  --netdev SPEC        the device: tap:IFNAME[,offload=0] (opened, or created if\n"
+	"                       missing: creating needs root or CAP_NET_ADMIN; Linux hands\n"
+	"                       over TCP super-frames of up to 64 KiB unless offload=0),\n"
+	"                       or a DPDK port:\n"
 	"                       dpdk:'EAL ARGS[,port=N][,idle_sleep_us=N]' (EAL ARGS go to\n"
 	"                       rte_eal_init unchanged, e.g. dpdk:'--no-huge --no-pci\n"
 	"                       --vdev=net_tap0,iface=dtap0'; port 0 by default; the loop\n"
@@ -527,10 +529,19 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		/* The device carries the MTU the host is given (frames up to MTU + header). */
-		struct weir_tap_config tc = { .ifname = opts.netdev + 4, .mtu = opts.cfg.mtu };
+		struct weir_tap_config tc;
+		char name[32];
 
-		rc = weir_tap_open(&tc, &dev);
+		rc = weir_tap_parse_spec(opts.netdev + 4, &tc, name, sizeof(name));
+		if (rc == 0) {
+			/* The device carries the MTU the host is given (frames up to MTU + header). */
+			tc.mtu = opts.cfg.mtu;
+			rc = weir_tap_open(&tc, &dev);
+		} else {
+			fprintf(stderr, "weir-appliance: netdev: %s\n", weir_netdev_last_error());
+			status = EXIT_USAGE;
+			goto out;
+		}
 	}
 	if (rc < 0) {
 		fprintf(stderr, "weir-appliance: netdev: %s: %s%s\n", opts.netdev, weir_strerror(rc),
@@ -675,13 +686,14 @@ out:
 		}
 		weir_log_info("stopped%s after %llu ms: %u flows closed before finishing; bytes in %llu "
 			      "out %llu; frames rx %llu tx %llu; device: runts %llu, padded %llu, "
-			      "oversize %llu, no buffer %llu",
+			      "oversize %llu, no buffer %llu, super-frames %llu, checksums finished %llu",
 			      ss.stops >= 2 ? " at once (second signal)" : "",
 			      (unsigned long long)((weir_clock_now_ns() - t_stop) / WEIR_NS_PER_MS),
 			      closed_by_force, (unsigned long long)in, (unsigned long long)out_bytes,
 			      (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
 			      (unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
-			      (unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf);
+			      (unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf,
+			      (unsigned long long)ds.rx_super, (unsigned long long)ds.rx_csum_done);
 	}
 	weir_stack_close(stack);
 	weir_netdev_close(dev);

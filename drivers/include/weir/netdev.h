@@ -76,6 +76,8 @@ struct weir_netdev_stats {
 	uint64_t rx_nobuf;     /* rx calls that left frames waiting: every buffer was held */
 	uint64_t rx_errors, tx_errors;
 	uint64_t tx_full;      /* times the transmit queue was found full (EAGAIN) */
+	/* TAP offload: TCP super-frames taken whole, and checksums finished for Linux */
+	uint64_t rx_super, rx_csum_done;
 	/* link driver impairments applied on transmit */
 	uint64_t imp_dropped, imp_duplicated, imp_reordered, imp_corrupted, imp_delayed;
 };

@@ -14,7 +14,15 @@ struct weir_tap_config {
 	unsigned rx_frames;  /* receive buffers (0: CONFIG_WEIR_TAP_RX_FRAMES) */
 	unsigned rx_burst;   /* frames read per rx_burst at most (0: 32) */
 	uint16_t mtu;        /* 0: 1500 */
+	/* 0 (default): Linux may hand over TCP super-frames of up to 64 KiB and leave checksums
+	 * to us (virtio_net_hdr offload; each receive buffer is then 64 KiB). 1: plain frames. */
+	int no_offload;
 };
+
+/* Parses what follows "tap:" in a netdev spec, IFNAME[,offload=0|1], into *cfg (zeroed first;
+ * cfg->ifname points into name, which has cap bytes). Returns 0, or WEIR_EINVAL with the reason
+ * in weir_netdev_last_error(). */
+int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *name, size_t cap);
 
 /* Returns 0 and sets *out, or WEIR_EINVAL (NULL/empty/too long name), WEIR_EPERM (no
  * CAP_NET_ADMIN), WEIR_ENODEV (no /dev/net/tun), WEIR_ENOMEM, WEIR_EIO. */

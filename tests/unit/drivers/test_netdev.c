@@ -1,8 +1,13 @@
 /* test_netdev.c - the netdev wrappers and the shared receive length rule. */
 #include <string.h>
 
+#include <weir/config.h>
 #include <weir/error.h>
 #include <weir/netdev.h>
+#if defined(CONFIG_WEIR_DRIVER_TAP) && CONFIG_WEIR_DRIVER_TAP
+#include <weir/tap.h>
+#define HAVE_TAP 1
+#endif
 
 #include "../../../drivers/netdev_priv.h"
 #include "../weir_tests.h"
@@ -82,6 +87,44 @@ START_TEST(test_netdev_wrappers_reject_null)
 }
 END_TEST
 
+#ifdef HAVE_TAP
+/* tap:IFNAME[,offload=0|1]: the name (1..15 characters) and the one option; anything else is
+ * WEIR_EINVAL with a reason, before any device is touched. */
+START_TEST(test_tap_spec_parse)
+{
+	struct weir_tap_config c;
+	char name[32];
+	struct weir_netdev *dev;
+
+	ck_assert_int_eq(weir_tap_parse_spec("weir0", &c, name, sizeof(name)), 0);
+	ck_assert_str_eq(c.ifname, "weir0");
+	ck_assert_int_eq(c.no_offload, 0);
+	ck_assert_int_eq(weir_tap_parse_spec("weir0,offload=0", &c, name, sizeof(name)), 0);
+	ck_assert_str_eq(c.ifname, "weir0");
+	ck_assert_int_eq(c.no_offload, 1);
+	ck_assert_int_eq(weir_tap_parse_spec("weir0,offload=1", &c, name, sizeof(name)), 0);
+	ck_assert_int_eq(c.no_offload, 0);
+	ck_assert_int_eq(weir_tap_parse_spec("abcdefghijklmno", &c, name, sizeof(name)), 0);
+	ck_assert_int_eq(weir_tap_parse_spec("abcdefghijklmnop", &c, name, sizeof(name)),
+			 WEIR_EINVAL);
+	ck_assert_ptr_nonnull(strstr(weir_netdev_last_error(), "1..15 characters"));
+	ck_assert_int_eq(weir_tap_parse_spec("", &c, name, sizeof(name)), WEIR_EINVAL);
+	ck_assert_int_eq(weir_tap_parse_spec(",offload=0", &c, name, sizeof(name)), WEIR_EINVAL);
+	ck_assert_int_eq(weir_tap_parse_spec("weir0,offload=2", &c, name, sizeof(name)),
+			 WEIR_EINVAL);
+	ck_assert_ptr_nonnull(strstr(weir_netdev_last_error(), "'offload=2' is not a TAP option"));
+	ck_assert_int_eq(weir_tap_parse_spec("weir0,", &c, name, sizeof(name)), WEIR_EINVAL);
+	ck_assert_int_eq(weir_tap_parse_spec("weir0", &c, name, 4), WEIR_EINVAL); /* no room */
+	ck_assert_int_eq(weir_tap_parse_spec(NULL, &c, name, sizeof(name)), WEIR_EINVAL);
+	ck_assert_int_eq(weir_tap_parse_spec("weir0", NULL, name, sizeof(name)), WEIR_EINVAL);
+	ck_assert_int_eq(weir_tap_parse_spec("weir0", &c, NULL, sizeof(name)), WEIR_EINVAL);
+	/* The same rules through weir_netdev_open, which fails before opening anything. */
+	ck_assert_int_eq(weir_netdev_open("tap:weir0,offload=yes", &dev), WEIR_EINVAL);
+	ck_assert_int_eq(weir_netdev_open("tap:", &dev), WEIR_EINVAL);
+}
+END_TEST
+#endif
+
 Suite *weir_test_netdev_suite(void)
 {
 	Suite *s = suite_create("netdev");
@@ -91,6 +134,9 @@ Suite *weir_test_netdev_suite(void)
 	tcase_add_test(tc, test_rx_len_pads_short_frames_with_zeros);
 	tcase_add_test(tc, test_rx_len_leaves_full_frames_alone);
 	tcase_add_test(tc, test_netdev_wrappers_reject_null);
+#ifdef HAVE_TAP
+	tcase_add_test(tc, test_tap_spec_parse);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
