@@ -5,7 +5,9 @@
  * from the memdev's transmit log. The lwIP side is lwIP's raw API, so each test sees exactly
  * the segment handling a patch changes. Each regression test fails without its patch; how is
  * said above it. Every teardown checks that all frames went back to the driver and every
- * lwIP pool is back at its baseline. */
+ * lwIP pool is back at its baseline. Also: segments of up to 64 KiB in one frame, as TAP offload
+ * delivers them. */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -425,6 +427,78 @@ END_TEST
 
 /* --- 0005: sequence comparisons ------------------------------------------------------------- */
 
+/* --- TAP super-frames: one segment of up to 64 KiB --------------------------------------------- */
+
+/* The peer sends len bytes of its stream from off in one frame, however large (TAP offload hands
+ * the stack TCP super-frames of up to 64 KiB). */
+static void peer_send_stream_big(uint32_t isn, uint32_t off, size_t len)
+{
+	uint8_t *d = malloc(len), *f = malloc(len + 128);
+	struct frame_tcp_spec sp = { .smac = peer_mac,
+				     .dmac = our_mac,
+				     .sip_be = peer_ip.v4,
+				     .dip_be = our_ip.v4,
+				     .sport = peer.port,
+				     .dport = 80,
+				     .seq = isn + 1 + off,
+				     .ack = peer.ack,
+				     .flags = FRAME_TCP_ACK,
+				     .wnd = peer.wnd,
+				     .payload = d,
+				     .len = len };
+
+	ck_assert_ptr_nonnull(d);
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < len; i++)
+		d[i] = stream_byte(off + (uint32_t)i);
+	md.exact_cap = 1; /* a heap buffer of exactly the frame's length */
+	inject(f, frame_tcp(f, &sp));
+	md.exact_cap = 0;
+	free(d);
+	free(f);
+}
+
+START_TEST(test_super_segment_in_window_taken_whole)
+{
+	/* 60000 bytes in one segment, inside the 65535-byte window: delivered whole, in order,
+	 * after 1460 bytes in an ordinary segment; the window shrinks by exactly that much. */
+	const uint32_t isn = 0x20000;
+
+	listen_on_80();
+	peer_connect(40005, isn);
+	peer_send_stream(isn, 0, 1460);
+	peer_send_stream_big(isn, 1460, 60000);
+	check_stream(61460);
+	ck_assert_uint_eq(app.pcb->rcv_nxt, isn + 1 + 61460);
+	ck_assert_uint_eq(app.pcb->rcv_wnd, 65535 - 61460);
+	peer_send_stream(isn, 61460, 1000);
+	check_stream(62460);
+}
+END_TEST
+
+START_TEST(test_super_segment_past_window_is_trimmed)
+{
+	/* With 14600 bytes taken, 50935 of the window are left; a 60000-byte in-order segment is
+	 * cut at the right edge: the application gets exactly the window, and it closes. */
+	const uint32_t isn = 0x30000;
+	struct frame_tcp_info t;
+
+	listen_on_80();
+	peer_connect(40006, isn);
+	for (uint32_t off = 0; off < 14600; off += 1460)
+		peer_send_stream(isn, off, 1460);
+	md.ntx = 0;
+	peer_send_stream_big(isn, 14600, 60000);
+	check_stream(65535);
+	ck_assert_uint_eq(app.pcb->rcv_wnd, 0);
+	ck_assert_uint_eq(app.pcb->rcv_nxt, isn + 1 + 65535);
+	poll_for_ms(3 * CONFIG_LWIP_TCP_TMR_INTERVAL); /* the ACK may be a delayed one */
+	ck_assert_int_ge(last_pure_ack(&t), 0);
+	ck_assert_uint_eq(t.ack, isn + 1 + 65535);
+	ck_assert_uint_eq(t.wnd, 0);
+}
+END_TEST
+
 START_TEST(test_seq_compare_antisymmetric)
 {
 	/* stack/patches/0005. For any two sequence numbers: a < b exactly when b > a, a <= b
@@ -762,5 +836,11 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tr, test_short_frames_from_driver_never_reach_lwip);
 	tcase_add_test(tr, test_short_frames_on_link_dropped_or_padded);
 	suite_add_tcase(s, tr);
+
+	TCase *tb = tcase_create("super-frames");
+	tcase_add_checked_fixture(tb, setup, teardown);
+	tcase_add_test(tb, test_super_segment_in_window_taken_whole);
+	tcase_add_test(tb, test_super_segment_past_window_is_trimmed);
+	suite_add_tcase(s, tb);
 	return s;
 }

@@ -98,7 +98,7 @@ int memdev_inject(struct memdev *m, const void *data, size_t len)
 	for (unsigned i = 0; i < WEIR_ARRAY_SIZE(m->frames); i++) {
 		if (m->queued[i] || m->held[i])
 			continue;
-		WEIR_BUG_ON(len > sizeof(m->bufs[i]));
+		WEIR_BUG_ON(!m->exact_cap && len > sizeof(m->bufs[i]));
 		m->frames[i].data = m->bufs[i];
 		if (m->exact_cap) {
 			m->frames[i].data = malloc(len);

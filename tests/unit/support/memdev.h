@@ -20,7 +20,8 @@ struct memdev {
 	int queued[16];	     /* injected, not yet received */
 	int held[16];	     /* handed out by rx_burst, not yet released */
 	unsigned exact_cap;  /* 1: each frame in its own heap buffer of exactly its length (bare-metal
-			      * descriptors), so ASan sees any read past the frame */
+			      * descriptors), so ASan sees any read past the frame; also the way
+			      * to inject frames larger than 2048 bytes (TAP super-frames) */
 	struct memdev_tx tx[MEMDEV_MAX_TX];
 	unsigned ntx;
 	int tx_fail;	     /* 0 ok, 1 queue full, 2 error */
