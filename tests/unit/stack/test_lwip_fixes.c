@@ -177,11 +177,10 @@ static void listen_on_80(void)
 	tcp_accept(listener, app_accept);
 }
 
-/* The peer sends one segment to port 80 (its window: peer.wnd). */
-static void peer_send_opts(uint8_t flags, uint32_t seq, uint32_t ack, const void *data, size_t len,
-			   const uint8_t *opts, size_t optlen)
+/* Builds into f one segment from the peer to port 80 (its window: peer.wnd); returns its length. */
+static size_t peer_frame(uint8_t *f, uint8_t flags, uint32_t seq, uint32_t ack, const void *data,
+			 size_t len, const uint8_t *opts, size_t optlen)
 {
-	static uint8_t f[2048];
 	struct frame_tcp_spec s = { .smac = peer_mac,
 				    .dmac = our_mac,
 				    .sip_be = peer_ip.v4,
@@ -197,7 +196,16 @@ static void peer_send_opts(uint8_t flags, uint32_t seq, uint32_t ack, const void
 				    .payload = data,
 				    .len = len };
 
-	inject(f, frame_tcp(f, &s));
+	return frame_tcp(f, &s);
+}
+
+/* The peer sends one segment to port 80 (its window: peer.wnd). */
+static void peer_send_opts(uint8_t flags, uint32_t seq, uint32_t ack, const void *data, size_t len,
+			   const uint8_t *opts, size_t optlen)
+{
+	static uint8_t f[2048];
+
+	inject(f, peer_frame(f, flags, seq, ack, data, len, opts, optlen));
 }
 
 static void peer_send(uint8_t flags, uint32_t seq, uint32_t ack, const void *data, size_t len)
@@ -434,25 +442,13 @@ END_TEST
 static void peer_send_stream_big(uint32_t isn, uint32_t off, size_t len)
 {
 	uint8_t *d = malloc(len), *f = malloc(len + 128);
-	struct frame_tcp_spec sp = { .smac = peer_mac,
-				     .dmac = our_mac,
-				     .sip_be = peer_ip.v4,
-				     .dip_be = our_ip.v4,
-				     .sport = peer.port,
-				     .dport = 80,
-				     .seq = isn + 1 + off,
-				     .ack = peer.ack,
-				     .flags = FRAME_TCP_ACK,
-				     .wnd = peer.wnd,
-				     .payload = d,
-				     .len = len };
 
 	ck_assert_ptr_nonnull(d);
 	ck_assert_ptr_nonnull(f);
 	for (size_t i = 0; i < len; i++)
 		d[i] = stream_byte(off + (uint32_t)i);
 	md.exact_cap = 1; /* a heap buffer of exactly the frame's length */
-	inject(f, frame_tcp(f, &sp));
+	inject(f, peer_frame(f, FRAME_TCP_ACK, isn + 1 + off, peer.ack, d, len, NULL, 0));
 	md.exact_cap = 0;
 	free(d);
 	free(f);
