@@ -326,7 +326,17 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 			weir_log_warn("%s: cannot turn TCP offload off (%s)", cfg->ifname,
 				      strerror(errno));
 	} else {
+		/* The header size is the device's too (QEMU may have left 12): say ours. */
+		int hsz = (int)sizeof(struct virtio_net_hdr);
+
 		t->vnet = 1;
+		if (ioctl(fd, TUNSETVNETHDRSZ, &hsz) != 0) {
+			weir_log_warn("%s: cannot set the virtio header size (%s)", cfg->ifname,
+				      strerror(errno));
+			close(fd);
+			free(t);
+			return WEIR_EIO;
+		}
 		if (ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4) == 0)
 			t->buf_size = (TAP_SUPER_FRAME_MAX + 1 + 63) & ~63u;
 		else
