@@ -82,9 +82,8 @@ static int tap_finish_offload(struct tap_dev *t, const struct virtio_net_hdr *vh
 static int tap_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 {
 	struct tap_dev *t = (struct tap_dev *)nd;
+	struct virtio_net_hdr vh; /* with offload: Linux's header before each frame */
 	int got = 0;
-
-	struct virtio_net_hdr vh;
 
 	if (n > (int)t->burst)
 		n = (int)t->burst;
