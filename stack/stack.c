@@ -414,29 +414,31 @@ int weir_stack_poll(struct weir_stack *s)
 	for (int i = 0; i < n; i++) {
 		struct weir_frame *f = frames[i];
 		struct rx_pbuf *rp = (struct rx_pbuf *)(void *)f->stack_priv;
+		uint32_t len = f->len, flags = f->flags; /* f may be released before input */
 		struct pbuf *p;
+		err_t e;
 
-		if (f->len < WEIR_ETH_MIN_FRAME) {
+		if (len < WEIR_ETH_MIN_FRAME) {
 			/* Drivers drop runts already; this keeps lwIP safe from one that does not. */
 			s->st.drop_runt++;
 			weir_netdev_release(f);
 			continue;
 		}
-		if (f->len > 0xffffu) {
+		if (len > 0xffffu) {
 			s->st.drop_wrap++;
 			weir_netdev_release(f);
 			continue;
 		}
 		if (low) {
-			p = pbuf_alloc(PBUF_RAW, (u16_t)f->len, PBUF_RAM);
+			p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
 			if (p != NULL) {
-				pbuf_take(p, f->data, (u16_t)f->len);
+				pbuf_take(p, f->data, (u16_t)len);
 				s->st.rx_copied++;
 			}
 			weir_netdev_release(f);
 		} else {
 			rp->pc.custom_free_function = rx_pbuf_free;
-			p = pbuf_alloced_custom(PBUF_RAW, (u16_t)f->len, PBUF_REF, &rp->pc,
+			p = pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &rp->pc,
 						f->data, (u16_t)WEIR_MIN(f->cap, 0xffffu));
 			if (p == NULL)
 				weir_netdev_release(f);
@@ -446,8 +448,20 @@ int weir_stack_poll(struct weir_stack *s)
 			continue;
 		}
 		s->st.rx_frames++;
-		s->st.rx_bytes += f->len;
-		if (s->netif.input(p, &s->netif) != ERR_OK) {
+		s->st.rx_bytes += len;
+		if (flags & WEIR_FRAME_L4_CSUM_OK) {
+			/* The driver vouches for this frame's TCP/UDP checksum: lwIP's per-netif
+			 * check is off for it alone (input runs to completion here). */
+			u16_t ctrl = s->netif.chksum_flags;
+
+			NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl & (u16_t)~(NETIF_CHECKSUM_CHECK_TCP |
+									   NETIF_CHECKSUM_CHECK_UDP));
+			e = s->netif.input(p, &s->netif);
+			NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl);
+		} else {
+			e = s->netif.input(p, &s->netif);
+		}
+		if (e != ERR_OK) {
 			s->st.drop_input++;
 			pbuf_free(p);
 		}

@@ -411,6 +411,7 @@ static int dpdk_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 		}
 		f->len = len;
 		f->cap = cap;
+		f->flags = 0;
 		f->dev = nd;
 		f->drv = m;
 		d->held++;

@@ -246,6 +246,7 @@ static int link_rx_burst(struct weir_netdev *netdev, struct weir_frame **frames,
 			f->data = l->rx_mem + (size_t)idx * l->buf_size;
 			f->len = len;
 			f->cap = (uint32_t)l->buf_size;
+			f->flags = 0;
 			l->rx_out[idx] = 1;
 			l->stats.rx_frames++;
 			l->stats.rx_bytes += len;

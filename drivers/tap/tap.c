@@ -3,9 +3,9 @@
  * With offload (the default), the device carries a virtio_net_hdr before each frame
  * (IFF_VNET_HDR) and tells Linux it takes TCP super-frames and unfinished checksums
  * (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4). Linux then hands over up to 64 KiB of a TCP stream
- * per read() instead of one MSS, and skips summing what it sends; this driver finishes those
- * checksums, so the stack still verifies every checksum it sees. Frames we send carry an
- * all-zero header: complete, nothing asked of Linux. */
+ * per read() instead of one MSS, and skips summing what it sends: such frames come from Linux's
+ * memory, so the stack is told to skip their TCP/UDP checksum check (tap_finish_offload). Frames
+ * we send carry an all-zero header: complete, nothing asked of Linux. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -50,12 +50,29 @@ struct tap_dev {
 	struct weir_netdev_stats st;
 };
 
-/* Finishes what Linux left to the device (virtio_net_hdr): the checksum of a frame whose
- * TCP or UDP checksum field holds only the pseudo-header sum. A super-frame (TCPv4 GSO) needs
- * nothing else: its IPv4 header already gives the whole length and a valid checksum, and the
- * stack takes it as one large segment. Returns 0, or -1 for a header we did not ask for. */
-static int tap_finish_offload(struct tap_dev *t, const struct virtio_net_hdr *vh, uint8_t *data,
-			      size_t len)
+/* Whether the checksum Linux left unfinished (csum_start/csum_offset) is the TCP or UDP
+ * checksum of an unfragmented IPv4 packet, which the stack can skip checking for this frame. */
+static int tap_l4_csum_skippable(const uint8_t *data, size_t len, size_t start, size_t off)
+{
+	size_t ihl;
+
+	if (len < WEIR_ETH_HLEN + 20 || data[12] != 0x08 || data[13] != 0x00 ||
+	    (data[14] >> 4) != 4)
+		return 0;
+	ihl = (size_t)(data[14] & 0x0f) * 4;
+	if (ihl < 20 || start != WEIR_ETH_HLEN + ihl || (data[20] & 0x3f) != 0 || data[21] != 0)
+		return 0; /* not where this packet's L4 header is, or a fragment (MF or offset) */
+	return (data[23] == 6 && off == 16) || (data[23] == 17 && off == 6);
+}
+
+/* Takes what Linux left to the device (virtio_net_hdr). A frame whose TCP or UDP checksum
+ * field holds only the pseudo-header sum came from Linux's own memory: it is flagged for the
+ * stack to skip that one check, or, where the stack could not (another protocol, a fragment),
+ * its checksum is finished here. A super-frame (TCPv4 GSO) needs nothing else: its IPv4 header
+ * already gives the whole length and a valid checksum, and the stack takes it as one large
+ * segment. Returns 0, or -1 for a header we did not ask for. */
+static int tap_finish_offload(struct tap_dev *t, const struct virtio_net_hdr *vh,
+			      struct weir_frame *f, size_t len)
 {
 	uint8_t gso = vh->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
 
@@ -63,16 +80,21 @@ static int tap_finish_offload(struct tap_dev *t, const struct virtio_net_hdr *vh
 		return -1;
 	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		size_t start = vh->csum_start, at = start + vh->csum_offset;
-		uint16_t sum;
 
 		if (start < WEIR_ETH_HLEN || at + 2 > len)
 			return -1;
-		/* The field holds the pseudo-header sum, so summing from csum_start includes it. */
-		sum = (uint16_t)~weir__lwip_chksum(data + start, (int)(len - start));
-		if (sum == 0)
-			sum = 0xffff; /* the same in one's complement; 0 means "none" to UDP */
-		memcpy(data + at, &sum, sizeof(sum));
-		t->st.rx_csum_done++;
+		if (tap_l4_csum_skippable(f->data, len, start, vh->csum_offset)) {
+			f->flags = WEIR_FRAME_L4_CSUM_OK;
+		} else {
+			/* The field holds the pseudo-header sum: summing from csum_start includes it. */
+			uint16_t sum = (uint16_t)~weir__lwip_chksum(f->data + start,
+								   (int)(len - start));
+
+			if (sum == 0)
+				sum = 0xffff; /* the same in one's complement; 0 is "none" to UDP */
+			memcpy(f->data + at, &sum, sizeof(sum));
+		}
+		t->st.rx_csum_partial++;
 	}
 	if (gso != VIRTIO_NET_HDR_GSO_NONE)
 		t->st.rx_super++;
@@ -123,7 +145,8 @@ static int tap_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 			t->st.rx_oversize++;
 			continue;
 		}
-		if (t->vnet && tap_finish_offload(t, &vh, f->data, (size_t)r) != 0) {
+		f->flags = 0;
+		if (t->vnet && tap_finish_offload(t, &vh, f, (size_t)r) != 0) {
 			t->st.rx_errors++;
 			continue;
 		}

@@ -29,10 +29,19 @@ struct weir_netdev;
 
 /* One received frame. The driver owns the buffer behind data; the stack owns stack_priv while it
  * holds the frame. */
+/* weir_frame.flags: what the driver knows about a received frame. */
+enum weir_frame_flag {
+	/* An unfragmented IPv4 TCP or UDP packet whose L4 checksum needs no check: it never crossed
+	 * a wire (Linux made it and left the checksum unfinished, TAP offload). The stack skips
+	 * its TCP/UDP checksum check for this frame only; the IPv4 header is still checked. */
+	WEIR_FRAME_L4_CSUM_OK = 1 << 0,
+};
+
 struct weir_frame {
 	uint8_t *data;		 /* first byte of the Ethernet header */
 	uint32_t len;		 /* bytes of frame at data */
 	uint32_t cap;		 /* writable bytes from data (>= len) */
+	uint32_t flags;		 /* enum weir_frame_flag bits; set by the driver on every receive */
 	struct weir_netdev *dev; /* the device to release the frame to */
 	void *drv;		 /* driver's own per-frame cookie */
 	_Alignas(16) uint8_t stack_priv[WEIR_FRAME_STACK_PRIV];
@@ -76,8 +85,9 @@ struct weir_netdev_stats {
 	uint64_t rx_nobuf;     /* rx calls that left frames waiting: every buffer was held */
 	uint64_t rx_errors, tx_errors;
 	uint64_t tx_full;      /* times the transmit queue was found full (EAGAIN) */
-	/* TAP offload: TCP super-frames taken whole, and checksums finished for Linux */
-	uint64_t rx_super, rx_csum_done;
+	/* TAP offload: TCP super-frames taken whole, and frames whose checksum Linux left
+	 * unfinished (flagged WEIR_FRAME_L4_CSUM_OK, or finished by the driver) */
+	uint64_t rx_super, rx_csum_partial;
 	/* link driver impairments applied on transmit */
 	uint64_t imp_dropped, imp_duplicated, imp_reordered, imp_corrupted, imp_delayed;
 };

@@ -495,6 +495,44 @@ START_TEST(test_super_segment_past_window_is_trimmed)
 }
 END_TEST
 
+/* The peer's stream bytes [off, off+len) in one segment whose TCP checksum is wrong, injected
+ * with the given frame flags. */
+static void peer_send_stream_bad_csum(uint32_t isn, uint32_t off, size_t len, uint32_t flags)
+{
+	static uint8_t f[2048], d[1460];
+	size_t n;
+	int idx;
+
+	for (size_t i = 0; i < len; i++)
+		d[i] = stream_byte(off + (uint32_t)i);
+	n = peer_frame(f, FRAME_TCP_ACK, isn + 1 + off, peer.ack, d, len, NULL, 0);
+	f[WEIR_ETH_HLEN + 20 + 16] ^= 0x5a; /* the TCP checksum (no IP options) */
+	idx = memdev_inject(&md, f, n);
+	ck_assert_int_ge(idx, 0);
+	md.frames[idx].flags = flags;
+	weir_stack_poll(st);
+}
+
+START_TEST(test_l4_checksum_skipped_only_for_flagged_frames)
+{
+	/* TAP offload: a frame the driver flags WEIR_FRAME_L4_CSUM_OK (Linux left its checksum
+	 * unfinished) is taken without the TCP checksum check; every other frame is still
+	 * checked, also right after a flagged one. */
+	const uint32_t isn = 0x40000;
+
+	listen_on_80();
+	peer_connect(40007, isn);
+	peer_send_stream_bad_csum(isn, 0, 100, 0);
+	ck_assert_uint_eq(app.len, 0); /* dropped: checksum wrong, nobody vouched for it */
+	peer_send_stream_bad_csum(isn, 0, 100, WEIR_FRAME_L4_CSUM_OK);
+	check_stream(100);
+	peer_send_stream_bad_csum(isn, 100, 100, 0);
+	check_stream(100); /* checked again */
+	peer_send_stream(isn, 100, 100);
+	check_stream(200);
+}
+END_TEST
+
 START_TEST(test_seq_compare_antisymmetric)
 {
 	/* stack/patches/0005. For any two sequence numbers: a < b exactly when b > a, a <= b
@@ -837,6 +875,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_checked_fixture(tb, setup, teardown);
 	tcase_add_test(tb, test_super_segment_in_window_taken_whole);
 	tcase_add_test(tb, test_super_segment_past_window_is_trimmed);
+	tcase_add_test(tb, test_l4_checksum_skipped_only_for_flagged_frames);
 	suite_add_tcase(s, tb);
 	return s;
 }

@@ -106,6 +106,7 @@ int memdev_inject(struct memdev *m, const void *data, size_t len)
 		}
 		memcpy(m->frames[i].data, data, len);
 		m->frames[i].len = (uint32_t)len;
+		m->frames[i].flags = 0; /* a test may set them after injecting */
 		m->frames[i].cap = m->exact_cap ? (uint32_t)len : sizeof(m->bufs[i]);
 		m->queued[i] = 1;
 		return (int)i;
