@@ -55,6 +55,8 @@ raw="$out/raw.tsv"
 log="$out/bench.log"
 : >"$log"
 start_ts=$(date +%s)
+start_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
+start_load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- cleanup: every process and namespace we made, by PID and name, on every exit path ----
 PIDS=()
@@ -141,7 +143,7 @@ start_server() {
 root=0
 [ "$(id -u)" = 0 ] && command -v ip >/dev/null && root=1
 ncpu=$(nproc)
-echo "weir bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $ncpu CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+echo "weir bench: $start_utc, $ncpu CPUs, load $start_load," \
 	"$reps x ${duration}s per figure" | tee -a "$log"
 
 # ---- 1. weir <-> weir over DPDK net_memif ----
@@ -293,7 +295,7 @@ fi
 
 # ---- the table, JSON and chart ----
 elapsed=$(($(date +%s) - start_ts))
-meta="$(date -u '+%Y-%m-%d %H:%M UTC'); $(uname -r); $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); load at start $(cut -d' ' -f1-3 /proc/loadavg); $reps x ${duration}s per figure, median; ${elapsed}s total${note:+; $note}"
+meta="$start_utc (start); $(uname -r); $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); load at start $start_load; $reps x ${duration}s per figure, median; ${elapsed}s total${note:+; $note}"
 MPLCONFIGDIR="$out/.matplotlib" $PY - "$raw" "$out" "$meta" "$reps" <<'EOF'
 import json, statistics, sys
 raw, out, meta, reps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
