@@ -1,4 +1,4 @@
-# WeirDpdk.cmake - the DPDK driver (drivers/dpdk): built into `weir` when CONFIG_WEIR_DRIVER_DPDK
+# WeirDpdk.cmake - the DPDK driver (drivers/dpdk): built into weir_drivers when CONFIG_WEIR_DRIVER_DPDK
 # is set and pkg-config finds libdpdk (Debian: libdpdk-dev); otherwise weir builds without it.
 #
 # Debian's DPDK is a shared build: the EAL loads every PMD installed under
@@ -19,14 +19,18 @@ if(NOT DPDK_FOUND)
 endif()
 message(STATUS "weir: DPDK driver on (libdpdk ${DPDK_VERSION})")
 set(WEIR_HAVE_DPDK ON)
-target_sources(weir PRIVATE drivers/dpdk/dpdk.c)
-# DPDK's headers are not warning-clean under our flags; its include directories come from an
-# imported target and are therefore treated as system headers. libdpdk's cflags also carry
-# -march=corei7 and -include rte_config.h: they apply to dpdk.c only, not to the rest of weir.
+target_sources(weir_drivers PRIVATE drivers/dpdk/dpdk.c)
+list(APPEND WEIR_NETDEV_DRIVERS dpdk)
+# DPDK's headers are not warning-clean under our flags: its include directories are system
+# headers. libdpdk's cflags also carry -march=corei7 and -include rte_config.h: they apply to
+# dpdk.c only, not to the rest of weir, and never reach weir's users (weir's public headers need
+# nothing of DPDK's).
 set_source_files_properties(drivers/dpdk/dpdk.c PROPERTIES
   COMPILE_OPTIONS "${DPDK_CFLAGS_OTHER}")
-target_include_directories(weir SYSTEM PRIVATE ${DPDK_INCLUDE_DIRS})
-target_compile_definitions(weir PRIVATE WEIR_HAVE_DPDK=1)
+target_include_directories(weir_drivers SYSTEM PRIVATE ${DPDK_INCLUDE_DIRS})
 # Only the libraries dpdk.c calls are needed (eal, ethdev, mbuf, mempool); libdpdk's link line
-# starts with --as-needed, so the rest are dropped.
-target_link_libraries(weir PRIVATE ${DPDK_LDFLAGS})
+# starts with --as-needed, so the rest are dropped. The same flags go into weir.pc and the CMake
+# package: weir's libraries are static, so a program linking weir links DPDK too.
+target_link_libraries(weir_drivers PRIVATE ${DPDK_LDFLAGS})
+string(REPLACE ";" " " _dpdk_libs "${DPDK_LDFLAGS}")
+list(APPEND WEIR_PKG_LIBS "${_dpdk_libs}")

@@ -52,19 +52,25 @@ set(WEIR_LWIP_SOURCES
   ${_l}/core/timeouts.c ${_l}/core/udp.c
   ${_l}/core/ipv4/dhcp.c ${_l}/core/ipv4/etharp.c ${_l}/core/ipv4/icmp.c ${_l}/core/ipv4/ip4.c
   ${_l}/core/ipv4/ip4_addr.c ${_l}/core/ipv4/ip4_frag.c
-  ${_l}/netif/ethernet.c
-  ${CMAKE_SOURCE_DIR}/platform/lwip/port.c)
+  ${_l}/netif/ethernet.c)
+# The NO_SYS port (sys_now, LWIP_RAND, the ISN and SYN-cookie hooks, the core-lock check): stack
+# code, built into lwIP's library so that lwIP links on its own.
+set(WEIR_LWIP_PORT_SOURCES ${CMAKE_SOURCE_DIR}/stack/port/port.c
+                           ${CMAKE_SOURCE_DIR}/stack/port/syncookie.c)
 
-# Headers only: what stack/ (and later flow/) compile against.
-add_library(weir_lwip_headers INTERFACE)
-target_include_directories(weir_lwip_headers INTERFACE
-  "${WEIR_GEN_DIR}" "${_l}/include" "${CMAKE_SOURCE_DIR}/platform/lwip")
+# What code built on lwIP compiles against: lwipopts.h, lwIP's headers, the port's (arch/cc.h,
+# the hooks) and the stack's interface for the flow layer (weir_stack_lwip.h). Only the stack,
+# the flow layer and lwIP itself link it.
+add_library(weir_lwip_api INTERFACE)
+target_include_directories(weir_lwip_api INTERFACE
+  "${WEIR_GEN_DIR}/lwipopts" "${_l}/include" "${CMAKE_SOURCE_DIR}/stack/port/include")
+target_link_libraries(weir_lwip_api INTERFACE weir_platform) # arch/cc.h uses <weir/csum.h>
 
-add_library(weir_lwip STATIC ${WEIR_LWIP_SOURCES})
-# The SYN-cookie hash (LWIP_HOOK_TCP_SYNCOOKIE) uses weir_platform's SipHash and entropy.
-target_sources(weir_lwip PRIVATE ${CMAKE_SOURCE_DIR}/platform/lwip/syncookie.c)
-target_link_libraries(weir_lwip PRIVATE weir_lwip_headers)
-target_include_directories(weir_lwip PRIVATE "${CMAKE_SOURCE_DIR}/platform/include")
+add_library(weir_lwip STATIC ${WEIR_LWIP_SOURCES} ${WEIR_LWIP_PORT_SOURCES})
+target_link_libraries(weir_lwip PRIVATE weir_lwip_api PUBLIC weir_platform)
+target_include_directories(weir_lwip PRIVATE "${CMAKE_SOURCE_DIR}/stack/priv")
 # lwIP is not our code: no -Werror, and quiet about its style. It is sanitized like ours: the
-# timestamp-option shift that UBSan reported is fixed by stack/patches/0002.
-target_compile_options(weir_lwip PRIVATE -w)
+# timestamp-option shift that UBSan reported is fixed by stack/patches/0002. The port is ours.
+set_source_files_properties(${WEIR_LWIP_SOURCES} PROPERTIES COMPILE_OPTIONS -w)
+set_source_files_properties(${WEIR_LWIP_PORT_SOURCES} PROPERTIES COMPILE_OPTIONS
+                            "${WEIR_WARNINGS}")

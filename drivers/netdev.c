@@ -11,13 +11,6 @@
 
 #include "netdev_priv.h"
 
-#if defined(WEIR_HAVE_TAP)
-#include <weir/tap.h>
-#endif
-#if defined(WEIR_HAVE_DPDK)
-#include <weir/dpdk.h>
-#endif
-
 static _Thread_local char last_error[256];
 
 void weir__netdev_set_error(const char *fmt, ...)
@@ -118,37 +111,30 @@ void weir_netdev_close(struct weir_netdev *dev)
 		dev->ops->close(dev);
 }
 
-int weir_netdev_open(const char *spec, struct weir_netdev **out)
+int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
+		     struct weir_netdev **out)
 {
+	static const struct weir_netdev_params defaults;
+	const struct weir__netdev_driver *const *d;
+	const char *colon;
+	char known[256];
+	size_t used = 0;
+
 	last_error[0] = '\0';
 	if (spec == NULL || out == NULL)
 		return WEIR_EINVAL;
-	if (strncmp(spec, "tap:", 4) == 0) {
-#if defined(WEIR_HAVE_TAP)
-		struct weir_tap_config cfg;
-		char name[32];
-		int rc = weir_tap_parse_spec(spec + 4, &cfg, name, sizeof(name));
+	colon = strchr(spec, ':');
+	for (d = weir__netdev_drivers; colon != NULL && *d != NULL; d++) {
+		size_t n = strlen((*d)->prefix);
 
-		if (rc < 0)
-			return rc;
-		return weir_tap_open(&cfg, out);
-#else
-		return WEIR_ENOTSUP;
-#endif
+		if ((size_t)(colon - spec) == n && memcmp(spec, (*d)->prefix, n) == 0)
+			return (*d)->open(colon + 1, params != NULL ? params : &defaults, out);
 	}
-	if (strncmp(spec, "dpdk:", 5) == 0) {
-#if defined(WEIR_HAVE_DPDK)
-		struct weir_dpdk_config cfg;
-		char args[1024];
-		int rc = weir_dpdk_parse_spec(spec + 5, &cfg, args, sizeof(args));
-
-		return rc < 0 ? rc : weir_dpdk_open(&cfg, out);
-#else
-		weir__netdev_set_error("the DPDK driver is not built in (CONFIG_WEIR_DRIVER_DPDK, "
-				       "libdpdk-dev)");
-		return WEIR_ENOTSUP;
-#endif
-	}
-	weir__netdev_set_error("'%s' is not tap:IFNAME or dpdk:EAL ARGS", spec);
+	known[0] = '\0';
+	for (d = weir__netdev_drivers; *d != NULL && used < sizeof(known); d++)
+		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+					 d == weir__netdev_drivers ? "" : ", ", (*d)->usage);
+	weir__netdev_set_error("'%s' names no driver built in (%s)", spec,
+			       known[0] != '\0' ? known : "none");
 	return WEIR_EINVAL;
 }

@@ -17,9 +17,10 @@
 #include <weir/error.h>
 #include <weir/log.h>
 
-#include "../stack/stack_priv.h"
+#include "buf_priv.h"
 #include "tcp_priv.h"
 #include "weir_lwip_hooks.h"
+#include "weir_stack_lwip.h"
 
 #define CONNECT_TIMEOUT_DEFAULT_NS (10 * WEIR_NS_PER_S)
 #define FIN_WAIT_TIMEOUT_DEFAULT_MS 60000u
@@ -432,35 +433,6 @@ static void flow_scope_close(struct weir_scope_item *item)
 
 /* --- connect ------------------------------------------------------------------------------------- */
 
-/* The one place lwIP's err_t becomes a weir error (STYLE.md). */
-int weir__err_from_lwip(err_t e)
-{
-	switch (e) {
-	case ERR_OK:
-		return 0;
-	case ERR_MEM:
-	case ERR_BUF:
-		return WEIR_ENOMEM;
-	case ERR_USE:
-	case ERR_ISCONN:
-		return WEIR_EADDRINUSE;
-	case ERR_RTE:
-		return WEIR_EUNREACH;
-	case ERR_RST:
-		return WEIR_ERESET;
-	case ERR_CLSD:
-	case ERR_CONN:
-		return WEIR_ECLOSED;
-	case ERR_TIMEOUT:
-		return WEIR_ETIMEDOUT;
-	case ERR_VAL:
-	case ERR_ARG:
-		return WEIR_EINVAL;
-	default:
-		return WEIR_EIO;
-	}
-}
-
 int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t port,
 		     const struct weir_tcp_connect_opts *opts, struct weir_flow **out)
 {
@@ -684,7 +656,7 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 	e = tcp_bind(pcb, &ip, opts->port);
 	if (e != ERR_OK) {
 		tcp_close(pcb);
-		rc = e == ERR_USE ? WEIR_EADDRINUSE : weir__err_from_lwip(e);
+		rc = weir__err_from_lwip(e);
 		goto fail_scope;
 	}
 	lpcb = tcp_listen_with_backlog_and_err(

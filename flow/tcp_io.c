@@ -11,15 +11,15 @@
 #include <weir/error.h>
 #include <weir/log.h>
 
+#include "buf_priv.h"
 #include "tcp_priv.h"
+#include "weir_stack_lwip.h"
 
 /* How long a writer waits for send space before trying again even without an ACK: lwIP's
  * segment pool is global, so space can come back through another flow's ACK. */
 #define WRITE_RETRY_NS (20 * WEIR_NS_PER_MS)
 /* tcp_write() takes a u16_t length (notes §0.3). */
 #define TCP_WRITE_MAX 0xffffu
-
-uint32_t weir__bufs_out;
 
 void weir__flow_recved(struct weir_flow *f, size_t n)
 {
@@ -156,22 +156,8 @@ ssize_t weir_flow_read(struct weir_flow *f, struct weir_buf *buf)
 	p->next = NULL;
 	f->rxq_bytes -= p->len;
 	weir__flow_recved(f, p->len);
-	buf->data = p->payload;
-	buf->len = p->len;
-	buf->priv = p;
-	weir__bufs_out++;
+	weir__buf_hand_out(buf, p);
 	return (ssize_t)p->len;
-}
-
-void weir_buf_release(struct weir_buf *buf)
-{
-	if (buf == NULL || buf->priv == NULL)
-		return;
-	pbuf_free(buf->priv);
-	weir__bufs_out--;
-	buf->priv = NULL;
-	buf->data = NULL;
-	buf->len = 0;
 }
 
 ssize_t weir_flow_read_into(struct weir_flow *f, void *dst, size_t cap)
@@ -265,7 +251,7 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 			continue;
 		}
 		if (e != ERR_MEM)
-			return fail_write(f, e == ERR_CONN ? WEIR_ECLOSED : WEIR_EIO);
+			return fail_write(f, weir__err_from_lwip(e));
 		/* No space: push out what is queued and wait for ACKs. */
 		tcp_output(pcb);
 		rc = weir_event_wait(&f->tx_ev, weir_clock_now_ns() + WRITE_RETRY_NS);

@@ -16,8 +16,8 @@
 #include <weir/error.h>
 #include <weir/udp.h>
 
-#include "../stack/stack_priv.h"
-#include "tcp_priv.h" /* weir__bufs_out: weir_buf_release() is shared with TCP */
+#include "buf_priv.h"
+#include "weir_stack_lwip.h"
 
 /* One received datagram: always a single pbuf (chains are copied into one on arrival). */
 struct udp_dgram {
@@ -101,7 +101,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
 	}
 	d = malloc(sizeof(*d));
 	if (d == NULL) {
-		u->st.dropped_queue_full++;
+		u->st.dropped_nomem++;
 		pbuf_free(p);
 		return;
 	}
@@ -364,10 +364,7 @@ ssize_t weir_udp_recv(struct weir_udp *u, struct weir_buf *buf, struct weir_ipad
 	rc = take(u, timeout_ns, &d);
 	if (rc < 0)
 		return rc;
-	buf->data = d->p->payload;
-	buf->len = d->p->tot_len;
-	buf->priv = d->p;
-	weir__bufs_out++;
+	weir__buf_hand_out(buf, d->p); /* a single pbuf: len is the whole datagram */
 	fill_src(d, src, sport);
 	free(d);
 	return (ssize_t)buf->len;

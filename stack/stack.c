@@ -24,8 +24,8 @@
 #include <weir/log.h>
 #include <weir/stack.h>
 
-#include "weir_lwip_port.h"
-#include "stack_priv.h"
+#include "lwip_port.h"
+#include "weir_stack_lwip.h"
 
 /* Frames received per poll: big enough to amortise the syscall, small enough to keep timers and
  * fibers running between bursts. */
@@ -550,12 +550,8 @@ int weir_stack_ping(struct weir_stack *s, struct weir_ipaddr dst, uint16_t seq, 
 	ip_addr_set_ip4_u32(&to, dst.v4);
 	err = raw_sendto(s->icmp_pcb, p, &to);
 	pbuf_free(p);
-	if (err == ERR_RTE)
-		return WEIR_EUNREACH;
-	if (err == ERR_MEM || err == ERR_BUF)
-		return WEIR_ENOMEM;
 	if (err != ERR_OK)
-		return WEIR_EIO;
+		return weir__err_from_lwip(err);
 	s->st.icmp_echo_requests_out++;
 	return 0;
 }

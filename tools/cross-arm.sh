@@ -10,5 +10,5 @@ cmake -S "$top" -B "$out" -DCMAKE_TOOLCHAIN_FILE="$top/cmake/arm-none-eabi.cmake
 	-DCMAKE_BUILD_TYPE=MinSizeRel -DWEIR_CONFIG="$top/configs/small_defconfig" -DWEIR_WERROR=ON >/dev/null
 cmake --build "$out" -j"$(nproc)" >/dev/null
 echo "cross-arm: core built for arm-none-eabi (cortex-m4, -ffreestanding, small_defconfig):"
-arm-none-eabi-size -t "$out"/libweir.a "$out"/libweir_lwip.a "$out"/libweir_platform.a | tail -1 |
-	awk '{ printf "cross-arm: text %d B, data %d B, bss %d B (all three libraries)\n", $1, $2, $3 }'
+arm-none-eabi-size -t "$out"/libweir_*.a | tail -1 |
+	awk '{ printf "cross-arm: text %d B, data %d B, bss %d B (all of weir'"'"'s libraries and lwIP)\n", $1, $2, $3 }'

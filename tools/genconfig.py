@@ -5,7 +5,9 @@ This file is the one place that maps CONFIG_* symbols to lwIP options: the LWIPO
 Run by CMake at configure time; needs kconfiglib (Debian: python3-kconfiglib, imports under
 /usr/bin/python3).
 
-usage: genconfig.py --kconfig Kconfig --config FILE --out DIR
+usage: genconfig.py --kconfig Kconfig --config FILE --out DIR [--lwipopts-dir DIR]
+
+writes DIR/weir/config.h, DIR/config.cmake and lwipopts.h (into --lwipopts-dir, default DIR).
 """
 import argparse
 import os
@@ -141,6 +143,7 @@ def main():
     ap.add_argument("--kconfig", required=True)
     ap.add_argument("--config", required=True, help=".config or a defconfig file")
     ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--lwipopts-dir", help="where lwipopts.h goes (default: --out)")
     args = ap.parse_args()
 
     kconf = kconfiglib.Kconfig(args.kconfig, warn_to_stderr=False)
@@ -209,7 +212,9 @@ def main():
             line += " /* %s */" % why
         ol.append(line)
     ol += ["", "#endif /* WEIR_LWIPOPTS_H */", ""]
-    write_if_changed(os.path.join(out, "lwipopts.h"), "\n".join(ol))
+    lwip_dir = args.lwipopts_dir or out
+    os.makedirs(lwip_dir, exist_ok=True)
+    write_if_changed(os.path.join(lwip_dir, "lwipopts.h"), "\n".join(ol))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@
 #include <weir/error.h>
 #include <weir/log.h>
 
-#include "../netdev_priv.h"
+#include "netdev_priv.h"
 
 #define DPDK_BURST	  32
 #define DPDK_DEFAULT_DESC 1024
@@ -976,3 +976,24 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 	cfg->eal_args = buf;
 	return 0;
 }
+
+static int dpdk_open_spec(const char *args, const struct weir_netdev_params *params,
+			  struct weir_netdev **out)
+{
+	struct weir_dpdk_config cfg;
+	char eal[1024];
+	int rc = weir_dpdk_parse_spec(args, &cfg, eal, sizeof(eal));
+
+	if (rc < 0)
+		return rc;
+	/* The port is set to the MTU the caller asks for, unless the spec says otherwise. */
+	if (cfg.mtu == 0)
+		cfg.mtu = params->mtu;
+	return weir_dpdk_open(&cfg, out);
+}
+
+const struct weir__netdev_driver weir__netdev_driver_dpdk = {
+	.prefix = "dpdk",
+	.usage = "dpdk:EAL ARGS[,port=N][,KEY=VALUE]...",
+	.open = dpdk_open_spec,
+};

@@ -16,9 +16,10 @@
 #include <weir/error.h>
 #include <weir/link.h>
 
-#include "../netdev_priv.h"
 #include <weir/log.h>
 #include <weir/netdev.h>
+
+#include "netdev_priv.h"
 
 #define LINK_DEFAULT_MTU 1500
 /* RFC 791: every internet module must be able to forward a 68-octet datagram. */
@@ -93,6 +94,7 @@ struct link_dev {
 	size_t buf_size;  /* frame_max rounded up to LINK_BUF_ALIGN */
 	struct weir_link_impair imp;
 	struct weir_prng rng;
+	struct weir_link_stats imp_st; /* impairment decisions (weir_link_get_stats) */
 
 	/* Receive: rx_count buffers, each behind one struct weir_frame; a stack of free ones. */
 	unsigned rx_count;
@@ -461,28 +463,30 @@ static void link_delay_push(struct link_dev *l, const struct link_txplan *p, uin
  * The imp_* counters count these decisions for frames taken. Frames the socket did not take are
  * rolled back (generator, held slot) so that the caller's retry sees the same decisions. */
 
-/* Plans, sends and commits up to LINK_TX_CHUNK frames. Returns how many frames were taken and
- * sets *err to 0 if the whole plan went out, WEIR_EAGAIN if the socket filled up, or WEIR_EIO. */
-static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames, int n,
-			 uint64_t now, int *err)
+/* One chunk of a burst as link_tx_chunk's phases pass it on. */
+struct link_chunk {
+	struct link_held held; /* the frame held for reordering, as the plan goes */
+	int nplan;	       /* frames planned (l->plan[0..nplan)) */
+	int ndg, niov;	       /* datagrams and gather entries laid out */
+	int next_slot;	       /* scratch slots used */
+};
+
+/* Plans up to LINK_TX_CHUNK frames: decides each frame's impairments and lays out the datagrams
+ * it turns into (l->tx_msgs, l->tx_iov), without sending anything. */
+static void link_tx_plan(struct link_dev *l, const struct weir_tx_frame *frames, int n,
+			 uint64_t now, struct link_chunk *c)
 {
-	struct link_held held = l->held, final;
-	int nplan = 0, ndg = 0, niov = 0, next_slot = 0, sent = 0, taken;
-
-	*err = 0;
-
-	/* Plan: decide every frame and lay out the datagrams it turns into. */
-	for (; nplan < n && nplan < LINK_TX_CHUNK; nplan++) {
-		const struct weir_tx_frame *f = &frames[nplan];
-		struct link_txplan *p = &l->plan[nplan];
+	for (; c->nplan < n && c->nplan < LINK_TX_CHUNK; c->nplan++) {
+		const struct weir_tx_frame *f = &frames[c->nplan];
+		struct link_txplan *p = &l->plan[c->nplan];
 		size_t padded = WEIR_MAX(f->len, (size_t)WEIR_ETH_MIN_FRAME);
 		unsigned copies;
 		uint64_t word;
 
-		if (niov + (int)f->iovcnt + 2 > LINK_TX_IOVS)
+		if (c->niov + (int)f->iovcnt + 2 > LINK_TX_IOVS)
 			break;
 		p->rng = l->rng;
-		p->held = held;
+		p->held = c->held;
 		p->p_count = p->h_count = 0;
 		p->p_first = p->h_first = 0;
 		p->slot = -1;
@@ -490,11 +494,11 @@ static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames,
 		if (p->lost)
 			continue;
 
-		p->iov = &l->tx_iov[niov];
+		p->iov = &l->tx_iov[c->niov];
 		p->len = padded;
 		if (p->corrupt && f->len > 0) {
 			/* Never touch the caller's memory: corrupt a copy. */
-			int s = link_slot_alloc(l, &next_slot);
+			int s = link_slot_alloc(l, &c->next_slot);
 			uint8_t *buf = l->slots[s].buf;
 			size_t off = 0;
 
@@ -508,27 +512,27 @@ static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames,
 			buf[word % f->len] ^= (uint8_t)(1 + (word >> 32) % 255);
 			l->slots[s].len = padded;
 			p->slot = s;
-			l->tx_iov[niov].iov_base = buf;
-			l->tx_iov[niov].iov_len = padded;
-			niov++;
+			l->tx_iov[c->niov].iov_base = buf;
+			l->tx_iov[c->niov].iov_len = padded;
+			c->niov++;
 			p->iovcnt = 1;
 		} else {
 			p->corrupt = false;
 			/* The casts drop const for struct iovec only: sendmsg never writes. */
 			for (unsigned k = 0; k < f->iovcnt; k++) {
-				l->tx_iov[niov].iov_base = (void *)(uintptr_t)f->iov[k].base;
-				l->tx_iov[niov].iov_len = f->iov[k].len;
-				niov++;
+				l->tx_iov[c->niov].iov_base = (void *)(uintptr_t)f->iov[k].base;
+				l->tx_iov[c->niov].iov_len = f->iov[k].len;
+				c->niov++;
 			}
 			if (padded > f->len) {
 				/* Short frames are padded to the Ethernet minimum as a NIC
 				 * would; the peer drops runts (lwIP's ARP frames are 42
 				 * bytes). */
-				l->tx_iov[niov].iov_base = link_zero_pad;
-				l->tx_iov[niov].iov_len = padded - f->len;
-				niov++;
+				l->tx_iov[c->niov].iov_base = link_zero_pad;
+				l->tx_iov[c->niov].iov_len = padded - f->len;
+				c->niov++;
 			}
-			p->iovcnt = (int)(&l->tx_iov[niov] - p->iov);
+			p->iovcnt = (int)(&l->tx_iov[c->niov] - p->iov);
 		}
 
 		copies = p->dup ? 2 : 1;
@@ -536,34 +540,41 @@ static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames,
 			int s;
 
 			/* Only one frame is held: an earlier one goes out first. */
-			if (held.slot >= 0) {
-				link_emit_held(l, &held, p, &ndg, &niov);
+			if (c->held.slot >= 0) {
+				link_emit_held(l, &c->held, p, &c->ndg, &c->niov);
 			}
 			if (p->slot >= 0) {
 				s = p->slot;
 			} else {
-				s = link_slot_alloc(l, &next_slot);
+				s = link_slot_alloc(l, &c->next_slot);
 				l->slots[s].len = link_gather(l->slots[s].buf, p->iov, p->iovcnt);
 			}
-			held.slot = s;
-			held.copies = copies;
-			held.since_ns = now;
+			c->held.slot = s;
+			c->held.copies = copies;
+			c->held.since_ns = now;
 		} else if (!p->delay) {
-			p->p_first = ndg;
+			p->p_first = c->ndg;
 			p->p_count = (int)copies;
-			for (unsigned c = 0; c < copies; c++)
-				link_emit(l, &ndg, p->iov, p->iovcnt, p->len);
-			if (held.slot >= 0) {
-				link_emit_held(l, &held, p, &ndg, &niov);
-				held.slot = -1;
+			for (unsigned k = 0; k < copies; k++)
+				link_emit(l, &c->ndg, p->iov, p->iovcnt, p->len);
+			if (c->held.slot >= 0) {
+				link_emit_held(l, &c->held, p, &c->ndg, &c->niov);
+				c->held.slot = -1;
 			}
 		}
 		/* else: delayed; copied to the delay queue once the frame is known to be taken. */
 	}
+}
 
-	/* Send. */
-	while (sent < ndg) {
-		int r = sendmmsg(l->fd, l->tx_msgs + sent, (unsigned)(ndg - sent),
+/* Sends the chunk's datagrams; returns how many the socket took and sets *err to 0, WEIR_EAGAIN
+ * (the socket filled up) or WEIR_EIO. */
+static int link_tx_send(struct link_dev *l, const struct link_chunk *c, int *err)
+{
+	int sent = 0;
+
+	*err = 0;
+	while (sent < c->ndg) {
+		int r = sendmmsg(l->fd, l->tx_msgs + sent, (unsigned)(c->ndg - sent),
 				 MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (r < 0) {
@@ -587,16 +598,25 @@ static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames,
 		l->stats.tx_frames++;
 		l->stats.tx_bytes += l->tx_len[d];
 	}
+	return sent;
+}
 
-	/* Commit the frames the socket took, in order; roll back the rest. A frame whose first own
-	 * datagram went out is taken, and whatever else it had to send is owed. */
-	final = held;
-	taken = nplan;
-	for (int i = 0; i < nplan; i++) {
+/* Commits the frames the socket took, in order, and rolls back the rest. Returns how many frames
+ * were taken. */
+static int link_tx_commit(struct link_dev *l, const struct link_chunk *c, int sent, uint64_t now)
+{
+	struct link_held final;
+	int taken;
+
+	/* A frame whose first own datagram went out is taken, and whatever else it had to send is
+	 * owed. */
+	final = c->held;
+	taken = c->nplan;
+	for (int i = 0; i < c->nplan; i++) {
 		struct link_txplan *p = &l->plan[i];
 
 		if (p->lost) {
-			l->stats.imp_dropped++;
+			l->imp_st.imp_dropped++;
 			continue;
 		}
 		if (p->reorder && p->h_count > 0 && sent < p->h_first + p->h_count) {
@@ -612,13 +632,13 @@ static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames,
 			break;
 		}
 		if (p->corrupt)
-			l->stats.imp_corrupted++;
+			l->imp_st.imp_corrupted++;
 		if (p->dup)
-			l->stats.imp_duplicated++;
+			l->imp_st.imp_duplicated++;
 		if (p->reorder)
-			l->stats.imp_reordered++;
+			l->imp_st.imp_reordered++;
 		else if (p->delay) {
-			l->stats.imp_delayed++;
+			l->imp_st.imp_delayed++;
 			link_delay_push(l, p, now);
 		}
 		if (p->p_count > 0 &&
@@ -635,9 +655,22 @@ static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames,
 		}
 	}
 	l->held = final;
-	if (taken < nplan)
+	if (taken < c->nplan)
 		l->rng = l->plan[taken].rng;
 	return taken;
+}
+
+/* Plans, sends and commits up to LINK_TX_CHUNK frames. Returns how many frames were taken and
+ * sets *err to 0 if the whole plan went out, WEIR_EAGAIN if the socket filled up, or WEIR_EIO. */
+static int link_tx_chunk(struct link_dev *l, const struct weir_tx_frame *frames, int n,
+			 uint64_t now, int *err)
+{
+	struct link_chunk c = { .held = l->held };
+	int sent;
+
+	link_tx_plan(l, frames, n, now, &c);
+	sent = link_tx_send(l, &c, err);
+	return link_tx_commit(l, &c, sent, now);
 }
 
 static int link_tx_burst(struct weir_netdev *netdev, const struct weir_tx_frame *frames, int n)
@@ -743,6 +776,8 @@ static int link_poll(struct weir_netdev *netdev)
 	return work;
 }
 
+static const struct weir_netdev_ops link_ops;
+
 /* --- capabilities, statistics, close -------------------------------------------------------- */
 
 static void link_get_caps(const struct weir_netdev *netdev, struct weir_netdev_caps *caps)
@@ -762,6 +797,14 @@ static void link_get_caps(const struct weir_netdev *netdev, struct weir_netdev_c
 static void link_get_stats(const struct weir_netdev *netdev, struct weir_netdev_stats *stats)
 {
 	*stats = link_of_const(netdev)->stats;
+}
+
+int weir_link_get_stats(const struct weir_netdev *netdev, struct weir_link_stats *out)
+{
+	if (netdev == NULL || out == NULL || netdev->ops != &link_ops)
+		return WEIR_EINVAL;
+	*out = link_of_const(netdev)->imp_st;
+	return 0;
 }
 
 static void link_free(struct link_dev *l)

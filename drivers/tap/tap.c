@@ -22,12 +22,12 @@
 #include <weir/config.h>
 #define WEIR_LOG_COMPONENT "tap"
 #include <weir/compiler.h>
+#include <weir/csum.h>
 #include <weir/error.h>
 #include <weir/log.h>
 #include <weir/tap.h>
 
-#include "../netdev_priv.h"
-#include "../../platform/lwip/chksum.h" /* the Internet checksum; self-contained C */
+#include "netdev_priv.h"
 
 /* Room for a VLAN tag past the Ethernet header and MTU. */
 #define TAP_FRAME_EXTRA (WEIR_ETH_HLEN + 4)
@@ -48,6 +48,7 @@ struct tap_dev {
 	struct weir_frame **free_list;
 	unsigned nfree, nframes;
 	struct weir_netdev_stats st;
+	struct weir_tap_stats tst;
 };
 
 /* Whether the checksum Linux left unfinished (csum_start/csum_offset) is the TCP or UDP
@@ -87,17 +88,16 @@ static int tap_finish_offload(struct tap_dev *t, const struct virtio_net_hdr *vh
 			f->flags = WEIR_FRAME_L4_CSUM_OK;
 		} else {
 			/* The field holds the pseudo-header sum: summing from csum_start includes it. */
-			uint16_t sum = (uint16_t)~weir__lwip_chksum(f->data + start,
-								   (int)(len - start));
+			uint16_t sum = (uint16_t)~weir_csum(f->data + start, len - start);
 
 			if (sum == 0)
 				sum = 0xffff; /* the same in one's complement; 0 is "none" to UDP */
 			memcpy(f->data + at, &sum, sizeof(sum));
 		}
-		t->st.rx_csum_partial++;
+		t->tst.rx_csum_partial++;
 	}
 	if (gso != VIRTIO_NET_HDR_GSO_NONE)
-		t->st.rx_super++;
+		t->tst.rx_super++;
 	return 0;
 }
 
@@ -269,7 +269,7 @@ static const struct weir_netdev_ops tap_ops = {
 
 int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *name, size_t cap)
 {
-	const char *opt;
+	const char *opt, *end;
 	size_t n;
 
 	if (spec == NULL || cfg == NULL || name == NULL)
@@ -285,15 +285,54 @@ int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *nam
 	memcpy(name, spec, n);
 	name[n] = '\0';
 	cfg->ifname = name;
-	if (opt == NULL || strcmp(opt, ",offload=1") == 0)
-		return 0;
-	if (strcmp(opt, ",offload=0") == 0) {
-		cfg->no_offload = 1;
-		return 0;
+	for (; opt != NULL; opt = end) {
+		const char *item = opt + 1;
+		size_t len;
+
+		end = strchr(item, ',');
+		len = end ? (size_t)(end - item) : strlen(item);
+		if (len == 9 && memcmp(item, "offload=", 8) == 0 && (item[8] == '0' || item[8] == '1'))
+			cfg->no_offload = item[8] == '0';
+		else if (len > 4 && len < 9 && memcmp(item, "mtu=", 4) == 0 &&
+			 strspn(item + 4, "0123456789") == len - 4 && atoi(item + 4) >= 576 &&
+			 atoi(item + 4) <= 9000)
+			cfg->mtu = (uint16_t)atoi(item + 4);
+		else {
+			weir__netdev_set_error("tap:%s: '%.*s' is not a TAP option (offload=0 or offload=1, "
+					       "mtu=576..9000)",
+					       spec, (int)len, item);
+			return WEIR_EINVAL;
+		}
 	}
-	weir__netdev_set_error("tap:%s: '%s' is not a TAP option (offload=0 or offload=1)", spec,
-			       opt + 1);
-	return WEIR_EINVAL;
+	return 0;
+}
+
+static int tap_open_spec(const char *args, const struct weir_netdev_params *params,
+			 struct weir_netdev **out)
+{
+	struct weir_tap_config cfg;
+	char name[IFNAMSIZ];
+	int rc = weir_tap_parse_spec(args, &cfg, name, sizeof(name));
+
+	if (rc < 0)
+		return rc;
+	if (cfg.mtu == 0)
+		cfg.mtu = params->mtu;
+	return weir_tap_open(&cfg, out);
+}
+
+const struct weir__netdev_driver weir__netdev_driver_tap = {
+	.prefix = "tap",
+	.usage = "tap:IFNAME[,offload=0|1][,mtu=N]",
+	.open = tap_open_spec,
+};
+
+int weir_tap_get_stats(const struct weir_netdev *nd, struct weir_tap_stats *out)
+{
+	if (nd == NULL || out == NULL || nd->ops != &tap_ops)
+		return WEIR_EINVAL;
+	*out = ((const struct tap_dev *)nd)->tst;
+	return 0;
 }
 
 int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
@@ -307,19 +346,25 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 		return WEIR_EINVAL;
 	namelen = strlen(cfg->ifname);
 	if (namelen == 0 || namelen >= IFNAMSIZ || strchr(cfg->ifname, '/') != NULL) {
-		weir_log_debug("interface name '%s' must be 1..%d characters", cfg->ifname,
-			       IFNAMSIZ - 1);
+		weir__netdev_set_error("tap:%s: the interface name must be 1..%d characters without "
+				       "'/'",
+				       cfg->ifname, IFNAMSIZ - 1);
 		return WEIR_EINVAL;
 	}
-	if (cfg->mtu != 0 && (cfg->mtu < 576 || cfg->mtu > 9000))
+	if (cfg->mtu != 0 && (cfg->mtu < 576 || cfg->mtu > 9000)) {
+		weir__netdev_set_error("tap:%s: mtu %u outside 576..9000", cfg->ifname, cfg->mtu);
 		return WEIR_EINVAL;
+	}
 
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		weir_log_debug("open /dev/net/tun: %s", strerror(errno));
-		return errno == ENOENT || errno == ENXIO || errno == ENODEV ? WEIR_ENODEV
-		       : errno == EACCES || errno == EPERM		    ? WEIR_EPERM
-									    : WEIR_EIO;
+		int e = errno;
+
+		weir__netdev_set_error("tap:%s: cannot open /dev/net/tun: %s", cfg->ifname,
+				       strerror(e));
+		return e == ENOENT || e == ENXIO || e == ENODEV ? WEIR_ENODEV
+		       : e == EACCES || e == EPERM		  ? WEIR_EPERM
+								  : WEIR_EIO;
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (cfg->no_offload ? 0 : IFF_VNET_HDR);
@@ -327,7 +372,11 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 
-		weir_log_debug("attach to TAP %s: %s", cfg->ifname, strerror(e));
+		weir__netdev_set_error("tap:%s: cannot attach: %s%s", cfg->ifname, strerror(e),
+				       e == EPERM || e == EACCES
+					       ? " (creating a TAP device needs root or CAP_NET_ADMIN)"
+				       : e == EBUSY ? " (another process has the device)"
+						    : "");
 		close(fd);
 		return e == EPERM || e == EACCES ? WEIR_EPERM : e == EBUSY ? WEIR_EBUSY : WEIR_EIO;
 	}
@@ -353,8 +402,8 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 
 		t->vnet = 1;
 		if (ioctl(fd, TUNSETVNETHDRSZ, &hsz) != 0) {
-			weir_log_warn("%s: cannot set the virtio header size (%s)", cfg->ifname,
-				      strerror(errno));
+			weir__netdev_set_error("tap:%s: cannot set the virtio header size: %s",
+					       cfg->ifname, strerror(errno));
 			close(fd);
 			free(t);
 			return WEIR_EIO;
@@ -387,6 +436,7 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 	return 0;
 
 nomem:
+	weir__netdev_set_error("tap:%s: no memory for %u receive buffers", cfg->ifname, t ? t->nframes : 0);
 	rc = WEIR_ENOMEM;
 	if (t != NULL) {
 		free(t->frames);

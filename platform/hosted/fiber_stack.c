@@ -18,7 +18,7 @@
 
 #include <weir/compiler.h>
 
-#include "../core/fiber_priv.h"
+#include "fiber_priv.h"
 
 #if WEIR__FIBER_ASAN
 #include <sanitizer/asan_interface.h>

@@ -14,7 +14,7 @@
 #include "lwip/opt.h"
 
 #include "weir_lwip_hooks.h"
-#include "weir_lwip_port.h"
+#include "lwip_port.h"
 
 /* No flow layer here: the TCP segment hooks stay compiled in (as in production) and do nothing. */
 const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;

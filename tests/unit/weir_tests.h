@@ -5,6 +5,7 @@
 #include <check.h>
 
 Suite *weir_test_platform_suite(void);
+Suite *weir_test_csum_suite(void);
 Suite *weir_test_loop_suite(void);
 Suite *weir_test_config_suite(void);
 Suite *weir_test_stack_suite(void);

@@ -175,8 +175,9 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 
 	switch (c) {
 	case 'n':
-		if ((strncmp(arg, "tap:", 4) != 0 || arg[4] == '\0') && strncmp(arg, "dpdk:", 5) != 0)
-			die_usage("netdev", "'%s' is not tap:IFNAME or dpdk:EAL ARGS", arg);
+		/* DRIVER:ARGS; the driver checks ARGS when the device opens. */
+		if (strchr(arg, ':') == NULL)
+			die_usage("netdev", "'%s' is not DRIVER:ARGS like tap:weir0", arg);
 		o->netdev = arg;
 		break;
 	case 'i':
@@ -391,7 +392,9 @@ static const struct weir_loop_source_ops sig_ops = { .poll = sig_poll };
 
 static struct options opts;
 static struct weir_stack *stack;
-static struct weir_netdev *dev;
+static struct weir_netdev *dev;	/* what the stack runs on (the capture wrapper, with --pcap) */
+static struct weir_netdev *base_dev; /* the device itself */
+static int fibers_up;
 
 static void print_stats(void)
 {
@@ -450,18 +453,13 @@ static unsigned open_flows(void)
 	return n;
 }
 
-int main(int argc, char **argv)
+/* Reads the config file (wherever --config stands, so that flags override it), then the flags;
+ * exits with EXIT_USAGE on anything wrong. */
+static void parse_args(int argc, char **argv)
 {
-	struct weir_loop *loop = NULL;
-	struct weir_loop_source *sigsrc = NULL;
-	struct sig_source ss = { .fd = -1 };
-	unsigned nstarted = 0, closed_by_force = 0;
-	int c, rc, status = 1, fibers_up = 0;
-	uint64_t t_stop = 0;
-	sigset_t mask;
+	int c;
 
 	opts.drain_s = 10;
-	/* The config file is read first, wherever --config stands, so that flags override it. */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		if (c == 'C') {
@@ -470,7 +468,7 @@ int main(int argc, char **argv)
 			opts.config = optarg;
 		} else if (c == 'h') {
 			fputs(usage, stdout);
-			return 0;
+			exit(0);
 		} else if (c == '?') {
 			die_usage(NULL, "unknown or incomplete option '%s'", argv[optind - 1]);
 		}
@@ -490,6 +488,186 @@ int main(int argc, char **argv)
 		die_usage("ip", "%s", "and --dhcp exclude each other");
 	for (unsigned i = 0; i < opts.nservices; i++)
 		opts.services[i].max_connections = opts.max_connections;
+}
+
+/* Opens the device (and its capture wrapper). Returns 0, or the exit status for a failure:
+ * EXIT_USAGE when the arguments are what is wrong, 1 when the machine is (permissions, a device
+ * another process holds, memory). */
+static int open_device(void)
+{
+	struct weir_netdev_params params = { .mtu = opts.cfg.mtu };
+	int rc = weir_netdev_open(opts.netdev, &params, &dev);
+
+	if (rc < 0) {
+		fprintf(stderr, "weir-appliance: netdev: %s: %s\n", weir_strerror(rc),
+			weir_netdev_last_error()[0] ? weir_netdev_last_error() : opts.netdev);
+		return rc == WEIR_EPERM || rc == WEIR_EBUSY || rc == WEIR_ENOMEM ? 1 : EXIT_USAGE;
+	}
+	base_dev = dev;
+	if (opts.pcap != NULL) {
+		struct weir_netdev *cap;
+
+		rc = weir_pcap_wrap(dev, opts.pcap, &cap);
+		if (rc < 0) {
+			fprintf(stderr, "weir-appliance: pcap: cannot write %s: %s\n", opts.pcap,
+				weir_strerror(rc));
+			return EXIT_USAGE;
+		}
+		dev = cap;
+	}
+	return 0;
+}
+
+/* Brings the host up on the device and starts the services; prints "ready" once the host answers
+ * on the network. Returns 0 or the exit status for a failure. */
+static int bring_up(struct weir_loop *loop, const struct sig_source *ss, unsigned *nstarted)
+{
+	int rc;
+
+	opts.cfg.netdev = dev;
+	opts.cfg.loop = loop;
+	rc = weir_stack_open(&opts.cfg, &stack);
+	if (rc < 0) {
+		fprintf(stderr, "weir-appliance: stack: %s\n", weir_strerror(rc));
+		return rc == WEIR_EINVAL ? EXIT_USAGE : 1;
+	}
+	for (unsigned i = 0; i < opts.ndns; i++)
+		weir_dns_set_server(i, opts.dns[i]);
+	rc = weir_fibers_init(loop);
+	if (rc < 0) {
+		fprintf(stderr, "weir-appliance: fibers: %s\n", weir_strerror(rc));
+		return 1;
+	}
+	fibers_up = 1;
+	for (; *nstarted < opts.nservices; (*nstarted)++) {
+		struct service *sv = &opts.services[*nstarted];
+
+		rc = service_start(sv, stack, &opts.fo);
+		if (rc < 0) {
+			fprintf(stderr, "weir-appliance: serve %s:%u: %s\n", service_name(sv),
+				sv->port, weir_strerror(rc));
+			return 1;
+		}
+		weir_log_info("serving %s on port %u", service_name(sv), sv->port);
+	}
+	if (opts.stats_s > 0)
+		weir_fiber_spawn(NULL, stats_fiber, NULL, &(struct weir_fiber_opts){ .name = "stats" },
+				 NULL);
+	if (opts.cfg.dhcp) {
+		uint64_t deadline = weir_clock_now_ns() + 30 * WEIR_NS_PER_S;
+
+		/* "ready" means answering on the network: wait for the lease. */
+		while (weir_stack_get_addr(stack, NULL, NULL, NULL) != 1 && ss->stops == 0 &&
+		       weir_clock_now_ns() < deadline)
+			weir_loop_run_once(loop, 100 * WEIR_NS_PER_MS);
+		if (weir_stack_get_addr(stack, NULL, NULL, NULL) != 1) {
+			fprintf(stderr, "weir-appliance: dhcp: no lease within 30 s\n");
+			return 1;
+		}
+	}
+	{
+		uint8_t m[6], plen;
+		char a[WEIR_IPADDR_STRLEN], g[WEIR_IPADDR_STRLEN];
+		struct weir_ipaddr ip, gw;
+
+		weir_stack_get_mac(stack, m);
+		weir_stack_get_addr(stack, &ip, &plen, &gw);
+		printf("ready %s %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x%s%s\n", opts.netdev,
+		       weir_ipaddr_format(ip, a), plen, m[0], m[1], m[2], m[3], m[4], m[5],
+		       gw.v4 ? " gw " : "", gw.v4 ? weir_ipaddr_format(gw, g) : "");
+		fflush(stdout);
+	}
+	return 0;
+}
+
+/* Serves until a stop signal (SIGUSR1 only prints the counters). */
+static void serve(struct weir_loop *loop, struct sig_source *ss)
+{
+	for (;;) {
+		int rc = weir_loop_run(loop);
+
+		if (rc < 0 || ss->stops > 0)
+			break;
+		if (ss->stats_now) {
+			ss->stats_now = 0;
+			print_stats();
+		}
+	}
+}
+
+/* Stops accepting and lets open flows finish for up to --drain-timeout (a second signal ends it
+ * at once). Returns how many flows were still open at the end. */
+static unsigned drain(struct weir_loop *loop, struct sig_source *ss, uint64_t t_stop)
+{
+	unsigned draining = open_flows(), left;
+	uint64_t deadline = t_stop + (uint64_t)opts.drain_s * WEIR_NS_PER_S;
+
+	weir_log_info("%s: stop accepting; draining %u open flows for up to %u s",
+		      ss->last_stop == SIGINT ? "SIGINT" : "SIGTERM", draining, opts.drain_s);
+	for (unsigned i = 0; i < opts.nservices; i++) {
+		if (opts.services[i].listener == NULL)
+			continue; /* UDP: nothing to drain */
+		if (weir_fiber_spawn(NULL, drain_fiber, opts.services[i].listener, NULL,
+				     &drainers[i]) == 0)
+			drain_pending++;
+	}
+	while (drain_pending > 0 && ss->stops < 2 && weir_clock_now_ns() < deadline) {
+		weir_loop_run_once(loop, 50 * WEIR_NS_PER_MS);
+		if (ss->stats_now) {
+			ss->stats_now = 0;
+			print_stats();
+		}
+	}
+	left = open_flows();
+	/* Drainers still waiting inside weir_listener_stop must be gone before the listeners they
+	 * wait on are closed and freed. */
+	for (unsigned i = 0; i < opts.nservices; i++) {
+		if (drainers[i] != NULL) {
+			weir_fiber_cancel(drainers[i]);
+			weir_fiber_join(drainers[i]);
+		}
+	}
+	return left;
+}
+
+/* The summary line after a stop. */
+static void print_summary(const struct sig_source *ss, uint64_t t_stop, unsigned closed_by_force)
+{
+	struct weir_stack_stats st;
+	struct weir_netdev_stats ds;
+	struct weir_tap_stats ts = { 0 };
+	uint64_t in = 0, out_bytes = 0;
+
+	weir_stack_get_stats(stack, &st);
+	weir_netdev_get_stats(dev, &ds);
+	weir_tap_get_stats(base_dev, &ts); /* stays zero for another driver */
+	for (unsigned i = 0; i < opts.nservices; i++) {
+		in += opts.services[i].bytes_in;
+		out_bytes += opts.services[i].bytes_out;
+	}
+	weir_log_info("stopped%s after %llu ms: %u flows closed before finishing; bytes in %llu "
+		      "out %llu; frames rx %llu tx %llu; device: runts %llu, padded %llu, "
+		      "oversize %llu, no buffer %llu, super-frames %llu, checksums left by Linux %llu",
+		      ss->stops >= 2 ? " at once (second signal)" : "",
+		      (unsigned long long)((weir_clock_now_ns() - t_stop) / WEIR_NS_PER_MS),
+		      closed_by_force, (unsigned long long)in, (unsigned long long)out_bytes,
+		      (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
+		      (unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
+		      (unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf,
+		      (unsigned long long)ts.rx_super, (unsigned long long)ts.rx_csum_partial);
+}
+
+int main(int argc, char **argv)
+{
+	struct weir_loop *loop = NULL;
+	struct weir_loop_source *sigsrc = NULL;
+	struct sig_source ss = { .fd = -1 };
+	unsigned nstarted = 0, closed_by_force = 0;
+	int rc, status = 1;
+	uint64_t t_stop = 0;
+	sigset_t mask;
+
+	parse_args(argc, argv);
 
 	/* Signals arrive through a signalfd on the loop: no handler races the loop's sleep. */
 	sigemptyset(&mask);
@@ -510,157 +688,15 @@ int main(int argc, char **argv)
 			weir_strerror(rc < 0 ? rc : WEIR_EIO));
 		goto out;
 	}
-	if (strncmp(opts.netdev, "dpdk:", 5) == 0) {
-		/* The port is set to the MTU the host is given, unless the spec says otherwise. */
-		char spec[1100];
-
-		if (opts.cfg.mtu != 0 && strstr(opts.netdev, ",mtu=") == NULL)
-			snprintf(spec, sizeof(spec), "%s,mtu=%u", opts.netdev, opts.cfg.mtu);
-		else
-			snprintf(spec, sizeof(spec), "%s", opts.netdev);
-		rc = weir_netdev_open(spec, &dev);
-		if (rc < 0) {
-			/* EAL failure, no port, a port without what we need: all a matter of the
-			 * arguments given, hence the usage exit status. */
-			fprintf(stderr, "weir-appliance: netdev: %s: %s: %s\n", opts.netdev,
-				weir_strerror(rc),
-				weir_netdev_last_error()[0] ? weir_netdev_last_error() : "?");
-			status = EXIT_USAGE;
-			goto out;
-		}
-	} else {
-		struct weir_tap_config tc;
-		char name[32];
-
-		rc = weir_tap_parse_spec(opts.netdev + 4, &tc, name, sizeof(name));
-		if (rc == 0) {
-			/* The device carries the MTU the host is given (frames up to MTU + header). */
-			tc.mtu = opts.cfg.mtu;
-			rc = weir_tap_open(&tc, &dev);
-		} else {
-			fprintf(stderr, "weir-appliance: netdev: %s\n", weir_netdev_last_error());
-			status = EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (rc < 0) {
-		fprintf(stderr, "weir-appliance: netdev: %s: %s%s\n", opts.netdev, weir_strerror(rc),
-			rc == WEIR_EINVAL   ? " (interface name must be 1..15 characters)"
-			: rc == WEIR_EPERM  ? " (creating a TAP device needs root or CAP_NET_ADMIN)"
-			: rc == WEIR_EBUSY  ? " (another process has the device)"
-			: rc == WEIR_ENODEV ? " (no /dev/net/tun)"
-					    : "");
-		status = rc == WEIR_EINVAL ? EXIT_USAGE : 1;
+	status = open_device();
+	if (status != 0)
 		goto out;
-	}
-	if (opts.pcap != NULL) {
-		struct weir_netdev *cap;
-
-		rc = weir_pcap_wrap(dev, opts.pcap, &cap);
-		if (rc < 0) {
-			fprintf(stderr, "weir-appliance: pcap: cannot write %s: %s\n", opts.pcap,
-				weir_strerror(rc));
-			status = EXIT_USAGE;
-			goto out;
-		}
-		dev = cap;
-	}
-	opts.cfg.netdev = dev;
-	opts.cfg.loop = loop;
-	rc = weir_stack_open(&opts.cfg, &stack);
-	if (rc < 0) {
-		fprintf(stderr, "weir-appliance: stack: %s\n", weir_strerror(rc));
-		status = rc == WEIR_EINVAL ? EXIT_USAGE : 1;
+	status = bring_up(loop, &ss, &nstarted);
+	if (status != 0)
 		goto out;
-	}
-	for (unsigned i = 0; i < opts.ndns; i++)
-		weir_dns_set_server(i, opts.dns[i]);
-	rc = weir_fibers_init(loop);
-	if (rc < 0) {
-		fprintf(stderr, "weir-appliance: fibers: %s\n", weir_strerror(rc));
-		goto out;
-	}
-	fibers_up = 1;
-	for (; nstarted < opts.nservices; nstarted++) {
-		struct service *sv = &opts.services[nstarted];
-
-		rc = service_start(sv, stack, &opts.fo);
-		if (rc < 0) {
-			fprintf(stderr, "weir-appliance: serve %s:%u: %s\n", service_name(sv),
-				sv->port, weir_strerror(rc));
-			goto out;
-		}
-		weir_log_info("serving %s on port %u", service_name(sv), sv->port);
-	}
-	if (opts.stats_s > 0)
-		weir_fiber_spawn(NULL, stats_fiber, NULL, &(struct weir_fiber_opts){ .name = "stats" },
-				 NULL);
-	if (opts.cfg.dhcp) {
-		uint64_t deadline = weir_clock_now_ns() + 30 * WEIR_NS_PER_S;
-
-		/* "ready" means answering on the network: wait for the lease. */
-		while (weir_stack_get_addr(stack, NULL, NULL, NULL) != 1 && ss.stops == 0 &&
-		       weir_clock_now_ns() < deadline)
-			weir_loop_run_once(loop, 100 * WEIR_NS_PER_MS);
-		if (weir_stack_get_addr(stack, NULL, NULL, NULL) != 1) {
-			fprintf(stderr, "weir-appliance: dhcp: no lease within 30 s\n");
-			goto out;
-		}
-	}
-	{
-		uint8_t m[6], plen;
-		char a[WEIR_IPADDR_STRLEN], g[WEIR_IPADDR_STRLEN];
-		struct weir_ipaddr ip, gw;
-
-		weir_stack_get_mac(stack, m);
-		weir_stack_get_addr(stack, &ip, &plen, &gw);
-		printf("ready %s %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x%s%s\n", opts.netdev,
-		       weir_ipaddr_format(ip, a), plen, m[0], m[1], m[2], m[3], m[4], m[5],
-		       gw.v4 ? " gw " : "", gw.v4 ? weir_ipaddr_format(gw, g) : "");
-		fflush(stdout);
-	}
-
-	/* Serve until a stop signal (SIGUSR1 only prints the counters). */
-	for (;;) {
-		rc = weir_loop_run(loop);
-		if (rc < 0 || ss.stops > 0)
-			break;
-		if (ss.stats_now) {
-			ss.stats_now = 0;
-			print_stats();
-		}
-	}
+	serve(loop, &ss);
 	t_stop = weir_clock_now_ns();
-	{
-		unsigned draining = open_flows();
-		uint64_t deadline = t_stop + (uint64_t)opts.drain_s * WEIR_NS_PER_S;
-
-		weir_log_info("%s: stop accepting; draining %u open flows for up to %u s",
-			      ss.last_stop == SIGINT ? "SIGINT" : "SIGTERM", draining, opts.drain_s);
-		for (unsigned i = 0; i < opts.nservices; i++) {
-			if (opts.services[i].listener == NULL)
-				continue; /* UDP: nothing to drain */
-			if (weir_fiber_spawn(NULL, drain_fiber, opts.services[i].listener, NULL,
-					     &drainers[i]) == 0)
-				drain_pending++;
-		}
-		while (drain_pending > 0 && ss.stops < 2 && weir_clock_now_ns() < deadline) {
-			weir_loop_run_once(loop, 50 * WEIR_NS_PER_MS);
-			if (ss.stats_now) {
-				ss.stats_now = 0;
-				print_stats();
-			}
-		}
-		closed_by_force = open_flows();
-		/* Drainers still waiting inside weir_listener_stop must be gone before the
-		 * listeners they wait on are closed and freed. */
-		for (unsigned i = 0; i < opts.nservices; i++) {
-			if (drainers[i] != NULL) {
-				weir_fiber_cancel(drainers[i]);
-				weir_fiber_join(drainers[i]);
-			}
-		}
-	}
+	closed_by_force = drain(loop, &ss, t_stop);
 	status = ss.stops >= 2 ? 1 : 0;
 
 out:
@@ -673,28 +709,8 @@ out:
 	}
 	if (fibers_up)
 		weir_fibers_fini();
-	if (t_stop != 0) {
-		struct weir_stack_stats st;
-		struct weir_netdev_stats ds;
-		uint64_t in = 0, out_bytes = 0;
-
-		weir_stack_get_stats(stack, &st);
-		weir_netdev_get_stats(dev, &ds);
-		for (unsigned i = 0; i < opts.nservices; i++) {
-			in += opts.services[i].bytes_in;
-			out_bytes += opts.services[i].bytes_out;
-		}
-		weir_log_info("stopped%s after %llu ms: %u flows closed before finishing; bytes in %llu "
-			      "out %llu; frames rx %llu tx %llu; device: runts %llu, padded %llu, "
-			      "oversize %llu, no buffer %llu, super-frames %llu, checksums left by Linux %llu",
-			      ss.stops >= 2 ? " at once (second signal)" : "",
-			      (unsigned long long)((weir_clock_now_ns() - t_stop) / WEIR_NS_PER_MS),
-			      closed_by_force, (unsigned long long)in, (unsigned long long)out_bytes,
-			      (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
-			      (unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
-			      (unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf,
-			      (unsigned long long)ds.rx_super, (unsigned long long)ds.rx_csum_partial);
-	}
+	if (t_stop != 0)
+		print_summary(&ss, t_stop, closed_by_force);
 	weir_stack_close(stack);
 	weir_netdev_close(dev);
 	weir_loop_remove(loop, sigsrc);

@@ -80,7 +80,7 @@ static int host_up(const struct bench_opts *o, int link_fd, const char *role, st
 		if (rc < 0)
 			close(link_fd);
 	} else {
-		rc = weir_netdev_open(o->netdev, &h->dev);
+		rc = weir_netdev_open(o->netdev, NULL, &h->dev);
 	}
 	if (rc < 0) {
 		fprintf(stderr, "weir-bench: netdev '%s': %s\n", link_fd >= 0 ? "link" : o->netdev,

@@ -12,7 +12,8 @@
  * impairment; reorder wins over delay; a duplicate goes out twice wherever it ends up. A held
  * (reordered) frame goes out after the next datagram, or from poll() after 1 ms. Frames the
  * socket could not take are rolled back (PRNG state included), so backpressure never changes
- * what the peer sees. The imp_* counters count decisions; tx_frames counts datagrams written.
+ * what the peer sees. The imp_* counters (weir_link_get_stats) count decisions; the generic
+ * tx_frames counts datagrams written.
  *
  * Frames are padded to WEIR_ETH_MIN_FRAME on transmit, as a NIC would; on receive, frames without
  * an Ethernet header are dropped (rx_runts) and short ones padded (rx_padded). The largest frame
@@ -50,5 +51,13 @@ int weir_link_socketpair(int fds[2]);
 /* Returns 0 and sets *out, or WEIR_EINVAL (fd not a SOCK_SEQPACKET socket, rate outside [0,1] or
  * NaN, mtu below 68), WEIR_ENOMEM. On failure the fd still belongs to the caller. */
 int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out);
+
+/* The impairments applied on transmit, counted per decision for frames taken. */
+struct weir_link_stats {
+	uint64_t imp_dropped, imp_duplicated, imp_reordered, imp_corrupted, imp_delayed;
+};
+/* Fills *out for a device from weir_link_open. Returns 0, or WEIR_EINVAL (NULL, another
+ * driver's device). */
+int weir_link_get_stats(const struct weir_netdev *dev, struct weir_link_stats *out);
 
 #endif /* WEIR_LINK_H */

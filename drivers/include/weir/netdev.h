@@ -85,11 +85,8 @@ struct weir_netdev_stats {
 	uint64_t rx_nobuf;     /* rx calls that left frames waiting: every buffer was held */
 	uint64_t rx_errors, tx_errors;
 	uint64_t tx_full;      /* times the transmit queue was found full (EAGAIN) */
-	/* TAP offload: TCP super-frames taken whole, and frames whose checksum Linux left
-	 * unfinished (flagged WEIR_FRAME_L4_CSUM_OK, or finished by the driver) */
-	uint64_t rx_super, rx_csum_partial;
-	/* link driver impairments applied on transmit */
-	uint64_t imp_dropped, imp_duplicated, imp_reordered, imp_corrupted, imp_delayed;
+	/* What only one driver counts is in that driver's own stats call (weir_tap_get_stats,
+	 * weir_link_get_stats, weir_dpdk_get_stats). */
 };
 
 /* The ops table every driver provides (designated initializers, see STYLE.md). */
@@ -137,10 +134,18 @@ int weir_netdev_rx_buffers_low(struct weir_netdev *dev);
 /* Closes the device. NULL is ignored. */
 void weir_netdev_close(struct weir_netdev *dev);
 
-/* Opens a device from a spec string: "tap:IFNAME" or "dpdk:EAL ARGS[,port=N][,KEY=VALUE]..."
- * (hosted; the dpdk grammar is in weir/dpdk.h). Returns 0 and sets *out, or WEIR_EINVAL
- * (malformed spec), WEIR_ENOTSUP (driver not built), or the driver's error. */
-int weir_netdev_open(const char *spec, struct weir_netdev **out);
+/* What any driver takes when opened from a spec string; a value the spec itself gives wins. */
+struct weir_netdev_params {
+	uint16_t mtu; /* the IP MTU the device should carry; 0: the driver's default */
+};
+
+/* Opens a device from a spec string "DRIVER:ARGS", e.g. "tap:weir0" or "dpdk:EAL ARGS,port=1"
+ * (each driver's header gives its grammar). The drivers built in register themselves; the
+ * message of an unknown DRIVER lists them. params may be NULL (defaults). Returns 0 and sets
+ * *out, or WEIR_EINVAL (NULL spec or out, no such driver, malformed ARGS), or the driver's error;
+ * the one-line reason is in weir_netdev_last_error(). */
+int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
+		     struct weir_netdev **out);
 /* One line saying why the last weir_netdev_open (or a driver's own open call) on this thread
  * failed, e.g. "no DPDK port 1 (1 port available)"; "" when the driver gave no reason. The
  * string stays valid until the next open. */

@@ -19,13 +19,25 @@ struct weir_tap_config {
 	int no_offload;
 };
 
-/* Parses what follows "tap:" in a netdev spec, IFNAME[,offload=0|1], into *cfg (zeroed first;
- * cfg->ifname points into name, which has cap bytes). Returns 0, or WEIR_EINVAL with the reason
- * in weir_netdev_last_error(). */
+/* Parses what follows "tap:" in a netdev spec, IFNAME[,offload=0|1][,mtu=N], into *cfg (zeroed
+ * first; cfg->ifname points into name, which has cap bytes). Returns 0, or WEIR_EINVAL with the
+ * reason in weir_netdev_last_error(). weir_netdev_open("tap:...") takes the same grammar; its
+ * params->mtu applies when the spec gives no mtu. */
 int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *name, size_t cap);
 
-/* Returns 0 and sets *out, or WEIR_EINVAL (NULL/empty/too long name), WEIR_EPERM (no
- * CAP_NET_ADMIN), WEIR_ENODEV (no /dev/net/tun), WEIR_ENOMEM, WEIR_EIO. */
+/* Returns 0 and sets *out, or WEIR_EINVAL (NULL/empty/too long name, mtu outside 576..9000),
+ * WEIR_EPERM (no CAP_NET_ADMIN), WEIR_EBUSY (another process has the device), WEIR_ENODEV (no
+ * /dev/net/tun), WEIR_ENOMEM, WEIR_EIO; the one-line reason is in weir_netdev_last_error(). */
 int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out);
+
+/* What only the TAP driver counts (the generic counters are weir_netdev_get_stats'). */
+struct weir_tap_stats {
+	/* With offload: TCP super-frames taken whole, and frames whose checksum Linux left
+	 * unfinished (flagged WEIR_FRAME_L4_CSUM_OK, or finished by the driver). */
+	uint64_t rx_super, rx_csum_partial;
+};
+/* Fills *out for a device from weir_tap_open. Returns 0, or WEIR_EINVAL (NULL, another
+ * driver's device). */
+int weir_tap_get_stats(const struct weir_netdev *dev, struct weir_tap_stats *out);
 
 #endif /* WEIR_TAP_H */

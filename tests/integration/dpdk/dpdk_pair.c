@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 	slow = argc == 7;
 	server = strcmp(argv[1], "server") == 0;
 	total = (uint64_t)mib << 20;
-	rc = weir_netdev_open(argv[2], &dev);
+	rc = weir_netdev_open(argv[2], NULL, &dev);
 	if (rc < 0) {
 		fprintf(stderr, "dpdk-pair: %s: %s: %s\n", argv[2], weir_strerror(rc),
 			weir_netdev_last_error());

@@ -5,7 +5,7 @@
 #include "lwip/opt.h"
 #include "lwip/tcp.h"
 
-#include "../weir_tests.h"
+#include "weir_tests.h"
 
 START_TEST(test_tcp_options_reach_lwipopts)
 {

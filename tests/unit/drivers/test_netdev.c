@@ -9,8 +9,8 @@
 #define HAVE_TAP 1
 #endif
 
-#include "../../../drivers/netdev_priv.h"
-#include "../weir_tests.h"
+#include "netdev_priv.h"
+#include "weir_tests.h"
 
 START_TEST(test_rx_len_drops_runts)
 {
@@ -75,12 +75,12 @@ START_TEST(test_netdev_wrappers_reject_null)
 	ck_assert_uint_eq(weir_netdev_next_deadline_ns(NULL), UINT64_MAX);
 	weir_netdev_release(NULL);
 	weir_netdev_close(NULL);
-	ck_assert_int_eq(weir_netdev_open(NULL, &dev), WEIR_EINVAL);
-	ck_assert_int_eq(weir_netdev_open("eth0", &dev), WEIR_EINVAL);
+	ck_assert_int_eq(weir_netdev_open(NULL, NULL, &dev), WEIR_EINVAL);
+	ck_assert_int_eq(weir_netdev_open("eth0", NULL, &dev), WEIR_EINVAL);
 	{
 		/* A malformed dpdk spec fails before the EAL is touched: WEIR_EINVAL with the DPDK
 		 * driver built in (issue 4), WEIR_ENOTSUP without it. */
-		int rc = weir_netdev_open("dpdk:--no-pci,port=x", &dev);
+		int rc = weir_netdev_open("dpdk:--no-pci,port=x", NULL, &dev);
 
 		ck_assert_msg(rc == WEIR_EINVAL || rc == WEIR_ENOTSUP, "dpdk spec: %d", rc);
 	}
@@ -119,8 +119,8 @@ START_TEST(test_tap_spec_parse)
 	ck_assert_int_eq(weir_tap_parse_spec("weir0", NULL, name, sizeof(name)), WEIR_EINVAL);
 	ck_assert_int_eq(weir_tap_parse_spec("weir0", &c, NULL, sizeof(name)), WEIR_EINVAL);
 	/* The same rules through weir_netdev_open, which fails before opening anything. */
-	ck_assert_int_eq(weir_netdev_open("tap:weir0,offload=yes", &dev), WEIR_EINVAL);
-	ck_assert_int_eq(weir_netdev_open("tap:", &dev), WEIR_EINVAL);
+	ck_assert_int_eq(weir_netdev_open("tap:weir0,offload=yes", NULL, &dev), WEIR_EINVAL);
+	ck_assert_int_eq(weir_netdev_open("tap:", NULL, &dev), WEIR_EINVAL);
 }
 END_TEST
 #endif

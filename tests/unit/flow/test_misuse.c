@@ -19,7 +19,7 @@
 #include <weir/tap.h>
 #include <weir/udp.h>
 
-#include "../weir_tests.h"
+#include "weir_tests.h"
 #include "pair.h"
 
 #define MS WEIR_NS_PER_MS
@@ -249,9 +249,9 @@ static int main_null(struct side *s, void *arg)
 	EXPECT_EQ(weir_netdev_poll(NULL), WEIR_EINVAL);
 	weir_netdev_release(NULL);
 	weir_netdev_close(NULL);
-	EXPECT_EQ(weir_netdev_open(NULL, &nd), WEIR_EINVAL);
-	EXPECT_EQ(weir_netdev_open("tap:x", NULL), WEIR_EINVAL);
-	EXPECT_EQ(weir_netdev_open("nonsense", &nd), WEIR_EINVAL);
+	EXPECT_EQ(weir_netdev_open(NULL, NULL, &nd), WEIR_EINVAL);
+	EXPECT_EQ(weir_netdev_open("tap:x", NULL, NULL), WEIR_EINVAL);
+	EXPECT_EQ(weir_netdev_open("nonsense", NULL, &nd), WEIR_EINVAL);
 	EXPECT_EQ(weir_tap_open(NULL, &nd), WEIR_EINVAL);
 	EXPECT_EQ(weir_link_open(NULL, &nd), WEIR_EINVAL);
 	EXPECT_EQ(weir_link_socketpair(NULL), WEIR_EINVAL);

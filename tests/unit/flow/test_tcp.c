@@ -12,7 +12,7 @@
 #include <weir/message.h>
 #include <weir/server.h>
 
-#include "../weir_tests.h"
+#include "weir_tests.h"
 #include "pair.h"
 
 #define S WEIR_NS_PER_S

@@ -7,7 +7,7 @@
 #include <weir/error.h>
 #include <weir/udp.h>
 
-#include "../weir_tests.h"
+#include "weir_tests.h"
 #include "pair.h"
 
 #define S WEIR_NS_PER_S

@@ -12,7 +12,7 @@
 #include <weir/fiber.h>
 #include <weir/loop.h>
 
-#include "../weir_tests.h"
+#include "weir_tests.h"
 
 static struct weir_loop *loop;
 

@@ -5,7 +5,7 @@
 #include <weir/error.h>
 #include <weir/loop.h>
 
-#include "../weir_tests.h"
+#include "weir_tests.h"
 
 struct fake_src {
 	int polls;

@@ -6,7 +6,7 @@
 #include <weir/error.h>
 #include <weir/log.h>
 
-#include "../weir_tests.h"
+#include "weir_tests.h"
 
 START_TEST(test_strerror_covers_every_code)
 {

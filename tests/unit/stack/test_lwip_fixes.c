@@ -24,10 +24,10 @@
 #include <weir/netdev.h>
 #include <weir/stack.h>
 
-#include "../support/frames.h"
-#include "../support/host.h"
-#include "../support/memdev.h"
-#include "../weir_tests.h"
+#include "frames.h"
+#include "host.h"
+#include "memdev.h"
+#include "weir_tests.h"
 
 #define peer_mac host_peer_mac
 #define our_mac host_our_mac

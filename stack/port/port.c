@@ -17,7 +17,7 @@
 #include <weir/log.h>
 
 #include "weir_lwip_hooks.h"
-#include "weir_lwip_port.h"
+#include "lwip_port.h"
 
 const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
 static struct weir_prng port_rng;

@@ -30,8 +30,9 @@ void weir__lwip_assert_failed(const char *msg, const char *file, int line)
 uint32_t weir__lwip_rand(void);
 #define LWIP_RAND() weir__lwip_rand()
 
-/* The Internet checksum eight bytes at a time instead of lwIP's two (chksum.h). */
-#include "chksum.h"
-#define LWIP_CHKSUM weir__lwip_chksum
+/* The Internet checksum 64 bytes per step instead of lwIP's two (weir/csum.h). lwIP passes an
+ * int length, never negative. */
+#include <weir/csum.h>
+#define LWIP_CHKSUM(data, len) weir_csum((data), (size_t)(len))
 
 #endif /* WEIR_LWIP_ARCH_CC_H */

@@ -55,8 +55,6 @@ struct weir_flow {
 /* tcp.c */
 extern u8_t weir__flow_ext_id;
 void weir__flow_wake_all(struct weir_flow *f);
-/* lwIP's err_t as a weir error (the one translation, STYLE.md). */
-int weir__err_from_lwip(err_t e);
 /* Returns the fiber-context error for a blocking call, or 0. */
 int weir__flow_check_fiber(void);
 /* Copies the pcb's smoothed RTT and RTO into *st (flows keep them in their stats, so they
@@ -69,6 +67,5 @@ err_t weir__flow_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
 /* Frees queued received data, acknowledging it to lwIP so the window reopens. */
 void weir__flow_rxq_drop(struct weir_flow *f);
 void weir__flow_recved(struct weir_flow *f, size_t n);
-extern uint32_t weir__bufs_out;
 
 #endif /* WEIR_FLOW_TCP_PRIV_H */

@@ -14,4 +14,17 @@ uint32_t weir__netdev_rx_len(uint8_t *data, uint32_t len, struct weir_netdev_sta
  * debug level); drivers call it on their open paths. */
 void weir__netdev_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A driver that opens from a spec string "PREFIX:ARGS" (weir_netdev_open). Each one defines
+ * `const struct weir__netdev_driver weir__netdev_driver_<name>`; cmake/WeirDrivers.cmake lists
+ * the ones built in weir__netdev_drivers[] (NULL-terminated). */
+struct weir__netdev_driver {
+	const char *prefix; /* "tap" */
+	const char *usage;  /* "tap:IFNAME[,offload=0|1][,mtu=N]", for messages */
+	/* Opens a device from args (what follows "PREFIX:"); params is never NULL. Sets the reason
+	 * of a failure with weir__netdev_set_error(). */
+	int (*open)(const char *args, const struct weir_netdev_params *params,
+		    struct weir_netdev **out);
+};
+extern const struct weir__netdev_driver *const weir__netdev_drivers[];
+
 #endif /* WEIR_NETDEV_PRIV_H */

@@ -1,4 +1,8 @@
-/* chksum.h - weir's LWIP_CHKSUM: the Internet checksum (RFC 1071), 64 bytes per step where it can.
+/* csum.h - the Internet checksum (RFC 1071), 64 bytes per step where the CPU allows.
+ *
+ * Used by the stack (as lwIP's LWIP_CHKSUM) and by drivers that finish a checksum a device left
+ * undone (TAP offload). Header-only and self-contained (<stdint.h>, <stddef.h>, <string.h>), so
+ * any layer and lwIP's arch/cc.h can include it.
  *
  * lwIP's default (LWIP_CHKSUM_ALGORITHM 2) adds one 16-bit word per iteration. This adds 64 bytes
  * per iteration in 128-bit vectors where the CPU has them (SSE2, NEON), then 64-bit words with
@@ -7,11 +11,10 @@
  * words gives (RFC 1071 §2(B), "byte order independence" and "parallel summation"). The words
  * are native loads, as lwIP's are, so the result has lwIP's contract: the non-inverted sum in
  * the byte order of the data, for any alignment (unaligned loads go through memcpy, which is
- * one instruction where the CPU allows it). Only <stdint.h>/<stddef.h> types: arch/cc.h includes
- * this before lwIP's typedefs.
+ * one instruction where the CPU allows it).
  */
-#ifndef WEIR_LWIP_CHKSUM_H
-#define WEIR_LWIP_CHKSUM_H
+#ifndef WEIR_CSUM_H
+#define WEIR_CSUM_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -58,11 +61,13 @@ static inline size_t weir__csum_vec(const uint8_t *p, size_t n, uint64_t *acc)
 }
 #endif
 
-static inline uint16_t weir__lwip_chksum(const void *data, int len)
+/* The one's-complement sum of the len bytes at data (any alignment), folded to 16 bits and not
+ * inverted, in the byte order of the data: store ~weir_csum(...) into a header as it is. */
+static inline uint16_t weir_csum(const void *data, size_t len)
 {
 	const uint8_t *p = (const uint8_t *)data;
 	uint64_t acc = 0, w[4];
-	size_t n = len > 0 ? (size_t)len : 0;
+	size_t n = len;
 	uint32_t t32;
 	uint16_t t16;
 
@@ -116,4 +121,4 @@ static inline uint16_t weir__lwip_chksum(const void *data, int len)
 	return (uint16_t)acc;
 }
 
-#endif /* WEIR_LWIP_CHKSUM_H */
+#endif /* WEIR_CSUM_H */

@@ -1,0 +1,1 @@
+# WeirInstall.cmake - placeholder

@@ -1,0 +1,24 @@
+/* weir_stack_lwip.h - what the stack offers the layer above it that also runs on lwIP (flow/).
+ *
+ * Only code built against lwIP sees this header (the weir_lwip_api target: the stack, the flow
+ * layer, lwIP itself); drivers, tools and users never do.
+ */
+#ifndef WEIR_STACK_LWIP_H
+#define WEIR_STACK_LWIP_H
+
+#include "lwip/err.h"
+
+struct weir_stack;
+
+/* lwIP's err_t as a weir error code: the one translation (STYLE.md), in stack/err.c. ERR_OK is
+ * 0; a code with no closer meaning is WEIR_EIO. */
+int weir__err_from_lwip(err_t e);
+
+/* Called at the start of weir_stack_close(), once per registered function: end every flow,
+ * listener and socket of that stack while the device can still carry their RSTs. Their handles
+ * stay allocated (the user frees them); every call on them returns WEIR_ECLOSED. The layers above
+ * register themselves (the stack never calls upward by name). Idempotent; at most 4. */
+typedef void (*weir__stack_close_fn)(struct weir_stack *s);
+void weir__stack_on_close(weir__stack_close_fn fn);
+
+#endif /* WEIR_STACK_LWIP_H */
