@@ -46,15 +46,13 @@ uint32_t weir__netdev_rx_len(uint8_t *data, uint32_t len, struct weir_netdev_sta
 
 int weir_netdev_rx_burst(struct weir_netdev *dev, struct weir_frame **frames, int n)
 {
-	if (dev == NULL || frames == NULL || n < 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(dev == NULL || frames == NULL || n < 0);
 	return n == 0 ? 0 : dev->ops->rx_burst(dev, frames, n);
 }
 
 int weir_netdev_tx_burst(struct weir_netdev *dev, const struct weir_tx_frame *frames, int n)
 {
-	if (dev == NULL || frames == NULL || n < 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(dev == NULL || frames == NULL || n < 0);
 	return n == 0 ? 0 : dev->ops->tx_burst(dev, frames, n);
 }
 
@@ -66,8 +64,7 @@ void weir_netdev_release(struct weir_frame *frame)
 
 int weir_netdev_get_caps(const struct weir_netdev *dev, struct weir_netdev_caps *caps)
 {
-	if (dev == NULL || caps == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(dev == NULL || caps == NULL);
 	memset(caps, 0, sizeof(*caps));
 	caps->fd = -1;
 	dev->ops->get_caps(dev, caps);
@@ -76,8 +73,7 @@ int weir_netdev_get_caps(const struct weir_netdev *dev, struct weir_netdev_caps 
 
 int weir_netdev_get_stats(const struct weir_netdev *dev, struct weir_netdev_stats *stats)
 {
-	if (dev == NULL || stats == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(dev == NULL || stats == NULL);
 	memset(stats, 0, sizeof(*stats));
 	if (dev->ops->get_stats != NULL)
 		dev->ops->get_stats(dev, stats);
@@ -93,8 +89,7 @@ uint64_t weir_netdev_next_deadline_ns(struct weir_netdev *dev)
 
 int weir_netdev_poll(struct weir_netdev *dev)
 {
-	if (dev == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(dev == NULL);
 	return dev->ops->poll != NULL ? dev->ops->poll(dev) : 0;
 }
 
@@ -121,8 +116,7 @@ int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
 	size_t used = 0;
 
 	last_error[0] = '\0';
-	if (spec == NULL || out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(spec == NULL || out == NULL);
 	colon = strchr(spec, ':');
 	for (d = weir__netdev_drivers; colon != NULL && *d != NULL; d++) {
 		size_t n = strlen((*d)->prefix);

@@ -37,8 +37,7 @@ int weir_flow_read_exact(struct weir_flow *f, void *buf, size_t n, uint64_t time
 	size_t got;
 	int rc;
 
-	if (f == NULL || (buf == NULL && n != 0))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || (buf == NULL && n != 0));
 	rc = read_exact_until(f, buf, n, deadline_of(timeout_ns), &got);
 	if (rc == 0 || got == 0)
 		return rc;
@@ -50,8 +49,7 @@ int weir_msg_send(struct weir_flow *f, const void *data, size_t len)
 	uint8_t hdr[4];
 	struct weir_iov iov[2] = { { hdr, sizeof(hdr) }, { data, len } };
 
-	if (f == NULL || (data == NULL && len != 0))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || (data == NULL && len != 0));
 	if (len > WEIR_MSG_MAX)
 		return WEIR_EMSGSIZE;
 	hdr[0] = (uint8_t)(len >> 24);
@@ -68,8 +66,7 @@ ssize_t weir_msg_recv(struct weir_flow *f, void *buf, size_t cap, uint64_t timeo
 	size_t got, len;
 	int rc;
 
-	if (f == NULL || (buf == NULL && cap != 0))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || (buf == NULL && cap != 0));
 	rc = read_exact_until(f, hdr, sizeof(hdr), deadline, &got);
 	if (rc < 0) {
 		if (got == 0)
@@ -91,8 +88,7 @@ int weir_flow_handshake(struct weir_flow *f, const void *magic, size_t len, uint
 	size_t got;
 	int rc;
 
-	if (f == NULL || magic == NULL || len == 0 || len > sizeof(theirs))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || magic == NULL || len == 0 || len > sizeof(theirs));
 	/* A plain write: nothing is in flight yet, so it leaves at once, and we do not sit waiting
 	 * for an ACK while a peer with other magic resets the flow: we read its bytes (queued ahead
 	 * of the RST) and fail on the mismatch, as it does. */

@@ -34,8 +34,7 @@ static const struct {
 
 int weir_service_port(const char *service, uint16_t *port)
 {
-	if (service == NULL || port == NULL || *service == '\0')
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(service == NULL || port == NULL || *service == '\0');
 	if (*service >= '0' && *service <= '9') {
 		char *end;
 		unsigned long v = strtoul(service, &end, 10);
@@ -74,11 +73,9 @@ int weir_hosts_add(const char *name, struct weir_ipaddr addr)
 {
 	size_t len;
 
-	if (name == NULL || addr.v4 == 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(name == NULL || addr.v4 == 0);
 	len = strlen(name);
-	if (len == 0 || len > WEIR_NAME_MAX)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(len == 0 || len > WEIR_NAME_MAX);
 	if (nhosts == WEIR_ARRAY_SIZE(hosts))
 		return WEIR_ENOMEM;
 	memcpy(hosts[nhosts].name, name, len + 1);
@@ -97,15 +94,13 @@ int weir_name_of(struct weir_ipaddr addr, char *name, size_t cap)
 	char quad[WEIR_IPADDR_STRLEN];
 	const char *src = NULL;
 
-	if (name == NULL || cap == 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(name == NULL || cap == 0);
 	for (size_t i = 0; i < nhosts && src == NULL; i++)
 		if (hosts[i].addr.v4 == addr.v4)
 			src = hosts[i].name;
 	if (src == NULL)
 		src = weir_ipaddr_format(addr, quad);
-	if (strlen(src) >= cap)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(strlen(src) >= cap);
 	strcpy(name, src);
 	return 0;
 }
@@ -117,8 +112,7 @@ int weir_dns_set_server(unsigned i, struct weir_ipaddr server)
 #if LWIP_DNS
 	ip_addr_t a;
 
-	if (i >= DNS_MAX_SERVERS)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(i >= DNS_MAX_SERVERS);
 	ip_addr_set_ip4_u32(&a, server.v4);
 	dns_setserver((u8_t)i, &a);
 	return 0;
@@ -190,11 +184,9 @@ int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr 
 {
 	size_t n = 0, len;
 
-	if (stack == NULL || host == NULL || addrs == NULL || max == 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(stack == NULL || host == NULL || addrs == NULL || max == 0);
 	len = strlen(host);
-	if (len == 0 || len > WEIR_NAME_MAX)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(len == 0 || len > WEIR_NAME_MAX);
 	if (weir_ipaddr_parse(host, &addrs[0]) == 0)
 		return 1;
 	for (size_t i = 0; i < nhosts && n < max; i++)
@@ -203,8 +195,7 @@ int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr 
 	if (n > 0)
 		return (int)n;
 #if LWIP_DNS
-	if (weir_fiber_self() == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(weir_fiber_self() == NULL);
 	{
 		int rc = dns_lookup(host, &addrs[0],
 				    weir_clock_now_ns() +
@@ -229,14 +220,12 @@ int weir_tcp_connect_host(struct weir_stack *stack, const char *host, const char
 	uint16_t port;
 	int n, rc = WEIR_ENOADDR;
 
-	if (out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(out == NULL);
 	*out = NULL;
 	if (opts == NULL)
 		opts = &none;
 	opts->n_attempts = 0;
-	if (stack == NULL || host == NULL || service == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(stack == NULL || host == NULL || service == NULL);
 	rc = weir_service_port(service, &port);
 	if (rc < 0)
 		return rc;
@@ -266,8 +255,7 @@ int weir_with_connection(struct weir_stack *stack, const char *host, const char 
 	struct weir_flow *f;
 	int rc;
 
-	if (fn == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(fn == NULL);
 	rc = weir_tcp_connect_host(stack, host, service, opts, &f);
 	if (rc < 0)
 		return rc;

@@ -2,7 +2,8 @@
  *
  * lwIP's callbacks only record what happened and wake fibers (weir_event_*); fibers never run
  * inside lwIP. The ext-arg destroy callback is the one place that learns a pcb was freed, on every
- * path (notes §4); when we let go of a pcb ourselves we clear every callback first.
+ * path (tcp_abort, the retransmission limit, TIME_WAIT expiry, which gives no err callback);
+ * when we let go of a pcb ourselves we clear every callback first.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ struct listener_handler {
 	struct weir_listener *l;
 	struct weir_flow *f;
 	struct weir_fiber *fiber;
-	struct listener_handler *prev, *next;
+	struct weir_list_node node; /* in l->handlers */
 };
 
 struct weir_listener {
@@ -47,7 +48,7 @@ struct weir_listener {
 	uint16_t port;
 	struct weir_scope *scope; /* owner: the handlers run in it, the listener is attached to it */
 	struct weir_scope_item item;
-	struct listener_handler *handlers;
+	struct weir_list handlers; /* struct listener_handler: running handlers */
 	struct weir_event idle_ev; /* a handler finished */
 	struct weir_listener_stats st;
 	int closing;
@@ -56,7 +57,7 @@ struct weir_listener {
 
 /* Every live flow, so that closing the stack can end them (those whose pcb is already gone may
  * still hold unread data; listeners are found through lwIP's own list). */
-static struct weir_flow *all_flows;
+static struct weir_list all_flows; /* struct weir_flow */
 
 static const char *const reason_str[] = {
 #define WEIR__CR_STR(name, str) [WEIR_CLOSE_##name] = str,
@@ -115,7 +116,7 @@ static void on_err(void *arg, err_t err)
 {
 	struct weir_flow *f = arg;
 
-	/* The pcb is already freed (notes §4). */
+	/* lwIP calls the err callback after it freed the pcb (tcp_abort: synchronously). */
 	if (f == NULL)
 		return;
 	f->pcb = NULL;
@@ -206,7 +207,8 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 	f->had_unacked = pcb->unacked != NULL;
 	weir__flow_note_timing(&f->st, pcb);
 
-	/* lwIP never ends a FIN_WAIT_2 pcb after a write-side shutdown (notes §4). Bound the time
+	/* lwIP never ends a FIN_WAIT_2 pcb after a write-side shutdown (tcp_shutdown(pcb, 0, 1):
+	 * its FIN_WAIT_2 timeout covers only a full close). Bound the time
 	 * the peer stays *silent* after our FIN (pcb->tmr is when it last sent anything), not the
 	 * time since our FIN: a peer still sending its half is fine however long it takes. */
 	if (f->fin_sent_ns != 0 && (pcb->state == FIN_WAIT_1 || pcb->state == FIN_WAIT_2) &&
@@ -298,7 +300,9 @@ static void on_stack_close(struct weir_stack *s)
 		if (lp->accept == on_accept)
 			listener_stop_accepting(lp->callback_arg);
 	}
-	for (struct weir_flow *f = all_flows; f != NULL; f = f->all_next) {
+	for (struct weir_list_node *n = all_flows.head; n != NULL; n = n->next) {
+		struct weir_flow *f = weir_list_entry(n, struct weir_flow, all_node);
+
 		if (f->pcb != NULL || f->state != FLOW_DONE)
 			flow_abort_with(f, WEIR_CLOSE_STACK_CLOSED, WEIR_ECLOSED);
 		weir__flow_rxq_drop(f); /* unread data holds the device's receive buffers */
@@ -382,10 +386,7 @@ static struct weir_flow *flow_new(struct tcp_pcb *pcb, const struct weir_flow_op
 	tcp_ext_arg_set_callbacks(pcb, weir__flow_ext_id, &ext_callbacks);
 	tcp_ext_arg_set(pcb, weir__flow_ext_id, f);
 	apply_opts(f);
-	f->all_next = all_flows;
-	if (all_flows != NULL)
-		all_flows->all_prev = f;
-	all_flows = f;
+	weir_list_push_head(&all_flows, &f->all_node);
 	live_flows++;
 	return f;
 }
@@ -416,12 +417,7 @@ static void flow_destroy(struct weir_flow *f)
 	if (!f->closed || f->pcb != NULL)
 		flow_close_nowait(f);
 	weir__flow_rxq_drop(f);
-	if (f->all_prev != NULL)
-		f->all_prev->all_next = f->all_next;
-	else
-		all_flows = f->all_next;
-	if (f->all_next != NULL)
-		f->all_next->all_prev = f->all_prev;
+	weir_list_remove(&all_flows, &f->all_node);
 	live_flows--;
 	free(f);
 }
@@ -445,13 +441,11 @@ int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t 
 	err_t e;
 	int rc;
 
-	if (out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(out == NULL);
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	if (stack == NULL || dst.v4 == 0 || port == 0 || !valid_opts(&opts->flow))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(stack == NULL || dst.v4 == 0 || port == 0 || !valid_opts(&opts->flow));
 	rc = weir__flow_check_fiber();
 	if (rc < 0)
 		return rc;
@@ -528,12 +522,7 @@ static void handler_main(void *arg)
 	l->handler(f, l->arg);
 	weir_flow_close(f);
 	flow_destroy(f);
-	if (h->prev != NULL)
-		h->prev->next = h->next;
-	else
-		l->handlers = h->next;
-	if (h->next != NULL)
-		h->next->prev = h->prev;
+	weir_list_remove(&l->handlers, &h->node);
 	l->st.active--;
 	free(h);
 	weir_event_broadcast(&l->idle_ev);
@@ -603,10 +592,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 	/* Nobody joins handler fibers: a long-running listener must not keep their records. The
 	 * handle stays valid while the handler runs (it unlinks h just before finishing). */
 	weir_fiber_detach(h->fiber);
-	h->next = l->handlers;
-	if (l->handlers != NULL)
-		l->handlers->prev = h;
-	l->handlers = h;
+	weir_list_push_head(&l->handlers, &h->node);
 	l->st.active++;
 	l->st.accepted++;
 	return ERR_OK;
@@ -627,8 +613,7 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 	err_t e;
 	int rc;
 
-	if (out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(out == NULL);
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
@@ -705,8 +690,7 @@ int weir_listener_stop(struct weir_listener *l)
 {
 	int rc;
 
-	if (l == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(l == NULL);
 	listener_stop_accepting(l);
 	rc = weir__flow_check_fiber();
 	if (rc < 0)
@@ -721,16 +705,15 @@ int weir_listener_stop(struct weir_listener *l)
 
 int weir_listener_close(struct weir_listener *l)
 {
-	if (l == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(l == NULL);
 	if (l->closing)
 		return 0;
 	l->closing = 1;
 	listener_stop_accepting(l);
 	/* Cancel every running handler and wait until each returned (its fiber closes and frees
 	 * its flow on the way out). From the main context, run the loop meanwhile. */
-	for (struct listener_handler *h = l->handlers; h != NULL; h = h->next)
-		weir_fiber_cancel(h->fiber);
+	for (struct weir_list_node *n = l->handlers.head; n != NULL; n = n->next)
+		weir_fiber_cancel(weir_list_entry(n, struct listener_handler, node)->fiber);
 	while (l->st.active > 0) {
 		if (weir_fiber_self() != NULL) {
 			/* Our own cancellation must not cut this short (nor spin: a cancelled
@@ -750,8 +733,7 @@ int weir_listener_close(struct weir_listener *l)
 
 int weir_listener_get_stats(const struct weir_listener *l, struct weir_listener_stats *out)
 {
-	if (l == NULL || out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(l == NULL || out == NULL);
 	*out = l->st;
 	return 0;
 }
@@ -760,8 +742,7 @@ int weir_listener_get_stats(const struct weir_listener *l, struct weir_listener_
 
 int weir_flow_shutdown(struct weir_flow *f, int how)
 {
-	if (f == NULL || how < WEIR_SHUT_RD || how > WEIR_SHUT_RDWR)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || how < WEIR_SHUT_RD || how > WEIR_SHUT_RDWR);
 	if (f->closed)
 		return WEIR_ECLOSED;
 	if (how & WEIR_SHUT_RD) {
@@ -786,8 +767,7 @@ int weir_flow_close(struct weir_flow *f)
 {
 	uint64_t deadline;
 
-	if (f == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL);
 	if (f->closed)
 		return 0;
 	f->closed = 1;
@@ -815,8 +795,7 @@ int weir_flow_close(struct weir_flow *f)
 
 int weir_flow_abort(struct weir_flow *f)
 {
-	if (f == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL);
 	if (f->closed && f->pcb == NULL)
 		return 0;
 	f->closed = 1;
@@ -842,8 +821,7 @@ void weir_flow_free(struct weir_flow *f)
 
 int weir_flow_set_nodelay(struct weir_flow *f, int nodelay)
 {
-	if (f == NULL || nodelay < 0 || nodelay > 1)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || nodelay < 0 || nodelay > 1);
 	if (f->closed || f->pcb == NULL)
 		return WEIR_ECLOSED;
 	f->opts.nodelay = nodelay;
@@ -855,12 +833,10 @@ int weir_flow_set_keepalive(struct weir_flow *f, const struct weir_keepalive *ka
 {
 	struct weir_flow_opts o;
 
-	if (f == NULL || ka == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || ka == NULL);
 	o = f->opts;
 	o.keepalive = *ka;
-	if (!valid_opts(&o))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(!valid_opts(&o));
 	if (f->closed || f->pcb == NULL)
 		return WEIR_ECLOSED;
 	f->opts.keepalive = *ka;
@@ -870,8 +846,7 @@ int weir_flow_set_keepalive(struct weir_flow *f, const struct weir_keepalive *ka
 
 int weir_flow_set_user_timeout(struct weir_flow *f, uint32_t ms)
 {
-	if (f == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL);
 	if (f->closed || f->pcb == NULL)
 		return WEIR_ECLOSED;
 	f->opts.user_timeout_ms = ms;
@@ -886,8 +861,7 @@ uint64_t weir_flow_id(const struct weir_flow *f)
 
 int weir_flow_src(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *port)
 {
-	if (f == NULL || (ip == NULL && port == NULL))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || (ip == NULL && port == NULL));
 	if (ip != NULL)
 		*ip = f->lip;
 	if (port != NULL)
@@ -897,8 +871,7 @@ int weir_flow_src(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *p
 
 int weir_flow_dst(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *port)
 {
-	if (f == NULL || (ip == NULL && port == NULL))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || (ip == NULL && port == NULL));
 	if (ip != NULL)
 		*ip = f->rip;
 	if (port != NULL)
@@ -915,8 +888,7 @@ int weir_flow_get_stats(const struct weir_flow *f, struct weir_flow_stats *out)
 {
 	const struct tcp_pcb *pcb;
 
-	if (f == NULL || out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || out == NULL);
 	*out = f->st;
 	pcb = f->pcb;
 	if (pcb != NULL) {

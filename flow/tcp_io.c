@@ -18,7 +18,7 @@
 /* How long a writer waits for send space before trying again even without an ACK: lwIP's
  * segment pool is global, so space can come back through another flow's ACK. */
 #define WRITE_RETRY_NS (20 * WEIR_NS_PER_MS)
-/* tcp_write() takes a u16_t length (notes §0.3). */
+/* tcp_write() takes a u16_t length. */
 #define TCP_WRITE_MAX 0xffffu
 
 void weir__flow_recved(struct weir_flow *f, size_t n)
@@ -138,8 +138,7 @@ ssize_t weir_flow_read(struct weir_flow *f, struct weir_buf *buf)
 	struct pbuf *p;
 	int rc;
 
-	if (f == NULL || buf == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || buf == NULL);
 	buf->data = NULL;
 	buf->len = 0;
 	buf->priv = NULL;
@@ -171,8 +170,7 @@ ssize_t weir_flow_read_into_until(struct weir_flow *f, void *dst, size_t cap, ui
 	size_t got = 0;
 	int rc;
 
-	if (f == NULL || dst == NULL || cap == 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || dst == NULL || cap == 0);
 	rc = weir__flow_check_fiber();
 	if (rc < 0)
 		return rc;
@@ -237,7 +235,7 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 		if (rc < 0)
 			return fail_write(f, rc);
 		pcb = f->pcb;
-		/* tcp_sndbuf() is capped at 64 KiB; snd_buf is the real space (notes §0.3). */
+		/* tcp_sndbuf() is capped at 0xffff even when snd_buf (the real space) is larger. */
 		chunk = WEIR_MIN(len - off, (size_t)pcb->snd_buf);
 		chunk = WEIR_MIN(chunk, (size_t)TCP_WRITE_MAX);
 		e = ERR_MEM;
@@ -268,8 +266,7 @@ static int flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned
 	u32_t target;
 	int rc;
 
-	if (f == NULL || (iov == NULL && iovcnt != 0) || iovcnt > WEIR_FLOW_IOV_MAX)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL || (iov == NULL && iovcnt != 0) || iovcnt > WEIR_FLOW_IOV_MAX);
 	/* No buffer is larger than SSIZE_MAX: a bigger length is a caller bug, refused before
 	 * anything is sent. */
 	for (unsigned i = 0; i < iovcnt; i++) {

@@ -160,16 +160,13 @@ int weir_udp_open(struct weir_stack *stack, const struct weir_udp_opts *opts,
 	err_t e;
 	int rc;
 
-	if (out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(out == NULL);
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	if (stack == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(stack == NULL);
 	scope = opts->scope ? opts->scope : weir_scope_current();
-	if (scope == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(scope == NULL);
 	u = calloc(1, sizeof(*u));
 	if (u == NULL)
 		return WEIR_ENOMEM;
@@ -237,8 +234,7 @@ int weir_udp_send_to(struct weir_udp *u, struct weir_ipaddr dst, uint16_t port, 
 	ip_addr_t ip;
 	err_t e;
 
-	if (u == NULL || (data == NULL && len > 0) || dst.v4 == 0 || port == 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(u == NULL || (data == NULL && len > 0) || dst.v4 == 0 || port == 0);
 	if (len > WEIR_UDP_MAX_PAYLOAD)
 		return WEIR_EMSGSIZE;
 	if (u->pcb == NULL)
@@ -306,10 +302,8 @@ static int take(struct weir_udp *u, uint64_t timeout_ns, struct udp_dgram **out)
 
 static int recv_check(const struct weir_udp *u)
 {
-	if (u == NULL)
-		return WEIR_EINVAL;
-	if (weir_fiber_self() == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(u == NULL);
+	WEIR_EINVAL_IF(weir_fiber_self() == NULL);
 	if (u->pcb == NULL)
 		return WEIR_ECLOSED;
 	return 0;
@@ -330,8 +324,7 @@ ssize_t weir_udp_recv_from(struct weir_udp *u, void *buf, size_t cap, struct wei
 	size_t len;
 	int rc;
 
-	if (buf == NULL && cap > 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(buf == NULL && cap > 0);
 	rc = recv_check(u);
 	if (rc < 0)
 		return rc;
@@ -353,8 +346,7 @@ ssize_t weir_udp_recv(struct weir_udp *u, struct weir_buf *buf, struct weir_ipad
 	struct udp_dgram *d;
 	int rc;
 
-	if (buf == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(buf == NULL);
 	buf->data = NULL;
 	buf->len = 0;
 	buf->priv = NULL;
@@ -374,8 +366,7 @@ ssize_t weir_udp_recv(struct weir_udp *u, struct weir_buf *buf, struct weir_ipad
 
 int weir_udp_get_stats(const struct weir_udp *u, struct weir_udp_stats *out)
 {
-	if (u == NULL || out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(u == NULL || out == NULL);
 	*out = u->st;
 	return 0;
 }

@@ -45,11 +45,9 @@ int weir_ipaddr_parse(const char *text, struct weir_ipaddr *out)
 	struct weir_ipaddr a;
 	const char *end;
 
-	if (text == NULL || out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(text == NULL || out == NULL);
 	end = parse_quad(text, &a);
-	if (end == NULL || *end != '\0')
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(end == NULL || *end != '\0');
 	*out = a;
 	return 0;
 }
@@ -60,18 +58,15 @@ int weir_ipaddr_parse_cidr(const char *text, struct weir_ipaddr *out, uint8_t *p
 	unsigned plen = 32;
 	const char *end;
 
-	if (text == NULL || out == NULL || prefix_len == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(text == NULL || out == NULL || prefix_len == NULL);
 	end = parse_quad(text, &a);
-	if (end == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(end == NULL);
 	if (*end == '/') {
 		end = parse_dec(end + 1, 32, &plen);
 		if (end == NULL || plen == 0)
 			return WEIR_EINVAL;
 	}
-	if (*end != '\0')
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(*end != '\0');
 	*out = a;
 	*prefix_len = (uint8_t)plen;
 	return 0;
@@ -101,8 +96,7 @@ int weir_mac_parse(const char *text, uint8_t mac[WEIR_ETH_ALEN])
 {
 	uint8_t m[WEIR_ETH_ALEN];
 
-	if (text == NULL || mac == NULL || strlen(text) != 17)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(text == NULL || mac == NULL || strlen(text) != 17);
 	for (int i = 0; i < WEIR_ETH_ALEN; i++) {
 		int hi = hexval(text[i * 3]), lo = hexval(text[i * 3 + 1]);
 

@@ -196,8 +196,7 @@ static const struct weir_loop_source_ops stack_source_ops = {
 
 static int check_config(const struct weir_stack_config *cfg, const struct weir_netdev_caps *caps)
 {
-	if (cfg->dhcp != 0 && cfg->dhcp != 1)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(cfg->dhcp != 0 && cfg->dhcp != 1);
 	if (cfg->dhcp && !LWIP_DHCP) {
 		weir_log_error("config: DHCP is not built in (CONFIG_LWIP_DHCP)");
 		return WEIR_ENOTSUP;
@@ -225,8 +224,7 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 	ip4_addr_t ip, mask, gw;
 	int rc;
 
-	if (cfg == NULL || out == NULL || cfg->netdev == NULL || cfg->loop == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(cfg == NULL || out == NULL || cfg->netdev == NULL || cfg->loop == NULL);
 	rc = weir_netdev_get_caps(cfg->netdev, &caps);
 	if (rc < 0)
 		return rc;
@@ -242,11 +240,12 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 	s->loop = cfg->loop;
 	s->mtu = cfg->mtu ? cfg->mtu : caps.mtu;
 
+	/* Every open reseeds the port and makes this thread the one allowed into lwIP. */
+	rc = weir__lwip_port_init();
+	if (rc < 0)
+		goto fail;
 	if (!lwip_initialised) {
 		/* lwip_init() registers lwIP's cyclic timers; doing it twice would run each twice. */
-		rc = weir__lwip_port_init();
-		if (rc < 0)
-			goto fail;
 		lwip_init();
 		lwip_initialised = 1;
 	}
@@ -318,6 +317,7 @@ fail_raw:
 fail_netif:
 	netif_remove(&s->netif);
 fail:
+	weir__lwip_port_fini();
 	free(s);
 	return rc;
 }
@@ -381,6 +381,8 @@ void weir_stack_close(struct weir_stack *s)
 	netif_remove(&s->netif);
 	the_stack = NULL;
 	free(s);
+	/* Another thread may open the next stack. */
+	weir__lwip_port_fini();
 }
 
 int weir_stack_poll(struct weir_stack *s)
@@ -388,8 +390,7 @@ int weir_stack_poll(struct weir_stack *s)
 	struct weir_frame *frames[RX_BURST];
 	int n, work, low;
 
-	if (s == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(s == NULL);
 	/* When the device's receive buffers run low (TCP's receive and out-of-order queues hold
 	 * them), out-of-order segments go first (the peer resends them), and frames are copied out
 	 * of the device's buffers until it recovers: otherwise the segment that would let the
@@ -477,8 +478,7 @@ int weir_stack_get_addr(const struct weir_stack *s, struct weir_ipaddr *ip, uint
 	u32_t mask;
 	uint8_t plen = 0;
 
-	if (s == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(s == NULL);
 	mask = lwip_ntohl(ip4_addr_get_u32(netif_ip4_netmask(&s->netif)));
 	while (plen < 32 && (mask & (0x80000000u >> plen)))
 		plen++;
@@ -498,8 +498,7 @@ struct weir_loop *weir_stack_loop(const struct weir_stack *s)
 
 int weir_stack_get_stats(const struct weir_stack *s, struct weir_stack_stats *out)
 {
-	if (s == NULL || out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(s == NULL || out == NULL);
 	*out = s->st;
 #if LWIP_STATS
 	out->ip_drops = lwip_stats.ip.drop;
@@ -518,8 +517,7 @@ int weir_stack_get_stats(const struct weir_stack *s, struct weir_stack_stats *ou
 
 int weir_stack_get_mac(const struct weir_stack *s, uint8_t mac[WEIR_ETH_ALEN])
 {
-	if (s == NULL || mac == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(s == NULL || mac == NULL);
 	memcpy(mac, s->netif.hwaddr, WEIR_ETH_ALEN);
 	return 0;
 }
@@ -531,8 +529,7 @@ int weir_stack_ping(struct weir_stack *s, struct weir_ipaddr dst, uint16_t seq, 
 	ip_addr_t to;
 	err_t err;
 
-	if (s == NULL || dst.v4 == 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(s == NULL || dst.v4 == 0);
 	if (payload_len > (size_t)s->mtu - 20 - sizeof(*h))
 		return WEIR_EMSGSIZE;
 	p = pbuf_alloc(PBUF_IP, (u16_t)(sizeof(*h) + payload_len), PBUF_RAM);
@@ -562,8 +559,7 @@ int weir_stack_arp_resolved(struct weir_stack *s, struct weir_ipaddr dst)
 	const ip4_addr_t *ip;
 	ip4_addr_t q;
 
-	if (s == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(s == NULL);
 	q.addr = dst.v4;
 	return etharp_find_addr(&s->netif, &q, &eth, &ip) >= 0;
 }

@@ -47,7 +47,7 @@ def lwipopts(kconf):
                          "length %d that CONFIG_LWIP_TCP_SND_BUF needs"
                          % (v("LWIP_MEMP_NUM_TCP_SEG"), queuelen))
     # lwIP's init.c refuses TCP_SNDLOWAT >= 0xFFFF - 4*MSS (a u16 computation); only the
-    # sequential APIs use it, so with big send buffers clamp it (notes §2).
+    # sequential APIs use it, so with big send buffers clamp it.
     sndlowat = min(max(snd_buf // 2, 2 * mss + 1), snd_buf - 1)
     if sndlowat >= 0xFFFF - 4 * mss:
         sndlowat = 4 * mss
@@ -62,7 +62,7 @@ def lwipopts(kconf):
         ("LWIP_TCP", 1, ""), ("LWIP_UDP", 1, ""),
         ("LWIP_DNS", v("LWIP_DNS"), ""), ("LWIP_DHCP", v("LWIP_DHCP"), ""),
         ("LWIP_IGMP", 0, ""), ("LWIP_AUTOIP", 0, ""),
-        ("LWIP_SUPPORT_CUSTOM_PBUF", 1, "zero-copy receive wraps driver frames (notes §3.1)"),
+        ("LWIP_SUPPORT_CUSTOM_PBUF", 1, "zero-copy receive wraps driver frames"),
         ("LWIP_TCP_PCB_NUM_EXT_ARGS", 1, "the destroy callback is the one 'pcb freed' signal"),
         ("LWIP_CHECKSUM_CTRL_PER_NETIF", 1, "drivers clear what the NIC offloads"),
         ("LWIP_CHECKSUM_ON_COPY", 1, ""),
@@ -73,7 +73,7 @@ def lwipopts(kconf):
         ("LWIP_WND_SCALE", 1 if scale else 0, ""),
         ("TCP_SND_BUF", snd_buf, ""),
         ("TCP_SND_QUEUELEN", queuelen, "4 pbufs per MSS of send buffer, lwIP's own rule"),
-        ("TCP_SNDLOWAT", sndlowat, "init.c's u16 sanity check (notes §2)"),
+        ("TCP_SNDLOWAT", sndlowat, "init.c's u16 sanity check (TCP_SNDLOWAT < 0xffff - 4 MSS)"),
         ("TCP_OVERSIZE", mss, ""),
         ("LWIP_TCP_SACK_OUT", v("LWIP_TCP_SACK_OUT") and v("LWIP_TCP_QUEUE_OOSEQ"),
          "SACK needs the out-of-order queue"),

@@ -490,8 +490,7 @@ static int dpdk_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fra
 	for (k = 0; k < n; k++)
 		if (frames[k].iov == NULL || frames[k].len == 0 || frames[k].len > d->tx_data_room)
 			break;
-	if (k == 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(k == 0);
 	if (rte_pktmbuf_alloc_bulk(d->tx_pool, ms, (unsigned)k) != 0) {
 		d->sw.tx_full++;
 		return 0;
@@ -793,8 +792,7 @@ int weir_dpdk_open(const struct weir_dpdk_config *cfg, struct weir_netdev **out)
 	int rc, started_eal;
 	uint16_t nports;
 
-	if (cfg == NULL || out == NULL || cfg->eal_args == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(cfg == NULL || out == NULL || cfg->eal_args == NULL);
 	if ((cfg->mtu != 0 && (cfg->mtu < 576 || cfg->mtu > 9000)) ||
 	    (cfg->rx_desc != 0 && cfg->rx_desc < 64) || (cfg->tx_desc != 0 && cfg->tx_desc < 64) ||
 	    cfg->idle_sleep_us > 1000000) {
@@ -860,8 +858,7 @@ int weir_dpdk_get_stats(struct weir_netdev *nd, struct weir_dpdk_stats *out)
 	struct dpdk_dev *d = (struct dpdk_dev *)nd;
 	struct rte_eth_link link;
 
-	if (nd == NULL || out == NULL || nd->ops != &dpdk_ops)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(nd == NULL || out == NULL || nd->ops != &dpdk_ops);
 	memset(out, 0, sizeof(*out));
 	/* TX mbufs a PMD keeps until its ring wraps are released now where it can. */
 	rte_eth_tx_done_cleanup(d->port, 0, 0);
@@ -887,15 +884,13 @@ static int parse_u32(const char *s, size_t len, uint32_t max, uint32_t *out)
 {
 	uint64_t v = 0;
 
-	if (len == 0 || len > 10)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(len == 0 || len > 10);
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return WEIR_EINVAL;
 		v = v * 10 + (uint64_t)(s[i] - '0');
 	}
-	if (v > max)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(v > max);
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -911,8 +906,7 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 	};
 	size_t end;
 
-	if (spec == NULL || cfg == NULL || buf == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(spec == NULL || cfg == NULL || buf == NULL);
 	memset(cfg, 0, sizeof(*cfg));
 	end = strlen(spec);
 	/* Take known ",KEY=VALUE" items off the end; the first unknown one ends the list. */

@@ -186,8 +186,7 @@ static int link_rx_burst(struct weir_netdev *netdev, struct weir_frame **frames,
 	unsigned want, m, eof_from, got = 0;
 	int r;
 
-	if (netdev == NULL || frames == NULL || n < 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(netdev == NULL || frames == NULL || n < 0);
 	if (n == 0)
 		return 0;
 	if (l->rx_nfree == 0) {
@@ -679,8 +678,7 @@ static int link_tx_burst(struct weir_netdev *netdev, const struct weir_tx_frame 
 	uint64_t now;
 	int taken = 0;
 
-	if (netdev == NULL || frames == NULL || n < 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(netdev == NULL || frames == NULL || n < 0);
 	/* Check every frame before sending any, so a bad one cannot leave a burst half sent. */
 	for (int i = 0; i < n; i++) {
 		const struct weir_tx_frame *f = &frames[i];
@@ -801,8 +799,7 @@ static void link_get_stats(const struct weir_netdev *netdev, struct weir_netdev_
 
 int weir_link_get_stats(const struct weir_netdev *netdev, struct weir_link_stats *out)
 {
-	if (netdev == NULL || out == NULL || netdev->ops != &link_ops)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(netdev == NULL || out == NULL || netdev->ops != &link_ops);
 	*out = link_of_const(netdev)->imp_st;
 	return 0;
 }
@@ -871,8 +868,7 @@ int weir_link_socketpair(int fds[2])
 {
 	int size = LINK_SOCKBUF;
 
-	if (fds == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(fds == NULL);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0) {
 		weir_log_error("socketpair: %s", strerror(errno));
 		return WEIR_EIO;
@@ -948,16 +944,14 @@ int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out)
 	socklen_t optlen = sizeof(type);
 	size_t name_len;
 
-	if (cfg == NULL || out == NULL || cfg->fd < 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(cfg == NULL || out == NULL || cfg->fd < 0);
 	imp = &cfg->impair;
 	if (!link_rate_ok(imp->loss) || !link_rate_ok(imp->reorder) ||
 	    !link_rate_ok(imp->duplicate) || !link_rate_ok(imp->corrupt) ||
 	    !link_rate_ok(imp->delay))
 		return WEIR_EINVAL;
 	mtu = cfg->mtu != 0 ? cfg->mtu : LINK_DEFAULT_MTU;
-	if (mtu < LINK_MIN_MTU)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(mtu < LINK_MIN_MTU);
 	/* One datagram must be one frame: anything but a SOCK_SEQPACKET socket is a caller bug. */
 	if (getsockopt(cfg->fd, SOL_SOCKET, SO_TYPE, &type, &optlen) < 0 ||
 	    type != SOCK_SEQPACKET)

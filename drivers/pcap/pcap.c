@@ -118,8 +118,7 @@ int weir_pcap_wrap(struct weir_netdev *inner, const char *path, struct weir_netd
 {
 	struct pcap_dev *p;
 
-	if (inner == NULL || path == NULL || out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(inner == NULL || path == NULL || out == NULL);
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return WEIR_ENOMEM;

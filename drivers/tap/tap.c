@@ -272,8 +272,7 @@ int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *nam
 	const char *opt, *end;
 	size_t n;
 
-	if (spec == NULL || cfg == NULL || name == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(spec == NULL || cfg == NULL || name == NULL);
 	memset(cfg, 0, sizeof(*cfg));
 	opt = strchr(spec, ',');
 	n = opt ? (size_t)(opt - spec) : strlen(spec);
@@ -329,8 +328,7 @@ const struct weir__netdev_driver weir__netdev_driver_tap = {
 
 int weir_tap_get_stats(const struct weir_netdev *nd, struct weir_tap_stats *out)
 {
-	if (nd == NULL || out == NULL || nd->ops != &tap_ops)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(nd == NULL || out == NULL || nd->ops != &tap_ops);
 	*out = ((const struct tap_dev *)nd)->tst;
 	return 0;
 }
@@ -342,8 +340,7 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 	size_t namelen;
 	int fd, rc;
 
-	if (cfg == NULL || out == NULL || cfg->ifname == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(cfg == NULL || out == NULL || cfg->ifname == NULL);
 	namelen = strlen(cfg->ifname);
 	if (namelen == 0 || namelen >= IFNAMSIZ || strchr(cfg->ifname, '/') != NULL) {
 		weir__netdev_set_error("tap:%s: the interface name must be 1..%d characters without "

@@ -49,7 +49,7 @@ struct weir_flow {
 	u32_t snd_max; /* highest sequence number sent + 1 (retransmission detection) */
 
 	struct weir_scope_item item; /* when owned by a scope */
-	struct weir_flow *all_prev, *all_next; /* every live flow (tcp.c: stack close) */
+	struct weir_list_node all_node; /* in every live flow (tcp.c: stack close) */
 };
 
 /* tcp.c */

@@ -72,10 +72,10 @@ struct weir_fiber {
 	void *stack_lo; /* NULL once freed */
 	size_t stack_size;
 	struct weir_scope *scope; /* NULL only when orphaned by a scope close during a join */
-	struct weir_fiber *scope_prev, *scope_next;
+	struct weir_list_node scope_node; /* in scope->fibers */
 	struct weir_fiber *ready_next;
 	struct weir_event *wait_ev; /* the event whose list holds us, if any */
-	struct weir_fiber *ev_prev, *ev_next;
+	struct weir_list_node ev_node; /* in wait_ev->waiters */
 	uint64_t deadline;
 	uint64_t timer_seq; /* orders equal deadlines FIFO */
 	uint32_t heap_idx;
@@ -88,8 +88,8 @@ struct weir_scope {
 	uint8_t closing;
 	struct weir_scope *parent;
 	struct weir_scope_item link; /* in the parent's items: closes us with the parent */
-	struct weir_scope_item *items_head, *items_tail;
-	struct weir_fiber *fibers; /* every record the scope owns, finished or not */
+	struct weir_list items;	 /* struct weir_scope_item, in order of attachment */
+	struct weir_list fibers; /* every record the scope owns, finished or not */
 	uint32_t running;	   /* how many of them have not finished */
 };
 
@@ -272,32 +272,20 @@ static void heap_remove(struct weir_fiber *f)
 
 static void ev_append(struct weir_event *ev, struct weir_fiber *f)
 {
-	struct weir_fiber *tail = ev->tail;
-
 	f->wait_ev = ev;
-	f->ev_next = NULL;
-	f->ev_prev = tail;
-	if (tail != NULL)
-		tail->ev_next = f;
-	else
-		ev->head = f;
-	ev->tail = f;
+	weir_list_push_tail(&ev->waiters, &f->ev_node);
 }
 
 static void ev_unlink(struct weir_fiber *f)
 {
-	struct weir_event *ev = f->wait_ev;
-
-	if (f->ev_prev != NULL)
-		f->ev_prev->ev_next = f->ev_next;
-	else
-		ev->head = f->ev_next;
-	if (f->ev_next != NULL)
-		f->ev_next->ev_prev = f->ev_prev;
-	else
-		ev->tail = f->ev_prev;
-	f->ev_prev = f->ev_next = NULL;
+	weir_list_remove(&f->wait_ev->waiters, &f->ev_node);
 	f->wait_ev = NULL;
+}
+
+/* The first fiber waiting on ev, or NULL. */
+static struct weir_fiber *ev_first(const struct weir_event *ev)
+{
+	return weir_list_entry(ev->waiters.head, struct weir_fiber, ev_node);
 }
 
 /* Ends f's wait with rc and queues it. Never switches, so callable from lwIP callbacks. Takes f off
@@ -496,26 +484,17 @@ static const struct weir_loop_source_ops sched_ops = {
 static void scope_link_fiber(struct weir_scope *s, struct weir_fiber *f)
 {
 	f->scope = s;
-	f->scope_prev = NULL;
-	f->scope_next = s->fibers;
-	if (s->fibers != NULL)
-		s->fibers->scope_prev = f;
-	s->fibers = f;
+	weir_list_push_head(&s->fibers, &f->scope_node);
 }
 
 static void scope_unlink_fiber(struct weir_fiber *f)
 {
-	struct weir_scope *s = f->scope;
-
-	if (f->scope_prev != NULL)
-		f->scope_prev->scope_next = f->scope_next;
-	else
-		s->fibers = f->scope_next;
-	if (f->scope_next != NULL)
-		f->scope_next->scope_prev = f->scope_prev;
-	f->scope_prev = f->scope_next = NULL;
+	weir_list_remove(&f->scope->fibers, &f->scope_node);
 	f->scope = NULL;
 }
+
+#define scope_fiber(ln) weir_list_entry(ln, struct weir_fiber, scope_node)
+#define scope_item(ln) weir_list_entry(ln, struct weir_scope_item, node)
 
 static void fiber_free(struct weir_fiber *f)
 {
@@ -534,20 +513,17 @@ int weir_fiber_spawn(struct weir_scope *scope, weir_fiber_fn fn, void *arg,
 	const char *name = "";
 	struct weir_fiber *f;
 
-	if (sched.loop == NULL || fn == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(sched.loop == NULL || fn == NULL);
 	if (scope == NULL)
 		scope = weir_scope_current();
-	if (!scope_valid(scope) || scope->closing)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(!scope_valid(scope) || scope->closing);
 	if (opts != NULL) {
 		if (opts->stack_size != 0)
 			want = opts->stack_size;
 		if (opts->name != NULL)
 			name = opts->name;
 	}
-	if (want < STACK_MIN || want > STACK_MAX)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(want < STACK_MIN || want > STACK_MAX);
 	if (heap_reserve(sched.stats.live + 1) < 0)
 		return WEIR_ENOMEM;
 	namelen = strlen(name);
@@ -596,8 +572,7 @@ int weir_fiber_yield(void)
 {
 	struct weir_fiber *f = sched.current;
 
-	if (f == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(f == NULL);
 	if (f->cancelled)
 		return WEIR_ECANCELED;
 	ready_push(f);
@@ -609,8 +584,7 @@ int weir_fiber_sleep_until(uint64_t deadline_ns)
 {
 	int rc;
 
-	if (sched.current == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(sched.current == NULL);
 	rc = wait_on(sched.current, NULL, deadline_ns, 0);
 	return rc == WEIR_ETIMEDOUT ? 0 : rc;
 }
@@ -635,8 +609,7 @@ static void fiber_cancel(struct weir_fiber *f)
 
 int weir_fiber_cancel(struct weir_fiber *f)
 {
-	if (!fiber_valid(f))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(!fiber_valid(f));
 	fiber_cancel(f);
 	return 0;
 }
@@ -648,8 +621,7 @@ int weir_fiber_cancelled(void)
 
 int weir_fiber_detach(struct weir_fiber *f)
 {
-	if (!fiber_valid(f) || f->detached || f->joining)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(!fiber_valid(f) || f->detached || f->joining);
 	if (f->state == FIBER_FINISHED) {
 		fiber_free(f);
 		return 0;
@@ -662,8 +634,7 @@ int weir_fiber_join(struct weir_fiber *f)
 {
 	struct weir_fiber *self = sched.current;
 
-	if (!fiber_valid(f) || f == self || f->joining || f->detached)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(!fiber_valid(f) || f == self || f->joining || f->detached);
 	f->joining = 1;
 	while (f->state != FIBER_FINISHED) {
 		int rc;
@@ -690,13 +661,12 @@ int weir_fiber_join(struct weir_fiber *f)
 void weir_event_init(struct weir_event *ev)
 {
 	if (ev != NULL)
-		ev->head = ev->tail = NULL;
+		ev->waiters.head = ev->waiters.tail = NULL;
 }
 
 int weir_event_wait(struct weir_event *ev, uint64_t deadline_ns)
 {
-	if (ev == NULL || sched.current == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(ev == NULL || sched.current == NULL);
 	return wait_on(sched.current, ev, deadline_ns, 0);
 }
 
@@ -704,15 +674,14 @@ int weir_event_wait_protected(struct weir_event *ev, uint64_t deadline_ns)
 {
 	struct weir_fiber *f = sched.current;
 
-	if (ev == NULL || f == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(ev == NULL || f == NULL);
 	return wait_on(f, ev, deadline_ns, 1);
 }
 
 void weir_event_signal(struct weir_event *ev)
 {
-	if (ev != NULL && ev->head != NULL)
-		wake(ev->head, 0);
+	if (ev != NULL && !weir_list_empty(&ev->waiters))
+		wake(ev_first(ev), 0);
 }
 
 void weir_event_broadcast(struct weir_event *ev)
@@ -720,13 +689,13 @@ void weir_event_broadcast(struct weir_event *ev)
 	if (ev == NULL)
 		return;
 	/* wake() unlinks the head each time, so this ends. */
-	while (ev->head != NULL)
-		wake(ev->head, 0);
+	while (!weir_list_empty(&ev->waiters))
+		wake(ev_first(ev), 0);
 }
 
 int weir_event_has_waiters(const struct weir_event *ev)
 {
-	return ev != NULL && ev->head != NULL;
+	return ev != NULL && !weir_list_empty(&ev->waiters);
 }
 
 /* --- scopes ----------------------------------------------------------------------------------- */
@@ -734,28 +703,12 @@ int weir_event_has_waiters(const struct weir_event *ev)
 static void item_link(struct weir_scope *s, struct weir_scope_item *item)
 {
 	item->scope = s;
-	item->next = NULL;
-	item->prev = s->items_tail;
-	if (s->items_tail != NULL)
-		s->items_tail->next = item;
-	else
-		s->items_head = item;
-	s->items_tail = item;
+	weir_list_push_tail(&s->items, &item->node);
 }
 
 static void item_unlink(struct weir_scope_item *item)
 {
-	struct weir_scope *s = item->scope;
-
-	if (item->prev != NULL)
-		item->prev->next = item->next;
-	else
-		s->items_head = item->next;
-	if (item->next != NULL)
-		item->next->prev = item->prev;
-	else
-		s->items_tail = item->prev;
-	item->prev = item->next = NULL;
+	weir_list_remove(&item->scope->items, &item->node);
 	item->scope = NULL;
 }
 
@@ -773,8 +726,8 @@ static uint32_t scope_running(const struct weir_scope *s)
 {
 	uint32_t n = s->running;
 
-	for (struct weir_scope_item *it = s->items_head; it != NULL; it = it->next) {
-		const struct weir_scope *child = item_child(it);
+	for (struct weir_list_node *ln = s->items.head; ln != NULL; ln = ln->next) {
+		const struct weir_scope *child = item_child(scope_item(ln));
 
 		if (child != NULL)
 			n += scope_running(child);
@@ -787,10 +740,10 @@ static uint32_t scope_running(const struct weir_scope *s)
 static void scope_cancel(struct weir_scope *s)
 {
 	s->closing = 1;
-	for (struct weir_fiber *f = s->fibers; f != NULL; f = f->scope_next)
-		fiber_cancel(f);
-	for (struct weir_scope_item *it = s->items_head; it != NULL; it = it->next) {
-		struct weir_scope *child = item_child(it);
+	for (struct weir_list_node *n = s->fibers.head; n != NULL; n = n->next)
+		fiber_cancel(scope_fiber(n));
+	for (struct weir_list_node *n = s->items.head; n != NULL; n = n->next) {
+		struct weir_scope *child = item_child(scope_item(n));
 
 		if (child != NULL)
 			scope_cancel(child);
@@ -805,11 +758,11 @@ static void scope_finalize(struct weir_scope *s)
 	struct weir_fiber *f;
 
 	WEIR_BUG_ON(s->running != 0);
-	while ((it = s->items_tail) != NULL) {
+	while ((it = scope_item(s->items.tail)) != NULL) {
 		item_unlink(it);
 		it->close(it);
 	}
-	while ((f = s->fibers) != NULL) {
+	while ((f = scope_fiber(s->fibers.head)) != NULL) {
 		WEIR_BUG_ON(f->state != FIBER_FINISHED);
 		if (f->joining)
 			scope_unlink_fiber(f); /* orphaned: the joiner frees it */
@@ -861,12 +814,10 @@ int weir_scope_open(struct weir_scope *parent, struct weir_scope **out)
 {
 	struct weir_scope *s;
 
-	if (sched.loop == NULL || out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(sched.loop == NULL || out == NULL);
 	if (parent == NULL)
 		parent = weir_scope_current();
-	if (!scope_valid(parent) || parent->closing)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(!scope_valid(parent) || parent->closing);
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return WEIR_ENOMEM;
@@ -885,11 +836,9 @@ int weir_scope_close(struct weir_scope *scope)
 
 	/* The root closes only in weir_fibers_fini(); a second closer would free the scope under
 	 * the first. */
-	if (!scope_valid(scope) || scope == sched.root || scope->closing)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(!scope_valid(scope) || scope == sched.root || scope->closing);
 	/* Closing our own scope would wait for ourselves. */
-	if (self != NULL && scope_contains(scope, self->scope))
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(self != NULL && scope_contains(scope, self->scope));
 	return scope_close(scope);
 }
 
@@ -902,8 +851,7 @@ struct weir_scope *weir_scope_current(void)
 
 int weir_scope_attach(struct weir_scope *scope, struct weir_scope_item *item)
 {
-	if (!scope_valid(scope) || item == NULL || item->close == NULL || scope->closing)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(!scope_valid(scope) || item == NULL || item->close == NULL || scope->closing);
 	item_link(scope, item);
 	return 0;
 }
@@ -921,8 +869,7 @@ int weir_fibers_init(struct weir_loop *loop)
 	struct weir_scope *root;
 	int rc;
 
-	if (loop == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(loop == NULL);
 	if (sched.loop != NULL)
 		return WEIR_EBUSY;
 	memset(&sched, 0, sizeof(sched));

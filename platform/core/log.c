@@ -17,16 +17,14 @@ static const char *const level_names[] = {
 
 int weir_log_set_level(enum weir_log_level level)
 {
-	if ((unsigned)level > WEIR_LOG_DEBUG)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF((unsigned)level > WEIR_LOG_DEBUG);
 	weir__log_level = (int)level;
 	return 0;
 }
 
 int weir_log_parse_level(const char *name, enum weir_log_level *out)
 {
-	if (name == NULL || out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(name == NULL || out == NULL);
 	for (unsigned i = 0; i < WEIR_ARRAY_SIZE(level_names); i++) {
 		if (strcmp(name, level_names[i]) == 0) {
 			*out = (enum weir_log_level)i;

@@ -31,8 +31,7 @@ int weir_entropy_fill(void *buf, size_t len)
 {
 	uint8_t *p = buf;
 
-	if (buf == NULL && len != 0)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(buf == NULL && len != 0);
 	while (len > 0) {
 		ssize_t n = getrandom(p, len, 0);
 

@@ -43,8 +43,7 @@ int weir_loop_create(struct weir_loop **out)
 {
 	struct weir_loop *loop;
 
-	if (out == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(out == NULL);
 	loop = calloc(1, sizeof(*loop));
 	if (loop == NULL)
 		return WEIR_ENOMEM;
@@ -131,8 +130,7 @@ void weir_loop_remove(struct weir_loop *loop, struct weir_loop_source *src)
 
 int weir_loop_source_forget_fd(struct weir_loop *loop, struct weir_loop_source *src)
 {
-	if (loop == NULL || src == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(loop == NULL || src == NULL);
 	if (src->fd >= 0) {
 		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, src->fd, NULL);
 		src->fd = -1;
@@ -146,8 +144,7 @@ int weir_loop_run_once(struct weir_loop *loop, uint64_t max_wait_ns)
 	uint64_t deadline = WEIR_DEADLINE_NEVER, now;
 	int work = 0;
 
-	if (loop == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(loop == NULL);
 	loop->stats.turns++;
 	for (unsigned i = 0; i < loop->nsrcs; i++) {
 		int n = loop->srcs[i]->ops->poll(loop->srcs[i]->arg);
@@ -208,8 +205,7 @@ int weir_loop_run_once(struct weir_loop *loop, uint64_t max_wait_ns)
 
 int weir_loop_run(struct weir_loop *loop)
 {
-	if (loop == NULL)
-		return WEIR_EINVAL;
+	WEIR_EINVAL_IF(loop == NULL);
 	while (!loop->stop) {
 		int rc = weir_loop_run_once(loop, WEIR_DEADLINE_NEVER);
 

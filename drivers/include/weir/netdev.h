@@ -17,7 +17,7 @@
 #define WEIR_ETH_ALEN 6
 #define WEIR_ETH_HLEN 14
 /* The Ethernet minimum frame without FCS. lwIP 2.1.3's ip4_input reads IP header fields before
- * checking the length (notes §5.2), so no frame shorter than this may reach it. Every driver
+ * checking the length (an over-read our fuzzer found), so no frame shorter than this may reach it. Every driver
  * therefore drops frames shorter than an Ethernet header (runts) and zero-pads the others up to
  * 60 bytes, as the wire would have: Linux TAP and lwIP itself send 42-byte ARP frames unpadded,
  * and dropping those would break ARP. Receive buffers are always at least this large. */
@@ -27,8 +27,6 @@
 
 struct weir_netdev;
 
-/* One received frame. The driver owns the buffer behind data; the stack owns stack_priv while it
- * holds the frame. */
 /* weir_frame.flags: what the driver knows about a received frame. */
 enum weir_frame_flag {
 	/* An unfragmented IPv4 TCP or UDP packet whose L4 checksum needs no check: it never crossed
@@ -37,6 +35,8 @@ enum weir_frame_flag {
 	WEIR_FRAME_L4_CSUM_OK = 1 << 0,
 };
 
+/* One received frame. The driver owns the buffer behind data; the stack owns stack_priv while it
+ * holds the frame. */
 struct weir_frame {
 	uint8_t *data;		 /* first byte of the Ethernet header */
 	uint32_t len;		 /* bytes of frame at data */

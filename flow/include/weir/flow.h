@@ -190,8 +190,10 @@ void weir_flow_free(struct weir_flow *f);
 int weir_flow_set_keepalive(struct weir_flow *f, const struct weir_keepalive *ka);
 int weir_flow_set_user_timeout(struct weir_flow *f, uint32_t ms);
 
-/* Identity: a unique sequential id (1, 2, ...) and the endpoints. Return 0 or WEIR_EINVAL. */
+/* A unique sequential id (1, 2, ...) for the process's flows; 0 for NULL. */
 uint64_t weir_flow_id(const struct weir_flow *f);
+/* The local (src) and remote (dst) endpoint; one of ip and port may be NULL. Return 0 or
+ * WEIR_EINVAL (NULL flow, both NULL). */
 int weir_flow_src(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *port);
 int weir_flow_dst(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *port);
 /* WEIR_CLOSE_NONE while open. */

@@ -41,4 +41,12 @@ const char *weir_strerror(int err);
 /* Returns the code's symbolic name ("WEIR_EINVAL"), or "WEIR_E?" for an unknown code. */
 const char *weir_err_name(int err);
 
+/* The argument check public entry points open with (STYLE.md: caller bugs are WEIR_EINVAL, never
+ * an abort): returns WEIR_EINVAL from the calling function when cond holds. */
+#define WEIR_EINVAL_IF(cond)                                                               \
+	do {                                                                               \
+		if (cond)                                                                  \
+			return WEIR_EINVAL;                                                \
+	} while (0)
+
 #endif /* WEIR_ERROR_H */

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <weir/list.h>
 #include <weir/loop.h>
 
 struct weir_fiber;
@@ -85,7 +86,7 @@ int weir_fiber_detach(struct weir_fiber *f);
 /* An event: fibers wait on it, anyone signals it. Waits have condition-variable semantics: a woken
  * fiber re-checks its condition. No allocation; embed it in your object. */
 struct weir_event {
-	void *head, *tail; /* waiting fibers, FIFO (private) */
+	struct weir_list waiters; /* waiting fibers, FIFO (private) */
 };
 void weir_event_init(struct weir_event *ev);
 /* Blocks the calling fiber until the event is signalled, the deadline passes or the fiber is
@@ -107,8 +108,8 @@ int weir_event_has_waiters(const struct weir_event *ev);
  * fibers finished), in reverse order of attachment, unless detached first. Embed it. */
 struct weir_scope_item {
 	void (*close)(struct weir_scope_item *item);
-	struct weir_scope_item *prev, *next; /* private */
-	struct weir_scope *scope;	     /* private */
+	struct weir_list_node node; /* private: in the scope's items */
+	struct weir_scope *scope;   /* private */
 };
 
 /* Creates a scope nested in parent (NULL: the calling fiber's scope, or the root scope). Closing

@@ -91,7 +91,8 @@ struct weir_loop *weir_stack_loop(const struct weir_stack *stack);
 
 /* Copies the counters into *out. Returns 0 or WEIR_EINVAL. */
 int weir_stack_get_stats(const struct weir_stack *stack, struct weir_stack_stats *out);
-/* Our MAC and MTU as configured. Returns 0 or WEIR_EINVAL. */
+/* Copies our MAC address into mac: the configured one, else the device's, else the random one
+ * weir_stack_open picked. Returns 0 or WEIR_EINVAL. */
 int weir_stack_get_mac(const struct weir_stack *stack, uint8_t mac[WEIR_ETH_ALEN]);
 
 /* Sends one ICMP echo request with payload_len bytes (0..1472) to dst. Replies are counted in
