@@ -14,6 +14,9 @@ Suite *weir_test_netdev_suite(void);
 Suite *weir_test_fiber_suite(void);
 Suite *weir_test_tcp_suite(void);
 Suite *weir_test_message_suite(void);
+Suite *weir_test_server_suite(void);
+Suite *weir_test_resolve_suite(void);
+Suite *weir_test_addr_suite(void);
 Suite *weir_test_udp_suite(void);
 Suite *weir_test_lwipfix_suite(void); /* stack/test_lwip_fixes.c: stack/patches regressions */
 Suite *weir_test_misuse_suite(void);  /* flow/test_misuse.c: every public call misused */

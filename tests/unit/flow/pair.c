@@ -246,3 +246,71 @@ int pair_run(side_fn main_fn, side_fn peer, void *arg, const struct weir_link_im
 	close(to_parent[0]);
 	return rc;
 }
+
+/* --- helpers shared by the flow tests (test_tcp.c, test_message.c, test_server.c) -------------- */
+
+uint8_t pattern_byte(uint64_t i, uint32_t seed)
+{
+	uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+
+	return (uint8_t)(x >> 29);
+}
+
+/* Messages from the main side other than "done" land here for the peer's handlers (only the
+ * serving fiber reads the pipe). */
+static uint32_t mailbox;
+static int mailbox_n;
+
+int wait_mail(uint32_t *msg, uint64_t timeout_ns)
+{
+	uint64_t deadline = weir_clock_now_ns() + timeout_ns;
+
+	while (mailbox_n == 0) {
+		if (weir_clock_now_ns() > deadline)
+			return WEIR_ETIMEDOUT;
+		if (weir_fiber_sleep_ns(WEIR_NS_PER_MS) < 0)
+			return WEIR_ECANCELED;
+	}
+	mailbox_n = 0;
+	*msg = mailbox;
+	return 0;
+}
+
+int serve_until_done(struct side *s, void *arg)
+{
+	struct serve *sv = arg;
+	struct weir_listener *l;
+	uint32_t msg;
+	int rc;
+
+	rc = weir_tcp_listen(s->stack, &sv->opts, sv->handler, s, &l);
+	if (rc < 0)
+		return FAILF("listen: %s", weir_strerror(rc));
+	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
+	for (;;) {
+		/* pair_run's own timeout bounds the whole test. */
+		rc = side_recv(s, &msg, 3600 * WEIR_NS_PER_S);
+		if (rc < 0)
+			return FAILF("waiting for done: %s", weir_strerror(rc));
+		if (msg == 0xd0e)
+			break;
+		mailbox = msg;
+		mailbox_n = 1;
+	}
+	weir_listener_get_stats(l, &sv->st);
+	EXPECT_EQ(weir_listener_close(l), 0);
+	return 0;
+}
+
+int connect_to_peer(struct side *s, uint16_t port, const struct weir_tcp_connect_opts *o,
+			   struct weir_flow **f)
+{
+	return weir_tcp_connect(s->stack, s->peer, port, o, f);
+}
+
+int wait_port(struct side *s, uint32_t *port)
+{
+	int rc = side_recv(s, port, 10 * WEIR_NS_PER_S);
+
+	return rc < 0 ? FAILF("no port from peer: %s", weir_strerror(rc)) : 0;
+}

@@ -49,4 +49,27 @@ int side_fail(const char *file, int line, const char *fmt, ...) __attribute__((f
 				     pair__b);                                             \
 	} while (0)
 
+/* --- helpers shared by the flow tests ---------------------------------------------------------- */
+
+/* Byte i of a test pattern (seeded), for byte-exact checks. */
+uint8_t pattern_byte(uint64_t i, uint32_t seed);
+
+/* A listener on the peer that runs `handler`, tells the main side its port, and stays until the
+ * main side says it is done (message 0xd0e). */
+struct serve {
+	weir_flow_handler handler;
+	struct weir_tcp_listen_opts opts;
+	struct weir_listener_stats st;
+	uint32_t port;
+};
+/* Runs on the peer (side_fn with a struct serve as arg): listens, sends its port to the main
+ * side, and stays until the main side sends 0xd0e; other messages go to wait_mail(). */
+int serve_until_done(struct side *s, void *arg);
+/* The next message from the main side that serve_until_done took (peer's handlers). */
+int wait_mail(uint32_t *msg, uint64_t timeout_ns);
+int connect_to_peer(struct side *s, uint16_t port, const struct weir_tcp_connect_opts *o,
+		    struct weir_flow **f);
+/* Receives the port serve_until_done sent, failing the side after 10 s. */
+int wait_port(struct side *s, uint32_t *port);
+
 #endif

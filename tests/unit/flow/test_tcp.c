@@ -9,8 +9,6 @@
 
 #include <weir/clock.h>
 #include <weir/error.h>
-#include <weir/message.h>
-#include <weir/server.h>
 
 #include "weir_tests.h"
 #include "pair.h"
@@ -21,12 +19,6 @@
 
 /* --- helpers ---------------------------------------------------------------------------------- */
 
-static uint8_t pattern_byte(uint64_t i, uint32_t seed)
-{
-	uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
-
-	return (uint8_t)(x >> 29);
-}
 
 /* Writes n pattern bytes in pieces of up to 64 KiB. */
 static int write_pattern(struct weir_flow *f, uint64_t n, uint32_t seed, int nodelay)
@@ -96,35 +88,6 @@ static int64_t read_pattern(struct weir_flow *f, uint32_t seed, int zero_copy)
 	}
 }
 
-/* A listener on the peer that runs `handler`, tells the main side its port, and stays until the
- * main side says it is done (message 0xd0e). */
-struct serve {
-	weir_flow_handler handler;
-	struct weir_tcp_listen_opts opts;
-	struct weir_listener_stats st;
-	uint32_t port;
-};
-
-/* Messages from the main side other than "done" land here for the peer's handlers (only the
- * serving fiber reads the pipe). */
-static uint32_t mailbox;
-static int mailbox_n;
-
-static int wait_mail(uint32_t *msg, uint64_t timeout_ns)
-{
-	uint64_t deadline = weir_clock_now_ns() + timeout_ns;
-
-	while (mailbox_n == 0) {
-		if (weir_clock_now_ns() > deadline)
-			return WEIR_ETIMEDOUT;
-		if (weir_fiber_sleep_ns(MS) < 0)
-			return WEIR_ECANCELED;
-	}
-	mailbox_n = 0;
-	*msg = mailbox;
-	return 0;
-}
-
 /* Set by handlers in the peer process, polled by the peer's own fiber. */
 static int handler_running;
 
@@ -138,45 +101,6 @@ static int wait_handler_running(uint64_t timeout_ns)
 		weir_fiber_sleep_ns(MS);
 	}
 	return 0;
-}
-
-static int serve_until_done(struct side *s, void *arg)
-{
-	struct serve *sv = arg;
-	struct weir_listener *l;
-	uint32_t msg;
-	int rc;
-
-	rc = weir_tcp_listen(s->stack, &sv->opts, sv->handler, s, &l);
-	if (rc < 0)
-		return FAILF("listen: %s", weir_strerror(rc));
-	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
-	for (;;) {
-		/* pair_run's own timeout bounds the whole test. */
-		rc = side_recv(s, &msg, 3600 * S);
-		if (rc < 0)
-			return FAILF("waiting for done: %s", weir_strerror(rc));
-		if (msg == 0xd0e)
-			break;
-		mailbox = msg;
-		mailbox_n = 1;
-	}
-	weir_listener_get_stats(l, &sv->st);
-	EXPECT_EQ(weir_listener_close(l), 0);
-	return 0;
-}
-
-static int connect_to_peer(struct side *s, uint16_t port, const struct weir_tcp_connect_opts *o,
-			   struct weir_flow **f)
-{
-	return weir_tcp_connect(s->stack, s->peer, port, o, f);
-}
-
-static int wait_port(struct side *s, uint32_t *port)
-{
-	int rc = side_recv(s, port, 10 * S);
-
-	return rc < 0 ? FAILF("no port from peer: %s", weir_strerror(rc)) : 0;
 }
 
 static void sink_handler(struct weir_flow *f, void *arg)
@@ -1354,209 +1278,6 @@ START_TEST(test_flow_calls_reject_bad_arguments)
 }
 END_TEST
 
-/* --- messages (message.h) ------------------------------------------------------------------ */
-
-static uint8_t msgbuf[(1 << 20) + 16];
-
-static void msg_echo_handler(struct weir_flow *f, void *arg)
-{
-	ssize_t n;
-
-	(void)arg;
-	while ((n = weir_msg_recv(f, msgbuf, sizeof(msgbuf), 0)) >= 0)
-		if (weir_msg_send(f, msgbuf, (size_t)n) < 0)
-			return;
-}
-
-static int main_msg_round_trips(struct side *s, void *arg)
-{
-	static uint8_t out[1 << 20], in[1 << 20];
-	const size_t sizes[] = { 0, 1, sizeof(out) };
-	struct weir_flow *f;
-	uint32_t port;
-
-	(void)arg;
-	if (wait_port(s, &port))
-		return 1;
-	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
-	for (size_t i = 0; i < sizeof(out); i++)
-		out[i] = pattern_byte(i, 5);
-	for (unsigned k = 0; k < 3; k++) {
-		EXPECT_EQ(weir_msg_send(f, out, sizes[k]), 0);
-		EXPECT_EQ(weir_msg_recv(f, in, sizeof(in), 10 * S), (ssize_t)sizes[k]);
-		EXPECT(memcmp(in, out, sizes[k]) == 0);
-	}
-	EXPECT_EQ(weir_msg_send(f, out, (size_t)WEIR_MSG_MAX + 1), WEIR_EMSGSIZE);
-	EXPECT_EQ(weir_flow_shutdown(f, WEIR_SHUT_WR), 0);
-	EXPECT_EQ(weir_msg_recv(f, in, sizeof(in), 5 * S), WEIR_EOF); /* clean end between frames */
-	weir_flow_close(f);
-	weir_flow_free(f);
-	return side_send(s, 0xd0e);
-}
-
-START_TEST(test_msg_round_trips_0_1_and_1mib)
-{
-	struct serve sv = { .handler = msg_echo_handler };
-
-	ck_assert_int_eq(pair_run(main_msg_round_trips, serve_until_done, &sv, NULL, 30 * S), 0);
-}
-END_TEST
-
-static void send_2000_handler(struct weir_flow *f, void *arg)
-{
-	static uint8_t big[2000];
-	uint32_t msg;
-
-	(void)arg;
-	weir_msg_send(f, big, sizeof(big));
-	wait_mail(&msg, 10 * S);
-}
-
-static int main_msg_oversize(struct side *s, void *arg)
-{
-	uint8_t in[1000];
-	struct weir_flow *f;
-	uint32_t port;
-
-	(void)arg;
-	if (wait_port(s, &port))
-		return 1;
-	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
-	/* 2000 announced, 1000 allowed: refused without reading (or allocating) the body. */
-	EXPECT_EQ(weir_msg_recv(f, in, sizeof(in), 5 * S), WEIR_EMSGSIZE);
-	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_LOCAL_ABORT);
-	weir_flow_free(f);
-	EXPECT_EQ(side_send(s, 1), 0);
-	return side_send(s, 0xd0e);
-}
-
-START_TEST(test_msg_oversize_frame_rejected)
-{
-	struct serve sv = { .handler = send_2000_handler };
-
-	ck_assert_int_eq(pair_run(main_msg_oversize, serve_until_done, &sv, NULL, 20 * S), 0);
-}
-END_TEST
-
-static void truncated_frame_handler(struct weir_flow *f, void *arg)
-{
-	const uint8_t hdr[4] = { 0, 0, 0, 100 };
-
-	(void)arg;
-	weir_flow_write(f, hdr, sizeof(hdr));
-	weir_flow_write(f, "0123456789", 10); /* then the handler returns: FIN mid-frame */
-}
-
-static int main_msg_truncated(struct side *s, void *arg)
-{
-	uint8_t in[200];
-	struct weir_flow *f;
-	uint32_t port;
-
-	(void)arg;
-	if (wait_port(s, &port))
-		return 1;
-	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
-	EXPECT_EQ(weir_msg_recv(f, in, sizeof(in), 5 * S), WEIR_EPROTO);
-	weir_flow_free(f);
-	return side_send(s, 0xd0e);
-}
-
-START_TEST(test_msg_truncated_frame_is_an_error)
-{
-	struct serve sv = { .handler = truncated_frame_handler };
-
-	ck_assert_int_eq(pair_run(main_msg_truncated, serve_until_done, &sv, NULL, 20 * S), 0);
-}
-END_TEST
-
-static void three_bytes_handler(struct weir_flow *f, void *arg)
-{
-	uint32_t msg;
-
-	(void)arg;
-	weir_flow_write_nodelay(f, "abc", 3);
-	wait_mail(&msg, 10 * S);
-}
-
-static int main_read_exact_timeout(struct side *s, void *arg)
-{
-	uint8_t in[8];
-	struct weir_flow *f;
-	uint32_t port;
-	uint64_t t0, dt;
-
-	(void)arg;
-	if (wait_port(s, &port))
-		return 1;
-	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
-	EXPECT_EQ(weir_flow_read_exact(f, in, 3, 5 * S), 0);
-	EXPECT(memcmp(in, "abc", 3) == 0);
-	t0 = weir_clock_now_ns();
-	/* Nothing more comes: times out within 20% of 200 ms, nothing consumed, flow intact. */
-	EXPECT_EQ(weir_flow_read_exact(f, in, 8, 200 * MS), WEIR_ETIMEDOUT);
-	dt = weir_clock_now_ns() - t0;
-	if (dt < 160 * MS || dt > 240 * MS)
-		return FAILF("read_exact timed out after %llu ms, wanted 200 +-20%%",
-			     (unsigned long long)(dt / MS));
-	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_NONE);
-	EXPECT_EQ(weir_flow_read_exact(NULL, in, 8, 0), WEIR_EINVAL);
-	EXPECT_EQ(side_send(s, 1), 0);
-	weir_flow_close(f);
-	weir_flow_free(f);
-	return side_send(s, 0xd0e);
-}
-
-START_TEST(test_read_exact_times_out)
-{
-	struct serve sv = { .handler = three_bytes_handler };
-
-	ck_assert_int_eq(pair_run(main_read_exact_timeout, serve_until_done, &sv, NULL, 20 * S), 0);
-}
-END_TEST
-
-static void handshake_handler(struct weir_flow *f, void *arg)
-{
-	/* The peer expects "weir/1" on the first connection and says "weir/2" on the second. */
-	static int n;
-	const char *magic = n++ == 0 ? "weir/1" : "weir/2";
-	int rc = weir_flow_handshake(f, magic, 6, 5 * S);
-
-	side_send(arg, rc == 0 ? 0x600d : rc == WEIR_EPROTO ? 0xe9 : 0xbad);
-}
-
-static int main_handshake(struct side *s, void *arg)
-{
-	struct weir_flow *f;
-	uint32_t port, msg;
-
-	(void)arg;
-	if (wait_port(s, &port))
-		return 1;
-	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
-	EXPECT_EQ(weir_flow_handshake(f, "weir/1", 6, 5 * S), 0);
-	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
-	EXPECT_EQ(msg, 0x600d);
-	weir_flow_close(f);
-	weir_flow_free(f);
-	/* Mismatch: an error on both sides. */
-	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
-	EXPECT_EQ(weir_flow_handshake(f, "weir/1", 6, 5 * S), WEIR_EPROTO);
-	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
-	EXPECT_EQ(msg, 0xe9);
-	EXPECT_EQ(weir_flow_handshake(f, "", 0, 0), WEIR_EINVAL);
-	weir_flow_free(f);
-	return side_send(s, 0xd0e);
-}
-
-START_TEST(test_handshake_match_and_mismatch)
-{
-	struct serve sv = { .handler = handshake_handler };
-
-	ck_assert_int_eq(pair_run(main_handshake, serve_until_done, &sv, NULL, 20 * S), 0);
-}
-END_TEST
-
 /* --- accept errors ------------------------------------------------------------------------------ */
 
 static int accept_errors, accept_error_class, accept_error_code;
@@ -1627,124 +1348,14 @@ START_TEST(test_accept_error_classified_and_counted)
 
 #if defined(__SANITIZE_ADDRESS__)
 	/* ASan's shadow memory does not survive an address-space cap: the plain build runs it. */
+	fprintf(stderr, "SKIP: test_accept_error_classified_and_counted: not under AddressSanitizer "
+			"(it caps the address space, which ASan's shadow memory needs); the plain "
+			"build runs it\n");
 	return;
 #endif
 	ck_assert_int_eq(pair_run(main_accept_error, peer_accept_error, &sv, NULL, 20 * S), 0);
 }
 END_TEST
-
-/* --- run_server (server.h) --------------------------------------------------------------------- */
-
-static int server_errors, server_last_error;
-
-static int server_handler(struct weir_flow *f, void *arg)
-{
-	uint8_t c;
-	ssize_t n = weir_flow_read_into(f, &c, 1);
-
-	(void)arg;
-	if (n < 0)
-		return (int)n; /* cancelled by the stop: not reported */
-	if (c == 'e')
-		return WEIR_EPROTO;
-	return weir_flow_write(f, "ok", 2);
-}
-
-static void server_on_error(struct weir_flow *f, int err, void *arg)
-{
-	(void)f;
-	(void)arg;
-	server_errors++;
-	server_last_error = err;
-}
-
-static void server_on_listening(uint16_t port, void *arg)
-{
-	side_send(arg, port);
-}
-
-static struct weir_server_stop server_stop;
-
-static void server_stopper(void *arg)
-{
-	uint32_t msg;
-
-	(void)arg;
-	if (side_recv(arg, &msg, 20 * S) == 0)
-		weir_server_stop_trigger(&server_stop);
-}
-
-static int peer_run_server(struct side *s, void *arg)
-{
-	struct weir_server_opts o = { .on_error = server_on_error,
-				      .on_listening = server_on_listening,
-				      .drain_timeout_ns = 200 * MS };
-	uint64_t t0;
-	int rc;
-
-	(void)arg;
-	weir_server_stop_init(&server_stop);
-	EXPECT_EQ(weir_fiber_spawn(NULL, server_stopper, s, NULL, NULL), 0);
-	rc = weir_run_server(s->stack, &o, server_handler, s, &server_stop);
-	t0 = weir_clock_now_ns();
-	EXPECT_EQ(rc, 0);
-	/* One handler failed (reported); one was cut by the stop (cancellation: not reported). */
-	EXPECT_EQ(server_errors, 1);
-	EXPECT_EQ(server_last_error, WEIR_EPROTO);
-	(void)t0;
-	return side_send(s, 0x5e);
-}
-
-static int main_run_server(struct side *s, void *arg)
-{
-	struct weir_flow *f, *g, *idle;
-	uint32_t port, msg;
-	uint8_t b[4];
-
-	(void)arg;
-	if (wait_port(s, &port))
-		return 1;
-	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
-	EXPECT_EQ(weir_flow_write(f, "o", 1), 0);
-	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), 2);
-	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &g), 0);
-	EXPECT_EQ(weir_flow_write(g, "e", 1), 0);
-	EXPECT_EQ(weir_flow_read_into(g, b, sizeof(b)), WEIR_EOF); /* the failed handler closed */
-	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &idle), 0); /* its handler waits */
-	weir_fiber_sleep_ns(50 * MS);
-	EXPECT_EQ(side_send(s, 1), 0); /* stop */
-	EXPECT_EQ(side_recv(s, &msg, 10 * S), 0);
-	EXPECT_EQ(msg, 0x5e);
-	weir_flow_close(f);
-	weir_flow_free(f);
-	weir_flow_close(g);
-	weir_flow_free(g);
-	weir_flow_abort(idle);
-	weir_flow_free(idle);
-	return 0;
-}
-
-START_TEST(test_run_server_reports_errors_and_drains_on_stop)
-{
-	ck_assert_int_eq(pair_run(main_run_server, peer_run_server, NULL, NULL, 20 * S), 0);
-}
-END_TEST
-
-Suite *weir_test_message_suite(void)
-{
-	Suite *s = suite_create("message");
-	TCase *tc = tcase_create("message");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_msg_round_trips_0_1_and_1mib);
-	tcase_add_test(tc, test_msg_oversize_frame_rejected);
-	tcase_add_test(tc, test_msg_truncated_frame_is_an_error);
-	tcase_add_test(tc, test_read_exact_times_out);
-	tcase_add_test(tc, test_handshake_match_and_mismatch);
-	tcase_add_test(tc, test_run_server_reports_errors_and_drains_on_stop);
-	suite_add_tcase(s, tc);
-	return s;
-}
 
 Suite *weir_test_tcp_suite(void)
 {

@@ -14,7 +14,6 @@
 #include <weir/compiler.h>
 #include <weir/config.h>
 #include <weir/error.h>
-#include <weir/resolve.h>
 #include <weir/stack.h>
 
 #include "weir_lwip_hooks.h"
@@ -439,35 +438,6 @@ START_TEST(test_reopen_after_close)
 	md.ntx = 0;
 	peer_arps_us();
 	ck_assert_uint_eq(md.ntx, 1);
-}
-END_TEST
-
-START_TEST(test_address_parsing)
-{
-	struct weir_ipaddr a;
-	uint8_t plen, mac[6];
-	char buf[WEIR_IPADDR_STRLEN];
-
-	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.255", &a), 0);
-	ck_assert_str_eq(weir_ipaddr_format(a, buf), "192.0.2.255");
-	ck_assert_int_eq(weir_ipaddr_parse_cidr("192.0.2.2/24", &a, &plen), 0);
-	ck_assert_uint_eq(plen, 24);
-	ck_assert_int_eq(weir_ipaddr_parse_cidr("192.0.2.2", &a, &plen), 0);
-	ck_assert_uint_eq(plen, 32);
-	const char *bad[] = { "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "a.b.c.d",
-			      "1..2.3", "1.2.3.0004", "-1.2.3.4" };
-	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(weir_ipaddr_parse(bad[i], &a) == WEIR_EINVAL, "accepted '%s'", bad[i]);
-	const char *badc[] = { "1.2.3.4/", "1.2.3.4/0", "1.2.3.4/33", "1.2.3.4/2x", "/24" };
-	for (unsigned i = 0; i < sizeof(badc) / sizeof(badc[0]); i++)
-		ck_assert_msg(weir_ipaddr_parse_cidr(badc[i], &a, &plen) == WEIR_EINVAL,
-			      "accepted '%s'", badc[i]);
-	ck_assert_int_eq(weir_ipaddr_parse(NULL, &a), WEIR_EINVAL);
-	ck_assert_int_eq(weir_mac_parse("02:00:5e:00:53:0A", mac), 0);
-	ck_assert_uint_eq(mac[5], 0x0a);
-	ck_assert_int_eq(weir_mac_parse("02:00:5e:00:53", mac), WEIR_EINVAL);
-	ck_assert_int_eq(weir_mac_parse("02:00:5e:00:53:0g", mac), WEIR_EINVAL);
-	ck_assert_int_eq(weir_mac_parse("02-00-5e-00-53-01", mac), WEIR_EINVAL);
 }
 END_TEST
 
@@ -963,60 +933,6 @@ START_TEST(test_close_releases_fragments_awaiting_reassembly)
 }
 END_TEST
 
-START_TEST(test_service_table)
-{
-	uint16_t port;
-
-	ck_assert_int_eq(weir_service_port("http", &port), 0);
-	ck_assert_uint_eq(port, 80);
-	ck_assert_int_eq(weir_service_port("ssh", &port), 0);
-	ck_assert_uint_eq(port, 22);
-	ck_assert_int_eq(weir_service_port("8080", &port), 0);
-	ck_assert_uint_eq(port, 8080);
-	ck_assert_int_eq(weir_service_port("no-such-service", &port), WEIR_ENOADDR);
-	ck_assert_int_eq(weir_service_port("0", &port), WEIR_EINVAL);
-	ck_assert_int_eq(weir_service_port("65536", &port), WEIR_EINVAL);
-	ck_assert_int_eq(weir_service_port("80x", &port), WEIR_EINVAL);
-	ck_assert_int_eq(weir_service_port(NULL, &port), WEIR_EINVAL);
-	ck_assert_str_eq(weir_service_name(443), "https");
-	ck_assert_str_eq(weir_service_name(53), "domain");
-	ck_assert_ptr_null(weir_service_name(1));
-}
-END_TEST
-
-START_TEST(test_hosts_table_and_reverse_lookup)
-{
-	struct weir_ipaddr a, b, got[4];
-	char name[64];
-
-	weir_ipaddr_parse("192.0.2.10", &a);
-	weir_ipaddr_parse("192.0.2.11", &b);
-	weir_hosts_clear();
-	ck_assert_int_eq(weir_hosts_add("db", a), 0);
-	ck_assert_int_eq(weir_hosts_add("db", b), 0);
-	/* Numeric names need no table; hosts-table names give every address, in order. */
-	ck_assert_int_eq(weir_resolve(st, "192.0.2.77", got, 4, 0), 1);
-	ck_assert_int_eq(weir_resolve(st, "db", got, 4, 0), 2);
-	ck_assert_uint_eq(got[0].v4, a.v4);
-	ck_assert_uint_eq(got[1].v4, b.v4);
-	ck_assert_int_eq(weir_resolve(st, "db", got, 1, 0), 1);
-	ck_assert_int_eq(weir_name_of(b, name, sizeof(name)), 0);
-	ck_assert_str_eq(name, "db");
-	ck_assert_int_eq(weir_name_of(our_ip, name, sizeof(name)), 0);
-	ck_assert_str_eq(name, "192.0.2.2");
-	ck_assert_int_eq(weir_name_of(our_ip, name, 4), WEIR_EINVAL);
-	ck_assert_int_eq(weir_hosts_add("", a), WEIR_EINVAL);
-	ck_assert_int_eq(weir_hosts_add("x", (struct weir_ipaddr){ 0 }), WEIR_EINVAL);
-	ck_assert_int_eq(weir_resolve(st, "", got, 4, 0), WEIR_EINVAL);
-	ck_assert_int_eq(weir_resolve(st, "db", got, 0, 0), WEIR_EINVAL);
-	/* DNS is for fibers only. */
-	ck_assert_int_eq(weir_resolve(st, "not-in-table", got, 4, 0), WEIR_EINVAL);
-	weir_hosts_clear();
-	ck_assert_int_eq(weir_name_of(b, name, sizeof(name)), 0);
-	ck_assert_str_eq(name, "192.0.2.11");
-}
-END_TEST
-
 Suite *weir_test_stack_suite(void)
 {
 	Suite *s = suite_create("stack");
@@ -1049,9 +965,6 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_test_raise_signal(ti, test_core_lock_assertion_catches_other_thread, SIGABRT);
 	suite_add_tcase(s, ti);
 
-	TCase *tp = tcase_create("addresses");
-	tcase_add_test(tp, test_address_parsing);
-	tcase_add_test(tp, test_service_table);
 
 	TCase *tl = tcase_create("lwip-patches");
 	tcase_add_checked_fixture(tl, setup, teardown);
@@ -1067,10 +980,5 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_test(tl, test_mss_option_after_syn_ignored);
 	suite_add_tcase(s, tl);
 
-	TCase *th = tcase_create("names");
-	tcase_add_checked_fixture(th, setup, teardown);
-	tcase_add_test(th, test_hosts_table_and_reverse_lookup);
-	suite_add_tcase(s, th);
-	suite_add_tcase(s, tp);
 	return s;
 }

@@ -31,3 +31,23 @@ void host_snapshot_pools(unsigned out[MEMP_MAX])
 	for (int i = 0; i < MEMP_MAX; i++)
 		out[i] = lwip_stats.memp[i] ? lwip_stats.memp[i]->used : 0;
 }
+
+void host_fixture_up(struct host_fixture *h)
+{
+	ck_assert_int_eq(weir_loop_create(&h->loop), 0);
+	host_open(&h->md, h->loop, &h->st, &h->our_ip, &h->peer_ip);
+	host_snapshot_pools(h->memp_baseline);
+}
+
+void host_fixture_down(struct host_fixture *h)
+{
+	unsigned now[MEMP_MAX];
+
+	ck_assert_uint_eq(memdev_outstanding(&h->md), 0);
+	host_snapshot_pools(now);
+	for (int i = 0; i < MEMP_MAX; i++)
+		ck_assert_msg(now[i] == h->memp_baseline[i], "pool %d: %u in use, baseline %u", i,
+			      now[i], h->memp_baseline[i]);
+	weir_stack_close(h->st);
+	weir_loop_destroy(h->loop);
+}

@@ -18,4 +18,17 @@ void host_open(struct memdev *md, struct weir_loop *loop, struct weir_stack **st
 /* Each lwIP pool's objects in use. */
 void host_snapshot_pools(unsigned out[MEMP_MAX]);
 
+/* A loop and a stack on a memdev, with the pools' baseline taken after the stack came up. */
+struct host_fixture {
+	struct memdev md;
+	struct weir_loop *loop;
+	struct weir_stack *st;
+	struct weir_ipaddr our_ip, peer_ip;
+	unsigned memp_baseline[MEMP_MAX];
+};
+void host_fixture_up(struct host_fixture *h);
+/* Fails the test unless every frame went back to the driver and every pool to its baseline;
+ * then closes the stack and the loop. */
+void host_fixture_down(struct host_fixture *h);
+
 #endif
