@@ -1,4 +1,4 @@
-/* buf.c - received buffers (struct weir_buf): one lwIP pbuf each, zero-copy, shared by TCP and UDP. */
+/* buf.c - received buffers (struct weir_buf): one lwIP pbuf each, zero-copy, for TCP and UDP. */
 #include "lwip/pbuf.h"
 
 #include "buf_priv.h"

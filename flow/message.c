@@ -97,7 +97,9 @@ int weir_flow_handshake(struct weir_flow *f, const void *magic, size_t len, uint
 		return rc;
 	rc = read_exact_until(f, theirs, len, deadline_of(timeout_ns), &got);
 	if (rc < 0)
-		return got == 0 && rc == WEIR_EOF ? rc : lost_position(f, rc == WEIR_EOF ? WEIR_EPROTO : rc);
+		return got == 0 && rc == WEIR_EOF
+			       ? rc
+			       : lost_position(f, rc == WEIR_EOF ? WEIR_EPROTO : rc);
 	if (memcmp(theirs, magic, len) != 0)
 		return lost_position(f, WEIR_EPROTO);
 	return 0;

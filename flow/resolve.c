@@ -11,7 +11,7 @@
 #include <weir/fiber.h>
 #include <weir/resolve.h>
 
-#define RESOLVE_TIMEOUT_DEFAULT_NS (5 * WEIR_NS_PER_S)
+#define RESOLVE_TIMEOUT_DEFAULT_NS	(5 * WEIR_NS_PER_S)
 #define CONNECT_HOST_TIMEOUT_DEFAULT_NS (5 * WEIR_NS_PER_S)
 
 /* Common IANA TCP services (RFC 6335 registry), for images without /etc/services. */
@@ -19,17 +19,17 @@ static const struct {
 	const char *name;
 	uint16_t port;
 } services[] = {
-	{ "echo", 7 },	      { "discard", 9 },	     { "daytime", 13 },	   { "chargen", 19 },
-	{ "ftp-data", 20 },   { "ftp", 21 },	     { "ssh", 22 },	   { "telnet", 23 },
-	{ "smtp", 25 },	      { "time", 37 },	     { "domain", 53 },	   { "dns", 53 },
-	{ "gopher", 70 },     { "finger", 79 },	     { "http", 80 },	   { "www", 80 },
-	{ "kerberos", 88 },   { "pop3", 110 },	     { "sunrpc", 111 },	   { "ident", 113 },
-	{ "nntp", 119 },      { "ntp", 123 },	     { "imap", 143 },	   { "snmp", 161 },
-	{ "bgp", 179 },	      { "ldap", 389 },	     { "https", 443 },	   { "smtps", 465 },
-	{ "submission", 587 }, { "ldaps", 636 },     { "rsync", 873 },	   { "imaps", 993 },
-	{ "pop3s", 995 },     { "mqtt", 1883 },	     { "nfs", 2049 },	   { "mysql", 3306 },
-	{ "rdp", 3389 },      { "postgresql", 5432 }, { "amqp", 5672 },	   { "redis", 6379 },
-	{ "http-alt", 8080 }, { "mqtts", 8883 },
+	{ "echo", 7 },	       { "discard", 9 },       { "daytime", 13 }, { "chargen", 19 },
+	{ "ftp-data", 20 },    { "ftp", 21 },	       { "ssh", 22 },	  { "telnet", 23 },
+	{ "smtp", 25 },	       { "time", 37 },	       { "domain", 53 },  { "dns", 53 },
+	{ "gopher", 70 },      { "finger", 79 },       { "http", 80 },	  { "www", 80 },
+	{ "kerberos", 88 },    { "pop3", 110 },	       { "sunrpc", 111 }, { "ident", 113 },
+	{ "nntp", 119 },       { "ntp", 123 },	       { "imap", 143 },	  { "snmp", 161 },
+	{ "bgp", 179 },	       { "ldap", 389 },	       { "https", 443 },  { "smtps", 465 },
+	{ "submission", 587 }, { "ldaps", 636 },       { "rsync", 873 },  { "imaps", 993 },
+	{ "pop3s", 995 },      { "mqtt", 1883 },       { "nfs", 2049 },	  { "mysql", 3306 },
+	{ "rdp", 3389 },       { "postgresql", 5432 }, { "amqp", 5672 },  { "redis", 6379 },
+	{ "http-alt", 8080 },  { "mqtts", 8883 },
 };
 
 int weir_service_port(const char *service, uint16_t *port)
@@ -61,7 +61,7 @@ const char *weir_service_name(uint16_t port)
 	return NULL;
 }
 
-/* --- hosts table --------------------------------------------------------------------------------- */
+/* --- hosts table ------------------------------------------------------------------------------ */
 
 static struct {
 	char name[WEIR_NAME_MAX + 1];
@@ -105,7 +105,7 @@ int weir_name_of(struct weir_ipaddr addr, char *name, size_t cap)
 	return 0;
 }
 
-/* --- DNS ------------------------------------------------------------------------------------------- */
+/* --- DNS -------------------------------------------------------------------------------------- */
 
 int weir_dns_set_server(unsigned i, struct weir_ipaddr server)
 {
@@ -209,7 +209,7 @@ int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr 
 #endif
 }
 
-/* --- connecting by name ---------------------------------------------------------------------------- */
+/* --- connecting by name ----------------------------------------------------------------------- */
 
 int weir_tcp_connect_host(struct weir_stack *stack, const char *host, const char *service,
 			  struct weir_connect_host_opts *opts, struct weir_flow **out)

@@ -69,8 +69,9 @@ int weir_run_server(struct weir_stack *stack, struct weir_server_opts *opts,
 		rc = weir_event_wait(&stop->ev, WEIR_DEADLINE_NEVER);
 	if (rc == 0) {
 		/* Stop accepting; let handlers finish, within the drain timeout. */
-		uint64_t deadline = opts->drain_timeout_ns ? weir_clock_now_ns() + opts->drain_timeout_ns
-							   : WEIR_DEADLINE_NEVER;
+		uint64_t deadline = opts->drain_timeout_ns
+					    ? weir_clock_now_ns() + opts->drain_timeout_ns
+					    : WEIR_DEADLINE_NEVER;
 
 		if (weir_fiber_spawn(NULL, drain, &d, NULL, &df) == 0) {
 			while (!d.done && weir_clock_now_ns() < deadline &&

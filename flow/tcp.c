@@ -23,7 +23,7 @@
 #include "weir_lwip_hooks.h"
 #include "weir_stack_lwip.h"
 
-#define CONNECT_TIMEOUT_DEFAULT_NS (10 * WEIR_NS_PER_S)
+#define CONNECT_TIMEOUT_DEFAULT_NS  (10 * WEIR_NS_PER_S)
 #define FIN_WAIT_TIMEOUT_DEFAULT_MS 60000u
 /* lwIP's poll callback runs every slow tick (2 * TCP_TMR_INTERVAL) with interval 1. */
 #define POLL_INTERVAL 1
@@ -46,7 +46,8 @@ struct weir_listener {
 	void *arg;
 	struct weir_tcp_listen_opts opts;
 	uint16_t port;
-	struct weir_scope *scope; /* owner: the handlers run in it, the listener is attached to it */
+	struct weir_scope
+		*scope; /* owner: the handlers run in it, the listener is attached to it */
 	struct weir_scope_item item;
 	struct weir_list handlers; /* struct listener_handler: running handlers */
 	struct weir_event idle_ev; /* a handler finished */
@@ -240,7 +241,7 @@ static err_t on_poll(void *arg, struct tcp_pcb *pcb)
 	return ERR_OK;
 }
 
-/* --- segment counters (lwIP hooks) -------------------------------------------------------------- */
+/* --- segment counters (lwIP hooks) ------------------------------------------------------------ */
 
 static struct weir_flow *flow_of(const struct tcp_pcb *pcb)
 {
@@ -282,7 +283,7 @@ static const struct weir__lwip_tcp_hooks flow_hooks = {
 	.segment_out = hook_out,
 };
 
-/* --- flows ----------------------------------------------------------------------------------------- */
+/* --- flows ------------------------------------------------------------------------------------ */
 
 static void listener_stop_accepting(struct weir_listener *l);
 static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err);
@@ -427,7 +428,7 @@ static void flow_scope_close(struct weir_scope_item *item)
 	flow_destroy(WEIR_CONTAINER_OF(item, struct weir_flow, item));
 }
 
-/* --- connect ------------------------------------------------------------------------------------- */
+/* --- connect ---------------------------------------------------------------------------------- */
 
 int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t port,
 		     const struct weir_tcp_connect_opts *opts, struct weir_flow **out)
@@ -511,7 +512,7 @@ int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t 
 	return 0;
 }
 
-/* --- listen -------------------------------------------------------------------------------------- */
+/* --- listen ----------------------------------------------------------------------------------- */
 
 static void handler_main(void *arg)
 {
@@ -546,7 +547,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 	if (err != ERR_OK || newpcb == NULL) {
 		/* lwIP could not allocate a pcb for a SYN (ERR_MEM): the host is short. */
 		if (l != NULL)
-			accept_failed(l, err == ERR_MEM ? WEIR_ACCEPT_SYSTEM : WEIR_ACCEPT_CONNECTION,
+			accept_failed(l,
+				      err == ERR_MEM ? WEIR_ACCEPT_SYSTEM : WEIR_ACCEPT_CONNECTION,
 				      weir__err_from_lwip(err));
 		return ERR_VAL;
 	}
@@ -582,7 +584,8 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 	fo.stack_size = l->opts.handler_stack_size;
 	rc = weir_fiber_spawn(l->scope, handler_main, h, &fo, &h->fiber);
 	if (rc < 0) {
-		accept_failed(l, rc == WEIR_ENOMEM ? WEIR_ACCEPT_SYSTEM : WEIR_ACCEPT_UNEXPECTED, rc);
+		accept_failed(l, rc == WEIR_ENOMEM ? WEIR_ACCEPT_SYSTEM : WEIR_ACCEPT_UNEXPECTED,
+			      rc);
 		flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
 		f->closed = 1;
 		flow_destroy(f);
@@ -738,7 +741,7 @@ int weir_listener_get_stats(const struct weir_listener *l, struct weir_listener_
 	return 0;
 }
 
-/* --- shutdown, close, abort, free ------------------------------------------------------------------ */
+/* --- shutdown, close, abort, free ------------------------------------------------------------- */
 
 int weir_flow_shutdown(struct weir_flow *f, int how)
 {
@@ -817,7 +820,7 @@ void weir_flow_free(struct weir_flow *f)
 	flow_destroy(f);
 }
 
-/* --- options, identity, stats ---------------------------------------------------------------------- */
+/* --- options, identity, stats ----------------------------------------------------------------- */
 
 int weir_flow_set_nodelay(struct weir_flow *f, int nodelay)
 {

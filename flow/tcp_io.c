@@ -104,7 +104,8 @@ err_t weir__flow_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 
 	WEIR_UNUSED(len);
 	if (f != NULL) {
-		weir__flow_note_timing(&f->st, pcb); /* an ACK of new data: a fresh sample, RTO reset */
+		weir__flow_note_timing(&f->st,
+				       pcb); /* an ACK of new data: a fresh sample, RTO reset */
 		weir_event_broadcast(&f->tx_ev);
 	}
 	return ERR_OK;
@@ -240,9 +241,10 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 		chunk = WEIR_MIN(chunk, (size_t)TCP_WRITE_MAX);
 		e = ERR_MEM;
 		if (chunk > 0 && pcb->snd_queuelen < TCP_SND_QUEUELEN - 2)
-			e = tcp_write(pcb, data + off, (u16_t)chunk,
-				      TCP_WRITE_FLAG_COPY |
-					      (more || off + chunk < len ? TCP_WRITE_FLAG_MORE : 0));
+			e = tcp_write(
+				pcb, data + off, (u16_t)chunk,
+				TCP_WRITE_FLAG_COPY |
+					(more || off + chunk < len ? TCP_WRITE_FLAG_MORE : 0));
 		if (e == ERR_OK) {
 			off += chunk;
 			f->st.bytes_out += chunk;

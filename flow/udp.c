@@ -34,8 +34,8 @@ struct weir_udp {
 	unsigned queue_max;
 	struct udp_dgram *head, *tail;
 	unsigned queued;
-	unsigned users;	   /* fibers inside a receive call */
-	unsigned closed : 1;   /* weir_udp_close() was called */
+	unsigned users;		 /* fibers inside a receive call */
+	unsigned closed : 1;	 /* weir_udp_close() was called */
 	struct weir_event rx_ev; /* a datagram arrived, or the socket closed */
 	struct weir_udp_stats st;
 	struct weir_scope_item item;
@@ -68,7 +68,6 @@ static void on_stack_close(struct weir_stack *s)
 		weir_event_broadcast(&u->rx_ev);
 	}
 }
-
 
 /* --- lwIP callback (main context: record and wake, never block) ------------------------------- */
 
@@ -123,7 +122,7 @@ static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_add
 	weir_event_broadcast(&u->rx_ev);
 }
 
-/* --- lifecycle ---------------------------------------------------------------------------------- */
+/* --- lifecycle -------------------------------------------------------------------------------- */
 
 static void queue_drop(struct weir_udp *u)
 {
@@ -150,8 +149,7 @@ static void scope_close(struct weir_scope_item *item)
 	weir_udp_close(WEIR_CONTAINER_OF(item, struct weir_udp, item));
 }
 
-int weir_udp_open(struct weir_stack *stack, const struct weir_udp_opts *opts,
-		  struct weir_udp **out)
+int weir_udp_open(struct weir_stack *stack, const struct weir_udp_opts *opts, struct weir_udp **out)
 {
 	static const struct weir_udp_opts defaults;
 	struct weir_scope *scope;
@@ -225,7 +223,7 @@ void weir_udp_close(struct weir_udp *u)
 	weir_event_broadcast(&u->rx_ev);
 }
 
-/* --- send --------------------------------------------------------------------------------------- */
+/* --- send ------------------------------------------------------------------------------------- */
 
 int weir_udp_send_to(struct weir_udp *u, struct weir_ipaddr dst, uint16_t port, const void *data,
 		     size_t len)
@@ -254,7 +252,7 @@ int weir_udp_send_to(struct weir_udp *u, struct weir_ipaddr dst, uint16_t port, 
 	return 0;
 }
 
-/* --- receive ------------------------------------------------------------------------------------ */
+/* --- receive ---------------------------------------------------------------------------------- */
 
 /* Waits for the next datagram and unlinks it into *out (the caller owns it). Returns 0 or a
  * negative code. On WEIR_ECLOSED the socket may have been freed here (the last waiter frees a
@@ -362,7 +360,7 @@ ssize_t weir_udp_recv(struct weir_udp *u, struct weir_buf *buf, struct weir_ipad
 	return (ssize_t)buf->len;
 }
 
-/* --- stats -------------------------------------------------------------------------------------- */
+/* --- stats ------------------------------------------------------------------------------------ */
 
 int weir_udp_get_stats(const struct weir_udp *u, struct weir_udp_stats *out)
 {

@@ -206,7 +206,8 @@ static int check_config(const struct weir_stack_config *cfg, const struct weir_n
 		return WEIR_EINVAL;
 	}
 	if (cfg->mtu != 0 && (cfg->mtu < 576 || cfg->mtu > caps->mtu)) {
-		weir_log_error("config: mtu %u outside 576..%u (the device's)", cfg->mtu, caps->mtu);
+		weir_log_error("config: mtu %u outside 576..%u (the device's)", cfg->mtu,
+			       caps->mtu);
 		return WEIR_EINVAL;
 	}
 	if (cfg->mac[0] & 1) {
@@ -245,7 +246,8 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 	if (rc < 0)
 		goto fail;
 	if (!lwip_initialised) {
-		/* lwip_init() registers lwIP's cyclic timers; doing it twice would run each twice. */
+		/* lwip_init() registers lwIP's cyclic timers: a second call would run each
+		 * twice. */
 		lwip_init();
 		lwip_initialised = 1;
 	}
@@ -267,7 +269,7 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 	} else {
 		ip.addr = cfg->ip.v4;
 		mask.addr = cfg->prefix_len == 32 ? 0xffffffffu
-						   : lwip_htonl(~(0xffffffffu >> cfg->prefix_len));
+						  : lwip_htonl(~(0xffffffffu >> cfg->prefix_len));
 		gw.addr = cfg->gw.v4;
 	}
 	if (netif_add(&s->netif, &ip, &mask, &gw, s, netif_init_cb, netif_input) == NULL) {
@@ -420,7 +422,8 @@ int weir_stack_poll(struct weir_stack *s)
 		err_t e;
 
 		if (len < WEIR_ETH_MIN_FRAME) {
-			/* Drivers drop runts already; this keeps lwIP safe from one that does not. */
+			/* Drivers drop runts already; this keeps lwIP safe from one that
+			 * does not. */
 			s->st.drop_runt++;
 			weir_netdev_release(f);
 			continue;
@@ -439,8 +442,8 @@ int weir_stack_poll(struct weir_stack *s)
 			weir_netdev_release(f);
 		} else {
 			rp->pc.custom_free_function = rx_pbuf_free;
-			p = pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &rp->pc,
-						f->data, (u16_t)WEIR_MIN(f->cap, 0xffffu));
+			p = pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &rp->pc, f->data,
+						(u16_t)WEIR_MIN(f->cap, 0xffffu));
 			if (p == NULL)
 				weir_netdev_release(f);
 		}
@@ -455,8 +458,9 @@ int weir_stack_poll(struct weir_stack *s)
 			 * check is off for it alone (input runs to completion here). */
 			u16_t ctrl = s->netif.chksum_flags;
 
-			NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl & (u16_t)~(NETIF_CHECKSUM_CHECK_TCP |
-									   NETIF_CHECKSUM_CHECK_UDP));
+			NETIF_SET_CHECKSUM_CTRL(&s->netif,
+						ctrl & (u16_t) ~(NETIF_CHECKSUM_CHECK_TCP |
+								 NETIF_CHECKSUM_CHECK_UDP));
 			e = s->netif.input(p, &s->netif);
 			NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl);
 		} else {

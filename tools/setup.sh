@@ -21,6 +21,7 @@ PKGS=(
 	libdpdk-dev librte-net-tap23 librte-net-memif23 librte-net-ring23 # DPDK driver + its tests
 	librte-net-af-packet23 librte-mempool-ring23
 	clang libclang-rt-dev                 # libFuzzer harnesses
+	clang-format                          # tools/check-tree.sh: the format check
 	hping3                                # SYN-flood test
 	iperf3 sockperf python3-matplotlib    # benchmarks: Linux baselines, the chart
 )

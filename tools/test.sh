@@ -39,6 +39,10 @@ run_suite() { # name builddir cmake-args...
 	[ "$rc" = 0 ] || failed_runs+=("$name: tests")
 }
 
+echo "=== tree: format (clang-format) and include rules"
+if "$top/tools/check-tree.sh"; then total_pass=$((total_pass + 1))
+else total_fail=$((total_fail + 1)); failed_runs+=("tree: format or include rules (tools/check-tree.sh)"); fi
+
 mkdir -p build
 run_suite "plain" "$top/build"
 run_suite "asan+ubsan" "$top/build-asan" -DWEIR_SANITIZE=ON

@@ -72,7 +72,7 @@ struct dpdk_dev {
 	int low; /* the pool was low at the last look */
 };
 
-/* --- the EAL: once per process -------------------------------------------------------------- */
+/* --- the EAL: once per process ---------------------------------------------------------------- */
 
 enum eal_state { EAL_NONE, EAL_UP, EAL_DONE };
 static enum eal_state eal_state;
@@ -302,7 +302,7 @@ static int eal_start(const char *args)
 	eal_argv[argc] = NULL;
 
 	if (eal_log_stream == NULL) {
-		cookie_io_functions_t io = {.write = eal_log_write};
+		cookie_io_functions_t io = { .write = eal_log_write };
 
 		eal_log_stream = fopencookie(NULL, "w", io);
 		if (eal_log_stream != NULL) {
@@ -357,7 +357,7 @@ static void eal_release(void)
 	eal_argbuf = eal_args_used = NULL;
 }
 
-/* --- the netdev ops -------------------------------------------------------------------------- */
+/* --- the netdev ops --------------------------------------------------------------------------- */
 
 static inline struct weir_frame *mbuf_frame(struct rte_mbuf *m)
 {
@@ -652,7 +652,7 @@ static const struct weir_netdev_ops dpdk_ops = {
 	.close = dpdk_close,			/* required */
 };
 
-/* --- opening a port ------------------------------------------------------------------------- */
+/* --- opening a port --------------------------------------------------------------------------- */
 
 static uint32_t default_pool_size(uint32_t rx_desc)
 {
@@ -878,7 +878,7 @@ int weir_dpdk_get_stats(struct weir_netdev *nd, struct weir_dpdk_stats *out)
 	return 0;
 }
 
-/* --- the spec string ------------------------------------------------------------------------- */
+/* --- the spec string -------------------------------------------------------------------------- */
 
 static int parse_u32(const char *s, size_t len, uint32_t max, uint32_t *out)
 {
@@ -901,8 +901,8 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 		const char *key;
 		uint32_t max;
 	} keys[] = {
-		{"port", 65535},    {"idle_sleep_us", 1000000}, {"rx_desc", 65535},
-		{"tx_desc", 65535}, {"mbufs", 1u << 24},	{"mtu", 9000},
+		{ "port", 65535 },    { "idle_sleep_us", 1000000 }, { "rx_desc", 65535 },
+		{ "tx_desc", 65535 }, { "mbufs", 1u << 24 },	    { "mtu", 9000 },
 	};
 	size_t end;
 

@@ -23,17 +23,17 @@
 
 #define LINK_DEFAULT_MTU 1500
 /* RFC 791: every internet module must be able to forward a 68-octet datagram. */
-#define LINK_MIN_MTU 68
+#define LINK_MIN_MTU	       68
 #define LINK_DEFAULT_RX_FRAMES 256
 /* Socket buffers large enough that a burst rarely meets EAGAIN; the kernel caps them at
  * net.core.wmem_max, which is fine. */
 #define LINK_SOCKBUF (4 * 1024 * 1024)
 /* A frame is the Ethernet header, the IP packet and room for one 802.1Q tag. */
 #define LINK_FRAME_OVERHEAD (WEIR_ETH_HLEN + 4)
-#define LINK_BUF_ALIGN 64
+#define LINK_BUF_ALIGN	    64
 /* Frames planned and sent with one sendmmsg(). Each frame becomes at most four datagrams (two
  * copies of itself, two copies of a held frame released after it). */
-#define LINK_TX_CHUNK 32
+#define LINK_TX_CHUNK  32
 #define LINK_TX_DGRAMS (LINK_TX_CHUNK * 4)
 /* Linux's UIO_MAXIOV is 1024 and a frame may need one more entry for its padding. */
 #define LINK_TX_MAX_IOV 1023
@@ -73,15 +73,15 @@ struct link_slot {
 /* What tx_burst decided for one frame of a chunk, kept until the socket has said how much of the
  * chunk it took, so that frames it did not take can be rolled back. */
 struct link_txplan {
-	struct weir_prng rng;	/* generator before this frame's draws */
-	struct link_held held;	/* held frame before this frame */
+	struct weir_prng rng;  /* generator before this frame's draws */
+	struct link_held held; /* held frame before this frame */
 	bool lost, corrupt, dup, reorder, delay;
-	struct iovec *iov;	/* the datagram this frame becomes (padded, maybe corrupted) */
+	struct iovec *iov; /* the datagram this frame becomes (padded, maybe corrupted) */
 	int iovcnt;
 	size_t len;
-	int slot;		/* scratch slot holding the datagram, or -1 */
-	int p_first, p_count;	/* this frame's datagrams in the chunk */
-	int h_first, h_count;	/* the held frame's datagrams released by this frame */
+	int slot;	      /* scratch slot holding the datagram, or -1 */
+	int p_first, p_count; /* this frame's datagrams in the chunk */
+	int h_first, h_count; /* the held frame's datagrams released by this frame */
 };
 
 struct link_dev {
@@ -161,7 +161,7 @@ static size_t link_gather(uint8_t *dst, const struct iovec *iov, int iovcnt)
 	return off;
 }
 
-/* --- receive ---------------------------------------------------------------------------- */
+/* --- receive ---------------------------------------------------------------------------------- */
 
 /* Reports whether a datagram waits in the socket, without taking it. */
 static bool link_rx_pending(const struct link_dev *l)
@@ -284,7 +284,7 @@ static void link_release(struct weir_netdev *netdev, struct weir_frame *frame)
 	l->rx_free[l->rx_nfree++] = (unsigned)idx;
 }
 
-/* --- transmit: owed datagrams ------------------------------------------------------------- */
+/* --- transmit: owed datagrams ----------------------------------------------------------------- */
 
 /* Queues a copy of a datagram that must go out before anything else this end sends, because a
  * frame it belongs to was already (partly) written when the socket filled up. Keeping the wire
@@ -364,7 +364,7 @@ static int link_held_flush(struct link_dev *l, uint64_t now)
 	return sent;
 }
 
-/* --- transmit: planning and committing one chunk ----------------------------------------- */
+/* --- transmit: planning and committing one chunk ---------------------------------------------- */
 
 /* Draws this frame's decisions. Every draw happens for every frame, in the order loss, corrupt,
  * duplicate, reorder, delay (one weir_prng_unit() each), then one weir_prng_next() that picks the
@@ -400,8 +400,8 @@ static int link_slot_alloc(struct link_dev *l, int *next)
 static void link_emit(struct link_dev *l, int *ndg, struct iovec *iov, int iovcnt, size_t len);
 
 /* Queues the held frame's copies as p's "released held frame" datagrams (h_first/h_count). */
-static void link_emit_held(struct link_dev *l, const struct link_held *held,
-			   struct link_txplan *p, int *ndg, int *niov)
+static void link_emit_held(struct link_dev *l, const struct link_held *held, struct link_txplan *p,
+			   int *ndg, int *niov)
 {
 	struct link_slot *hs = &l->slots[held->slot];
 
@@ -441,7 +441,7 @@ static void link_delay_push(struct link_dev *l, const struct link_txplan *p, uin
 	d->next = NULL;
 	/* Saturate: a delay too long to represent is a delay that never ends. */
 	d->due_ns = l->imp.delay_ns < WEIR_DEADLINE_NEVER - now ? now + l->imp.delay_ns
-								   : WEIR_DEADLINE_NEVER - 1;
+								: WEIR_DEADLINE_NEVER - 1;
 	d->copies = p->dup ? 2 : 1;
 	d->len = link_gather(d->data, p->iov, p->iovcnt);
 	if (l->delay_tail != NULL)
@@ -585,8 +585,9 @@ static int link_tx_send(struct link_dev *l, const struct link_chunk *c, int *err
 			} else {
 				l->stats.tx_errors++;
 				if (l->errors_logged++ == 0)
-					weir_log_error("%s: sendmmsg: %s (further errors only counted)", l->name,
-						       strerror(errno));
+					weir_log_error(
+						"%s: sendmmsg: %s (further errors only counted)",
+						l->name, strerror(errno));
 				*err = WEIR_EIO;
 			}
 			break;
@@ -714,7 +715,7 @@ static int link_tx_burst(struct weir_netdev *netdev, const struct weir_tx_frame 
 	return taken;
 }
 
-/* --- timed work ----------------------------------------------------------------------------- */
+/* --- timed work ------------------------------------------------------------------------------- */
 
 static uint64_t link_next_deadline_ns(struct weir_netdev *netdev)
 {
@@ -776,7 +777,7 @@ static int link_poll(struct weir_netdev *netdev)
 
 static const struct weir_netdev_ops link_ops;
 
-/* --- capabilities, statistics, close -------------------------------------------------------- */
+/* --- capabilities, statistics, close ---------------------------------------------------------- */
 
 static void link_get_caps(const struct weir_netdev *netdev, struct weir_netdev_caps *caps)
 {
@@ -862,7 +863,7 @@ static const struct weir_netdev_ops link_ops = {
 	.close = link_close,			   /* required */
 };
 
-/* --- public API ----------------------------------------------------------------------------- */
+/* --- public API ------------------------------------------------------------------------------- */
 
 int weir_link_socketpair(int fds[2])
 {
@@ -953,8 +954,7 @@ int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out)
 	mtu = cfg->mtu != 0 ? cfg->mtu : LINK_DEFAULT_MTU;
 	WEIR_EINVAL_IF(mtu < LINK_MIN_MTU);
 	/* One datagram must be one frame: anything but a SOCK_SEQPACKET socket is a caller bug. */
-	if (getsockopt(cfg->fd, SOL_SOCKET, SO_TYPE, &type, &optlen) < 0 ||
-	    type != SOCK_SEQPACKET)
+	if (getsockopt(cfg->fd, SOL_SOCKET, SO_TYPE, &type, &optlen) < 0 || type != SOCK_SEQPACKET)
 		return WEIR_EINVAL;
 
 	l = calloc(1, sizeof(*l));

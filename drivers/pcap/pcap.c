@@ -103,15 +103,15 @@ static int pd_rx_buffers_low(struct weir_netdev *nd)
 }
 
 static const struct weir_netdev_ops pcap_ops = {
-	.rx_burst = pd_rx_burst,	   /* required */
-	.release = pd_release,		   /* required */
-	.tx_burst = pd_tx_burst,	   /* required */
-	.get_caps = pd_get_caps,	   /* required */
-	.get_stats = pd_get_stats,	   /* optional */
+	.rx_burst = pd_rx_burst,	      /* required */
+	.release = pd_release,		      /* required */
+	.tx_burst = pd_tx_burst,	      /* required */
+	.get_caps = pd_get_caps,	      /* required */
+	.get_stats = pd_get_stats,	      /* optional */
 	.next_deadline_ns = pd_next_deadline, /* optional */
-	.poll = pd_poll,		   /* optional */
-	.rx_buffers_low = pd_rx_buffers_low, /* optional */
-	.close = pd_close,		   /* required */
+	.poll = pd_poll,		      /* optional */
+	.rx_buffers_low = pd_rx_buffers_low,  /* optional */
+	.close = pd_close,		      /* required */
 };
 
 int weir_pcap_wrap(struct weir_netdev *inner, const char *path, struct weir_netdev **out)

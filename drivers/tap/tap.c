@@ -42,7 +42,7 @@ struct tap_dev {
 	uint16_t mtu;
 	unsigned burst;
 	uint32_t buf_size;
-	int vnet; /* frames carry a virtio_net_hdr: offload on */
+	int vnet;		   /* frames carry a virtio_net_hdr: offload on */
 	struct weir_frame *frames; /* all frames; buffers in one allocation */
 	uint8_t *bufs;
 	struct weir_frame **free_list;
@@ -87,7 +87,8 @@ static int tap_finish_offload(struct tap_dev *t, const struct virtio_net_hdr *vh
 		if (tap_l4_csum_skippable(f->data, len, start, vh->csum_offset)) {
 			f->flags = WEIR_FRAME_L4_CSUM_OK;
 		} else {
-			/* The field holds the pseudo-header sum: summing from csum_start includes it. */
+			/* The field holds the pseudo-header sum: summing from csum_start includes
+			 * it. */
 			uint16_t sum = (uint16_t)~weir_csum(f->data + start, len - start);
 
 			if (sum == 0)
@@ -258,13 +259,13 @@ static int tap_rx_buffers_low(struct weir_netdev *nd)
 }
 
 static const struct weir_netdev_ops tap_ops = {
-	.rx_burst = tap_rx_burst,   /* required */
-	.release = tap_release,	    /* required */
-	.tx_burst = tap_tx_burst,   /* required */
-	.get_caps = tap_get_caps,   /* required */
-	.get_stats = tap_get_stats, /* optional */
+	.rx_burst = tap_rx_burst,	      /* required */
+	.release = tap_release,		      /* required */
+	.tx_burst = tap_tx_burst,	      /* required */
+	.get_caps = tap_get_caps,	      /* required */
+	.get_stats = tap_get_stats,	      /* optional */
 	.rx_buffers_low = tap_rx_buffers_low, /* optional */
-	.close = tap_close,	    /* required */
+	.close = tap_close,		      /* required */
 };
 
 int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *name, size_t cap)
@@ -290,16 +291,18 @@ int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *nam
 
 		end = strchr(item, ',');
 		len = end ? (size_t)(end - item) : strlen(item);
-		if (len == 9 && memcmp(item, "offload=", 8) == 0 && (item[8] == '0' || item[8] == '1'))
+		if (len == 9 && memcmp(item, "offload=", 8) == 0 &&
+		    (item[8] == '0' || item[8] == '1'))
 			cfg->no_offload = item[8] == '0';
 		else if (len > 4 && len < 9 && memcmp(item, "mtu=", 4) == 0 &&
 			 strspn(item + 4, "0123456789") == len - 4 && atoi(item + 4) >= 576 &&
 			 atoi(item + 4) <= 9000)
 			cfg->mtu = (uint16_t)atoi(item + 4);
 		else {
-			weir__netdev_set_error("tap:%s: '%.*s' is not a TAP option (offload=0 or offload=1, "
-					       "mtu=576..9000)",
-					       spec, (int)len, item);
+			weir__netdev_set_error(
+				"tap:%s: '%.*s' is not a TAP option (offload=0 or offload=1, "
+				"mtu=576..9000)",
+				spec, (int)len, item);
 			return WEIR_EINVAL;
 		}
 	}
@@ -343,9 +346,10 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 	WEIR_EINVAL_IF(cfg == NULL || out == NULL || cfg->ifname == NULL);
 	namelen = strlen(cfg->ifname);
 	if (namelen == 0 || namelen >= IFNAMSIZ || strchr(cfg->ifname, '/') != NULL) {
-		weir__netdev_set_error("tap:%s: the interface name must be 1..%d characters without "
-				       "'/'",
-				       cfg->ifname, IFNAMSIZ - 1);
+		weir__netdev_set_error(
+			"tap:%s: the interface name must be 1..%d characters without "
+			"'/'",
+			cfg->ifname, IFNAMSIZ - 1);
 		return WEIR_EINVAL;
 	}
 	if (cfg->mtu != 0 && (cfg->mtu < 576 || cfg->mtu > 9000)) {
@@ -360,8 +364,8 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 		weir__netdev_set_error("tap:%s: cannot open /dev/net/tun: %s", cfg->ifname,
 				       strerror(e));
 		return e == ENOENT || e == ENXIO || e == ENODEV ? WEIR_ENODEV
-		       : e == EACCES || e == EPERM		  ? WEIR_EPERM
-								  : WEIR_EIO;
+		       : e == EACCES || e == EPERM		? WEIR_EPERM
+								: WEIR_EIO;
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (cfg->no_offload ? 0 : IFF_VNET_HDR);
@@ -369,11 +373,12 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
 
-		weir__netdev_set_error("tap:%s: cannot attach: %s%s", cfg->ifname, strerror(e),
-				       e == EPERM || e == EACCES
-					       ? " (creating a TAP device needs root or CAP_NET_ADMIN)"
-				       : e == EBUSY ? " (another process has the device)"
-						    : "");
+		weir__netdev_set_error(
+			"tap:%s: cannot attach: %s%s", cfg->ifname, strerror(e),
+			e == EPERM || e == EACCES
+				? " (creating a TAP device needs root or CAP_NET_ADMIN)"
+			: e == EBUSY ? " (another process has the device)"
+				     : "");
 		close(fd);
 		return e == EPERM || e == EACCES ? WEIR_EPERM : e == EBUSY ? WEIR_EBUSY : WEIR_EIO;
 	}
@@ -433,7 +438,8 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 	return 0;
 
 nomem:
-	weir__netdev_set_error("tap:%s: no memory for %u receive buffers", cfg->ifname, t ? t->nframes : 0);
+	weir__netdev_set_error("tap:%s: no memory for %u receive buffers", cfg->ifname,
+			       t ? t->nframes : 0);
 	rc = WEIR_ENOMEM;
 	if (t != NULL) {
 		free(t->frames);

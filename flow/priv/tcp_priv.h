@@ -25,10 +25,10 @@ struct weir_flow {
 	 * chains so no tot_len can overflow); tcp_recved() happens when the data is read. */
 	struct pbuf *rxq_head, *rxq_tail;
 	size_t rxq_bytes;
-	unsigned rx_eof : 1;   /* the peer's FIN arrived */
-	unsigned shut_rd : 1;  /* we stopped reading: input is discarded */
-	unsigned shut_wr : 1;  /* our FIN is queued */
-	unsigned closed : 1;   /* weir_flow_close/abort/free was called */
+	unsigned rx_eof : 1;  /* the peer's FIN arrived */
+	unsigned shut_rd : 1; /* we stopped reading: input is discarded */
+	unsigned shut_wr : 1; /* our FIN is queued */
+	unsigned closed : 1;  /* weir_flow_close/abort/free was called */
 	unsigned owned_by_listener : 1;
 
 	struct weir_event rx_ev; /* data, FIN, error */
@@ -36,11 +36,11 @@ struct weir_flow {
 	struct weir_event st_ev; /* connect result, peer FIN, end */
 
 	struct weir_flow_opts opts;
-	uint64_t fin_sent_ns;	    /* when our FIN was queued (0: not yet) */
-	uint64_t ut_since_ns;	    /* user timeout: since when lastack has not moved */
+	uint64_t fin_sent_ns; /* when our FIN was queued (0: not yet) */
+	uint64_t ut_since_ns; /* user timeout: since when lastack has not moved */
 	u32_t ut_lastack;
-	u8_t ka_sent;		    /* keepalive probes sent, last seen by the poll callback */
-	u8_t had_unacked;	    /* data was in flight, last seen by the poll callback */
+	u8_t ka_sent;	  /* keepalive probes sent, last seen by the poll callback */
+	u8_t had_unacked; /* data was in flight, last seen by the poll callback */
 
 	struct weir_ipaddr lip, rip;
 	uint16_t lport, rport;
@@ -48,7 +48,7 @@ struct weir_flow {
 	struct weir_flow_stats st;
 	u32_t snd_max; /* highest sequence number sent + 1 (retransmission detection) */
 
-	struct weir_scope_item item; /* when owned by a scope */
+	struct weir_scope_item item;	/* when owned by a scope */
 	struct weir_list_node all_node; /* in every live flow (tcp.c: stack close) */
 };
 

@@ -6,8 +6,8 @@ const char *weir_strerror(int err)
 	if (err >= 0)
 		return "success";
 	switch (err) {
-#define WEIR__ERR_STR(name, num, str)                                                      \
-	case WEIR_##name:                                                                  \
+#define WEIR__ERR_STR(name, num, str)                                                              \
+	case WEIR_##name:                                                                          \
 		return str;
 		WEIR_ERRNO_MAP(WEIR__ERR_STR)
 #undef WEIR__ERR_STR
@@ -19,8 +19,8 @@ const char *weir_strerror(int err)
 const char *weir_err_name(int err)
 {
 	switch (err) {
-#define WEIR__ERR_NAME(name, num, str)                                                     \
-	case WEIR_##name:                                                                  \
+#define WEIR__ERR_NAME(name, num, str)                                                             \
+	case WEIR_##name:                                                                          \
 		return "WEIR_" #name;
 		WEIR_ERRNO_MAP(WEIR__ERR_NAME)
 #undef WEIR__ERR_NAME

@@ -74,7 +74,7 @@ struct weir_fiber {
 	struct weir_scope *scope; /* NULL only when orphaned by a scope close during a join */
 	struct weir_list_node scope_node; /* in scope->fibers */
 	struct weir_fiber *ready_next;
-	struct weir_event *wait_ev; /* the event whose list holds us, if any */
+	struct weir_event *wait_ev;    /* the event whose list holds us, if any */
 	struct weir_list_node ev_node; /* in wait_ev->waiters */
 	uint64_t deadline;
 	uint64_t timer_seq; /* orders equal deadlines FIFO */
@@ -88,9 +88,9 @@ struct weir_scope {
 	uint8_t closing;
 	struct weir_scope *parent;
 	struct weir_scope_item link; /* in the parent's items: closes us with the parent */
-	struct weir_list items;	 /* struct weir_scope_item, in order of attachment */
-	struct weir_list fibers; /* every record the scope owns, finished or not */
-	uint32_t running;	   /* how many of them have not finished */
+	struct weir_list items;	     /* struct weir_scope_item, in order of attachment */
+	struct weir_list fibers;     /* every record the scope owns, finished or not */
+	uint32_t running;	     /* how many of them have not finished */
 };
 
 static struct {
@@ -494,7 +494,7 @@ static void scope_unlink_fiber(struct weir_fiber *f)
 }
 
 #define scope_fiber(ln) weir_list_entry(ln, struct weir_fiber, scope_node)
-#define scope_item(ln) weir_list_entry(ln, struct weir_scope_item, node)
+#define scope_item(ln)	weir_list_entry(ln, struct weir_scope_item, node)
 
 static void fiber_free(struct weir_fiber *f)
 {
@@ -851,7 +851,8 @@ struct weir_scope *weir_scope_current(void)
 
 int weir_scope_attach(struct weir_scope *scope, struct weir_scope_item *item)
 {
-	WEIR_EINVAL_IF(!scope_valid(scope) || item == NULL || item->close == NULL || scope->closing);
+	WEIR_EINVAL_IF(!scope_valid(scope) || item == NULL || item->close == NULL ||
+		       scope->closing);
 	item_link(scope, item);
 	return 0;
 }

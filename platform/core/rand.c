@@ -1,4 +1,5 @@
-/* rand.c - xoshiro256** (seedable, for impairments and LWIP_RAND) and SipHash-2-4 (keyed, for ISNs).
+/* rand.c - xoshiro256** (seedable, for impairments and LWIP_RAND) and SipHash-2-4 (keyed, for
+ * ISNs).
  *
  * Both are written from their published descriptions: xoshiro256** by Blackman and Vigna (seeded
  * through splitmix64), SipHash-2-4 by Aumasson and Bernstein.
@@ -59,22 +60,22 @@ static uint64_t load_le64(const uint8_t *p)
 	return v;
 }
 
-#define SIPROUND                                                                           \
-	do {                                                                               \
-		v0 += v1;                                                                  \
-		v1 = rotl64(v1, 13);                                                       \
-		v1 ^= v0;                                                                  \
-		v0 = rotl64(v0, 32);                                                       \
-		v2 += v3;                                                                  \
-		v3 = rotl64(v3, 16);                                                       \
-		v3 ^= v2;                                                                  \
-		v0 += v3;                                                                  \
-		v3 = rotl64(v3, 21);                                                       \
-		v3 ^= v0;                                                                  \
-		v2 += v1;                                                                  \
-		v1 = rotl64(v1, 17);                                                       \
-		v1 ^= v2;                                                                  \
-		v2 = rotl64(v2, 32);                                                       \
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = rotl64(v1, 13);                                                               \
+		v1 ^= v0;                                                                          \
+		v0 = rotl64(v0, 32);                                                               \
+		v2 += v3;                                                                          \
+		v3 = rotl64(v3, 16);                                                               \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = rotl64(v3, 21);                                                               \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = rotl64(v1, 17);                                                               \
+		v1 ^= v2;                                                                          \
+		v2 = rotl64(v2, 32);                                                               \
 	} while (0)
 
 uint64_t weir_siphash24(const uint8_t key[16], const void *data, size_t len)

@@ -32,7 +32,7 @@ const uint8_t fz_stack_mac[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 };
 /* The handlers' fiber stacks: small, so a life of the stack stays cheap. */
 #define FZ_FIBER_STACK (64 * 1024)
 
-/* --- the NIC ------------------------------------------------------------------------------------- */
+/* --- the NIC ---------------------------------------------------------------------------------- */
 
 struct fz_frame {
 	struct weir_frame f;
@@ -58,7 +58,7 @@ static struct {
 	uint8_t config;
 	fz_tx_hook hook;
 	int up;
-	int trace; /* WEIR_FUZZ_TRACE set: print every frame in and out */
+	int trace;   /* WEIR_FUZZ_TRACE set: print every frame in and out */
 	int closing; /* inside weir_stack_close(): the clock moves when read */
 	int connected[FZ_NCONN_SETUP];
 	unsigned memp_base[MEMP_MAX];
@@ -165,9 +165,8 @@ static void trace(const char *dir, const uint8_t *fr, size_t len)
 
 		fprintf(stderr, " ip proto %u frag 0x%04x", ip[9], get16(ip + 6));
 		if (ip[9] == 6 && (size_t)(l4 - fr) + 20 <= len)
-			fprintf(stderr, " tcp %u > %u seq %u ack %u flags 0x%02x wnd %u",
-				get16(l4), get16(l4 + 2),
-				((uint32_t)get16(l4 + 4) << 16 | get16(l4 + 6)),
+			fprintf(stderr, " tcp %u > %u seq %u ack %u flags 0x%02x wnd %u", get16(l4),
+				get16(l4 + 2), ((uint32_t)get16(l4 + 4) << 16 | get16(l4 + 6)),
 				((uint32_t)get16(l4 + 8) << 16 | get16(l4 + 10)), l4[13],
 				get16(l4 + 14));
 	} else if (len >= 14) {
@@ -196,11 +195,13 @@ static void check_tx(const uint8_t *fr, size_t len)
 	size_t iplen = len - WEIR_ETH_HLEN, hl, tot;
 
 	if (iplen < 20 || ip[0] >> 4 != 4 || (ip[0] & 15) < 5)
-		fz_fatal("stack sent a bad IPv4 header (%zu bytes, first byte 0x%02x)", iplen, ip[0]);
+		fz_fatal("stack sent a bad IPv4 header (%zu bytes, first byte 0x%02x)", iplen,
+			 ip[0]);
 	hl = (size_t)(ip[0] & 15) * 4;
 	tot = get16(ip + 2);
 	if (tot < hl || tot > iplen || hl > iplen)
-		fz_fatal("stack sent IPv4 total length %zu, header %zu, in %zu bytes", tot, hl, iplen);
+		fz_fatal("stack sent IPv4 total length %zu, header %zu, in %zu bytes", tot, hl,
+			 iplen);
 	if (fz_csum(ip, hl, 0) != 0)
 		fz_fatal("stack sent a bad IPv4 header checksum");
 	if (get16(ip + 6) & 0x3fff)
@@ -210,7 +211,8 @@ static void check_tx(const uint8_t *fr, size_t len)
 
 	switch (ip[9]) {
 	case 6:
-		if (l4len < 20 || (size_t)(l4[12] >> 4) * 4 < 20 || (size_t)(l4[12] >> 4) * 4 > l4len)
+		if (l4len < 20 || (size_t)(l4[12] >> 4) * 4 < 20 ||
+		    (size_t)(l4[12] >> 4) * 4 > l4len)
 			fz_fatal("stack sent a bad TCP header (%zu bytes, offset %u)", l4len,
 				 l4[12] >> 4);
 		if (fz_csum(l4, l4len, pseudo_sum(ip, 6, l4len)) != 0)
@@ -248,7 +250,8 @@ static int fd_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *frame
 			len += frames[i].iov[k].len;
 		}
 		if (len != frames[i].len)
-			fz_fatal("gather list of %zu bytes for a %zu-byte frame", len, frames[i].len);
+			fz_fatal("gather list of %zu bytes for a %zu-byte frame", len,
+				 frames[i].len);
 		if (W.trace)
 			trace("out", buf, len);
 		check_tx(buf, len);
@@ -319,7 +322,7 @@ static void dev_drop_queued(void)
 	dev.queued = 0;
 }
 
-/* --- clock and ISN overrides (linked with -Wl,--wrap) -------------------------------------------- */
+/* --- clock and ISN overrides (linked with -Wl,--wrap) ----------------------------------------- */
 
 uint64_t __wrap_weir_clock_now_ns(void)
 {
@@ -350,7 +353,7 @@ void fz_set_tx_hook(fz_tx_hook hook)
 	W.hook = hook;
 }
 
-/* --- frame builders ------------------------------------------------------------------------------ */
+/* --- frame builders --------------------------------------------------------------------------- */
 
 static size_t put_eth(uint8_t *buf, const uint8_t dst[6], uint16_t type)
 {
@@ -412,7 +415,7 @@ size_t fz_build_tcp(uint8_t *buf, const struct fz_tcp_seg *s)
 	return WEIR_ETH_HLEN + tot;
 }
 
-/* --- running ------------------------------------------------------------------------------------- */
+/* --- running ---------------------------------------------------------------------------------- */
 
 static void run_idle(void)
 {
@@ -464,14 +467,15 @@ void fz_advance_ms(uint64_t ms)
 	}
 }
 
-/* --- the applications on the stack ---------------------------------------------------------------- */
+/* --- the applications on the stack ------------------------------------------------------------ */
 
 static struct weir_flow_opts flow_opts(void)
 {
 	struct weir_flow_opts o = { 0 };
 
 	if (W.config & FZ_CFG_KEEPALIVE)
-		o.keepalive = (struct weir_keepalive){ .after_ms = 5000, .interval_ms = 1000,
+		o.keepalive = (struct weir_keepalive){ .after_ms = 5000,
+						       .interval_ms = 1000,
 						       .probes = 3 };
 	if (W.config & FZ_CFG_USER_TIMEOUT)
 		o.user_timeout_ms = 3000;
@@ -536,8 +540,8 @@ static void client_main(void *arg)
 	o.reuse_addr = 1;
 	o.flow = flow_opts();
 	o.scope = W.scope;
-	if (weir_tcp_connect(W.stack, peer, c == FZ_CONN_A ? FZ_PORT_A_REMOTE : FZ_PORT_C_REMOTE, &o,
-			     &f) < 0)
+	if (weir_tcp_connect(W.stack, peer, c == FZ_CONN_A ? FZ_PORT_A_REMOTE : FZ_PORT_C_REMOTE,
+			     &o, &f) < 0)
 		return;
 	W.connected[c] = 1;
 	echo(f);
@@ -586,7 +590,7 @@ static void spawn(weir_fiber_fn fn, void *arg, const char *name)
 		fz_fatal("cannot spawn fiber %s", name);
 }
 
-/* --- one life of the stack ------------------------------------------------------------------------ */
+/* --- one life of the stack -------------------------------------------------------------------- */
 
 static size_t syn_opts(uint8_t *o, int with_ts, uint32_t tsecr)
 {
@@ -649,7 +653,8 @@ static void once(void)
 		fz_fatal("world: %s", weir_strerror(rc));
 	weir_fiber_get_stats(&fs);
 	W.fibers_base = fs.live;
-	/* The first stack initialises lwIP; what it leaves behind is the baseline for every life. */
+	/* The first stack initialises lwIP; what it leaves behind is the baseline for every
+	 * life. */
 	stack_config(&sc);
 	if ((rc = weir_stack_open(&sc, &W.stack)) < 0)
 		fz_fatal("stack open: %s", weir_strerror(rc));
@@ -671,7 +676,8 @@ static void normalise_timers(void)
 
 	W.now_ns = ((uint64_t)FZ_START_MS - 61000) * WEIR_NS_PER_MS;
 	sys_restart_timeouts();
-	W.now_ns = (uint64_t)FZ_START_MS * WEIR_NS_PER_MS; /* past every cyclic interval (<= 60 s) */
+	W.now_ns =
+		(uint64_t)FZ_START_MS * WEIR_NS_PER_MS; /* past every cyclic interval (<= 60 s) */
 	sys_check_timeouts();
 	t = tcp_ticks;
 	tcp_tmr();
@@ -690,8 +696,8 @@ void fz_begin(const uint8_t *hdr, size_t len)
 	if (!W.up)
 		once();
 	memcpy(h, hdr, len < sizeof(h) ? len : sizeof(h));
-	W.isn_base = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
-		     (uint32_t)h[3] << 24;
+	W.isn_base =
+		(uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
 	W.config = h[4];
 	memset(W.connected, 0, sizeof(W.connected));
 	normalise_timers();
@@ -713,24 +719,30 @@ void fz_begin(const uint8_t *hdr, size_t len)
 	spawn(udp_main, NULL, "udp-echo");
 
 	/* The peer announces itself (the stack learns its MAC from the request). */
-	fz_rx(f, fz_build_arp(f, 1, fz_peer_mac, FZ_PEER_IP, (const uint8_t[6]){ 0 },
-			      FZ_STACK_IP));
+	fz_rx(f, fz_build_arp(f, 1, fz_peer_mac, FZ_PEER_IP, (const uint8_t[6]){ 0 }, FZ_STACK_IP));
 
 	/* A: the stack connects to the peer, which answers. */
 	spawn(client_main, (void *)(uintptr_t)FZ_CONN_A, "client-a");
 	run_idle();
-	s = (struct fz_tcp_seg){ .sport = FZ_PORT_A_REMOTE, .dport = FZ_PORT_A_LOCAL,
-				 .seq = FZ_PEER_ISN_A, .ack = fz_isn(FZ_PORT_A_LOCAL,
-								     FZ_PORT_A_REMOTE),
-				 .flags = 0x12, .wnd = 65535, .opts = o };
+	s = (struct fz_tcp_seg){ .sport = FZ_PORT_A_REMOTE,
+				 .dport = FZ_PORT_A_LOCAL,
+				 .seq = FZ_PEER_ISN_A,
+				 .ack = fz_isn(FZ_PORT_A_LOCAL, FZ_PORT_A_REMOTE),
+				 .flags = 0x12,
+				 .wnd = 65535,
+				 .opts = o };
 	s.optlen = syn_opts(o, LWIP_TCP_TIMESTAMPS, FZ_START_MS);
 	fz_rx(f, fz_build_tcp(f, &s));
 	if (!W.connected[FZ_CONN_A])
 		fz_fatal("set-up: connection A did not open");
 
 	/* B: the peer connects to the listener. */
-	s = (struct fz_tcp_seg){ .sport = FZ_PORT_B_REMOTE, .dport = FZ_PORT_LISTEN,
-				 .seq = FZ_PEER_ISN_B, .flags = 0x02, .wnd = 65535, .opts = o };
+	s = (struct fz_tcp_seg){ .sport = FZ_PORT_B_REMOTE,
+				 .dport = FZ_PORT_LISTEN,
+				 .seq = FZ_PEER_ISN_B,
+				 .flags = 0x02,
+				 .wnd = 65535,
+				 .opts = o };
 	s.optlen = syn_opts(o, LWIP_TCP_TIMESTAMPS, 0);
 	fz_rx(f, fz_build_tcp(f, &s));
 	s.seq = FZ_PEER_ISN_B + 1;
@@ -778,12 +790,13 @@ void fz_end(void)
 	weir_stack_close(W.stack);
 	W.closing = 0;
 	W.stack = NULL;
-	/* What lwIP keeps after the stack is gone, and weir's production close leaves to it: pcbs in
-	 * TIME_WAIT (their 2 MSL) and IP fragments waiting for reassembly (their max age). */
+	/* What lwIP keeps after the stack is gone, and weir's production close leaves to it: pcbs
+	 * in TIME_WAIT (their 2 MSL) and IP fragments waiting for reassembly (their max age). */
 	while (tcp_tw_pcbs != NULL)
 		tcp_abort(tcp_tw_pcbs);
 	if (tcp_active_pcbs != NULL)
-		fz_fatal("pcb left in state %d after the stack closed", (int)tcp_active_pcbs->state);
+		fz_fatal("pcb left in state %d after the stack closed",
+			 (int)tcp_active_pcbs->state);
 	if (tcp_bound_pcbs != NULL || tcp_listen_pcbs.listen_pcbs != NULL)
 		fz_fatal("bound or listening pcb left after the stack closed");
 	for (int i = 0; i <= IP_REASS_MAXAGE + 1; i++)

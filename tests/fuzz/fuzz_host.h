@@ -18,7 +18,7 @@
 #include <weir/compiler.h>
 
 /* The peer (Linux's role in the integration tests) and the stack, on 192.0.2.0/24. */
-#define FZ_PEER_IP 0xc0000201u  /* 192.0.2.1, host order */
+#define FZ_PEER_IP  0xc0000201u /* 192.0.2.1, host order */
 #define FZ_STACK_IP 0xc0000202u /* 192.0.2.2 */
 extern const uint8_t fz_peer_mac[6], fz_stack_mac[6];
 
@@ -29,14 +29,14 @@ enum fz_conn {
 	FZ_CONN_C = 2, /* the stack connecting to the peer: SYN sent, never answered */
 	FZ_NCONN_SETUP = 3,
 };
-#define FZ_PORT_A_LOCAL 40000
+#define FZ_PORT_A_LOCAL	 40000
 #define FZ_PORT_A_REMOTE 7
 #define FZ_PORT_B_REMOTE 50000
-#define FZ_PORT_LISTEN 80  /* the echo listener (backlog FZ_BACKLOG) */
-#define FZ_PORT_C_LOCAL 40001
+#define FZ_PORT_LISTEN	 80 /* the echo listener (backlog FZ_BACKLOG) */
+#define FZ_PORT_C_LOCAL	 40001
 #define FZ_PORT_C_REMOTE 9
 #define FZ_PORT_UDP_ECHO 7 /* a UDP echo socket */
-#define FZ_BACKLOG 4
+#define FZ_BACKLOG	 4
 /* The peer's initial sequence numbers for A and B. */
 #define FZ_PEER_ISN_A 0x0a000000u
 #define FZ_PEER_ISN_B 0x0b000000u
@@ -53,13 +53,13 @@ uint32_t fz_isn(uint16_t local_port, uint16_t remote_port);
 #define FZ_HDR_LEN 8
 /* config bits (byte 4 of the header) */
 enum fz_config {
-	FZ_CFG_KEEPALIVE = 1 << 0,   /* flows: keepalive after 5 s, every 1 s, 3 probes */
+	FZ_CFG_KEEPALIVE = 1 << 0,    /* flows: keepalive after 5 s, every 1 s, 3 probes */
 	FZ_CFG_USER_TIMEOUT = 1 << 1, /* flows: RFC 5482 user timeout 3 s */
-	FZ_CFG_NODELAY = 1 << 2,     /* flows: Nagle off */
-	FZ_CFG_MAXCONN = 1 << 3,     /* listener: max_connections 1 (B holds it) */
-	FZ_CFG_HALFCLOSE = 1 << 4,   /* echo handlers shut down writing after the first read */
-	FZ_CFG_PLAIN = 1 << 5,	     /* set-up handshakes carry only MSS (no WS, SACK, TS) */
-	FZ_CFG_ZEROCOPY = 1 << 6,    /* echo handlers read zero-copy (weir_flow_read) */
+	FZ_CFG_NODELAY = 1 << 2,      /* flows: Nagle off */
+	FZ_CFG_MAXCONN = 1 << 3,      /* listener: max_connections 1 (B holds it) */
+	FZ_CFG_HALFCLOSE = 1 << 4,    /* echo handlers shut down writing after the first read */
+	FZ_CFG_PLAIN = 1 << 5,	      /* set-up handshakes carry only MSS (no WS, SACK, TS) */
+	FZ_CFG_ZEROCOPY = 1 << 6,     /* echo handlers read zero-copy (weir_flow_read) */
 };
 
 /* Virtual time: the clock starts at this sys_now() value (ms) for every input. */
@@ -89,7 +89,6 @@ uint64_t fz_delta_ms(uint8_t code);
 typedef void (*fz_tx_hook)(const uint8_t *frame, size_t len);
 void fz_set_tx_hook(fz_tx_hook hook);
 
-
 /* Frame builders (checksums valid). Return the frame length. buf must hold 14 + 60 + 40 + len. */
 size_t fz_build_arp(uint8_t *buf, uint16_t op, const uint8_t sha[6], uint32_t sip,
 		    const uint8_t tha[6], uint32_t tip);
@@ -99,11 +98,11 @@ struct fz_tcp_seg {
 	uint8_t flags; /* TH_* */
 	uint16_t wnd, urp;
 	const uint8_t *opts;
-	size_t optlen;	    /* bytes of opts; padded with EOL to a multiple of 4 */
-	uint8_t doff_raw;   /* 0: computed; else the 4-bit data offset to write */
+	size_t optlen;	  /* bytes of opts; padded with EOL to a multiple of 4 */
+	uint8_t doff_raw; /* 0: computed; else the 4-bit data offset to write */
 	const uint8_t *payload;
 	size_t paylen;
-	int bad_csum;	    /* 1: corrupt the TCP checksum */
+	int bad_csum; /* 1: corrupt the TCP checksum */
 };
 size_t fz_build_tcp(uint8_t *buf, const struct fz_tcp_seg *s);
 

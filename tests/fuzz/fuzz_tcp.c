@@ -28,12 +28,12 @@
 
 #include "fuzz_host.h"
 
-#define REC_LEN 15
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_ACK 0x10
-#define FLOOD 7
+#define REC_LEN	    15
+#define TH_FIN	    0x01
+#define TH_SYN	    0x02
+#define TH_RST	    0x04
+#define TH_ACK	    0x10
+#define FLOOD	    7
 #define FLOOD_PORT0 51000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -71,8 +71,8 @@ static void conns_reset(void)
 		conns[i].peer_nxt = init[i].isn + (uint32_t)init[i].synced;
 		/* The stack's ISN is a known function of the ports (fuzz_host.h); its own SYN
 		 * (A, C) carries ISN - 1. */
-		conns[i].stack_nxt = fz_isn(init[i].lport, init[i].rport) + (i == FZ_CONN_A ||
-									 i == FZ_CONN_C ? 0 : 1);
+		conns[i].stack_nxt = fz_isn(init[i].lport, init[i].rport) +
+				     (i == FZ_CONN_A || i == FZ_CONN_C ? 0 : 1);
 	}
 }
 
@@ -181,7 +181,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct conn *c = &conns[r[1] & 7];
 		struct fz_tcp_seg s = { 0 };
 		uint8_t frame[1600];
-		size_t optlen = r[3] % 41, optpad = (optlen + 3) & ~(size_t)3, paylen = get16(r + 12);
+		size_t optlen = r[3] % 41, optpad = (optlen + 3) & ~(size_t)3,
+		       paylen = get16(r + 12);
 		int32_t so = (int16_t)get16(r + 4), ao = (int16_t)get16(r + 6);
 		size_t flen;
 
@@ -226,8 +227,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* In order and not corrupted: the peer's next sequence number moves on. */
 		if (s.seq == c->peer_nxt || (s.flags & TH_SYN)) {
 			if (!s.bad_csum && !(s.flags & TH_RST) && s.doff_raw == 0)
-				c->peer_nxt = s.seq + (uint32_t)paylen +
-					      ((s.flags & TH_SYN) != 0) + ((s.flags & TH_FIN) != 0);
+				c->peer_nxt = s.seq + (uint32_t)paylen + ((s.flags & TH_SYN) != 0) +
+					      ((s.flags & TH_FIN) != 0);
 		}
 	}
 	fz_end();

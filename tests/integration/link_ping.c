@@ -19,13 +19,15 @@
 #include <weir/loop.h>
 #include <weir/stack.h>
 
-#define COUNT 20
+#define COUNT	 20
 #define LIMIT_NS (20 * WEIR_NS_PER_S)
 
 static int run_side(int fd, const char *me, const char *peer, double loss, uint64_t seed,
 		    pid_t child)
 {
-	struct weir_link_config lc = { .fd = fd, .name = me, .impair = { .loss = loss, .seed = seed } };
+	struct weir_link_config lc = { .fd = fd,
+				       .name = me,
+				       .impair = { .loss = loss, .seed = seed } };
 	struct weir_stack_config sc = { 0 };
 	struct weir_netdev *dev;
 	struct weir_loop *loop;

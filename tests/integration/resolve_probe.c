@@ -18,12 +18,12 @@ static struct weir_stack *stack;
 static const char *port;
 static int failures, done;
 
-#define CHECK(cond, ...)                                                                   \
-	do {                                                                               \
-		printf("%s: ", (cond) ? "ok" : "FAIL");                                   \
-		printf(__VA_ARGS__);                                                       \
-		printf("\n");                                                              \
-		failures += !(cond);                                                       \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		printf("%s: ", (cond) ? "ok" : "FAIL");                                            \
+		printf(__VA_ARGS__);                                                               \
+		printf("\n");                                                                      \
+		failures += !(cond);                                                               \
 	} while (0)
 
 static int say_hello(struct weir_flow *f, void *arg)
@@ -38,7 +38,8 @@ static void probe(void *arg)
 	char buf[WEIR_IPADDR_STRLEN];
 	struct weir_connect_attempt at[4];
 	struct weir_connect_host_opts o = { .tcp.timeout_ns = 500 * WEIR_NS_PER_MS,
-					    .attempts = at, .max_attempts = 4 };
+					    .attempts = at,
+					    .max_attempts = 4 };
 	struct weir_flow *f = NULL;
 	uint64_t t0, dt;
 	int n, rc;
@@ -48,9 +49,11 @@ static void probe(void *arg)
 	weir_dns_set_server(0, ip);
 	n = weir_resolve(stack, "weir.test", a, 4, 2 * WEIR_NS_PER_S);
 	CHECK(n == 1 && strcmp(weir_ipaddr_format(a[0], buf), "192.0.2.3") == 0,
-	      "DNS: weir.test -> %s (%d)", n > 0 ? weir_ipaddr_format(a[0], buf) : weir_err_name(n), n);
+	      "DNS: weir.test -> %s (%d)", n > 0 ? weir_ipaddr_format(a[0], buf) : weir_err_name(n),
+	      n);
 	n = weir_resolve(stack, "nxname.invalid", a, 4, 2 * WEIR_NS_PER_S);
-	CHECK(n == WEIR_ENOADDR, "DNS: unknown name -> %s (%s)", weir_err_name(n), weir_strerror(n));
+	CHECK(n == WEIR_ENOADDR, "DNS: unknown name -> %s (%s)", weir_err_name(n),
+	      weir_strerror(n));
 
 	/* Refused, then accepted. */
 	weir_hosts_clear();
@@ -60,8 +63,8 @@ static void probe(void *arg)
 	weir_hosts_add("svc", ip);
 	rc = weir_tcp_connect_host(stack, "svc", port, &o, &f);
 	CHECK(rc == 0 && o.n_attempts == 2 && at[0].rc == WEIR_EREFUSED && at[1].rc == 0,
-	      "connect_host: %zu attempts (%s, then %s)", o.n_attempts,
-	      weir_err_name(at[0].rc), o.n_attempts > 1 ? weir_err_name(at[1].rc) : "-");
+	      "connect_host: %zu attempts (%s, then %s)", o.n_attempts, weir_err_name(at[0].rc),
+	      o.n_attempts > 1 ? weir_err_name(at[1].rc) : "-");
 	if (rc == 0) {
 		weir_flow_close(f);
 		weir_flow_free(f);

@@ -100,8 +100,9 @@
  * buffers (upstream's tests run with TCP_MSS 536). The pool exists only for the tests (the profile
  * has none), so its buffer size is ours to pick: what lwIP computes for an MSS of 536. */
 #undef PBUF_POOL_BUFSIZE
-#define PBUF_POOL_BUFSIZE LWIP_MEM_ALIGN_SIZE(536 + PBUF_IP_HLEN + PBUF_TRANSPORT_HLEN + \
-					      PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
+#define PBUF_POOL_BUFSIZE                                                                          \
+	LWIP_MEM_ALIGN_SIZE(536 + PBUF_IP_HLEN + PBUF_TRANSPORT_HLEN +                             \
+			    PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
 #endif
 
 #if WEIR_LWIP_UNIT_OOSEQ_UNLIMITED

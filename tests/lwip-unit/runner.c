@@ -53,9 +53,9 @@ static const struct lwip_unit_suite suites[] = {
 #elif WEIR_LWIP_UNIT_OOSEQ_UNLIMITED
 	{ "tcp_oos", tcp_oos_suite },
 #else
-	{ "def", def_suite },	  { "netif", netif_suite },	{ "timers", timers_suite },
-	{ "dhcp", dhcp_suite },	  { "etharp", etharp_suite },	{ "ip4", ip4_suite },
-	{ "tcp", tcp_suite },	  { "tcp_oos", tcp_oos_suite }, { "udp", udp_suite },
+	{ "def", def_suite },	{ "netif", netif_suite },     { "timers", timers_suite },
+	{ "dhcp", dhcp_suite }, { "etharp", etharp_suite },   { "ip4", ip4_suite },
+	{ "tcp", tcp_suite },	{ "tcp_oos", tcp_oos_suite }, { "udp", udp_suite },
 #endif
 };
 
@@ -125,8 +125,7 @@ static void count_teardown(void)
 static int suite_tests;
 
 /* Called by every suite: one test case per test, named after it, with the suite's fixture. */
-Suite *create_suite(const char *name, testfunc *tests, size_t num_tests, SFun setup,
-		    SFun teardown)
+Suite *create_suite(const char *name, testfunc *tests, size_t num_tests, SFun setup, SFun teardown)
 {
 	Suite *s = suite_create(name);
 
@@ -236,11 +235,12 @@ int main(int argc, char **argv)
 		return usage();
 	}
 	for (int i = 3; i < argc; i++) {
-		struct test_list *l = strcmp(argv[i], "-o") == 0 ? &compiled_out :
-				      strcmp(argv[i], "-x") == 0 ? &excluded :
-								   NULL;
+		struct test_list *l = strcmp(argv[i], "-o") == 0   ? &compiled_out
+				      : strcmp(argv[i], "-x") == 0 ? &excluded
+								   : NULL;
 
-		if (l == NULL || i + 1 == argc || l->n == (int)(sizeof(l->names) / sizeof(l->names[0])))
+		if (l == NULL || i + 1 == argc ||
+		    l->n == (int)(sizeof(l->names) / sizeof(l->names[0])))
 			return usage();
 		l->names[l->n++] = argv[++i];
 	}

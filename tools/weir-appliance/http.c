@@ -288,9 +288,9 @@ static int send_status(struct http_conn *c, int status, int head_only, int keep_
 			    http_status_str((enum http_status)status));
 
 	iov[0].base = hdr;
-	iov[0].len = format_head(hdr, sizeof(hdr), status, "text/plain; charset=utf-8",
-				 (uint64_t)blen, keep_alive,
-				 status == 405 ? "Allow: GET, HEAD\r\n" : "");
+	iov[0].len =
+		format_head(hdr, sizeof(hdr), status, "text/plain; charset=utf-8", (uint64_t)blen,
+			    keep_alive, status == 405 ? "Allow: GET, HEAD\r\n" : "");
 	iov[1].base = body;
 	iov[1].len = (size_t)blen;
 	return weir_flow_writev(c->flow, iov, head_only ? 1 : 2);
@@ -440,14 +440,16 @@ void http_handler(struct weir_flow *f, void *arg)
 
 		if (c->in_pos == c->in_len) {
 			ssize_t n = weir_flow_read_into_until(f, c->in, sizeof(c->in),
-							      weir_clock_now_ns() + HTTP_IDLE_TIMEOUT_NS);
+							      weir_clock_now_ns() +
+								      HTTP_IDLE_TIMEOUT_NS);
 
 			/* EOF (the client half-closed) comes only after every complete request
 			 * in the buffer was answered; a partial one is dropped. */
 			if (n == WEIR_ETIMEDOUT)
-				weir_log_debug("flow %llu: idle for %llu s, closing",
-					       (unsigned long long)weir_flow_id(f),
-					       (unsigned long long)(HTTP_IDLE_TIMEOUT_NS / WEIR_NS_PER_S));
+				weir_log_debug(
+					"flow %llu: idle for %llu s, closing",
+					(unsigned long long)weir_flow_id(f),
+					(unsigned long long)(HTTP_IDLE_TIMEOUT_NS / WEIR_NS_PER_S));
 			if (n <= 0)
 				break;
 			c->in_pos = 0;

@@ -32,7 +32,7 @@
 
 #include "services.h"
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE   2
 #define MAX_SERVICES 16
 
 static const char usage[] =
@@ -224,8 +224,8 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 		if (o->nservices == MAX_SERVICES)
 			die_usage("serve", "at most %s services", "16");
 		if (service_parse(arg, &o->services[o->nservices], &why) < 0) {
-			fprintf(stderr, "weir-appliance: %sserve: '%s': %s (see --help)\n", where, arg,
-				why);
+			fprintf(stderr, "weir-appliance: %sserve: '%s': %s (see --help)\n", where,
+				arg, why);
 			exit(EXIT_USAGE);
 		}
 		for (unsigned i = 0; i < o->nservices; i++)
@@ -261,12 +261,14 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 		break;
 	case 'd':
 		if (parse_uint(arg, 86400, &v) < 0)
-			die_usage("drain-timeout", "'%s' is not a number of seconds (0..86400)", arg);
+			die_usage("drain-timeout", "'%s' is not a number of seconds (0..86400)",
+				  arg);
 		o->drain_s = (unsigned)v;
 		break;
 	case 'S':
 		if (parse_uint(arg, 86400, &v) < 0 || v == 0)
-			die_usage("stats-interval", "'%s' is not a number of seconds (1..86400)", arg);
+			die_usage("stats-interval", "'%s' is not a number of seconds (1..86400)",
+				  arg);
 		o->stats_s = (unsigned)v;
 		break;
 	case 'p':
@@ -309,7 +311,8 @@ static void read_config(struct options *o, const char *path)
 	int lineno = 0;
 
 	if (f == NULL) {
-		fprintf(stderr, "weir-appliance: config: cannot read %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "weir-appliance: config: cannot read %s: %s\n", path,
+			strerror(errno));
 		exit(EXIT_USAGE);
 	}
 	atexit(free_config_values);
@@ -359,14 +362,14 @@ static void read_config(struct options *o, const char *path)
 	where[0] = '\0';
 }
 
-/* --- running ------------------------------------------------------------------------------------ */
+/* --- running ---------------------------------------------------------------------------------- */
 
 struct sig_source {
 	int fd;
 	struct weir_loop *loop;
-	int stops;	/* SIGINT/SIGTERM received */
-	int last_stop;	/* which one */
-	int stats_now;	/* SIGUSR1 received */
+	int stops;     /* SIGINT/SIGTERM received */
+	int last_stop; /* which one */
+	int stats_now; /* SIGUSR1 received */
 };
 
 static int sig_poll(void *arg)
@@ -392,7 +395,7 @@ static const struct weir_loop_source_ops sig_ops = { .poll = sig_poll };
 
 static struct options opts;
 static struct weir_stack *stack;
-static struct weir_netdev *dev;	/* what the stack runs on (the capture wrapper, with --pcap) */
+static struct weir_netdev *dev;	     /* what the stack runs on (the capture wrapper, with --pcap) */
 static struct weir_netdev *base_dev; /* the device itself */
 static int fibers_up;
 
@@ -412,17 +415,16 @@ static void print_stats(void)
 		in += opts.services[i].bytes_in;
 		out += opts.services[i].bytes_out;
 	}
-	weir_log_info("stats: flows open %llu accepted %llu refused %llu; bytes in %llu out %llu "
-		      "(ended flows); frames rx %llu tx %llu; drops %llu; syn-cookies sent %llu "
-		      "accepted %llu",
-		      (unsigned long long)open, (unsigned long long)accepted,
-		      (unsigned long long)refused, (unsigned long long)in, (unsigned long long)out,
-		      (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
-		      (unsigned long long)(st.drop_runt + st.drop_wrap + st.drop_input +
-					   st.drop_tx_full + st.drop_tx_error + st.drop_tx_oversize +
-					   st.drop_tx_chain),
-		      (unsigned long long)st.syncookies_sent,
-		      (unsigned long long)st.syncookies_accepted);
+	weir_log_info(
+		"stats: flows open %llu accepted %llu refused %llu; bytes in %llu out %llu "
+		"(ended flows); frames rx %llu tx %llu; drops %llu; syn-cookies sent %llu "
+		"accepted %llu",
+		(unsigned long long)open, (unsigned long long)accepted, (unsigned long long)refused,
+		(unsigned long long)in, (unsigned long long)out, (unsigned long long)st.rx_frames,
+		(unsigned long long)st.tx_frames,
+		(unsigned long long)(st.drop_runt + st.drop_wrap + st.drop_input + st.drop_tx_full +
+				     st.drop_tx_error + st.drop_tx_oversize + st.drop_tx_chain),
+		(unsigned long long)st.syncookies_sent, (unsigned long long)st.syncookies_accepted);
 }
 
 static void stats_fiber(void *arg)
@@ -551,8 +553,8 @@ static int bring_up(struct weir_loop *loop, const struct sig_source *ss, unsigne
 		weir_log_info("serving %s on port %u", service_name(sv), sv->port);
 	}
 	if (opts.stats_s > 0)
-		weir_fiber_spawn(NULL, stats_fiber, NULL, &(struct weir_fiber_opts){ .name = "stats" },
-				 NULL);
+		weir_fiber_spawn(NULL, stats_fiber, NULL,
+				 &(struct weir_fiber_opts){ .name = "stats" }, NULL);
 	if (opts.cfg.dhcp) {
 		uint64_t deadline = weir_clock_now_ns() + 30 * WEIR_NS_PER_S;
 
@@ -645,16 +647,17 @@ static void print_summary(const struct sig_source *ss, uint64_t t_stop, unsigned
 		in += opts.services[i].bytes_in;
 		out_bytes += opts.services[i].bytes_out;
 	}
-	weir_log_info("stopped%s after %llu ms: %u flows closed before finishing; bytes in %llu "
-		      "out %llu; frames rx %llu tx %llu; device: runts %llu, padded %llu, "
-		      "oversize %llu, no buffer %llu, super-frames %llu, checksums left by Linux %llu",
-		      ss->stops >= 2 ? " at once (second signal)" : "",
-		      (unsigned long long)((weir_clock_now_ns() - t_stop) / WEIR_NS_PER_MS),
-		      closed_by_force, (unsigned long long)in, (unsigned long long)out_bytes,
-		      (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
-		      (unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
-		      (unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf,
-		      (unsigned long long)ts.rx_super, (unsigned long long)ts.rx_csum_partial);
+	weir_log_info(
+		"stopped%s after %llu ms: %u flows closed before finishing; bytes in %llu "
+		"out %llu; frames rx %llu tx %llu; device: runts %llu, padded %llu, "
+		"oversize %llu, no buffer %llu, super-frames %llu, checksums left by Linux %llu",
+		ss->stops >= 2 ? " at once (second signal)" : "",
+		(unsigned long long)((weir_clock_now_ns() - t_stop) / WEIR_NS_PER_MS),
+		closed_by_force, (unsigned long long)in, (unsigned long long)out_bytes,
+		(unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
+		(unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
+		(unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf,
+		(unsigned long long)ts.rx_super, (unsigned long long)ts.rx_csum_partial);
 }
 
 int main(int argc, char **argv)

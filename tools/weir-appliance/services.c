@@ -16,7 +16,7 @@
 
 static const char *const kind_names[] = {
 	[SERVICE_ECHO] = "echo", [SERVICE_DISCARD] = "discard", [SERVICE_CHARGEN] = "chargen",
-	[SERVICE_HTTP] = "http", [SERVICE_PROXY] = "proxy", [SERVICE_UDP_ECHO] = "udp-echo",
+	[SERVICE_HTTP] = "http", [SERVICE_PROXY] = "proxy",	[SERVICE_UDP_ECHO] = "udp-echo",
 };
 
 const char *service_name(const struct service *sv)
@@ -123,14 +123,13 @@ void service_log_end(struct service *sv, struct weir_flow *f, uint64_t t0)
 	weir_flow_dst(f, &ip, &port);
 	sv->bytes_in += st.bytes_in;
 	sv->bytes_out += st.bytes_out;
-	weir_log_info("%s: flow %llu from %s:%u ended after %llu ms: %s (in %llu B, out %llu B, "
-		      "retransmitted %llu)",
-		      service_name(sv), (unsigned long long)weir_flow_id(f),
-		      weir_ipaddr_format(ip, a), port,
-		      (unsigned long long)((weir_clock_now_ns() - t0) / WEIR_NS_PER_MS),
-		      weir_close_reason_str(weir_flow_close_reason(f)),
-		      (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
-		      (unsigned long long)st.retransmissions);
+	weir_log_info(
+		"%s: flow %llu from %s:%u ended after %llu ms: %s (in %llu B, out %llu B, "
+		"retransmitted %llu)",
+		service_name(sv), (unsigned long long)weir_flow_id(f), weir_ipaddr_format(ip, a),
+		port, (unsigned long long)((weir_clock_now_ns() - t0) / WEIR_NS_PER_MS),
+		weir_close_reason_str(weir_flow_close_reason(f)), (unsigned long long)st.bytes_in,
+		(unsigned long long)st.bytes_out, (unsigned long long)st.retransmissions);
 }
 
 /* Ends a served flow: close unless something already ended it, then log. */
@@ -278,8 +277,10 @@ static void proxy_handler(struct weir_flow *client, void *arg)
 		char ip[WEIR_IPADDR_STRLEN];
 
 		/* Backend down: close the client cleanly (FIN), keep serving others. */
-		weir_log_warn("proxy: flow %llu: backend %s:%u: %s", (unsigned long long)weir_flow_id(client),
-			      weir_ipaddr_format(sv->backend_ip, ip), sv->backend_port, weir_strerror(rc));
+		weir_log_warn("proxy: flow %llu: backend %s:%u: %s",
+			      (unsigned long long)weir_flow_id(client),
+			      weir_ipaddr_format(sv->backend_ip, ip), sv->backend_port,
+			      weir_strerror(rc));
 		weir_scope_close(scope);
 		finish(sv, client, t0);
 		return;
@@ -289,7 +290,8 @@ static void proxy_handler(struct weir_flow *client, void *arg)
 	if (weir_fiber_spawn(scope, pump_fiber, &a, NULL, &up) == 0) {
 		pump_run(&b);
 		if (b.rc < 0)
-			weir_fiber_cancel(up); /* the backend failed: stop the other direction too */
+			weir_fiber_cancel(
+				up); /* the backend failed: stop the other direction too */
 		weir_fiber_join(up);
 	}
 	if (a.rc < 0 || b.rc < 0) {
@@ -334,11 +336,12 @@ void service_stop_udp(struct service *sv)
 int service_start(struct service *sv, struct weir_stack *stack, const struct weir_flow_opts *fo)
 {
 	static const weir_flow_handler handlers[] = {
-		[SERVICE_ECHO] = echo_handler,	   [SERVICE_DISCARD] = discard_handler,
+		[SERVICE_ECHO] = echo_handler,	     [SERVICE_DISCARD] = discard_handler,
 		[SERVICE_CHARGEN] = chargen_handler, [SERVICE_HTTP] = http_handler,
 		[SERVICE_PROXY] = proxy_handler,
 	};
-	struct weir_tcp_listen_opts o = { .port = sv->port, .reuse_addr = 1,
+	struct weir_tcp_listen_opts o = { .port = sv->port,
+					  .reuse_addr = 1,
 					  .max_connections = sv->max_connections };
 
 	if (fo != NULL)

@@ -19,15 +19,15 @@ enum service_kind {
 struct service {
 	enum service_kind kind;
 	uint16_t port;
-	char dir[PATH_MAX];		 /* http: the document root, resolved (realpath) */
-	struct weir_ipaddr backend_ip;	 /* proxy */
-	uint16_t backend_port;		 /* proxy */
-	unsigned max_connections;	 /* 0: no limit */
+	char dir[PATH_MAX];	       /* http: the document root, resolved (realpath) */
+	struct weir_ipaddr backend_ip; /* proxy */
+	uint16_t backend_port;	       /* proxy */
+	unsigned max_connections;      /* 0: no limit */
 	struct weir_stack *stack;
-	struct weir_listener *listener;	 /* TCP services */
-	struct weir_udp *udp;		 /* udp-echo */
+	struct weir_listener *listener; /* TCP services */
+	struct weir_udp *udp;		/* udp-echo */
 	struct weir_fiber *udp_fiber;
-	uint64_t bytes_in, bytes_out;	 /* over all flows, for the stats line */
+	uint64_t bytes_in, bytes_out; /* over all flows, for the stats line */
 };
 
 /* Parses echo:PORT, discard:PORT, chargen:PORT, http:PORT:DIR or proxy:PORT=HOST:PORT. On

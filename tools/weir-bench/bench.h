@@ -9,10 +9,10 @@
  * request/response and the connection-rate workloads). Both backends speak the same protocol,
  * so any client runs against any server. */
 #define BENCH_DEFAULT_PORT 5300
-#define BENCH_MSG 64		 /* request and reply size for rr and crr */
-#define BENCH_CHUNK (64 * 1024)	 /* bytes per write in bulk */
-#define BENCH_MAX_FLOWS 64
-#define BENCH_RR_WARMUP 200	 /* round trips before rr starts recording (ARP, cwnd) */
+#define BENCH_MSG	   64	       /* request and reply size for rr and crr */
+#define BENCH_CHUNK	   (64 * 1024) /* bytes per write in bulk */
+#define BENCH_MAX_FLOWS	   64
+#define BENCH_RR_WARMUP	   200 /* round trips before rr starts recording (ARP, cwnd) */
 
 enum bench_test {
 	BENCH_BULK,
@@ -22,14 +22,14 @@ enum bench_test {
 
 struct bench_opts {
 	enum bench_test test;
-	unsigned flows;		 /* bulk: parallel flows */
-	double duration_s;	 /* client: how long to run */
-	const char *peer;	 /* client: server address (dotted quad) */
-	uint16_t port;		 /* base port */
-	int kernel;		 /* 1: Linux sockets instead of weir */
-	const char *netdev;	 /* weir: device spec for weir_netdev_open ("tap:IF", "dpdk:...") */
-	const char *ip;		 /* weir: our ADDR/PREFIX */
-	const char *bind_ip;	 /* kernel server: address to bind (NULL: any) */
+	unsigned flows;	     /* bulk: parallel flows */
+	double duration_s;   /* client: how long to run */
+	const char *peer;    /* client: server address (dotted quad) */
+	uint16_t port;	     /* base port */
+	int kernel;	     /* 1: Linux sockets instead of weir */
+	const char *netdev;  /* weir: device spec for weir_netdev_open ("tap:IF", "dpdk:...") */
+	const char *ip;	     /* weir: our ADDR/PREFIX */
+	const char *bind_ip; /* kernel server: address to bind (NULL: any) */
 	int server_cpu, client_cpu; /* link mode: CPUs to pin to (-1: none) */
 };
 
@@ -37,12 +37,12 @@ struct bench_opts {
 struct bench_result {
 	enum bench_test test;
 	unsigned flows;
-	double seconds;	   /* from the first byte to the last one acknowledged (bulk: peer's EOF) */
-	uint64_t bytes;	   /* bulk: payload bytes delivered */
-	uint64_t ops;	   /* rr: round trips recorded; crr: connections completed */
-	uint64_t errors;   /* crr: connections that failed */
-	uint64_t retrans;  /* bulk: segments the client sent again (a diagnosis, not a figure) */
-	uint64_t *lat_ns;  /* rr: one round-trip time per op (malloc'd) */
+	double seconds;	  /* from the first byte to the last one acknowledged (bulk: peer's EOF) */
+	uint64_t bytes;	  /* bulk: payload bytes delivered */
+	uint64_t ops;	  /* rr: round trips recorded; crr: connections completed */
+	uint64_t errors;  /* crr: connections that failed */
+	uint64_t retrans; /* bulk: segments the client sent again (a diagnosis, not a figure) */
+	uint64_t *lat_ns; /* rr: one round-trip time per op (malloc'd) */
 	size_t lat_len, lat_cap;
 };
 

@@ -57,7 +57,7 @@ static void set_nodelay(int fd)
 /* ---- server ---- */
 
 /* epoll data: the fd, and whether it echoes (bit 32) or is a listener (bit 33). */
-#define EV_ECHO (1ull << 32)
+#define EV_ECHO	  (1ull << 32)
 #define EV_LISTEN (1ull << 33)
 
 static int listen_on(int ep, const char *ip, uint16_t port, uint64_t kind)
@@ -141,8 +141,8 @@ int bench_kernel_server(const struct bench_opts *o)
 	le = listen_on(ep, o->bind_ip, (uint16_t)(o->port + 1), EV_ECHO);
 	if (ld < 0 || le < 0)
 		goto out;
-	printf("ready kernel server %s ports %u,%u\n", o->bind_ip ? o->bind_ip : "0.0.0.0",
-	       o->port, o->port + 1);
+	printf("ready kernel server %s ports %u,%u\n", o->bind_ip ? o->bind_ip : "0.0.0.0", o->port,
+	       o->port + 1);
 	fflush(stdout);
 	while (!bench_stop) {
 		int n = epoll_wait(ep, evs, 64, 200);
@@ -158,8 +158,8 @@ int bench_kernel_server(const struct bench_opts *o)
 			if (evs[i].data.u64 & EV_LISTEN) {
 				int c;
 
-				while ((c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >=
-				       0) {
+				while ((c = accept4(fd, NULL, NULL,
+						    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 					struct epoll_event ev = { .events = EPOLLIN };
 
 					if (is_echo)

@@ -41,10 +41,13 @@ static const char usage[] =
 	"Workloads (client --test):\n"
 	"  bulk  N flows (--flows, default 1) each write 64 KiB chunks to the discard port for\n"
 	"        --duration seconds, then half-close and wait for the server's EOF: prints gbit_s\n"
-	"  rr    one flow, 64-byte request and 64-byte reply, back to back: prints mean, p50, p99,\n"
+	"  rr    one flow, 64-byte request and 64-byte reply, back to back: prints mean, p50, "
+	"p99,\n"
 	"        p99.9 round-trip time in microseconds (after %d warm-up round trips)\n"
-	"  crr   connect, 64-byte request and reply, close, repeated: prints connections per second\n"
-	"Ports: P (default %d) discards, P+1 echoes. SPEC is a weir_netdev_open() spec: tap:IFNAME,\n"
+	"  crr   connect, 64-byte request and reply, close, repeated: prints connections per "
+	"second\n"
+	"Ports: P (default %d) discards, P+1 echoes. SPEC is a weir_netdev_open() spec: "
+	"tap:IFNAME,\n"
 	"dpdk:EAL ARGS[,port=N]. link forks a weir server (192.0.2.2) and runs a weir client\n"
 	"(192.0.2.1) over the link driver; --cpus pins them (server first).\n"
 	"Example: weir-bench link --test rr --duration 2\n";
@@ -255,8 +258,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bench_opts o = { .flows = 1, .duration_s = 2.0, .port = BENCH_DEFAULT_PORT,
-				.server_cpu = -1, .client_cpu = -1 };
+	struct bench_opts o = { .flows = 1,
+				.duration_s = 2.0,
+				.port = BENCH_DEFAULT_PORT,
+				.server_cpu = -1,
+				.client_cpu = -1 };
 	struct bench_result r = { 0 };
 	const char *role;
 	int have_test = 0, ch, rc;
@@ -296,7 +302,8 @@ int main(int argc, char **argv)
 		case 'd':
 			errno = 0;
 			o.duration_s = strtod(optarg, &end);
-			if (errno || *end != '\0' || !(o.duration_s >= 0.05 && o.duration_s <= 3600))
+			if (errno || *end != '\0' ||
+			    !(o.duration_s >= 0.05 && o.duration_s <= 3600))
 				return bad("--duration (0.05..3600 seconds)", optarg);
 			break;
 		case 'p':

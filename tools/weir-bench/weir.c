@@ -368,8 +368,9 @@ static void client_main(void *arg)
 	}
 	c->start_ns = weir_clock_now_ns();
 	c->deadline_ns = c->start_ns + (uint64_t)(c->o->duration_s * 1e9);
-	c->rc = c->o->test == BENCH_BULK ? run_bulk(c) : c->o->test == BENCH_RR ? run_rr(c)
-										 : run_crr(c);
+	c->rc = c->o->test == BENCH_BULK ? run_bulk(c)
+		: c->o->test == BENCH_RR ? run_rr(c)
+					 : run_crr(c);
 	c->done = 1;
 }
 

@@ -40,8 +40,8 @@ struct weir_link_config {
 	int fd;		  /* one end of socketpair(AF_UNIX, SOCK_SEQPACKET); the netdev owns it */
 	const char *name; /* for logs ("a", "b"); may be NULL */
 	uint8_t mac[WEIR_ETH_ALEN]; /* reported in caps; all zero lets the stack choose */
-	uint16_t mtu;	  /* 0: 1500 */
-	unsigned rx_frames; /* receive buffers (0: 256) */
+	uint16_t mtu;		    /* 0: 1500 */
+	unsigned rx_frames;	    /* receive buffers (0: 256) */
 	struct weir_link_impair impair;
 };
 

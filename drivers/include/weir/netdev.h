@@ -17,10 +17,10 @@
 #define WEIR_ETH_ALEN 6
 #define WEIR_ETH_HLEN 14
 /* The Ethernet minimum frame without FCS. lwIP 2.1.3's ip4_input reads IP header fields before
- * checking the length (an over-read our fuzzer found), so no frame shorter than this may reach it. Every driver
- * therefore drops frames shorter than an Ethernet header (runts) and zero-pads the others up to
- * 60 bytes, as the wire would have: Linux TAP and lwIP itself send 42-byte ARP frames unpadded,
- * and dropping those would break ARP. Receive buffers are always at least this large. */
+ * checking the length (an over-read our fuzzer found), so no frame shorter than this may reach it.
+ * Every driver therefore drops frames shorter than an Ethernet header (runts) and zero-pads the
+ * others up to 60 bytes, as the wire would have: Linux TAP and lwIP itself send 42-byte ARP frames
+ * unpadded, and dropping those would break ARP. Receive buffers are always at least this large. */
 #define WEIR_ETH_MIN_FRAME 60
 /* Bytes the stack may use inside each received frame descriptor (holds lwIP's pbuf_custom). */
 #define WEIR_FRAME_STACK_PRIV 64
@@ -70,8 +70,8 @@ struct weir_netdev_caps {
 	uint16_t mtu;		    /* largest IP packet the device carries */
 	uint32_t offloads;	    /* enum weir_netdev_offload bits */
 	uint16_t rx_queues, tx_queues;
-	int fd;			    /* readable when rx_burst has work; -1 if poll-mode */
-	int poll_mode;		    /* 1: the loop must busy-poll this device */
+	int fd;	       /* readable when rx_burst has work; -1 if poll-mode */
+	int poll_mode; /* 1: the loop must busy-poll this device */
 	/* Poll-mode devices only: nonzero lets the loop sleep when the device is idle; the device
 	 * then bounds the sleep through next_deadline_ns (e.g. DPDK's idle_sleep_us=N). */
 	uint32_t idle_sleep_us;
@@ -79,12 +79,12 @@ struct weir_netdev_caps {
 
 struct weir_netdev_stats {
 	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
-	uint64_t rx_runts;     /* dropped: shorter than an Ethernet header (WEIR_ETH_HLEN) */
-	uint64_t rx_padded;    /* shorter than WEIR_ETH_MIN_FRAME, zero-padded up to it */
-	uint64_t rx_oversize;  /* dropped: larger than the receive buffers */
-	uint64_t rx_nobuf;     /* rx calls that left frames waiting: every buffer was held */
+	uint64_t rx_runts;    /* dropped: shorter than an Ethernet header (WEIR_ETH_HLEN) */
+	uint64_t rx_padded;   /* shorter than WEIR_ETH_MIN_FRAME, zero-padded up to it */
+	uint64_t rx_oversize; /* dropped: larger than the receive buffers */
+	uint64_t rx_nobuf;    /* rx calls that left frames waiting: every buffer was held */
 	uint64_t rx_errors, tx_errors;
-	uint64_t tx_full;      /* times the transmit queue was found full (EAGAIN) */
+	uint64_t tx_full; /* times the transmit queue was found full (EAGAIN) */
 	/* What only one driver counts is in that driver's own stats call (weir_tap_get_stats,
 	 * weir_link_get_stats, weir_dpdk_get_stats). */
 };

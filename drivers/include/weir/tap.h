@@ -10,10 +10,10 @@
 #include <weir/netdev.h>
 
 struct weir_tap_config {
-	const char *ifname;  /* required, at most 15 characters */
-	unsigned rx_frames;  /* receive buffers (0: CONFIG_WEIR_TAP_RX_FRAMES) */
-	unsigned rx_burst;   /* frames read per rx_burst at most (0: 32) */
-	uint16_t mtu;        /* 0: 1500 */
+	const char *ifname; /* required, at most 15 characters */
+	unsigned rx_frames; /* receive buffers (0: CONFIG_WEIR_TAP_RX_FRAMES) */
+	unsigned rx_burst;  /* frames read per rx_burst at most (0: 32) */
+	uint16_t mtu;	    /* 0: 1500 */
 	/* 0 (default): Linux may hand over TCP super-frames of up to 64 KiB and leave checksums
 	 * to us (virtio_net_hdr offload; each receive buffer is then 64 KiB). 1: plain frames. */
 	int no_offload;

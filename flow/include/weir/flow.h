@@ -27,19 +27,19 @@ struct weir_flow;
 struct weir_listener;
 
 /* Why a flow ended. */
-#define WEIR_CLOSE_REASON_MAP(X)                                                           \
-	X(NONE, "open")                                                                    \
-	X(PEER_FIN, "peer closed (FIN) and we closed")                                     \
-	X(PEER_RST, "peer reset (RST)")                                                    \
-	X(RETRANSMIT, "retransmission limit reached")                                      \
-	X(KEEPALIVE, "keepalive probes unanswered")                                        \
-	X(USER_TIMEOUT, "user timeout: data unacknowledged too long")                      \
-	X(FIN_WAIT_TIMEOUT, "peer never finished after our FIN")                           \
-	X(LOCAL_CLOSE, "closed locally")                                                   \
-	X(LOCAL_ABORT, "aborted locally (RST sent)")                                       \
-	X(CONNECT_REFUSED, "connection refused")                                           \
-	X(CONNECT_TIMEOUT, "connect timed out")                                            \
-	X(CONNECT_CANCELED, "connect canceled")                                            \
+#define WEIR_CLOSE_REASON_MAP(X)                                                                   \
+	X(NONE, "open")                                                                            \
+	X(PEER_FIN, "peer closed (FIN) and we closed")                                             \
+	X(PEER_RST, "peer reset (RST)")                                                            \
+	X(RETRANSMIT, "retransmission limit reached")                                              \
+	X(KEEPALIVE, "keepalive probes unanswered")                                                \
+	X(USER_TIMEOUT, "user timeout: data unacknowledged too long")                              \
+	X(FIN_WAIT_TIMEOUT, "peer never finished after our FIN")                                   \
+	X(LOCAL_CLOSE, "closed locally")                                                           \
+	X(LOCAL_ABORT, "aborted locally (RST sent)")                                               \
+	X(CONNECT_REFUSED, "connection refused")                                                   \
+	X(CONNECT_TIMEOUT, "connect timed out")                                                    \
+	X(CONNECT_CANCELED, "connect canceled")                                                    \
 	X(STACK_CLOSED, "stack closed")
 enum weir_close_reason {
 #define WEIR__CR_ENUM(name, str) WEIR_CLOSE_##name,
@@ -58,8 +58,8 @@ struct weir_keepalive {
 struct weir_flow_opts {
 	struct weir_keepalive keepalive;
 	/* RFC 5482 user timeout: data unacknowledged for longer ends the flow
-	 * (WEIR_CLOSE_USER_TIMEOUT), whatever the retransmission count; an idle flow with nothing in
-	 * flight is not affected. 0: off (lwIP's retransmission limit applies). */
+	 * (WEIR_CLOSE_USER_TIMEOUT), whatever the retransmission count; an idle flow with nothing
+	 * in flight is not affected. 0: off (lwIP's retransmission limit applies). */
 	uint32_t user_timeout_ms;
 	int nodelay; /* 1: Nagle off for every write */
 	/* After our FIN, how long to wait for the peer's (FIN_WAIT_2). 0: 60 s. */
@@ -153,8 +153,9 @@ ssize_t weir_flow_read_into_until(struct weir_flow *f, void *dst, size_t cap, ui
  * never a partial write, any length. After the first write error every later write fails with
  * the same code. May yield. Returns 0 (len 0, data NULL or not: nothing to do), WEIR_EINVAL (NULL
  * flow, NULL data with len > 0, a length above SSIZE_MAX, more than WEIR_FLOW_IOV_MAX pieces),
- * WEIR_ECLOSED (we shut down writing, or closed; the stack closed), WEIR_ERESET, WEIR_ETIMEDOUT, WEIR_ECANCELED (some bytes may have been
- * accepted: the flow's write side is then unusable, later writes return WEIR_ECANCELED). */
+ * WEIR_ECLOSED (we shut down writing, or closed; the stack closed), WEIR_ERESET, WEIR_ETIMEDOUT,
+ * WEIR_ECANCELED (some bytes may have been accepted: the flow's write side is then unusable, later
+ * writes return WEIR_ECANCELED). */
 int weir_flow_write(struct weir_flow *f, const void *data, size_t len);
 struct weir_iov {
 	const void *base; /* may be NULL only when len is 0 */
@@ -169,8 +170,8 @@ int weir_flow_writev_nodelay(struct weir_flow *f, const struct weir_iov *iov, un
 /* Per-flow Nagle switch (1: off). Returns 0, WEIR_EINVAL, WEIR_ECLOSED. */
 int weir_flow_set_nodelay(struct weir_flow *f, int nodelay);
 
-#define WEIR_SHUT_RD 1
-#define WEIR_SHUT_WR 2
+#define WEIR_SHUT_RD   1
+#define WEIR_SHUT_WR   2
 #define WEIR_SHUT_RDWR 3
 /* WR: queued data is sent, then FIN; reading goes on. RD: reads return WEIR_ECLOSED at once and
  * later input is discarded without resetting the peer. Does not block. Returns 0, WEIR_EINVAL,
@@ -200,13 +201,13 @@ int weir_flow_dst(const struct weir_flow *f, struct weir_ipaddr *ip, uint16_t *p
 enum weir_close_reason weir_flow_close_reason(const struct weir_flow *f);
 
 struct weir_flow_stats {
-	uint64_t bytes_in, bytes_out;	  /* delivered to reads / accepted from writes */
+	uint64_t bytes_in, bytes_out;	    /* delivered to reads / accepted from writes */
 	uint64_t segments_in, segments_out; /* TCP segments, headers included */
-	uint64_t retransmissions;	  /* segments sent again */
-	uint32_t srtt_ms;		  /* smoothed RTT (lwIP's, slow-timer granularity) */
-	uint32_t rto_ms;		  /* retransmission timeout, backoff included */
-	uint32_t cwnd, snd_wnd, rcv_wnd;  /* bytes */
-	uint32_t snd_queued;		  /* bytes accepted and not yet acknowledged */
+	uint64_t retransmissions;	    /* segments sent again */
+	uint32_t srtt_ms;		    /* smoothed RTT (lwIP's, slow-timer granularity) */
+	uint32_t rto_ms;		    /* retransmission timeout, backoff included */
+	uint32_t cwnd, snd_wnd, rcv_wnd;    /* bytes */
+	uint32_t snd_queued;		    /* bytes accepted and not yet acknowledged */
 };
 /* Fills *out. Once the connection is gone the window fields are 0, and srtt_ms and rto_ms keep
  * their last values. Returns 0 or WEIR_EINVAL. */

@@ -15,21 +15,21 @@
 
 #define WEIR_NAME_MAX 255
 
-/* --- services ---------------------------------------------------------------------------------- */
+/* --- services --------------------------------------------------------------------------------- */
 /* "http" -> 80, "80" -> 80, from a built-in table of common IANA TCP services. Returns 0,
  * WEIR_ENOADDR (unknown name) or WEIR_EINVAL (NULL, bad number). */
 int weir_service_port(const char *service, uint16_t *port);
 /* 80 -> "http"; NULL if the port has no name in the table. */
 const char *weir_service_name(uint16_t port);
 
-/* --- hosts table ------------------------------------------------------------------------------- */
+/* --- hosts table ------------------------------------------------------------------------------ */
 /* Adds name -> addr (a name may have several addresses, tried in the order added). Returns 0,
  * WEIR_EINVAL (NULL, empty or over-long name, 0.0.0.0), WEIR_ENOMEM (table full: 64 entries). */
 int weir_hosts_add(const char *name, struct weir_ipaddr addr);
 /* Empties the table. */
 void weir_hosts_clear(void);
 
-/* --- DNS ----------------------------------------------------------------------------------------- */
+/* --- DNS -------------------------------------------------------------------------------------- */
 /* Sets DNS server i (0 or 1). Returns 0 or WEIR_EINVAL. */
 int weir_dns_set_server(unsigned i, struct weir_ipaddr server);
 
@@ -43,7 +43,7 @@ int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr 
  * dotted quad. Writes into name (cap bytes); returns 0 or WEIR_EINVAL. */
 int weir_name_of(struct weir_ipaddr addr, char *name, size_t cap);
 
-/* --- connecting by name ------------------------------------------------------------------------ */
+/* --- connecting by name ----------------------------------------------------------------------- */
 struct weir_connect_attempt {
 	struct weir_ipaddr addr;
 	int rc; /* 0 or the attempt's error */

@@ -31,7 +31,7 @@ struct weir_udp;
 
 /* The largest IPv4 UDP payload: 65535 - 20 (IP header) - 8 (UDP header). lwIP fragments
  * datagrams larger than the MTU (IP_FRAG). */
-#define WEIR_UDP_MAX_PAYLOAD 65507u
+#define WEIR_UDP_MAX_PAYLOAD   65507u
 #define WEIR_UDP_QUEUE_DEFAULT 256u
 
 struct weir_udp_opts {
@@ -84,7 +84,7 @@ struct weir_udp_stats {
 	uint64_t datagrams_in, datagrams_out; /* queued for reading / handed to lwIP */
 	uint64_t bytes_in, bytes_out;	      /* UDP payload bytes of those */
 	uint64_t dropped_queue_full;	      /* arrived while queue_max datagrams were unread */
-	uint64_t dropped_nomem;	/* no memory to keep a datagram (or to make it contiguous) */
+	uint64_t dropped_nomem; /* no memory to keep a datagram (or to make it contiguous) */
 };
 /* Fills *out. Returns 0 or WEIR_EINVAL. */
 int weir_udp_get_stats(const struct weir_udp *u, struct weir_udp_stats *out);

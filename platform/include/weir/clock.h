@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define WEIR_NS_PER_MS UINT64_C(1000000)
-#define WEIR_NS_PER_S UINT64_C(1000000000)
+#define WEIR_NS_PER_S  UINT64_C(1000000000)
 /* A deadline that never comes. */
 #define WEIR_DEADLINE_NEVER UINT64_MAX
 

@@ -6,12 +6,13 @@
 #include <stdint.h>
 
 #define WEIR_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define WEIR_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
-#define WEIR_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define WEIR_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define WEIR_UNUSED(x) ((void)(x))
-#define WEIR_LIKELY(x) __builtin_expect(!!(x), 1)
-#define WEIR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define WEIR_CONTAINER_OF(ptr, type, member)                                                       \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define WEIR_MIN(a, b)	  ((a) < (b) ? (a) : (b))
+#define WEIR_MAX(a, b)	  ((a) > (b) ? (a) : (b))
+#define WEIR_UNUSED(x)	  ((void)(x))
+#define WEIR_LIKELY(x)	  __builtin_expect(!!(x), 1)
+#define WEIR_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #define WEIR_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* Reports a broken invariant and stops the program (hosted: abort()). Never returns. */
@@ -19,25 +20,25 @@ void weir_panic(const char *file, int line, const char *fmt, ...) WEIR_PRINTF(3,
 	__attribute__((noreturn));
 
 /* WEIR_BUG_ON stays in release builds; weir_assert is debug-only (NDEBUG removes it). */
-#define WEIR_BUG_ON(cond)                                                                  \
-	do {                                                                               \
-		if (WEIR_UNLIKELY(cond))                                                   \
-			weir_panic(__FILE__, __LINE__, "BUG_ON(%s)", #cond);               \
+#define WEIR_BUG_ON(cond)                                                                          \
+	do {                                                                                       \
+		if (WEIR_UNLIKELY(cond))                                                           \
+			weir_panic(__FILE__, __LINE__, "BUG_ON(%s)", #cond);                       \
 	} while (0)
-#define WEIR_BUG_ON_NE(a, b)                                                               \
-	do {                                                                               \
-		long long weir__a = (long long)(a), weir__b = (long long)(b);              \
-		if (WEIR_UNLIKELY(weir__a != weir__b))                                     \
-			weir_panic(__FILE__, __LINE__, "BUG_ON_NE(%s=%lld, %s=%lld)", #a,  \
-				   weir__a, #b, weir__b);                                  \
+#define WEIR_BUG_ON_NE(a, b)                                                                       \
+	do {                                                                                       \
+		long long weir__a = (long long)(a), weir__b = (long long)(b);                      \
+		if (WEIR_UNLIKELY(weir__a != weir__b))                                             \
+			weir_panic(__FILE__, __LINE__, "BUG_ON_NE(%s=%lld, %s=%lld)", #a, weir__a, \
+				   #b, weir__b);                                                   \
 	} while (0)
 #ifdef NDEBUG
 #define weir_assert(cond) ((void)0)
 #else
-#define weir_assert(cond)                                                                  \
-	do {                                                                               \
-		if (WEIR_UNLIKELY(!(cond)))                                                \
-			weir_panic(__FILE__, __LINE__, "assertion failed: %s", #cond);     \
+#define weir_assert(cond)                                                                          \
+	do {                                                                                       \
+		if (WEIR_UNLIKELY(!(cond)))                                                        \
+			weir_panic(__FILE__, __LINE__, "assertion failed: %s", #cond);             \
 	} while (0)
 #endif
 

@@ -7,25 +7,25 @@
 #ifndef WEIR_ERROR_H
 #define WEIR_ERROR_H
 
-#define WEIR_ERRNO_MAP(X)                                                                  \
-	X(EOF, 1, "end of stream: the peer finished sending")                               \
-	X(ECLOSED, 2, "flow or object is closed")                                           \
-	X(ERESET, 3, "connection reset by peer")                                            \
-	X(EREFUSED, 4, "connection refused")                                                \
-	X(ETIMEDOUT, 5, "timed out")                                                        \
-	X(ENOADDR, 6, "no address matched")                                                 \
-	X(ECANCELED, 7, "operation canceled")                                               \
-	X(ENOMEM, 8, "out of memory or pool exhausted")                                     \
-	X(EINVAL, 9, "invalid argument")                                                    \
-	X(EADDRINUSE, 10, "address already in use")                                         \
-	X(EBUSY, 11, "resource busy (only one stack per process)")                          \
-	X(EIO, 12, "device input/output error")                                             \
-	X(EAGAIN, 13, "resource temporarily unavailable")                                   \
-	X(ENOTSUP, 14, "operation not supported")                                           \
-	X(EPERM, 15, "operation not permitted")                                             \
-	X(ENODEV, 16, "no such device")                                                     \
-	X(EUNREACH, 17, "network unreachable")                                              \
-	X(EMSGSIZE, 18, "message too long")                                                 \
+#define WEIR_ERRNO_MAP(X)                                                                          \
+	X(EOF, 1, "end of stream: the peer finished sending")                                      \
+	X(ECLOSED, 2, "flow or object is closed")                                                  \
+	X(ERESET, 3, "connection reset by peer")                                                   \
+	X(EREFUSED, 4, "connection refused")                                                       \
+	X(ETIMEDOUT, 5, "timed out")                                                               \
+	X(ENOADDR, 6, "no address matched")                                                        \
+	X(ECANCELED, 7, "operation canceled")                                                      \
+	X(ENOMEM, 8, "out of memory or pool exhausted")                                            \
+	X(EINVAL, 9, "invalid argument")                                                           \
+	X(EADDRINUSE, 10, "address already in use")                                                \
+	X(EBUSY, 11, "resource busy (only one stack per process)")                                 \
+	X(EIO, 12, "device input/output error")                                                    \
+	X(EAGAIN, 13, "resource temporarily unavailable")                                          \
+	X(ENOTSUP, 14, "operation not supported")                                                  \
+	X(EPERM, 15, "operation not permitted")                                                    \
+	X(ENODEV, 16, "no such device")                                                            \
+	X(EUNREACH, 17, "network unreachable")                                                     \
+	X(EMSGSIZE, 18, "message too long")                                                        \
 	X(EPROTO, 19, "protocol error (malformed frame or handshake mismatch)")
 
 enum weir_error {
@@ -43,10 +43,10 @@ const char *weir_err_name(int err);
 
 /* The argument check public entry points open with (STYLE.md: caller bugs are WEIR_EINVAL, never
  * an abort): returns WEIR_EINVAL from the calling function when cond holds. */
-#define WEIR_EINVAL_IF(cond)                                                               \
-	do {                                                                               \
-		if (cond)                                                                  \
-			return WEIR_EINVAL;                                                \
+#define WEIR_EINVAL_IF(cond)                                                                       \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			return WEIR_EINVAL;                                                        \
 	} while (0)
 
 #endif /* WEIR_ERROR_H */

@@ -74,7 +74,8 @@ int weir_fiber_cancelled(void);
 
 /* Waits for f to finish and frees it (f is invalid afterwards). From a fiber it blocks (May
  * yield; WEIR_ECANCELED if the joiner is cancelled: f is then left unjoined); from the main
- * context it runs the loop until f finished. Returns 0, WEIR_EINVAL (NULL, self, already joined). */
+ * context it runs the loop until f finished. Returns 0, WEIR_EINVAL (NULL, self, already joined).
+ */
 int weir_fiber_join(struct weir_fiber *f);
 
 /* Nobody will join f: its record is freed as soon as it finishes (at once if it already has).

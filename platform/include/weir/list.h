@@ -20,7 +20,7 @@ struct weir_list {
 };
 
 /* The element that embeds node as member; NULL for a NULL node. */
-#define weir_list_entry(node, type, member)                                                \
+#define weir_list_entry(node, type, member)                                                        \
 	((node) != NULL ? WEIR_CONTAINER_OF(node, type, member) : (type *)NULL)
 
 static inline int weir_list_empty(const struct weir_list *l)

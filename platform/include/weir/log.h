@@ -36,14 +36,14 @@ void weir_log_sink(enum weir_log_level level, const char *line, size_t len);
 #ifndef WEIR_LOG_COMPONENT
 #define WEIR_LOG_COMPONENT "weir"
 #endif
-#define weir__log_at(lvl, ...)                                                             \
-	do {                                                                               \
-		if ((int)(lvl) <= weir__log_level)                                                  \
-			weir_log((lvl), WEIR_LOG_COMPONENT, __VA_ARGS__);                  \
+#define weir__log_at(lvl, ...)                                                                     \
+	do {                                                                                       \
+		if ((int)(lvl) <= weir__log_level)                                                 \
+			weir_log((lvl), WEIR_LOG_COMPONENT, __VA_ARGS__);                          \
 	} while (0)
 #define weir_log_error(...) weir__log_at(WEIR_LOG_ERROR, __VA_ARGS__)
-#define weir_log_warn(...) weir__log_at(WEIR_LOG_WARN, __VA_ARGS__)
-#define weir_log_info(...) weir__log_at(WEIR_LOG_INFO, __VA_ARGS__)
+#define weir_log_warn(...)  weir__log_at(WEIR_LOG_WARN, __VA_ARGS__)
+#define weir_log_info(...)  weir__log_at(WEIR_LOG_INFO, __VA_ARGS__)
 #define weir_log_debug(...) weir__log_at(WEIR_LOG_DEBUG, __VA_ARGS__)
 
 #endif /* WEIR_LOG_H */

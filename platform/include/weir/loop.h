@@ -47,7 +47,8 @@ int weir_loop_add(struct weir_loop *loop, const struct weir_loop_source_ops *ops
 void weir_loop_remove(struct weir_loop *loop, struct weir_loop_source *src);
 
 /* Stops waking the loop on the source's fd (e.g. a device whose peer hung up: its fd would stay
- * readable forever); the source is polled on its deadline from then on. Returns 0 or WEIR_EINVAL. */
+ * readable forever); the source is polled on its deadline from then on. Returns 0 or WEIR_EINVAL.
+ */
 int weir_loop_source_forget_fd(struct weir_loop *loop, struct weir_loop_source *src);
 
 /* Runs one turn: polls every source once and, if none did work, sleeps at most max_wait_ns

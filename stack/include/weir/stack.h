@@ -39,7 +39,7 @@ struct weir_stack_config {
 	struct weir_ipaddr gw;	    /* 0.0.0.0: no default gateway */
 	uint8_t mac[WEIR_ETH_ALEN]; /* all zero: the device's MAC, else a random local one */
 	uint16_t mtu;		    /* 0: the device's MTU; else 576..device MTU */
-	int dhcp;		    /* 1: get address, prefix and gateway from DHCP (lwIP's client) */
+	int dhcp; /* 1: get address, prefix and gateway from DHCP (lwIP's client) */
 };
 
 struct weir_stack_stats {
@@ -83,8 +83,8 @@ int weir_stack_poll(struct weir_stack *stack);
 
 /* The current address, prefix length and gateway (all zero until DHCP bound). Returns 1 when the
  * host has an address, 0 while DHCP is still asking, WEIR_EINVAL for NULL. */
-int weir_stack_get_addr(const struct weir_stack *stack, struct weir_ipaddr *ip,
-			uint8_t *prefix_len, struct weir_ipaddr *gw);
+int weir_stack_get_addr(const struct weir_stack *stack, struct weir_ipaddr *ip, uint8_t *prefix_len,
+			struct weir_ipaddr *gw);
 
 /* The loop the stack is attached to (NULL for NULL). */
 struct weir_loop *weir_stack_loop(const struct weir_stack *stack);

@@ -27,8 +27,7 @@ struct weir__lwip_tcp_hooks {
 };
 extern const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
 
-static inline err_t weir__lwip_hook_tcp_in(struct tcp_pcb *pcb, struct tcp_hdr *hdr,
-					   struct pbuf *p)
+static inline err_t weir__lwip_hook_tcp_in(struct tcp_pcb *pcb, struct tcp_hdr *hdr, struct pbuf *p)
 {
 	if (weir__lwip_tcp_hooks != NULL)
 		weir__lwip_tcp_hooks->segment_in(pcb, hdr, p);

@@ -165,7 +165,7 @@ static void server_handler(struct weir_flow *f, void *arg)
 
 static void client_fiber(void *arg)
 {
-	struct weir_tcp_connect_opts co = {.timeout_ns = 2 * WEIR_NS_PER_S};
+	struct weir_tcp_connect_opts co = { .timeout_ns = 2 * WEIR_NS_PER_S };
 	uint64_t give_up = weir_clock_now_ns() + 30 * WEIR_NS_PER_S;
 	struct weir_flow *f = NULL;
 	int rc;
@@ -201,7 +201,7 @@ static void settle(uint64_t ns)
 
 int main(int argc, char **argv)
 {
-	struct weir_stack_config sc = {0};
+	struct weir_stack_config sc = { 0 };
 	struct weir_listener *l = NULL;
 	struct weir_dpdk_stats ds;
 	uint64_t deadline;
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (server) {
-		struct weir_tcp_listen_opts lo = {.port = PORT};
+		struct weir_tcp_listen_opts lo = { .port = PORT };
 
 		rc = weir_tcp_listen(stack, &lo, server_handler, NULL, &l);
 		if (rc < 0) {
@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 	       ds.pool_size, ds.frames_held, peak_held, (unsigned long long)ds.low_buffer_events,
 	       ds.tx_pool_in_use);
 	{
-		struct timespec limit = {.tv_sec = 60};
+		struct timespec limit = { .tv_sec = 60 };
 
 		sig = sigtimedwait(&term, NULL, &limit);
 		if (sig != SIGTERM)

@@ -42,7 +42,8 @@ START_TEST(test_compiled_lwip_uses_the_options)
 	pcb = tcp_new();
 	ck_assert_ptr_nonnull(pcb);
 	ck_assert_uint_eq(pcb->snd_buf, CONFIG_LWIP_TCP_SND_BUF);
-	ck_assert_uint_eq(pcb->rcv_wnd, CONFIG_LWIP_TCP_WND > 0xffff ? 0xffff : CONFIG_LWIP_TCP_WND);
+	ck_assert_uint_eq(pcb->rcv_wnd,
+			  CONFIG_LWIP_TCP_WND > 0xffff ? 0xffff : CONFIG_LWIP_TCP_WND);
 #if LWIP_WND_SCALE
 	ck_assert_uint_eq(TCP_RCV_SCALE, CONFIG_LWIP_TCP_RCV_SCALE);
 #endif

@@ -19,7 +19,7 @@
 
 #define T_MAX_BURST 64
 #define T_MAX_FRAME 9018
-#define T_SEQ_OFF WEIR_ETH_HLEN
+#define T_SEQ_OFF   WEIR_ETH_HLEN
 /* How long the driver holds a reordered frame before poll() lets it go (link.c). */
 #define T_HOLD_NS WEIR_NS_PER_MS
 
@@ -34,7 +34,7 @@ struct rxlog {
 	size_t n, cap;
 };
 
-/* --- helpers ---------------------------------------------------------------------------- */
+/* --- helpers ---------------------------------------------------------------------------------- */
 
 /* Fills a test frame: a fixed Ethernet header (an experimental EtherType), the sequence number
  * big-endian right after it, and a pattern that depends on both seq and offset, so a frame
@@ -42,9 +42,9 @@ struct rxlog {
 static void frame_fill(uint8_t *buf, size_t len, uint32_t seq)
 {
 	static const uint8_t hdr[WEIR_ETH_HLEN] = {
-		2, 0, 0, 0, 0, 2, /* destination */
-		2, 0, 0, 0, 0, 1, /* source */
-		0x88, 0xb5,	  /* IEEE 802 local experimental EtherType */
+		2,    0,    0, 0, 0, 2, /* destination */
+		2,    0,    0, 0, 0, 1, /* source */
+		0x88, 0xb5,		/* IEEE 802 local experimental EtherType */
 	};
 
 	for (size_t i = 0; i < len; i++)
@@ -329,7 +329,7 @@ static void model_run(struct model *m, uint32_t n, struct rxlog *out)
 	m->held = -1;
 }
 
-/* --- delivery --------------------------------------------------------------------------- */
+/* --- delivery --------------------------------------------------------------------------------- */
 
 START_TEST(test_link_frames_pass_byte_exact)
 {
@@ -523,7 +523,7 @@ START_TEST(test_link_caps_report_config)
 }
 END_TEST
 
-/* --- receive buffers ------------------------------------------------------------------------ */
+/* --- receive buffers -------------------------------------------------------------------------- */
 
 START_TEST(test_link_release_returns_buffers)
 {
@@ -559,7 +559,7 @@ START_TEST(test_link_release_returns_buffers)
 }
 END_TEST
 
-/* --- argument checks ------------------------------------------------------------------------ */
+/* --- argument checks -------------------------------------------------------------------------- */
 
 START_TEST(test_link_open_rejects_bad_config)
 {
@@ -643,7 +643,7 @@ START_TEST(test_link_tx_rejects_bad_args)
 }
 END_TEST
 
-/* --- socket limits --------------------------------------------------------------------------- */
+/* --- socket limits ---------------------------------------------------------------------------- */
 
 START_TEST(test_link_tx_full_returns_taken_count)
 {

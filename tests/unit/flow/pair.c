@@ -132,7 +132,8 @@ static int side_down(struct side *s)
 	if (netif_default != NULL) /* NULL when the test closed the stack itself */
 		etharp_cleanup_netif(netif_default);
 	{
-		uint64_t until = weir_clock_now_ns() + 20 * CONFIG_LWIP_TCP_TMR_INTERVAL * WEIR_NS_PER_MS;
+		uint64_t until =
+			weir_clock_now_ns() + 20 * CONFIG_LWIP_TCP_TMR_INTERVAL * WEIR_NS_PER_MS;
 
 		do {
 			weir_loop_run_once(s->loop, WEIR_NS_PER_MS);
@@ -247,7 +248,7 @@ int pair_run(side_fn main_fn, side_fn peer, void *arg, const struct weir_link_im
 	return rc;
 }
 
-/* --- helpers shared by the flow tests (test_tcp.c, test_message.c, test_server.c) -------------- */
+/* --- helpers shared by the flow tests (test_tcp.c, test_message.c, test_server.c) ------------- */
 
 uint8_t pattern_byte(uint64_t i, uint32_t seed)
 {
@@ -303,7 +304,7 @@ int serve_until_done(struct side *s, void *arg)
 }
 
 int connect_to_peer(struct side *s, uint16_t port, const struct weir_tcp_connect_opts *o,
-			   struct weir_flow **f)
+		    struct weir_flow **f)
 {
 	return weir_tcp_connect(s->stack, s->peer, port, o, f);
 }

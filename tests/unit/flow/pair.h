@@ -34,22 +34,23 @@ int side_send(struct side *s, uint32_t v);
 int side_recv(struct side *s, uint32_t *v, uint64_t timeout_ns);
 
 /* Fails the side with a message: use as `return FAILF("...", ...)`. */
-int side_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int side_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 #define FAILF(...) side_fail(__FILE__, __LINE__, __VA_ARGS__)
-#define EXPECT(cond)                                                                       \
-	do {                                                                               \
-		if (!(cond))                                                               \
-			return FAILF("expected %s", #cond);                                \
+#define EXPECT(cond)                                                                               \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			return FAILF("expected %s", #cond);                                        \
 	} while (0)
-#define EXPECT_EQ(a, b)                                                                    \
-	do {                                                                               \
-		long long pair__a = (long long)(a), pair__b = (long long)(b);              \
-		if (pair__a != pair__b)                                                    \
-			return FAILF("expected %s == %s, got %lld and %lld", #a, #b, pair__a, \
-				     pair__b);                                             \
+#define EXPECT_EQ(a, b)                                                                            \
+	do {                                                                                       \
+		long long pair__a = (long long)(a), pair__b = (long long)(b);                      \
+		if (pair__a != pair__b)                                                            \
+			return FAILF("expected %s == %s, got %lld and %lld", #a, #b, pair__a,      \
+				     pair__b);                                                     \
 	} while (0)
 
-/* --- helpers shared by the flow tests ---------------------------------------------------------- */
+/* --- helpers shared by the flow tests --------------------------------------------------------- */
 
 /* Byte i of a test pattern (seeded), for byte-exact checks. */
 uint8_t pattern_byte(uint64_t i, uint32_t seed);

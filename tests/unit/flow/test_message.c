@@ -9,7 +9,7 @@
 #include "pair.h"
 #include "weir_tests.h"
 
-#define S WEIR_NS_PER_S
+#define S  WEIR_NS_PER_S
 #define MS WEIR_NS_PER_MS
 
 static uint8_t msgbuf[(1 << 20) + 16];

@@ -22,11 +22,11 @@
 #include "weir_tests.h"
 #include "pair.h"
 
-#define MS WEIR_NS_PER_MS
-#define S WEIR_NS_PER_S
+#define MS   WEIR_NS_PER_MS
+#define S    WEIR_NS_PER_S
 #define DONE 0xd0e
 
-/* --- the peer: a listener whose handlers read until the end, then close ------------------------ */
+/* --- the peer: a listener whose handlers read until the end, then close ----------------------- */
 
 static void drain_handler(struct weir_flow *f, void *arg)
 {
@@ -102,7 +102,7 @@ static int nop_with(struct weir_flow *f, void *arg)
 	return 0;
 }
 
-/* --- NULL and bad arguments, for every public call ------------------------------------------------ */
+/* --- NULL and bad arguments, for every public call -------------------------------------------- */
 
 static int main_null(struct side *s, void *arg)
 {
@@ -158,7 +158,8 @@ static int main_null(struct side *s, void *arg)
 	/* flow.h: every call on a NULL flow */
 	EXPECT_EQ(weir_flow_read(NULL, &b), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_read_into(NULL, buf, sizeof(buf)), WEIR_EINVAL);
-	EXPECT_EQ(weir_flow_read_into_until(NULL, buf, sizeof(buf), WEIR_DEADLINE_NEVER), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_read_into_until(NULL, buf, sizeof(buf), WEIR_DEADLINE_NEVER),
+		  WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_write(NULL, "x", 1), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_writev(NULL, &iov, 1), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_write_nodelay(NULL, "x", 1), WEIR_EINVAL);
@@ -267,7 +268,7 @@ START_TEST(test_null_and_bad_arguments)
 }
 END_TEST
 
-/* --- zero and huge lengths on a live flow and socket ------------------------------------------- */
+/* --- zero and huge lengths on a live flow and socket ------------------------------------------ */
 
 static int main_lengths(struct side *s, void *arg)
 {
@@ -345,7 +346,7 @@ START_TEST(test_zero_and_huge_lengths)
 }
 END_TEST
 
-/* --- a closed flow, an aborted flow ------------------------------------------------------------- */
+/* --- a closed flow, an aborted flow ----------------------------------------------------------- */
 
 /* Every call on a flow that is over: WEIR_ECLOSED for I/O, 0 for the idempotent ends and for
  * identity and statistics (the handle stays valid until freed). */
@@ -422,7 +423,7 @@ START_TEST(test_closed_and_aborted_flow)
 }
 END_TEST
 
-/* --- every handle after the stack closed -------------------------------------------------------- */
+/* --- every handle after the stack closed ------------------------------------------------------ */
 
 struct blocked {
 	struct weir_flow *f;

@@ -1,5 +1,6 @@
 /* test_resolve.c - resolve.h without a network: IANA service names, the hosts table, reverse
- * lookups, and the arguments weir_resolve refuses (DNS itself: tests/integration/tap_resolve.sh). */
+ * lookups, and the arguments weir_resolve refuses (DNS itself: tests/integration/tap_resolve.sh).
+ */
 #include <weir/error.h>
 #include <weir/resolve.h>
 

@@ -6,7 +6,7 @@
 #include "pair.h"
 #include "weir_tests.h"
 
-#define S WEIR_NS_PER_S
+#define S  WEIR_NS_PER_S
 #define MS WEIR_NS_PER_MS
 
 static int server_errors, server_last_error;

@@ -13,12 +13,11 @@
 #include "weir_tests.h"
 #include "pair.h"
 
-#define S WEIR_NS_PER_S
-#define MS WEIR_NS_PER_MS
+#define S    WEIR_NS_PER_S
+#define MS   WEIR_NS_PER_MS
 #define PORT 7000
 
 /* --- helpers ---------------------------------------------------------------------------------- */
-
 
 /* Writes n pattern bytes in pieces of up to 64 KiB. */
 static int write_pattern(struct weir_flow *f, uint64_t n, uint32_t seed, int nodelay)
@@ -127,7 +126,7 @@ static void echo_handler(struct weir_flow *f, void *arg)
 	weir_flow_shutdown(f, WEIR_SHUT_WR);
 }
 
-/* --- connect -------------------------------------------------------------------------------- */
+/* --- connect ---------------------------------------------------------------------------------- */
 
 static int idle_peer(struct side *s, void *arg)
 {
@@ -219,7 +218,7 @@ START_TEST(test_connect_local_port_in_use)
 }
 END_TEST
 
-/* --- reading, EOF, reset ------------------------------------------------------------------------ */
+/* --- reading, EOF, reset ---------------------------------------------------------------------- */
 
 static void write_100k_handler(struct weir_flow *f, void *arg)
 {
@@ -289,7 +288,6 @@ START_TEST(test_write_after_reset_fails_forever)
 }
 END_TEST
 
-
 static void expect_reset_handler(struct weir_flow *f, void *arg)
 {
 	uint8_t b[64];
@@ -328,7 +326,7 @@ START_TEST(test_abort_resets_peer)
 }
 END_TEST
 
-/* --- writing --------------------------------------------------------------------------------- */
+/* --- writing ---------------------------------------------------------------------------------- */
 
 static int main_nodelay(struct side *s, void *arg)
 {
@@ -344,7 +342,8 @@ static int main_nodelay(struct side *s, void *arg)
 	EXPECT_EQ(write_pattern(f, 1 << 20, 1, 0), 0);
 	EXPECT_EQ(weir_flow_get_stats(f, &st), 0);
 	if (st.snd_queued == 0)
-		return FAILF("1 MiB written and already all acknowledged: cannot tell the write kinds apart");
+		return FAILF("1 MiB written and already all acknowledged: cannot tell the write "
+			     "kinds apart");
 	/* write_nodelay returns only when the peer acknowledged everything. */
 	for (int i = 0; i < 20; i++) {
 		EXPECT_EQ(write_pattern(f, 100 + (uint64_t)i * 1000, 2, 1), 0);
@@ -478,7 +477,7 @@ START_TEST(test_close_is_idempotent)
 }
 END_TEST
 
-/* --- listeners ------------------------------------------------------------------------------- */
+/* --- listeners -------------------------------------------------------------------------------- */
 
 static void slow_bye_handler(struct weir_flow *f, void *arg)
 {
@@ -564,7 +563,8 @@ static int peer_close(struct side *s, void *arg)
 	t0 = weir_clock_now_ns();
 	EXPECT_EQ(weir_listener_close(l), 0);
 	if (weir_clock_now_ns() - t0 > 500 * MS)
-		return FAILF("close took %llu ms", (unsigned long long)((weir_clock_now_ns() - t0) / MS));
+		return FAILF("close took %llu ms",
+			     (unsigned long long)((weir_clock_now_ns() - t0) / MS));
 	EXPECT_EQ(cancelled_reads, 1);
 	return side_send(s, 0xc105);
 }
@@ -682,7 +682,7 @@ START_TEST(test_listener_max_connections)
 }
 END_TEST
 
-/* --- scopes ------------------------------------------------------------------------------------ */
+/* --- scopes ----------------------------------------------------------------------------------- */
 
 static int scoped_read_rc;
 
@@ -726,12 +726,12 @@ START_TEST(test_scope_close_cancels_fibers_and_frees_flows)
 }
 END_TEST
 
-/* --- stats and bulk ---------------------------------------------------------------------------- */
+/* --- stats and bulk --------------------------------------------------------------------------- */
 
 struct bulk {
 	uint64_t bytes;
 	int zero_copy;
-	int one_way;	       /* each direction in turn instead of both at once */
+	int one_way; /* each direction in turn instead of both at once */
 	/* Fail if data stops for longer on either side than this (ms), or, with stall_rtos set,
 	 * than that many back-to-back retransmission timeouts (0 and 0: no check). */
 	uint32_t max_stall_ms;
@@ -857,13 +857,14 @@ static int main_bulk(struct side *s, void *arg)
 	EXPECT_EQ(st.bytes_out, b->bytes);
 	EXPECT(st.segments_in > b->bytes / 1460);
 	EXPECT(st.segments_out > b->bytes / 1460);
-	fprintf(stderr, "bulk: %llu MiB each way in %.2f s; segments out %llu, in %llu, "
-			"retransmitted %llu; srtt %u ms, RTO %u ms here, %u ms at the peer; longest "
-			"wait for data %u ms here, %u ms at the peer (stall limit: %s)\n",
+	fprintf(stderr,
+		"bulk: %llu MiB each way in %.2f s; segments out %llu, in %llu, "
+		"retransmitted %llu; srtt %u ms, RTO %u ms here, %u ms at the peer; longest "
+		"wait for data %u ms here, %u ms at the peer (stall limit: %s)\n",
 		(unsigned long long)(b->bytes >> 20), (double)(weir_clock_now_ns() - t0) / 1e9,
 		(unsigned long long)st.segments_out, (unsigned long long)st.segments_in,
-		(unsigned long long)st.retransmissions, st.srtt_ms, st.rto_ms, peer_rto_ms, my_gap_ms,
-		peer_gap_ms, lim);
+		(unsigned long long)st.retransmissions, st.srtt_ms, st.rto_ms, peer_rto_ms,
+		my_gap_ms, peer_gap_ms, lim);
 	weir_flow_close(f);
 	weir_flow_free(f);
 	return side_send(s, 0xd0e);
@@ -910,7 +911,8 @@ static double env_rate(const char *name, double dflt)
  * WEIR_SOAK_MIB=1024 WEIR_SOAK_LOSS=0.01 ... (see README: Testing). */
 START_TEST(test_bulk_under_impairment_byte_exact)
 {
-	struct bulk b = { .bytes = (uint64_t)env_rate("WEIR_SOAK_MIB", 8) << 20, .zero_copy = 1,
+	struct bulk b = { .bytes = (uint64_t)env_rate("WEIR_SOAK_MIB", 8) << 20,
+			  .zero_copy = 1,
 			  .one_way = !getenv("WEIR_SOAK_BOTH_WAYS"),
 			  .max_stall_ms = (uint32_t)env_rate("WEIR_SOAK_MAX_STALL_MS", 0),
 			  .stall_rtos = (uint32_t)env_rate("WEIR_SOAK_STALL_RTOS", 4) };
@@ -924,11 +926,12 @@ START_TEST(test_bulk_under_impairment_byte_exact)
 
 	bulk_cfg = &b;
 	ck_assert_int_eq(pair_run(main_bulk, peer_bulk, &b, &imp,
-				  (uint64_t)env_rate("WEIR_SOAK_TIMEOUT_S", 1200) * S), 0);
+				  (uint64_t)env_rate("WEIR_SOAK_TIMEOUT_S", 1200) * S),
+			 0);
 }
 END_TEST
 
-/* --- a peer that vanishes: keepalive, user timeout, FIN_WAIT_2 ---------------------------------- */
+/* --- a peer that vanishes: keepalive, user timeout, FIN_WAIT_2 -------------------------------- */
 
 static void vanish_handler(struct weir_flow *f, void *arg)
 {
@@ -967,7 +970,8 @@ static int main_keepalive(struct side *s, void *arg)
 	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_KEEPALIVE);
 	/* after + interval x probes = 600 ms, plus lwIP's slow-timer granularity. */
 	if (dt < 500 * MS || dt > 2000 * MS)
-		return FAILF("keepalive noticed after %llu ms, wanted ~600", (unsigned long long)(dt / MS));
+		return FAILF("keepalive noticed after %llu ms, wanted ~600",
+			     (unsigned long long)(dt / MS));
 	weir_flow_free(f);
 	return 0;
 }
@@ -1000,7 +1004,8 @@ static int main_user_timeout(struct side *s, void *arg)
 	dt = weir_clock_now_ns() - t0;
 	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_USER_TIMEOUT);
 	if (dt < 650 * MS || dt > 1500 * MS)
-		return FAILF("user timeout after %llu ms, wanted ~700", (unsigned long long)(dt / MS));
+		return FAILF("user timeout after %llu ms, wanted ~700",
+			     (unsigned long long)(dt / MS));
 	EXPECT_EQ(weir_flow_write(f, "more", 4), WEIR_ETIMEDOUT);
 	weir_flow_free(f);
 	return 0;
@@ -1040,7 +1045,8 @@ static int main_fin_wait(struct side *s, void *arg)
 	dt = weir_clock_now_ns() - t0;
 	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_FIN_WAIT_TIMEOUT);
 	if (dt < 450 * MS || dt > 1500 * MS)
-		return FAILF("FIN_WAIT ended after %llu ms, wanted ~500", (unsigned long long)(dt / MS));
+		return FAILF("FIN_WAIT ended after %llu ms, wanted ~500",
+			     (unsigned long long)(dt / MS));
 	weir_flow_free(f);
 	EXPECT_EQ(side_send(s, 1), 0);
 	return side_send(s, 0xd0e);
@@ -1096,7 +1102,7 @@ START_TEST(test_fin_wait_bound_spares_a_peer_still_sending)
 }
 END_TEST
 
-/* --- cancellation from another fiber ------------------------------------------------------------ */
+/* --- cancellation from another fiber ---------------------------------------------------------- */
 
 struct cancel_op {
 	struct side *s;
@@ -1147,7 +1153,8 @@ static int main_cancel(struct side *s, void *arg)
 		EXPECT_EQ(weir_fiber_cancel(fib), 0);
 		EXPECT_EQ(weir_fiber_join(fib), 0);
 		if (weir_clock_now_ns() - t0 > 100 * MS)
-			return FAILF("cancel took %llu ms", (unsigned long long)((weir_clock_now_ns() - t0) / MS));
+			return FAILF("cancel took %llu ms",
+				     (unsigned long long)((weir_clock_now_ns() - t0) / MS));
 		if (op.rc != WEIR_ECANCELED)
 			return FAILF("operation %d returned %s", which, weir_err_name(op.rc));
 		if (which == 2) /* a write cut short leaves the write side unusable, and says so */
@@ -1208,7 +1215,7 @@ START_TEST(test_single_write_larger_than_lwip_limits)
 }
 END_TEST
 
-/* --- misuse ------------------------------------------------------------------------------------ */
+/* --- misuse ----------------------------------------------------------------------------------- */
 
 START_TEST(test_flow_calls_reject_null)
 {
@@ -1278,7 +1285,7 @@ START_TEST(test_flow_calls_reject_bad_arguments)
 }
 END_TEST
 
-/* --- accept errors ------------------------------------------------------------------------------ */
+/* --- accept errors ---------------------------------------------------------------------------- */
 
 static int accept_errors, accept_error_class, accept_error_code;
 
@@ -1348,9 +1355,10 @@ START_TEST(test_accept_error_classified_and_counted)
 
 #if defined(__SANITIZE_ADDRESS__)
 	/* ASan's shadow memory does not survive an address-space cap: the plain build runs it. */
-	fprintf(stderr, "SKIP: test_accept_error_classified_and_counted: not under AddressSanitizer "
-			"(it caps the address space, which ASan's shadow memory needs); the plain "
-			"build runs it\n");
+	fprintf(stderr,
+		"SKIP: test_accept_error_classified_and_counted: not under AddressSanitizer "
+		"(it caps the address space, which ASan's shadow memory needs); the plain "
+		"build runs it\n");
 	return;
 #endif
 	ck_assert_int_eq(pair_run(main_accept_error, peer_accept_error, &sv, NULL, 20 * S), 0);

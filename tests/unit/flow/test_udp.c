@@ -10,11 +10,11 @@
 #include "weir_tests.h"
 #include "pair.h"
 
-#define S WEIR_NS_PER_S
-#define MS WEIR_NS_PER_MS
-#define PORT 7000
+#define S	  WEIR_NS_PER_S
+#define MS	  WEIR_NS_PER_MS
+#define PORT	  7000
 #define MSG_READY 0x4ead
-#define MSG_SENT 0x5e47
+#define MSG_SENT  0x5e47
 
 /* --- helpers ---------------------------------------------------------------------------------- */
 
@@ -154,7 +154,7 @@ static void receiver_fiber(void *arg)
 /* --- echo ------------------------------------------------------------------------------------- */
 
 #define ECHO_COUNT 1000
-#define ECHO_MAX 8000
+#define ECHO_MAX   8000
 
 static int main_echo(struct side *s, void *arg)
 {
@@ -209,7 +209,7 @@ START_TEST(test_echo_1000_datagrams_byte_exact_with_fragmentation)
 }
 END_TEST
 
-/* --- blocking receive: timeout, cancel, close --------------------------------------------------- */
+/* --- blocking receive: timeout, cancel, close ------------------------------------------------- */
 
 static int main_timeout(struct side *s, void *arg)
 {
@@ -270,7 +270,8 @@ static int main_close_wakes(struct side *s, void *arg)
 	weir_fiber_sleep_ns(50 * MS);
 	EXPECT(!r.done);
 	weir_udp_close(r.u);
-	/* The receiver has not run yet, so the handle is still allocated: it is closed, not freed. */
+	/* The receiver has not run yet, so the handle is still allocated: it is closed, not
+	 * freed. */
 	EXPECT_EQ(weir_udp_send_to(r.u, s->peer, PORT, "x", 1), WEIR_ECLOSED);
 	weir_udp_count(&socks, NULL);
 	EXPECT_EQ(socks, 1);
@@ -285,7 +286,7 @@ START_TEST(test_close_wakes_blocked_receiver)
 }
 END_TEST
 
-/* --- sizes -------------------------------------------------------------------------------------- */
+/* --- sizes ------------------------------------------------------------------------------------ */
 
 static int main_oversize(struct side *s, void *arg)
 {
@@ -345,7 +346,7 @@ START_TEST(test_recv_small_buffer_truncates_and_consumes)
 }
 END_TEST
 
-/* --- queue, ports ------------------------------------------------------------------------------- */
+/* --- queue, ports ----------------------------------------------------------------------------- */
 
 static int main_queue_full(struct side *s, void *arg)
 {
@@ -430,7 +431,7 @@ START_TEST(test_ephemeral_port_chosen_and_readable)
 }
 END_TEST
 
-/* --- zero-copy ---------------------------------------------------------------------------------- */
+/* --- zero-copy -------------------------------------------------------------------------------- */
 
 static int main_zero_copy(struct side *s, void *arg)
 {
@@ -475,7 +476,7 @@ START_TEST(test_zero_copy_recv_of_fragmented_datagrams)
 }
 END_TEST
 
-/* --- misuse, scopes ----------------------------------------------------------------------------- */
+/* --- misuse, scopes --------------------------------------------------------------------------- */
 
 static int main_misuse(struct side *s, void *arg)
 {

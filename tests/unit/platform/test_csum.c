@@ -67,10 +67,12 @@ START_TEST(test_csum_every_length_and_alignment)
 		fill(buf, sizeof(buf), kind);
 		for (size_t off = 0; off < 8; off++)
 			for (size_t len = 0; len <= 2100; len++) {
-				uint16_t want = ref_csum(buf + off, len), got = weir_csum(buf + off, len);
+				uint16_t want = ref_csum(buf + off, len),
+					 got = weir_csum(buf + off, len);
 
 				if (got != want)
-					ck_abort_msg("fill %d offset %zu length %zu: got %04x, want %04x",
+					ck_abort_msg("fill %d offset %zu length %zu: got %04x, "
+						     "want %04x",
 						     kind, off, len, got, want);
 				checked++;
 			}
@@ -92,10 +94,12 @@ START_TEST(test_csum_long_buffers)
 		fill(b, big, kind);
 		for (size_t off = 0; off < 4; off++)
 			for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
-				uint16_t want = ref_csum(b + off, lens[k]), got = weir_csum(b + off, lens[k]);
+				uint16_t want = ref_csum(b + off, lens[k]),
+					 got = weir_csum(b + off, lens[k]);
 
 				if (got != want)
-					ck_abort_msg("fill %d offset %zu length %zu: got %04x, want %04x",
+					ck_abort_msg("fill %d offset %zu length %zu: got %04x, "
+						     "want %04x",
 						     kind, off, lens[k], got, want);
 			}
 	}

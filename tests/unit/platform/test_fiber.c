@@ -341,8 +341,11 @@ START_TEST(test_event_signal_wakes_one_fifo)
 	start();
 	weir_event_init(&ev);
 	for (int i = 0; i < 3; i++) {
-		w[i] = (struct waiter){ .ev = &ev, .deadline = WEIR_DEADLINE_NEVER, .order = order,
-					.norder = &norder, .idx = i };
+		w[i] = (struct waiter){ .ev = &ev,
+					.deadline = WEIR_DEADLINE_NEVER,
+					.order = order,
+					.norder = &norder,
+					.idx = i };
 		spawn(wait_fn, &w[i], NULL);
 	}
 	ck_assert_int_eq(weir_loop_run_once(loop, 0), 3);
@@ -480,7 +483,7 @@ START_TEST(test_cancel_wakes_waiter_with_ecanceled)
 	spawn(wait_fn, &w, &f);
 	ck_assert_int_eq(weir_loop_run_once(loop, 0), 1);
 	ck_assert_int_eq(weir_fiber_cancel(f), 0);
-	ck_assert(!weir_event_has_waiters(&ev)); /* off the list at once */
+	ck_assert(!weir_event_has_waiters(&ev));   /* off the list at once */
 	ck_assert_int_eq(weir_fiber_cancel(f), 0); /* idempotent */
 	ck_assert_int_eq(weir_fiber_join(f), 0);
 	ck_assert_int_eq(w.rc, WEIR_ECANCELED);

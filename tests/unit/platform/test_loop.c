@@ -40,7 +40,8 @@ START_TEST(test_loop_sleeps_until_deadline)
 	uint64_t t0, dt;
 
 	ck_assert_int_eq(weir_loop_create(&loop), 0);
-	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, WEIR_LOOP_SOURCE_MAY_SLEEP, &src), 0);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, WEIR_LOOP_SOURCE_MAY_SLEEP, &src),
+			 0);
 	t0 = weir_clock_now_ns();
 	f.deadline = t0 + 30 * WEIR_NS_PER_MS;
 	ck_assert_int_eq(weir_loop_run_once(loop, 5 * WEIR_NS_PER_S), 0);
@@ -63,7 +64,8 @@ START_TEST(test_loop_max_wait_bounds_sleep)
 	uint64_t t0, dt;
 
 	ck_assert_int_eq(weir_loop_create(&loop), 0);
-	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, WEIR_LOOP_SOURCE_MAY_SLEEP, &src), 0);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, WEIR_LOOP_SOURCE_MAY_SLEEP, &src),
+			 0);
 	t0 = weir_clock_now_ns();
 	ck_assert_int_eq(weir_loop_run_once(loop, 20 * WEIR_NS_PER_MS), 0);
 	dt = weir_clock_now_ns() - t0;
@@ -124,7 +126,8 @@ START_TEST(test_loop_work_skips_sleep)
 	struct weir_loop_stats st;
 
 	ck_assert_int_eq(weir_loop_create(&loop), 0);
-	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, WEIR_LOOP_SOURCE_MAY_SLEEP, &src), 0);
+	ck_assert_int_eq(weir_loop_add(loop, &fake_ops, &f, -1, WEIR_LOOP_SOURCE_MAY_SLEEP, &src),
+			 0);
 	ck_assert_int_eq(weir_loop_run_once(loop, 10 * WEIR_NS_PER_S), 3);
 	weir_loop_get_stats(loop, &st);
 	ck_assert_uint_eq(st.sleeps, 0);

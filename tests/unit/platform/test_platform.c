@@ -10,9 +10,9 @@
 
 START_TEST(test_strerror_covers_every_code)
 {
-#define CHECK_CODE(name, num, str)                                                         \
-	ck_assert_str_eq(weir_strerror(WEIR_##name), str);                                 \
-	ck_assert_str_eq(weir_err_name(WEIR_##name), "WEIR_" #name);                       \
+#define CHECK_CODE(name, num, str)                                                                 \
+	ck_assert_str_eq(weir_strerror(WEIR_##name), str);                                         \
+	ck_assert_str_eq(weir_err_name(WEIR_##name), "WEIR_" #name);                               \
 	ck_assert_int_eq(WEIR_##name, -(num));
 	WEIR_ERRNO_MAP(CHECK_CODE)
 #undef CHECK_CODE

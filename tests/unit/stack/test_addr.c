@@ -18,10 +18,11 @@ START_TEST(test_address_parsing)
 	ck_assert_uint_eq(plen, 24);
 	ck_assert_int_eq(weir_ipaddr_parse_cidr("192.0.2.2", &a, &plen), 0);
 	ck_assert_uint_eq(plen, 32);
-	const char *bad[] = { "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "a.b.c.d",
-			      "1..2.3", "1.2.3.0004", "-1.2.3.4" };
+	const char *bad[] = { "",	 "1.2.3",  "1.2.3.4.5",	 "256.1.1.1", "1.2.3.4 ",
+			      "a.b.c.d", "1..2.3", "1.2.3.0004", "-1.2.3.4" };
 	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(weir_ipaddr_parse(bad[i], &a) == WEIR_EINVAL, "accepted '%s'", bad[i]);
+		ck_assert_msg(weir_ipaddr_parse(bad[i], &a) == WEIR_EINVAL, "accepted '%s'",
+			      bad[i]);
 	const char *badc[] = { "1.2.3.4/", "1.2.3.4/0", "1.2.3.4/33", "1.2.3.4/2x", "/24" };
 	for (unsigned i = 0; i < sizeof(badc) / sizeof(badc[0]); i++)
 		ck_assert_msg(weir_ipaddr_parse_cidr(badc[i], &a, &plen) == WEIR_EINVAL,

@@ -30,7 +30,7 @@
 #include "weir_tests.h"
 
 #define peer_mac host_peer_mac
-#define our_mac host_our_mac
+#define our_mac	 host_our_mac
 
 static struct memdev md;
 static struct weir_loop *loop;
@@ -216,8 +216,7 @@ static void peer_send(uint8_t flags, uint32_t seq, uint32_t ack, const void *dat
 /* Returns the index of the first TCP frame lwIP sent at or after md.tx[from] that matches
  * (flags & mask) == want and has a payload (payload 1) or none (payload 0) or either (-1), and
  * fills *t; returns -1 if there is none. */
-static int find_tx(unsigned from, uint8_t mask, uint8_t want, int payload,
-		   struct frame_tcp_info *t)
+static int find_tx(unsigned from, uint8_t mask, uint8_t want, int payload, struct frame_tcp_info *t)
 {
 	for (unsigned i = from; i < md.ntx; i++) {
 		if (frame_tcp_parse(md.tx[i].data, md.tx[i].len, t) != 0 || t->dport != peer.port)
@@ -302,7 +301,7 @@ static void check_stream(size_t len)
 				     stream_byte((uint32_t)k));
 }
 
-/* --- 0003: a SYN in SYN_RCVD is not data ---------------------------------------------------- */
+/* --- 0003: a SYN in SYN_RCVD is not data ------------------------------------------------------ */
 
 START_TEST(test_synack_with_data_in_syn_rcvd_is_not_data)
 {
@@ -317,8 +316,8 @@ START_TEST(test_synack_with_data_in_syn_rcvd_is_not_data)
 	listen_on_80();
 	peer_syn(40000, isn);
 	md.ntx = 0;
-	peer_send(FRAME_TCP_SYN | FRAME_TCP_ACK, peer.seq, peer.ack, "\x00\x07\x0e\x15\x1c\x23\x2a\x31",
-		  8);
+	peer_send(FRAME_TCP_SYN | FRAME_TCP_ACK, peer.seq, peer.ack,
+		  "\x00\x07\x0e\x15\x1c\x23\x2a\x31", 8);
 	ck_assert_msg(app.accepts == 0 && app.len == 0,
 		      "SYN+ACK taken as the handshake's ACK: accepted %d, %zu bytes delivered",
 		      app.accepts, app.len);
@@ -356,7 +355,7 @@ START_TEST(test_syn_in_established_is_not_data)
 }
 END_TEST
 
-/* --- 0004: out-of-order segments stay inside the receive window ----------------------------- */
+/* --- 0004: out-of-order segments stay inside the receive window ------------------------------- */
 
 /* Connects and sends in-order data the application reads without opening the window again,
  * until fewer than 1460 bytes of the 65535-byte window are left; returns the stream offset. */
@@ -433,9 +432,9 @@ START_TEST(test_ooseq_longer_retransmission_is_trimmed)
 }
 END_TEST
 
-/* --- 0005: sequence comparisons ------------------------------------------------------------- */
+/* --- 0005: sequence comparisons --------------------------------------------------------------- */
 
-/* --- TAP super-frames: one segment of up to 64 KiB --------------------------------------------- */
+/* --- TAP super-frames: one segment of up to 64 KiB -------------------------------------------- */
 
 /* The peer sends len bytes of its stream from off in one frame, however large (TAP offload hands
  * the stack TCP super-frames of up to 64 KiB). */
@@ -538,10 +537,11 @@ START_TEST(test_seq_compare_antisymmetric)
 	/* stack/patches/0005. For any two sequence numbers: a < b exactly when b > a, a <= b
 	 * exactly when a < b or a == b, and at most one of <, ==, > holds; b - a in [1, 2^31)
 	 * means a < b. 2.1.3's macros said both a < b and b < a for numbers exactly 2^31 apart. */
-	static const uint32_t bases[] = { 0, 1, 0x7fffffffu, 0x80000000u, 0x80000001u,
-					  0xfffffffeu, 0xffffffffu, 0x12345678u };
-	static const uint32_t dists[] = { 0, 1, 2, 1000, 0x7ffffffeu, 0x7fffffffu, 0x80000000u,
-					  0x80000001u, 0xfffffffeu, 0xffffffffu };
+	static const uint32_t bases[] = { 0,	       1,	    0x7fffffffu, 0x80000000u,
+					  0x80000001u, 0xfffffffeu, 0xffffffffu, 0x12345678u };
+	static const uint32_t dists[] = { 0,	       1,	    2,		 1000,
+					  0x7ffffffeu, 0x7fffffffu, 0x80000000u, 0x80000001u,
+					  0xfffffffeu, 0xffffffffu };
 
 	for (unsigned i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
 		for (unsigned j = 0; j < sizeof(dists) / sizeof(dists[0]); j++) {
@@ -550,15 +550,15 @@ START_TEST(test_seq_compare_antisymmetric)
 			int leq = TCP_SEQ_LEQ(a, b), geq = TCP_SEQ_GEQ(a, b);
 
 			ck_assert_msg(lt == TCP_SEQ_GT(b, a) && gt == TCP_SEQ_LT(b, a),
-				      "a=%#x b=%#x: LT(a,b)=%d GT(b,a)=%d GT(a,b)=%d LT(b,a)=%d",
-				      a, b, lt, TCP_SEQ_GT(b, a), gt, TCP_SEQ_LT(b, a));
+				      "a=%#x b=%#x: LT(a,b)=%d GT(b,a)=%d GT(a,b)=%d LT(b,a)=%d", a,
+				      b, lt, TCP_SEQ_GT(b, a), gt, TCP_SEQ_LT(b, a));
 			ck_assert_msg(leq == TCP_SEQ_GEQ(b, a) && geq == TCP_SEQ_LEQ(b, a),
 				      "a=%#x b=%#x: LEQ/GEQ not mirrored", a, b);
 			ck_assert_msg(leq == (lt || a == b) && geq == (gt || a == b),
 				      "a=%#x b=%#x: LEQ=%d LT=%d GEQ=%d GT=%d", a, b, leq, lt, geq,
 				      gt);
-			ck_assert_msg(lt + gt + (a == b) <= 1, "a=%#x b=%#x: LT=%d GT=%d", a, b,
-				      lt, gt);
+			ck_assert_msg(lt + gt + (a == b) <= 1, "a=%#x b=%#x: LT=%d GT=%d", a, b, lt,
+				      gt);
 			if (d >= 1 && d < 0x80000000u)
 				ck_assert_msg(lt && !gt, "a=%#x b=%#x: b is %#x after a", a, b, d);
 			if (d > 0x80000000u)
@@ -594,7 +594,8 @@ START_TEST(test_ack_half_sequence_space_away_leaves_window)
 	md.ntx = 0;
 	peer.wnd = 0;
 	peer_send(FRAME_TCP_ACK, peer.seq, una + 0x80000000u, NULL, 0);
-	ck_assert_msg(app.pcb->snd_wnd == 65535, "send window became %u", (unsigned)app.pcb->snd_wnd);
+	ck_assert_msg(app.pcb->snd_wnd == 65535, "send window became %u",
+		      (unsigned)app.pcb->snd_wnd);
 	ck_assert_uint_eq(app.pcb->lastack, una);
 	ck_assert_int_ge(last_pure_ack(&t), 0);
 	ck_assert_uint_eq(t.ack, isn + 1);
@@ -634,7 +635,7 @@ START_TEST(test_transfer_across_sequence_wrap)
 }
 END_TEST
 
-/* --- 0006: duplicate ACKs between data segments -------------------------------------------- */
+/* --- 0006: duplicate ACKs between data segments ----------------------------------------------- */
 
 /* Connects, has lwIP send 4000 bytes, and returns the sequence number of the first one (the
  * segment the peer will "lose"). */
@@ -728,7 +729,7 @@ START_TEST(test_data_segments_alone_are_not_dupacks)
 }
 END_TEST
 
-/* --- short frames ------------------------------------------------------------------------------ */
+/* --- short frames ----------------------------------------------------------------------------- */
 
 static const size_t short_lens[] = { 0, 1, 13, 14, 20, 33, 42, 44, 59 };
 #define N_SHORT (sizeof(short_lens) / sizeof(short_lens[0]))
@@ -738,8 +739,8 @@ static const size_t short_lens[] = { 0, 1, 13, 14, 20, 33, 42, 44, 59 };
  * truncated option area (< 74). */
 static size_t syn_frame(uint8_t *f)
 {
-	static const uint8_t opts[20] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 1, 1,
-					  8, 10, 1, 2, 3, 4, 0, 0 };
+	static const uint8_t opts[20] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2,
+					  1, 1, 8,    10,   1, 2, 3, 4, 0, 0 };
 
 	return frame_tcp_syn(f, peer_mac, our_mac, peer_ip.v4, our_ip.v4, 40010, 80, 12345, opts,
 			     sizeof(opts));

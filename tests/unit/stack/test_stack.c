@@ -25,7 +25,7 @@
 #include "weir_tests.h"
 
 #define peer_mac host_peer_mac
-#define our_mac host_our_mac
+#define our_mac	 host_our_mac
 
 static struct memdev md;
 static struct weir_loop *loop;
@@ -95,7 +95,7 @@ START_TEST(test_arp_request_answered)
 	peer_arps_us();
 	ck_assert_uint_eq(md.ntx, 1);
 	r = md.tx[0].data;
-	ck_assert_mem_eq(r, peer_mac, 6);	/* to the asker */
+	ck_assert_mem_eq(r, peer_mac, 6); /* to the asker */
 	ck_assert_mem_eq(r + 6, our_mac, 6);
 	ck_assert_uint_eq(r[12] << 8 | r[13], 0x0806);
 	ck_assert_uint_eq(r[20] << 8 | r[21], 2); /* reply */
@@ -305,8 +305,9 @@ END_TEST
 
 START_TEST(test_open_twice_is_busy)
 {
-	struct weir_stack_config cfg = { .netdev = &md.nd, .loop = loop, .ip = our_ip,
-					 .prefix_len = 24 };
+	struct weir_stack_config cfg = {
+		.netdev = &md.nd, .loop = loop, .ip = our_ip, .prefix_len = 24
+	};
 	struct weir_stack *other = NULL;
 
 	ck_assert_int_eq(weir_stack_open(&cfg, &other), WEIR_EBUSY);
@@ -345,8 +346,9 @@ START_TEST(test_open_rejects_bad_config)
 
 	memdev_init(&md2);
 	ck_assert_int_eq(weir_loop_create(&l2), 0);
-	good = (struct weir_stack_config){ .netdev = &md2.nd, .loop = l2, .ip = our_ip,
-					   .prefix_len = 24 };
+	good = (struct weir_stack_config){
+		.netdev = &md2.nd, .loop = l2, .ip = our_ip, .prefix_len = 24
+	};
 	ck_assert_int_eq(weir_stack_open(NULL, &st), WEIR_EINVAL);
 	ck_assert_int_eq(weir_stack_open(&good, NULL), WEIR_EINVAL);
 	{
@@ -419,8 +421,9 @@ START_TEST(test_dhcp_asks_for_an_address)
 	/* Closing releases DHCP's UDP pcb; reopen as the fixture expects. */
 	weir_stack_close(st);
 	ck_assert_uint_eq(lwip_stats.memp[MEMP_UDP_PCB]->used, 0);
-	cfg = (struct weir_stack_config){ .netdev = &md.nd, .loop = loop, .ip = our_ip,
-					  .prefix_len = 24 };
+	cfg = (struct weir_stack_config){
+		.netdev = &md.nd, .loop = loop, .ip = our_ip, .prefix_len = 24
+	};
 	memcpy(cfg.mac, our_mac, 6);
 	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
 	md.ntx = 0;
@@ -429,8 +432,9 @@ END_TEST
 
 START_TEST(test_reopen_after_close)
 {
-	struct weir_stack_config cfg = { .netdev = &md.nd, .loop = loop, .ip = our_ip,
-					 .prefix_len = 24 };
+	struct weir_stack_config cfg = {
+		.netdev = &md.nd, .loop = loop, .ip = our_ip, .prefix_len = 24
+	};
 
 	weir_stack_close(st);
 	ck_assert_int_eq(weir_stack_open(&cfg, &st), 0);
@@ -501,7 +505,7 @@ START_TEST(test_core_lock_assertion_catches_other_thread)
 }
 END_TEST
 
-/* --- our patches to lwIP 2.1.3 (stack/patches) ---------------------------------------------------- */
+/* --- our patches to lwIP 2.1.3 (stack/patches) ------------------------------------------------ */
 
 static struct tcp_pcb *listen_on_80(void)
 {
@@ -543,11 +547,11 @@ static const uint8_t *find_synack(void)
 
 START_TEST(test_syn_with_high_timestamp)
 {
-	/* stack/patches/0002: a TSval whose last byte is >= 0x80 was parsed with a signed shift (UB; the UBSan
-	 * build aborts here without the patch). The SYN-ACK must echo it exactly. */
-	static const uint8_t opts[20] = { 2, 4, 0x05, 0xb4,			/* MSS 1460 */
-					  1, 1, 8, 10, 0x90, 0, 0, 0x90, 0, 0, 0, 0, /* TS */
-					  1, 3, 3, 7 };				/* WS 7 */
+	/* stack/patches/0002: a TSval whose last byte is >= 0x80 was parsed with a signed shift
+	 * (UB; the UBSan build aborts here without the patch). The SYN-ACK must echo it exactly. */
+	static const uint8_t opts[20] = { 2, 4, 0x05, 0xb4, /* MSS 1460 */
+					  1, 1, 8,    10,   0x90, 0, 0, 0x90, 0, 0, 0, 0, /* TS */
+					  1, 3, 3,    7 };				  /* WS 7 */
 	uint8_t f[128];
 	struct tcp_pcb *l;
 	const uint8_t *sa, *o;
@@ -600,7 +604,7 @@ START_TEST(test_option_length_byte_past_options_not_read)
 }
 END_TEST
 
-/* --- SYN cookies (stack/patches/0010) ------------------------------------------------------------ */
+/* --- SYN cookies (stack/patches/0010) --------------------------------------------------------- */
 
 static struct tcp_pcb *cookie_accepted;
 static unsigned cookie_accepts;
@@ -626,9 +630,19 @@ static void peer_segment_wnd(uint16_t sport, uint32_t seq, uint32_t ack, uint8_t
 {
 	uint8_t f[256] = { 0 };
 	struct frame_tcp_spec sp = {
-		.smac = peer_mac, .dmac = our_mac, .sip_be = peer_ip.v4, .dip_be = our_ip.v4,
-		.sport = sport, .dport = 80, .seq = seq, .ack = ack, .flags = flags, .wnd = wnd,
-		.opts = opts, .optlen = optlen, .payload = (const uint8_t *)data,
+		.smac = peer_mac,
+		.dmac = our_mac,
+		.sip_be = peer_ip.v4,
+		.dip_be = our_ip.v4,
+		.sport = sport,
+		.dport = 80,
+		.seq = seq,
+		.ack = ack,
+		.flags = flags,
+		.wnd = wnd,
+		.opts = opts,
+		.optlen = optlen,
+		.payload = (const uint8_t *)data,
 		.len = data ? strlen(data) : 0,
 	};
 	size_t len = frame_tcp(f, &sp);
@@ -676,9 +690,11 @@ static struct tcp_pcb *listen_on_80_backlog(u8_t backlog)
 START_TEST(test_syn_cookies_once_backlog_full)
 {
 	/* Backlog 2: two SYNs make half-open connections (state kept). The third SYN is answered
-	 * with a cookie and nothing is kept; the ACK returning it makes the connection, evicting the
-	 * oldest half-open one to make room, and its data is received. */
-	static const uint8_t opts[12] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 1, 1 }; /* MSS WS SACK */
+	 * with a cookie and nothing is kept; the ACK returning it makes the connection, evicting
+	 * the oldest half-open one to make room, and its data is received. */
+	static const uint8_t opts[12] = {
+		2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 1, 1
+	}; /* MSS WS SACK */
 	struct weir_stack_stats s0, s1;
 	struct frame_tcp_info sa, ack;
 	struct tcp_pcb *l;
@@ -726,8 +742,8 @@ END_TEST
 
 START_TEST(test_syn_cookie_forged_or_replayed_is_refused)
 {
-	/* With the backlog full, an ACK whose cookie was altered, or that returns a real cookie for a
-	 * different peer ISN or port, makes no connection and is answered with RST. */
+	/* With the backlog full, an ACK whose cookie was altered, or that returns a real cookie for
+	 * a different peer ISN or port, makes no connection and is answered with RST. */
 	struct weir_stack_stats s0, s1;
 	struct frame_tcp_info sa, r;
 	struct tcp_pcb *l;
@@ -964,7 +980,6 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_test(ti, test_isn_differs_between_tuples);
 	tcase_add_test_raise_signal(ti, test_core_lock_assertion_catches_other_thread, SIGABRT);
 	suite_add_tcase(s, ti);
-
 
 	TCase *tl = tcase_create("lwip-patches");
 	tcase_add_checked_fixture(tl, setup, teardown);

@@ -17,14 +17,14 @@ struct memdev {
 	struct weir_netdev nd;
 	struct weir_frame frames[16];
 	uint8_t bufs[16][2048];
-	int queued[16];	     /* injected, not yet received */
-	int held[16];	     /* handed out by rx_burst, not yet released */
-	unsigned exact_cap;  /* 1: each frame in its own heap buffer of exactly its length (bare-metal
-			      * descriptors), so ASan sees any read past the frame; also the way
-			      * to inject frames larger than 2048 bytes (TAP super-frames) */
+	int queued[16];	    /* injected, not yet received */
+	int held[16];	    /* handed out by rx_burst, not yet released */
+	unsigned exact_cap; /* 1: each frame in its own heap buffer of exactly its length
+			     * (bare-metal descriptors), so ASan sees any read past the frame; also
+			     * the way to inject frames larger than 2048 bytes (TAP super-frames) */
 	struct memdev_tx tx[MEMDEV_MAX_TX];
 	unsigned ntx;
-	int tx_fail;	     /* 0 ok, 1 queue full, 2 error */
+	int tx_fail; /* 0 ok, 1 queue full, 2 error */
 	unsigned releases;
 };
 

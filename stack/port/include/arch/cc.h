@@ -16,15 +16,15 @@
 #endif
 
 #define LWIP_NO_INTTYPES_H 0
-#define lwip_htons(x) __builtin_bswap16(x)
-#define lwip_htonl(x) __builtin_bswap32(x)
+#define lwip_htons(x)	   __builtin_bswap16(x)
+#define lwip_htonl(x)	   __builtin_bswap32(x)
 
 /* lwIP's diagnostics and assertions go to weir's log and panic, never to printf/abort directly
  * (bare-metal images have neither). */
 void weir__lwip_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void weir__lwip_assert_failed(const char *msg, const char *file, int line)
 	__attribute__((noreturn));
-#define LWIP_PLATFORM_DIAG(x) weir__lwip_diag x
+#define LWIP_PLATFORM_DIAG(x)	weir__lwip_diag x
 #define LWIP_PLATFORM_ASSERT(x) weir__lwip_assert_failed(x, __FILE__, __LINE__)
 
 uint32_t weir__lwip_rand(void);
