@@ -62,8 +62,10 @@ set(WEIR_LWIP_PORT_SOURCES ${CMAKE_SOURCE_DIR}/stack/port/port.c
 # the hooks) and the stack's interface for the flow layer (weir_stack_lwip.h). Only the stack,
 # the flow layer and lwIP itself link it.
 add_library(weir_lwip_api INTERFACE)
+# Build tree only: nothing of lwIP is installed (weir's public headers need none of it).
 target_include_directories(weir_lwip_api INTERFACE
-  "${WEIR_GEN_DIR}/lwipopts" "${_l}/include" "${CMAKE_SOURCE_DIR}/stack/port/include")
+  $<BUILD_INTERFACE:${WEIR_GEN_DIR}/lwipopts> $<BUILD_INTERFACE:${_l}/include>
+  $<BUILD_INTERFACE:${CMAKE_SOURCE_DIR}/stack/port/include>)
 target_link_libraries(weir_lwip_api INTERFACE weir_platform) # arch/cc.h uses <weir/csum.h>
 
 add_library(weir_lwip STATIC ${WEIR_LWIP_SOURCES} ${WEIR_LWIP_PORT_SOURCES})

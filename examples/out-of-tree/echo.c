@@ -1,8 +1,8 @@
-/* echo.c - a complete TCP echo server on weir: echo [IFNAME [ADDR/PREFIX [PORT]]] */
+/* echo.c - a complete TCP echo server on weir: echo [SPEC [ADDR/PREFIX [PORT]]]
+ * SPEC is a device, e.g. tap:weir0 (the default) or dpdk:'EAL ARGS'. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <weir/flow.h>
-#include <weir/tap.h>
 
 static void echo(struct weir_flow *f, void *arg)
 {
@@ -20,17 +20,17 @@ static void echo(struct weir_flow *f, void *arg)
 
 int main(int argc, char **argv)
 {
-	struct weir_tap_config tap = { .ifname = argc > 1 ? argv[1] : "weir0" };
 	struct weir_tcp_listen_opts lo = { .port = (uint16_t)(argc > 3 ? atoi(argv[3]) : 7) };
 	struct weir_stack_config sc = { 0 };
 	struct weir_listener *l;
 	struct weir_stack *stack;
 
-	if (weir_loop_create(&sc.loop) || weir_tap_open(&tap, &sc.netdev) ||
+	if (weir_loop_create(&sc.loop) ||
+	    weir_netdev_open(argc > 1 ? argv[1] : "tap:weir0", NULL, &sc.netdev) ||
 	    weir_ipaddr_parse_cidr(argc > 2 ? argv[2] : "192.0.2.2/24", &sc.ip, &sc.prefix_len) ||
 	    weir_stack_open(&sc, &stack) || weir_fibers_init(sc.loop) ||
 	    weir_tcp_listen(stack, &lo, echo, NULL, &l)) {
-		fprintf(stderr, "echo: setup failed (root? address?)\n");
+		fprintf(stderr, "echo: setup failed: %s\n", weir_netdev_last_error());
 		return 1;
 	}
 	printf("echo: serving on port %u\n", weir_listener_port(l));
