@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <weir/config.h>
 #define WEIR_LOG_COMPONENT "netdev"
 #include <weir/clock.h>
 #include <weir/error.h>
@@ -11,7 +12,12 @@
 
 #include "netdev_priv.h"
 
+/* Per thread where there are threads; a bare-metal image has one (and no TLS runtime). */
+#ifdef CONFIG_WEIR_HOSTED
 static _Thread_local char last_error[256];
+#else
+static char last_error[256];
+#endif
 
 void weir__netdev_set_error(const char *fmt, ...)
 {

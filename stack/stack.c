@@ -287,9 +287,12 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 	}
 	raw_recv(s->icmp_pcb, icmp_recv, s);
 
-	/* A poll-mode device that allows idle sleeps bounds them through next_deadline_ns. */
+	/* A poll-mode device that allows idle sleeps bounds them through next_deadline_ns, or
+	 * wakes the loop with its interrupt. */
 	rc = weir_loop_add(s->loop, &stack_source_ops, s, caps.poll_mode ? -1 : caps.fd,
-			   caps.poll_mode && caps.idle_sleep_us ? WEIR_LOOP_SOURCE_MAY_SLEEP : 0,
+			   caps.poll_mode && (caps.idle_sleep_us || caps.irq_wake)
+				   ? WEIR_LOOP_SOURCE_MAY_SLEEP
+				   : 0,
 			   &s->src);
 	if (rc < 0)
 		goto fail_raw;

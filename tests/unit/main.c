@@ -6,12 +6,12 @@
 int main(void)
 {
 	Suite *(*const suites[])(void) = {
-		weir_test_platform_suite, weir_test_csum_suite,	   weir_test_loop_suite,
-		weir_test_config_suite,	  weir_test_stack_suite,   weir_test_netdev_suite,
-		weir_test_link_suite,	  weir_test_tcp_suite,	   weir_test_message_suite,
-		weir_test_server_suite,	  weir_test_resolve_suite, weir_test_addr_suite,
-		weir_test_udp_suite,	  weir_test_fiber_suite,   weir_test_lwipfix_suite,
-		weir_test_misuse_suite,
+		weir_test_platform_suite, weir_test_csum_suite,	  weir_test_loop_suite,
+		weir_test_config_suite,	  weir_test_stack_suite,  weir_test_netdev_suite,
+		weir_test_lan9118_suite,  weir_test_link_suite,	  weir_test_tcp_suite,
+		weir_test_message_suite,  weir_test_server_suite, weir_test_resolve_suite,
+		weir_test_addr_suite,	  weir_test_udp_suite,	  weir_test_fiber_suite,
+		weir_test_lwipfix_suite,  weir_test_misuse_suite,
 	};
 	SRunner *sr = srunner_create(NULL);
 	int failed;

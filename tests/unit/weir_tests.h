@@ -11,6 +11,7 @@ Suite *weir_test_config_suite(void);
 Suite *weir_test_stack_suite(void);
 Suite *weir_test_link_suite(void);
 Suite *weir_test_netdev_suite(void);
+Suite *weir_test_lan9118_suite(void); /* drivers/test_lan9118.c: against a register model */
 Suite *weir_test_fiber_suite(void);
 Suite *weir_test_tcp_suite(void);
 Suite *weir_test_message_suite(void);

@@ -75,6 +75,9 @@ struct weir_netdev_caps {
 	/* Poll-mode devices only: nonzero lets the loop sleep when the device is idle; the device
 	 * then bounds the sleep through next_deadline_ns (e.g. DPDK's idle_sleep_us=N). */
 	uint32_t idle_sleep_us;
+	/* Poll-mode devices only: 1 when the device's interrupt ends the loop's sleep (bare metal:
+	 * it wakes the CPU from WFI), so the loop may sleep while the device is idle. */
+	int irq_wake;
 };
 
 struct weir_netdev_stats {
