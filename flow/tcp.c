@@ -621,8 +621,8 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 	if (opts == NULL)
 		opts = &defaults;
 	if (stack == NULL || handler == NULL || !valid_opts(&opts->flow) || opts->backlog > 255 ||
-	    (opts->handler_stack_size != 0 &&
-	     (opts->handler_stack_size < 8192 || opts->handler_stack_size > ((size_t)1 << 30))))
+	    (opts->handler_stack_size != 0 && (opts->handler_stack_size < weir_fiber_stack_min() ||
+					       opts->handler_stack_size > ((size_t)1 << 30))))
 		return WEIR_EINVAL;
 	ensure_ext_id();
 	l = calloc(1, sizeof(*l));

@@ -41,6 +41,9 @@ def lwipopts(kconf):
     if wnd > (0xFFFF << scale):
         raise SystemExit("genconfig: CONFIG_LWIP_TCP_WND=%d needs window scaling "
                          "(CONFIG_LWIP_WND_SCALE with a larger CONFIG_LWIP_TCP_RCV_SCALE)" % wnd)
+    if hosted and v("WEIR_FIBER_STACK_SIZE") < 8192:
+        raise SystemExit("genconfig: CONFIG_WEIR_FIBER_STACK_SIZE=%d: hosted fibers need at least "
+                         "8192 bytes (a signal frame must fit)" % v("WEIR_FIBER_STACK_SIZE"))
     queuelen = min(max(4 * snd_buf // mss, 2 * snd_buf // mss + 2), 0xFFFF)
     if v("LWIP_MEMP_NUM_TCP_SEG") < queuelen:
         raise SystemExit("genconfig: CONFIG_LWIP_MEMP_NUM_TCP_SEG=%d is below the send queue "

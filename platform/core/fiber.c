@@ -45,8 +45,13 @@
 #define FIBER_MAGIC 0x66696272u /* "fibr": catches stale and foreign handles */
 #define SCOPE_MAGIC 0x73636f70u /* "scop" */
 #define NOT_IN_HEAP UINT32_MAX
-/* The contract's floor: less than this cannot hold a signal frame plus a few calls. */
+/* The contract's floor: less than this cannot hold a signal frame plus a few calls (hosted), or
+ * an exception frame plus a few calls (bare metal: no signals). */
+#ifdef CONFIG_WEIR_HOSTED
 #define STACK_MIN ((size_t)8192)
+#else
+#define STACK_MIN ((size_t)1024)
+#endif
 /* Larger requests are caller bugs, and refusing them keeps page rounding from overflowing. */
 #define STACK_MAX ((size_t)1 << 30)
 
@@ -113,31 +118,6 @@ static struct {
 	size_t main_stack_size;
 #endif
 } sched;
-
-#ifndef CONFIG_WEIR_HOSTED
-/* Bare metal: weak defaults from the heap so an image links without extra code. They have no
- * guard page; an image with an MPU should provide its own pair that fences each stack. */
-__attribute__((weak)) void *weir__fiber_stack_alloc(size_t size, size_t *usable)
-{
-	void *p;
-
-	size = (size + 15) & ~(size_t)15;
-	p = malloc(size);
-	if (p != NULL)
-		*usable = size;
-	return p;
-}
-
-__attribute__((weak)) void weir__fiber_stack_free(void *lo, size_t usable)
-{
-	WEIR_UNUSED(usable);
-	free(lo);
-}
-
-__attribute__((weak)) void weir__fiber_stack_trim(void)
-{
-}
-#endif
 
 /* --- validation ------------------------------------------------------------------------------- */
 
@@ -504,6 +484,11 @@ static void fiber_free(struct weir_fiber *f)
 	f->magic = 0;
 	free(f);
 	sched.stats.live--;
+}
+
+size_t weir_fiber_stack_min(void)
+{
+	return STACK_MIN;
 }
 
 int weir_fiber_spawn(struct weir_scope *scope, weir_fiber_fn fn, void *arg,

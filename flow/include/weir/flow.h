@@ -100,7 +100,7 @@ struct weir_tcp_listen_opts {
 	int reuse_addr;		  /* bind over TIME_WAIT */
 	unsigned max_connections; /* handlers running at once; excess are closed; 0: no limit */
 	struct weir_flow_opts flow;
-	size_t handler_stack_size; /* 0: fiber default; else 8 KiB..1 GiB */
+	size_t handler_stack_size; /* 0: fiber default; else weir_fiber_stack_min()..1 GiB */
 	struct weir_scope *scope;  /* owner; NULL: the caller's scope */
 	/* Called (main context: must not block) when a connection is dropped before its handler
 	 * runs, with the class and the weir error; may be NULL. Each such drop is also counted in

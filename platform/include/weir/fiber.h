@@ -41,9 +41,14 @@ int weir_fibers_init(struct weir_loop *loop);
 void weir_fibers_fini(void);
 
 struct weir_fiber_opts {
-	size_t stack_size; /* bytes; 0: CONFIG_WEIR_FIBER_STACK_SIZE. Rounded up to pages. */
+	size_t stack_size; /* bytes; 0: CONFIG_WEIR_FIBER_STACK_SIZE. Rounded up to pages (hosted).
+			    */
 	const char *name;  /* for logs and the overflow message; copied; may be NULL */
 };
+
+/* The smallest stack_size weir_fiber_spawn takes: 8 KiB hosted (a signal frame must fit), 1 KiB
+ * on bare metal. */
+size_t weir_fiber_stack_min(void);
 
 /* Creates a fiber running fn(arg) in scope (NULL: the calling fiber's scope, or the root scope
  * from the main context). It becomes ready at once but runs only when the caller blocks or
