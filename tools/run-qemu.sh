@@ -91,6 +91,9 @@ ram_end=$(awk '$2 == "__weir_ram_end" { print $1 }' "$map" | head -1)
 read -r text data _ < <(arm-none-eabi-size "$elf" | awk 'NR == 2 { print $1, $2 }')
 echo "run-qemu: $elf: text $text B, data $data B, RAM in all $((ram_end - 0x20000000)) B" \
 	"(data, bss, heap, stack)"
+py=$(command -v python3 || true)
+[ -n "$py" ] && echo "run-qemu: $("$py" "$top/tools/footprint.py" "$map" | tail -1)" \
+	"(tools/footprint.py $map: each part)"
 [ "$build_only" = 1 ] && { echo "$elf"; exit 0; }
 
 # --- boot ----------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ PKGS=(
 	iproute2 iputils-ping                 # integration tests: namespaces, TAP, ping
 	socat tshark python3                  # integration tests: Linux TCP peers, captures
 	dpkg-dev                              # apt-get source (fetching lwIP)
-	gcc-arm-none-eabi libnewlib-arm-none-eabi # the bare-metal portability build
+	gcc-arm-none-eabi libnewlib-arm-none-eabi # the bare-metal image and portability build
+	qemu-system-arm                       # boots the bare-metal image (tools/run-qemu.sh)
 	libdpdk-dev librte-net-tap23 librte-net-memif23 librte-net-ring23 # DPDK driver + its tests
 	librte-net-af-packet23 librte-mempool-ring23
 	clang libclang-rt-dev                 # libFuzzer harnesses

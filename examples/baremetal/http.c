@@ -21,6 +21,7 @@ static const char page[] =
 	"LAN9118 Ethernet controller, fibers and the flow API.</p>\n"
 	"</body></html>\n";
 static const char not_found[] = "not found\n";
+unsigned long weir_image_http_requests;
 static const char not_allowed[] = "only GET and HEAD\n";
 
 /* Case-insensitive search for a header line "name: value" whose value contains token. */
@@ -54,6 +55,7 @@ static int respond(struct weir_flow *f, int status, const char *reason, const ch
 			 status, reason, (unsigned)len, status == 405 ? "Allow: GET, HEAD\r\n" : "",
 			 keep ? "" : "Connection: close\r\n");
 
+	weir_image_http_requests++;
 	iov[0] = (struct weir_iov){ hdr, (size_t)n };
 	iov[1] = (struct weir_iov){ body, head ? 0 : len };
 	return weir_flow_writev(f, iov, 2);

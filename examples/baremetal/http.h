@@ -8,5 +8,7 @@
  * methods: 405), keeping the connection for the next request unless the client says close or
  * speaks HTTP/1.0 without keep-alive. A client silent for 10 s is closed. */
 void weir_image_http(struct weir_flow *f, void *arg);
+/* Requests answered so far. */
+extern unsigned long weir_image_http_requests;
 
 #endif

@@ -25,6 +25,7 @@
 static struct weir_netdev *nic;
 static struct weir_stack *stack;
 static size_t heap_at_ready;
+static unsigned long echoed, discarded; /* bytes */
 
 static void eth_irq(void *arg)
 {
@@ -40,6 +41,7 @@ static void echo(struct weir_flow *f, void *arg)
 	while (weir_flow_read(f, &b) > 0) {
 		int rc = weir_flow_write(f, b.data, b.len);
 
+		echoed += rc == 0 ? b.len : 0;
 		weir_buf_release(&b);
 		if (rc < 0)
 			return;
@@ -51,8 +53,10 @@ static void discard(struct weir_flow *f, void *arg)
 	struct weir_buf b;
 
 	(void)arg;
-	while (weir_flow_read(f, &b) > 0)
+	while (weir_flow_read(f, &b) > 0) {
+		discarded += b.len;
 		weir_buf_release(&b);
+	}
 }
 
 static void print_stats(void)
@@ -62,7 +66,7 @@ static void print_stats(void)
 	struct weir_lan9118_stats ls;
 	struct weir_tcp_stats ts;
 	size_t heap_used, heap_high, heap_size;
-	char line[400];
+	char line[480];
 	int n;
 
 	weir_stack_get_stats(stack, &ss);
@@ -74,7 +78,8 @@ static void print_stats(void)
 		line, sizeof(line),
 		"stats: flows %lu bufs_out %lu frames_held %lu/%lu heap %lu/%lu (at ready %lu, "
 		"peak %lu) stack_deepest %lu rx %lu tx %lu runts %lu oversize %lu rx_errors %lu "
-		"nobuf %lu tx_full %lu link %lu drop_input %lu copied %lu\r\n",
+		"nobuf %lu tx_full %lu link %lu drop_input %lu copied %lu echoed %lu discarded %lu "
+		"http %lu\r\n",
 		(unsigned long)ts.flows, (unsigned long)ts.bufs_out, (unsigned long)ls.frames_held,
 		(unsigned long)ls.frames_total, (unsigned long)heap_used, (unsigned long)heap_size,
 		(unsigned long)heap_at_ready, (unsigned long)heap_high,
@@ -82,7 +87,8 @@ static void print_stats(void)
 		(unsigned long)ns.tx_frames, (unsigned long)ns.rx_runts,
 		(unsigned long)ns.rx_oversize, (unsigned long)ns.rx_errors,
 		(unsigned long)ns.rx_nobuf, (unsigned long)ns.tx_full, (unsigned long)ls.link_up,
-		(unsigned long)ss.drop_input, (unsigned long)ss.rx_copied);
+		(unsigned long)ss.drop_input, (unsigned long)ss.rx_copied, echoed, discarded,
+		weir_image_http_requests);
 	if (n > 0)
 		weir_board_console_write(line,
 					 (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);

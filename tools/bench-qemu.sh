@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# bench-qemu.sh - figures for the bare-metal image in QEMU, next to Linux doing the same work in the
+# same run: 64-byte echo round trips (weir-bench rr) and bulk into discard (weir-bench bulk), from a
+# Linux client over TAP to the image, and from the same client over a veth pair to a Linux server
+# (weir-bench server --kernel) in another namespace.
+#
+#   tools/bench-qemu.sh [--duration S] [--build DIR]
+#
+# Prints figures; asserts nothing. QEMU emulates the Cortex-M4 instruction by instruction (TCG, no
+# KVM here), so the image's figures say what the emulator sustains, not what an MPS2 board would;
+# and the Linux peer, QEMU and the client share this machine's cores.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+dur=5
+build=$top/build
+while [ $# -gt 0 ]; do
+	case $1 in
+	--duration) dur=${2:?}; shift ;;
+	--build) build=${2:?}; shift ;;
+	-h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "bench-qemu: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ "$(id -u)" = 0 ] || { echo "bench-qemu: run as root (namespaces, TAP)" >&2; exit 1; }
+command -v qemu-system-arm >/dev/null || { echo "bench-qemu: qemu-system-arm is missing" >&2; exit 1; }
+
+"$top/tools/run-qemu.sh" --build "$build/image-mps2-an386" --build-only | head -1
+cmake -S "$top" -B "$build" >/dev/null
+cmake --build "$build" -j"$(nproc)" --target weir-bench >/dev/null
+wb=$build/tools/weir-bench/weir-bench
+
+tag=$$
+nq=weir-bq-$tag nc=weir-bc-$tag ns=weir-bs-$tag
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	for n in "$nq" "$nc" "$ns"; do ip netns del "$n" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# The image on a TAP device: Linux 192.0.2.1, the image 192.0.2.2.
+ip netns add "$nq"
+ip -n "$nq" link set lo up
+ip -n "$nq" tuntap add dev weir0 mode tap
+ip -n "$nq" addr add 192.0.2.1/24 dev weir0
+ip -n "$nq" link set weir0 up
+mkfifo "$tmp/uart.in"
+ip netns exec "$nq" "$top/tools/run-qemu.sh" --build "$build/image-mps2-an386" --tap weir0 \
+	<"$tmp/uart.in" >"$tmp/uart.log" 2>&1 &
+pids+=($!)
+exec 7>"$tmp/uart.in"
+for _ in $(seq 1 300); do grep -q '^ready' "$tmp/uart.log" && break; sleep 0.1; done
+grep -q '^ready' "$tmp/uart.log" || { cat "$tmp/uart.log" >&2; exit 1; }
+
+# Linux to Linux over veth: client 192.0.2.1, server 192.0.2.3.
+ip netns add "$nc"
+ip netns add "$ns"
+ip -n "$nc" link set lo up
+ip -n "$ns" link set lo up
+ip link add "wbc$tag" netns "$nc" type veth peer name "wbs$tag" netns "$ns"
+ip -n "$nc" addr add 192.0.2.1/24 dev "wbc$tag"
+ip -n "$ns" addr add 192.0.2.3/24 dev "wbs$tag"
+ip -n "$nc" link set "wbc$tag" up
+ip -n "$ns" link set "wbs$tag" up
+ip netns exec "$ns" "$wb" server --kernel --bind 192.0.2.3 --port 9 >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.5
+
+# run NS PEER PORT TEST: one weir-bench client run, its result line.
+run() {
+	ip netns exec "$1" timeout $((dur + 30)) "$wb" client --kernel --peer "$2" --port "$3" \
+		--test "$4" --duration "$dur" 2>/dev/null | grep '^result' || echo "result failed"
+}
+val() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+img_rr=$(run "$nq" 192.0.2.2 6 rr)     # the image echoes on 7 (= 6 + 1)
+img_bulk=$(run "$nq" 192.0.2.2 9 bulk) # and discards on 9
+lin_rr=$(run "$nc" 192.0.2.3 9 rr)     # weir-bench server: discard 9, echo 10
+lin_bulk=$(run "$nc" 192.0.2.3 9 bulk)
+printf s >&7
+sleep 0.5
+
+echo "bench-qemu: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${dur} s per figure"
+printf '%-34s %14s %12s %12s %12s\n' "" "bulk Mbit/s" "rr mean us" "rr p50 us" "rr p99 us"
+printf '%-34s %14s %12s %12s %12s\n' "weir image, QEMU mps2-an386, TAP" \
+	"$(awk -v g="$(val "$img_bulk" gbit_s)" 'BEGIN { printf "%.1f", g * 1000 }')" \
+	"$(val "$img_rr" mean_us)" "$(val "$img_rr" p50_us)" "$(val "$img_rr" p99_us)"
+printf '%-34s %14s %12s %12s %12s\n' "Linux kernel, veth (same client)" \
+	"$(awk -v g="$(val "$lin_bulk" gbit_s)" 'BEGIN { printf "%.1f", g * 1000 }')" \
+	"$(val "$lin_rr" mean_us)" "$(val "$lin_rr" p50_us)" "$(val "$lin_rr" p99_us)"
+echo "image counters after the run: $(grep '^stats:' "$tmp/uart.log" | tail -1 | tr -d '\r')"
