@@ -4,8 +4,11 @@
 # Debian's DPDK is a shared build: the EAL loads every PMD installed under
 # <libdir>/dpdk/pmds-<ABI>/ (RTE_EAL_PMD_PATH) at rte_eal_init, so net_tap, net_memif, net_ring
 # and the PCI drivers need no link-time dependency, only their librte-net-* package.
+set(_dpdk_usage "dpdk:EAL ARGS[,port=N][,KEY=VALUE]...")
 if(NOT CONFIG_WEIR_DRIVER_DPDK)
   message(STATUS "weir: DPDK driver off (CONFIG_WEIR_DRIVER_DPDK is not set)")
+  list(APPEND WEIR_NETDEV_DRIVERS_MISSING
+       "dpdk|${_dpdk_usage}|the DPDK driver is not built in (CONFIG_WEIR_DRIVER_DPDK is off)")
   return()
 endif()
 find_package(PkgConfig QUIET)
@@ -15,6 +18,8 @@ endif()
 if(NOT DPDK_FOUND)
   message(STATUS "weir: DPDK driver not built: pkg-config cannot find libdpdk "
                  "(apt-get install libdpdk-dev)")
+  list(APPEND WEIR_NETDEV_DRIVERS_MISSING
+       "dpdk|${_dpdk_usage}|the DPDK driver is not built in (no libdpdk-dev when weir was built)")
   return()
 endif()
 message(STATUS "weir: DPDK driver on (libdpdk ${DPDK_VERSION})")

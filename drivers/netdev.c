@@ -127,13 +127,19 @@ int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
 	for (d = weir__netdev_drivers; colon != NULL && *d != NULL; d++) {
 		size_t n = strlen((*d)->prefix);
 
-		if ((size_t)(colon - spec) == n && memcmp(spec, (*d)->prefix, n) == 0)
-			return (*d)->open(colon + 1, params != NULL ? params : &defaults, out);
+		if ((size_t)(colon - spec) != n || memcmp(spec, (*d)->prefix, n) != 0)
+			continue;
+		if ((*d)->open == NULL) {
+			weir__netdev_set_error("%s", (*d)->missing);
+			return WEIR_ENOTSUP;
+		}
+		return (*d)->open(colon + 1, params != NULL ? params : &defaults, out);
 	}
 	known[0] = '\0';
 	for (d = weir__netdev_drivers; *d != NULL && used < sizeof(known); d++)
-		used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
-					 d == weir__netdev_drivers ? "" : ", ", (*d)->usage);
+		if ((*d)->open != NULL)
+			used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s",
+						 used == 0 ? "" : ", ", (*d)->usage);
 	weir__netdev_set_error("'%s' names no driver built in (%s)", spec,
 			       known[0] != '\0' ? known : "none");
 	return WEIR_EINVAL;

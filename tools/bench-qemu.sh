@@ -24,15 +24,9 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" = 0 ] || { echo "bench-qemu: run as root (namespaces, TAP)" >&2; exit 1; }
 command -v qemu-system-arm >/dev/null || { echo "bench-qemu: qemu-system-arm is missing" >&2; exit 1; }
-
-"$top/tools/run-qemu.sh" --build "$build/image-mps2-an386" --build-only | head -1
-cmake -S "$top" -B "$build" >/dev/null
-cmake --build "$build" -j"$(nproc)" --target weir-bench >/dev/null
-wb=$build/tools/weir-bench/weir-bench
-
+tmp=$(mktemp -d)
 tag=$$
 nq=weir-bq-$tag nc=weir-bc-$tag ns=weir-bs-$tag
-tmp=$(mktemp -d)
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -41,6 +35,12 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+"$top/tools/run-qemu.sh" --build "$build/image-mps2-an386" --build-only >"$tmp/build.out"
+head -1 "$tmp/build.out"
+cmake -S "$top" -B "$build" >/dev/null
+cmake --build "$build" -j"$(nproc)" --target weir-bench >/dev/null
+wb=$build/tools/weir-bench/weir-bench
 
 # The image on a TAP device: Linux 192.0.2.1, the image 192.0.2.2.
 ip netns add "$nq"

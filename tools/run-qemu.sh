@@ -102,7 +102,7 @@ mkdir -p "$state"
 loader=()
 if [ "$no_seed" = 0 ]; then
 	if [ -z "$seed" ]; then
-		seed=$state/seed.$$
+		seed=$state/seed # a fresh one each boot (QEMU reads it at start)
 		head -c 32 /dev/urandom >"$seed"
 	fi
 	loader=(-device "loader,file=$seed,addr=$seed_addr,force-raw=on")

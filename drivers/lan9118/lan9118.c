@@ -282,6 +282,22 @@ static void tx_reap_status(struct lan_dev *d)
 	}
 }
 
+/* Command A promises the chip len bytes: a gather list that does not add up to the frame's
+ * length would leave the FIFO out of step (extra words taken for the next command). */
+static int tx_frame_valid(const struct lan_dev *d, const struct weir_tx_frame *tf)
+{
+	size_t sum = 0;
+
+	if (tf->len > FRAME_MAX(d->mtu) || (tf->iovcnt > 0 && tf->iov == NULL))
+		return 0;
+	for (unsigned k = 0; k < tf->iovcnt; k++) {
+		if (tf->iov[k].base == NULL && tf->iov[k].len > 0)
+			return 0;
+		sum += tf->iov[k].len;
+	}
+	return sum == tf->len;
+}
+
 static int lan_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *frames, int n)
 {
 	struct lan_dev *d = (struct lan_dev *)nd;
@@ -296,7 +312,7 @@ static int lan_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fram
 		uint32_t words = (len + 3) / 4;
 		struct tx_packer tp = { .d = d };
 
-		if (tf->len > FRAME_MAX(d->mtu) || (tf->iovcnt > 0 && tf->iov == NULL))
+		if (!tx_frame_valid(d, tf))
 			return i > 0 ? i : WEIR_EINVAL;
 		/* Room for both command words and the data. */
 		if (LAN9118_FIFO_INF_DATA(rd(d, LAN9118_TX_FIFO_INF)) < 4 * words + 8) {

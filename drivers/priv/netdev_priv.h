@@ -24,6 +24,8 @@ struct weir__netdev_driver {
 	 * of a failure with weir__netdev_set_error(). */
 	int (*open)(const char *args, const struct weir_netdev_params *params,
 		    struct weir_netdev **out);
+	/* For a driver this build left out (open is NULL): why, e.g. "not built in (...)". */
+	const char *missing;
 };
 extern const struct weir__netdev_driver *const weir__netdev_drivers[];
 

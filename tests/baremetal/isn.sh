@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # isn.sh - two boots of the bare-metal image choose different initial sequence numbers for the
 # same connection (same addresses and ports, both boots seeded as tools/run-qemu.sh seeds them),
-# as seen on the wire: the SYN-ACK's sequence number, captured by tshark.
+# as seen on the wire: the SYN-ACK's sequence number, captured by tshark. (What makes them
+# unpredictable is the seeded key, which no observation of the wire can show; docs/porting.md.)
 # usage: isn.sh SOURCE_DIR IMAGE_BUILD_DIR
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,15 +17,21 @@ trap 'cleanup; rm -rf "$tmp"' EXIT
 add_tap
 nsx() { ip netns exec "$WEIR_NS" "$@"; }
 
-# isn_of_boot N: boots, connects from 192.0.2.1:40007 to port 7, prints the SYN-ACK's raw seq.
+# isn_of_boot N: boots, connects from 192.0.2.1:40007 to port 7, and writes the SYN-ACK's raw
+# sequence number to $tmp/isnN (empty when there was none).
 isn_of_boot() {
-	local n=$1 cap=$tmp/boot$1.pcap tpid seq
+	local n=$1 cap=$tmp/boot$1.pcap tpid
+	: >"$tmp/isn$n"
 	boot "boot$n"
 	nsx tshark -q -i weir0 -f "tcp src port 7 and tcp[13] & 0x12 == 0x12" -c 1 -w "$cap" \
 		>/dev/null 2>&1 &
 	tpid=$!
 	WEIR_PIDS+=("$tpid")
-	wait_capturing "$cap" || { fail "boot $n: tshark did not start"; return; }
+	if ! wait_capturing "$cap"; then
+		fail "boot $n: tshark did not start"
+		halt
+		return
+	fi
 	nsx "$PY" - <<'PY'
 import socket
 import struct
@@ -38,13 +45,14 @@ s.connect(("192.0.2.2", 7))
 s.close()
 PY
 	for _ in $(seq 1 50); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
-	seq=$(tshark -r "$cap" -T fields -e tcp.seq_raw 2>/dev/null | head -1)
+	tshark -r "$cap" -T fields -e tcp.seq_raw 2>/dev/null | head -1 >"$tmp/isn$n"
 	halt
-	echo "$seq"
 }
 
-a=$(isn_of_boot 1 | tail -1)
-b=$(isn_of_boot 2 | tail -1)
+isn_of_boot 1
+isn_of_boot 2
+a=$(cat "$tmp/isn1")
+b=$(cat "$tmp/isn2")
 echo "SYN-ACK sequence numbers: boot 1 $a, boot 2 $b"
 if [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ]; then
 	pass "two boots, two initial sequence numbers for the same 4-tuple ($a, $b)"

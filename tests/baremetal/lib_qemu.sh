@@ -41,6 +41,10 @@ halt() {
 	for _ in $(seq 1 50); do kill -0 "$QPID" 2>/dev/null || break; sleep 0.1; done
 	kill -9 "$QPID" 2>/dev/null
 	wait "$QPID" 2>/dev/null
+	# Gone and reaped: the test's cleanup must not signal its PID again (it may be reused).
+	local keep=() p
+	for p in "${WEIR_PIDS[@]}"; do [ "$p" = "$QPID" ] || keep+=("$p"); done
+	WEIR_PIDS=("${keep[@]}")
 	QPID=""
 }
 

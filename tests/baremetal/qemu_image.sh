@@ -118,7 +118,7 @@ if [ "$(field "$line" flows)" = 0 ] && [ "$(field "$line" bufs_out)" = 0 ] &&
 else
 	fail "leak: flows $(field "$line" flows), bufs_out $(field "$line" bufs_out), frames_held $(field "$line" frames_held), heap $(field "$line" heap) (after round 1: $heap_round1)"
 fi
-if grep -qE 'panic|fault' "$UART"; then fail "the UART reports: $(grep -mE1 'panic|fault' "$UART")"
+if grep -qE 'panic|fault' "$UART"; then fail "the UART reports: $(grep -m1 -E 'panic|fault' "$UART")"
 else pass "no panic or fault on the UART"; fi
 halt
 finish

@@ -143,10 +143,11 @@ struct weir_netdev_params {
 };
 
 /* Opens a device from a spec string "DRIVER:ARGS", e.g. "tap:weir0" or "dpdk:EAL ARGS,port=1"
- * (each driver's header gives its grammar). The drivers built in register themselves; the
- * message of an unknown DRIVER lists them. params may be NULL (defaults). Returns 0 and sets
- * *out, or WEIR_EINVAL (NULL spec or out, no such driver, malformed ARGS), or the driver's error;
- * the one-line reason is in weir_netdev_last_error(). */
+ * (each driver's header gives its grammar). The build registers the drivers it includes in a
+ * table this searches; the message of an unknown DRIVER lists them. params may be NULL
+ * (defaults). Returns 0 and sets *out, or WEIR_EINVAL (NULL spec or out, no such driver,
+ * malformed ARGS), WEIR_ENOTSUP (a driver this build left out, e.g. DPDK without libdpdk), or the
+ * driver's error; the one-line reason is in weir_netdev_last_error(). */
 int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
 		     struct weir_netdev **out);
 /* One line saying why the last weir_netdev_open (or a driver's own open call) on this thread

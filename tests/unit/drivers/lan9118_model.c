@@ -92,6 +92,11 @@ static void csr_set(struct lan9118_model *m, uint32_t idx, uint32_t v)
 
 static void tx_word(struct lan9118_model *m, uint32_t w)
 {
+	/* Every word takes FIFO space until the wire has taken the frame (tx_drain). */
+	if (m->tdfree < 4)
+		m->tx_protocol_errors++; /* written into a full FIFO */
+	else
+		m->tdfree -= 4;
 	switch (m->tx_state) {
 	case 0:
 		m->tx_a = w;
@@ -246,6 +251,11 @@ static void model_write(void *ctx, uint32_t off, uint32_t v)
 	default:
 		break;
 	}
+}
+
+void lan9118_model_tx_drain(struct lan9118_model *m)
+{
+	m->tdfree = LAN9118_TX_DATA_FIFO_BYTES;
 }
 
 struct weir_lan9118_bus lan9118_model_bus(struct lan9118_model *m)

@@ -21,7 +21,7 @@ struct lan9118_model {
 	uint32_t mac_cr, addrh, addrl, mii_acc, mii_data;
 	uint16_t phy_bsr;
 	uint32_t rx_drop; /* handed out (and cleared) by reads of RX_DROP */
-	uint32_t tdfree;  /* TX_FIFO_INF's TDFREE */
+	uint32_t tdfree;  /* TX_FIFO_INF's TDFREE: less by every word written, until drained */
 	int reset_stuck;  /* SRST never clears */
 	uint8_t eeprom_mac[6];
 	int eeprom_valid; /* the EEPROM holds an address (loaded at every reset) */
@@ -56,5 +56,7 @@ struct weir_lan9118_bus lan9118_model_bus(struct lan9118_model *m);
 /* A frame arrives from the wire (len bytes, without FCS); status_bits are ORed into its status
  * word (e.g. an error). The model appends a 4-byte FCS and honours RX_CFG's offset. */
 void lan9118_model_rx(struct lan9118_model *m, const void *frame, size_t len, uint32_t status_bits);
+/* The wire takes everything in the TX data FIFO: TDFREE is whole again. */
+void lan9118_model_tx_drain(struct lan9118_model *m);
 
 #endif

@@ -327,6 +327,14 @@ START_TEST(test_tx_short_padded_oversize_refused)
 		ck_assert_uint_eq(m.sent[0][i], 0);
 	iov.len = tf.len = 1519; /* MTU + header + a VLAN tag + 1 */
 	ck_assert_int_eq(weir_netdev_tx_burst(dev, &tf, 1), WEIR_EINVAL);
+	/* A gather list that does not add up to the frame, or a NULL piece, never reaches the
+	 * FIFO (it would put the chip out of step). */
+	iov.len = 100;
+	tf.len = 101;
+	ck_assert_int_eq(weir_netdev_tx_burst(dev, &tf, 1), WEIR_EINVAL);
+	iov.base = NULL;
+	tf.len = 100;
+	ck_assert_int_eq(weir_netdev_tx_burst(dev, &tf, 1), WEIR_EINVAL);
 	ck_assert_uint_eq(m.nsent, 1);
 	weir_netdev_get_stats(dev, &st);
 	ck_assert_uint_eq(st.tx_frames, 1);
@@ -349,9 +357,16 @@ START_TEST(test_tx_full_fifo_takes_nothing)
 	ck_assert_uint_eq(m.nsent, 0);
 	weir_netdev_get_stats(dev, &st);
 	ck_assert_uint_eq(st.tx_full, 1);
-	m.tdfree = 1000 + 8;
-	ck_assert_int_eq(weir_netdev_tx_burst(dev, tf, 2), 2); /* the model drains at once */
+	/* Room for one frame and a half: the burst stops after the first, which went out whole. */
+	m.tdfree = (1000 + 8) * 3 / 2;
+	ck_assert_int_eq(weir_netdev_tx_burst(dev, tf, 2), 1);
+	ck_assert_uint_eq(m.nsent, 1);
+	ck_assert_mem_eq(m.sent[0], f, sizeof(f));
+	lan9118_model_tx_drain(&m);
+	ck_assert_int_eq(weir_netdev_tx_burst(dev, tf + 1, 1), 1);
 	ck_assert_uint_eq(m.nsent, 2);
+	weir_netdev_get_stats(dev, &st);
+	ck_assert_uint_eq(st.tx_full, 2);
 }
 END_TEST
 
