@@ -56,7 +56,8 @@ set(WEIR_LWIP_SOURCES
 # The NO_SYS port (sys_now, LWIP_RAND, the ISN and SYN-cookie hooks, the core-lock check): stack
 # code, built into lwIP's library so that lwIP links on its own.
 set(WEIR_LWIP_PORT_SOURCES ${CMAKE_SOURCE_DIR}/stack/port/port.c
-                           ${CMAKE_SOURCE_DIR}/stack/port/syncookie.c)
+                           ${CMAKE_SOURCE_DIR}/stack/port/syncookie.c
+                           ${CMAKE_SOURCE_DIR}/stack/port/mem.c)
 
 # What code built on lwIP compiles against: lwipopts.h, lwIP's headers, the port's (arch/cc.h,
 # the hooks) and the stack's interface for the flow layer (weir_stack_lwip.h). Only the stack,

@@ -222,6 +222,14 @@ static int fail_write(struct weir_flow *f, int rc)
 	return rc;
 }
 
+/* Sends what lwIP may send now, as one burst (super-frames where the device cuts them). */
+static void flow_output(struct tcp_pcb *pcb)
+{
+	weir__stack_tx_hold();
+	tcp_output(pcb);
+	weir__stack_tx_release();
+}
+
 /* Queues len bytes into lwIP, waiting for send space as needed. */
 static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int more)
 {
@@ -253,7 +261,7 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 		if (e != ERR_MEM)
 			return fail_write(f, weir__err_from_lwip(e));
 		/* No space: push out what is queued and wait for ACKs. */
-		tcp_output(pcb);
+		flow_output(pcb);
 		rc = weir_event_wait(&f->tx_ev, weir_clock_now_ns() + WRITE_RETRY_NS);
 		if (rc == WEIR_ECANCELED)
 			return fail_write(f, rc);
@@ -291,16 +299,16 @@ static int flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned
 	if (f->pcb == NULL)
 		return fail_write(f, f->err ? f->err : WEIR_ECLOSED);
 	if (!nodelay) {
-		tcp_output(f->pcb);
+		flow_output(f->pcb);
 		return 0;
 	}
 	/* Nagle off for these bytes, then wait until the peer acknowledged all of them. */
 	if (!f->opts.nodelay) {
 		tcp_nagle_disable(f->pcb);
-		tcp_output(f->pcb);
+		flow_output(f->pcb);
 		tcp_nagle_enable(f->pcb);
 	} else {
-		tcp_output(f->pcb);
+		flow_output(f->pcb);
 	}
 	target = f->pcb->snd_lbb;
 	while (f->pcb != NULL && TCP_SEQ_LT(f->pcb->lastack, target)) {

@@ -25,13 +25,12 @@
 #include <weir/stack.h>
 
 #include "lwip_port.h"
+#include "stack_priv.h"
 #include "weir_stack_lwip.h"
 
 /* Frames received per poll: big enough to amortise the syscall, small enough to keep timers and
  * fibers running between bursts. */
 #define RX_BURST 32
-/* A transmitted pbuf chain longer than this is flattened into one buffer first. */
-#define TX_MAX_IOV 64
 /* Identifier carried by our ICMP echo requests. */
 #define PING_ID 0x5745
 
@@ -41,18 +40,6 @@ struct rx_pbuf {
 	struct pbuf_custom pc;
 };
 _Static_assert(sizeof(struct rx_pbuf) <= WEIR_FRAME_STACK_PRIV, "rx pbuf must fit in the frame");
-
-struct weir_stack {
-	struct netif netif;
-	struct weir_netdev *dev;
-	struct weir_loop *loop;
-	struct weir_loop_source *src;
-	struct raw_pcb *icmp_pcb;
-	uint16_t mtu;
-	int dev_down; /* the device reported an error on receive */
-	int dhcp;     /* lwIP's DHCP client runs on the netif */
-	struct weir_stack_stats st;
-};
 
 static struct weir_stack *the_stack;
 static int lwip_initialised;
@@ -65,59 +52,6 @@ static void rx_pbuf_free(struct pbuf *p)
 	weir_netdev_release(f);
 }
 
-static err_t link_output(struct netif *netif, struct pbuf *p)
-{
-	struct weir_stack *s = netif->state;
-	struct weir_iovec iov[TX_MAX_IOV];
-	struct weir_tx_frame tf = { .iov = iov, .iovcnt = 0, .len = p->tot_len };
-	void *flat = NULL;
-	int n;
-
-	if (p->tot_len > (u32_t)s->mtu + WEIR_ETH_HLEN) {
-		s->st.drop_tx_oversize++;
-		return ERR_IF;
-	}
-	for (struct pbuf *q = p; q != NULL; q = q->next) {
-		if (q->len == 0)
-			continue;
-		if (tf.iovcnt == TX_MAX_IOV) {
-			tf.iovcnt = 0;
-			break;
-		}
-		iov[tf.iovcnt].base = q->payload;
-		iov[tf.iovcnt].len = q->len;
-		tf.iovcnt++;
-	}
-	if (tf.iovcnt == 0 && p->tot_len > 0) {
-		/* Rare: a chain of more than TX_MAX_IOV pieces. */
-		flat = malloc(p->tot_len);
-		if (flat == NULL) {
-			s->st.drop_tx_chain++;
-			return ERR_MEM;
-		}
-		pbuf_copy_partial(p, flat, p->tot_len, 0);
-		iov[0].base = flat;
-		iov[0].len = p->tot_len;
-		tf.iovcnt = 1;
-	}
-	n = weir_netdev_tx_burst(s->dev, &tf, 1);
-	free(flat);
-	if (n == 1) {
-		s->st.tx_frames++;
-		s->st.tx_bytes += p->tot_len;
-		return ERR_OK;
-	}
-	if (n == 0) {
-		/* Queue full: TCP keeps the segment and retries; others are lost like on a wire. */
-		s->st.drop_tx_full++;
-		return ERR_MEM;
-	}
-	/* A device error (e.g. the link's peer is gone) loses the frame like a cut cable: TCP's
-	 * retransmission, keepalive and user timeout then see what they would on a wire. */
-	s->st.drop_tx_error++;
-	return ERR_OK;
-}
-
 static err_t netif_init_cb(struct netif *netif)
 {
 	struct weir_stack *s = netif->state;
@@ -125,15 +59,16 @@ static err_t netif_init_cb(struct netif *netif)
 	netif->name[0] = 'w';
 	netif->name[1] = 'r';
 	netif->output = etharp_output;
-	netif->linkoutput = link_output;
+	netif->linkoutput = weir__stack_tx_queue;
 	netif->mtu = s->mtu;
 	netif->hwaddr_len = ETH_HWADDR_LEN;
 	netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
 	{
 		/* Software checksums except what the device fills on transmit (DPDK ports that
-		 * report it). UDP stays in software: lwIP fragments a large datagram before the
-		 * driver sees it, and only the stack can sum the whole of it. Received checksums
-		 * are always checked here. */
+		 * report it; TAP with offload: tx.c leaves TCP checksums to the device). UDP stays
+		 * in software: lwIP fragments a large datagram before the driver sees it, and only
+		 * the stack can sum the whole of it. Received checksums are checked here unless a
+		 * driver vouches for a frame (WEIR_FRAME_L4_CSUM_OK). */
 		struct weir_netdev_caps caps;
 		u16_t ctrl = NETIF_CHECKSUM_ENABLE_ALL;
 
@@ -142,6 +77,7 @@ static err_t netif_init_cb(struct netif *netif)
 				ctrl &= (u16_t)~NETIF_CHECKSUM_GEN_IP;
 			if (caps.offloads & WEIR_OFFLOAD_TX_CSUM_L4)
 				ctrl &= (u16_t)~NETIF_CHECKSUM_GEN_TCP;
+			weir__stack_tx_init(s, &caps);
 		}
 		NETIF_SET_CHECKSUM_CTRL(netif, ctrl);
 	}
@@ -180,6 +116,9 @@ static uint64_t stack_next_deadline(void *arg)
 	u32_t ms = sys_timeouts_sleeptime();
 	uint64_t d = weir_netdev_next_deadline_ns(s->dev);
 
+	/* Frames queued since the last poll (a fiber wrote): poll again before sleeping. */
+	if (weir__stack_tx_pending(s))
+		return 0;
 	if (ms != SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
 		uint64_t t = weir_clock_now_ns() + (uint64_t)ms * WEIR_NS_PER_MS;
 
@@ -327,6 +266,18 @@ fail:
 	return rc;
 }
 
+void weir__stack_tx_hold(void)
+{
+	if (the_stack != NULL)
+		weir__stack_tx_batch_begin(the_stack);
+}
+
+void weir__stack_tx_release(void)
+{
+	if (the_stack != NULL)
+		weir__stack_tx_batch_end(the_stack);
+}
+
 static weir__stack_close_fn close_fns[4];
 
 void weir__stack_on_close(weir__stack_close_fn fn)
@@ -381,6 +332,10 @@ void weir_stack_close(struct weir_stack *s)
 		dhcp_cleanup(&s->netif);
 	}
 #endif
+	/* The RSTs above and the DHCP release go out now; what the device does not take is
+	 * dropped. */
+	weir__stack_tx_flush(s);
+	weir__stack_tx_discard(s);
 	/* Drops ARP entries (and the frames queued on them) that point at this netif. */
 	netif_set_down(&s->netif);
 	netif_remove(&s->netif);
@@ -396,6 +351,9 @@ int weir_stack_poll(struct weir_stack *s)
 	int n, work, low;
 
 	WEIR_EINVAL_IF(s == NULL);
+	/* Frames a device could not take last time go first. */
+	work = weir__stack_tx_flush(s) > 0;
+	weir__stack_tx_batch_begin(s);
 	/* When the device's receive buffers run low (TCP's receive and out-of-order queues hold
 	 * them), out-of-order segments go first (the peer resends them), and frames are copied out
 	 * of the device's buffers until it recovers: otherwise the segment that would let the
@@ -408,7 +366,7 @@ int weir_stack_poll(struct weir_stack *s)
 	}
 #endif
 	n = weir_netdev_rx_burst(s->dev, frames, RX_BURST);
-	work = n > 0 ? n : 0;
+	work += n > 0 ? n : 0;
 	if (n < 0 && !s->dev_down) {
 		/* A dead device (a link whose peer is gone) keeps its fd readable: stop waking on
 		 * it, keep running the timers so flows notice and end. */
@@ -476,6 +434,9 @@ int weir_stack_poll(struct weir_stack *s)
 	}
 	work += weir_netdev_poll(s->dev) > 0;
 	sys_check_timeouts();
+	/* What lwIP sent while taking this burst in (ACKs, replies) and on its timers leaves in
+	 * one burst. */
+	weir__stack_tx_batch_end(s);
 	return work;
 }
 

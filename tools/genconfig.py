@@ -123,6 +123,10 @@ def lwipopts(kconf):
         opts.append(("TCP_OOSEQ_MAX_BYTES", wnd, "never hold more than one window"))
     if v("LWIP_MEM_LIBC_MALLOC"):
         opts.append(("MEM_STATS", 0, "not available with the C library's malloc"))
+        # A cache of freed blocks per size class in front of malloc (stack/port/mem.c).
+        opts.append(("mem_clib_malloc", "weir__lwip_malloc", "size-class cache (stack/port/mem.c)"))
+        opts.append(("mem_clib_calloc", "weir__lwip_calloc", ""))
+        opts.append(("mem_clib_free", "weir__lwip_free", ""))
     else:
         opts.append(("MEM_SIZE", v("LWIP_MEM_SIZE"), ""))
     return opts

@@ -5,7 +5,8 @@
  * (TUNSETOFFLOAD TUN_F_CSUM | TUN_F_TSO4). Linux then hands over up to 64 KiB of a TCP stream
  * per read() instead of one MSS, and skips summing what it sends: such frames come from Linux's
  * memory, so the stack is told to skip their TCP/UDP checksum check (tap_finish_offload). Frames
- * we send carry an all-zero header: complete, nothing asked of Linux. */
+ * we send ask Linux to finish their TCP checksums and to cut TCP super-frames into segments
+ * (TSO), as a virtio NIC's driver would: see tap_tx_vnet. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,8 @@
 /* With offload: the largest frame Linux hands over (a 64 KiB IPv4 packet plus its Ethernet
  * header); a larger one would not fit the stack's 16-bit buffer lengths and is dropped. */
 #define TAP_SUPER_FRAME_MAX 65535u
+/* Gather-list pieces of one frame we send (Linux's UIO_MAXIOV is 1024, one is the header). */
+#define TAP_TX_IOV_MAX 1023
 
 struct tap_dev {
 	struct weir_netdev nd;
@@ -171,6 +174,23 @@ static void tap_release(struct weir_netdev *nd, struct weir_frame *f)
 	t->free_list[t->nfree++] = f;
 }
 
+/* The virtio header for a frame we send: what the stack left to the device (its checksum, its
+ * segmentation), or nothing. */
+static void tap_tx_vnet(const struct weir_tx_frame *tf, struct virtio_net_hdr *vh)
+{
+	memset(vh, 0, sizeof(*vh));
+	if (tf->flags & WEIR_TX_L4_CSUM) {
+		vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh->csum_start = tf->l4_offset;
+		vh->csum_offset = 16; /* the TCP checksum field */
+	}
+	if (tf->flags & WEIR_TX_TSO4) {
+		vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+		vh->gso_size = tf->gso_size;
+		vh->hdr_len = (uint16_t)(tf->l4_offset + tf->l4_hlen);
+	}
+}
+
 static int tap_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *frames, int n)
 {
 	struct tap_dev *t = (struct tap_dev *)nd;
@@ -178,16 +198,18 @@ static int tap_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fram
 
 	for (i = 0; i < n; i++) {
 		const struct weir_tx_frame *tf = &frames[i];
-		static struct virtio_net_hdr none; /* all zero: a complete frame */
-		struct iovec iov[65];
+		struct virtio_net_hdr vh;
+		struct iovec iov[TAP_TX_IOV_MAX + 1];
 		unsigned k0 = 0;
 		ssize_t w;
 
-		if (tf->iovcnt > WEIR_ARRAY_SIZE(iov) - 1 || tf->iov == NULL)
+		if (tf->iovcnt > TAP_TX_IOV_MAX || tf->iov == NULL ||
+		    (!t->vnet && (tf->flags & (WEIR_TX_L4_CSUM | WEIR_TX_TSO4))))
 			return i > 0 ? i : WEIR_EINVAL;
 		if (t->vnet) {
-			iov[0].iov_base = &none;
-			iov[0].iov_len = sizeof(none);
+			tap_tx_vnet(tf, &vh);
+			iov[0].iov_base = &vh;
+			iov[0].iov_len = sizeof(vh);
 			k0 = 1;
 		}
 		for (unsigned k = 0; k < tf->iovcnt; k++) {
@@ -196,7 +218,7 @@ static int tap_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fram
 		}
 		w = writev(t->fd, iov, (int)(tf->iovcnt + k0));
 		if (w > 0)
-			w -= (ssize_t)(k0 * sizeof(none));
+			w -= (ssize_t)(k0 * sizeof(vh));
 		if (w < 0) {
 			if (errno == EAGAIN || errno == ENOBUFS) {
 				t->st.tx_full++;
@@ -214,6 +236,8 @@ static int tap_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fram
 		}
 		t->st.tx_frames++;
 		t->st.tx_bytes += (uint64_t)w;
+		if (tf->flags & WEIR_TX_TSO4)
+			t->tst.tx_super++;
 	}
 	return i;
 }
@@ -224,7 +248,10 @@ static void tap_get_caps(const struct weir_netdev *nd, struct weir_netdev_caps *
 
 	/* The MAC stays zero: the kernel's side of the TAP has its own; the stack picks ours. */
 	caps->mtu = t->mtu;
-	caps->offloads = 0;
+	/* With the virtio header Linux takes what a virtio NIC's driver would hand it: TCP
+	 * checksums to finish and TCP super-frames to cut (it accepts them whatever it was told
+	 * it may send us). */
+	caps->offloads = t->vnet ? WEIR_OFFLOAD_TX_CSUM_L4 | WEIR_OFFLOAD_TX_TSO4 : 0;
 	caps->rx_queues = 1;
 	caps->tx_queues = 1;
 	caps->fd = t->fd;

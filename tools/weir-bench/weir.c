@@ -2,6 +2,7 @@
  * that weir_netdev_open() knows, or on one end of a link socketpair. */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -39,9 +40,11 @@ static void host_down(struct host *h)
 	if (h->stack != NULL && weir_stack_get_stats(h->stack, &st) == 0) {
 		weir_netdev_get_stats(h->dev, &ds);
 		fprintf(stderr,
-			"weir-bench: stack %s: rx_frames=%llu tx_frames=%llu drop_tx_full=%llu "
-			"drop_input=%llu tcp_drops=%llu dev_rx_nobuf=%llu dev_tx_full=%llu\n",
+			"weir-bench: stack %s: rx_frames=%llu tx_frames=%llu tx_segments=%llu "
+			"tx_super=%llu drop_tx_full=%llu drop_input=%llu tcp_drops=%llu "
+			"dev_rx_nobuf=%llu dev_tx_full=%llu\n",
 			h->role, (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
+			(unsigned long long)st.tx_segments, (unsigned long long)st.tx_super,
 			(unsigned long long)st.drop_tx_full, (unsigned long long)st.drop_input,
 			(unsigned long long)st.tcp_drops, (unsigned long long)ds.rx_nobuf,
 			(unsigned long long)ds.tx_full);
@@ -230,6 +233,17 @@ static void bulk_fiber(void *arg)
 			return;
 		}
 		b->bytes += sizeof(chunk);
+	}
+	if (getenv("WEIR_BENCH_FLOWSTATS") != NULL) {
+		/* Where a single flow's rate comes from: its windows and round trip at the end. */
+		struct weir_flow_stats fs;
+
+		if (weir_flow_get_stats(f, &fs) == 0)
+			fprintf(stderr,
+				"weir-bench: flow: cwnd=%u snd_wnd=%u snd_queued=%u srtt_ms=%u "
+				"rto_ms=%u segments_out=%llu\n",
+				fs.cwnd, fs.snd_wnd, fs.snd_queued, fs.srtt_ms, fs.rto_ms,
+				(unsigned long long)fs.segments_out);
 	}
 	/* The server reads to our FIN and closes: its FIN says every byte arrived. */
 	weir_flow_shutdown(f, WEIR_SHUT_WR);

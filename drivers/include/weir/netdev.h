@@ -52,10 +52,25 @@ struct weir_iovec {
 	const void *base;
 	size_t len;
 };
+/* weir_tx_frame.flags: what the stack leaves to a device that offered to do it (caps.offloads). */
+enum weir_tx_flag {
+	/* The TCP checksum is the device's to finish (WEIR_OFFLOAD_TX_CSUM_L4): the field holds the
+	 * pseudo-header sum (folded, not inverted) and the sum covers l4_offset to the end. */
+	WEIR_TX_L4_CSUM = 1 << 0,
+	/* A TCPv4 super-frame (WEIR_OFFLOAD_TX_TSO4) for the device to cut into segments of
+	 * gso_size payload bytes, each with the headers repeated, sequence numbers and IPv4 ids
+	 * advanced, PSH and FIN on the last only. Always with WEIR_TX_L4_CSUM. */
+	WEIR_TX_TSO4 = 1 << 1,
+};
+
 struct weir_tx_frame {
 	const struct weir_iovec *iov;
 	unsigned iovcnt;
-	size_t len; /* sum of iov[i].len */
+	size_t len;	    /* sum of iov[i].len */
+	uint32_t flags;	    /* enum weir_tx_flag bits (0: a complete frame, send as it is) */
+	uint16_t l4_offset; /* WEIR_TX_L4_CSUM: where the TCP header starts */
+	uint16_t l4_hlen;   /* WEIR_TX_TSO4: the TCP header's length, options included */
+	uint16_t gso_size;  /* WEIR_TX_TSO4: payload bytes per segment on the wire */
 };
 
 enum weir_netdev_offload {
@@ -63,6 +78,7 @@ enum weir_netdev_offload {
 	WEIR_OFFLOAD_RX_CSUM_L4 = 1 << 1,  /* driver verified TCP/UDP checksums */
 	WEIR_OFFLOAD_TX_CSUM_IP4 = 1 << 2, /* device fills IPv4 header checksums */
 	WEIR_OFFLOAD_TX_CSUM_L4 = 1 << 3,  /* device fills TCP/UDP checksums */
+	WEIR_OFFLOAD_TX_TSO4 = 1 << 4,	   /* device segments TCPv4 super-frames (WEIR_TX_TSO4) */
 };
 
 struct weir_netdev_caps {

@@ -35,6 +35,8 @@ struct weir_tap_stats {
 	/* With offload: TCP super-frames taken whole, and frames whose checksum Linux left
 	 * unfinished (flagged WEIR_FRAME_L4_CSUM_OK, or finished by the driver). */
 	uint64_t rx_super, rx_csum_partial;
+	/* TCP super-frames we sent for Linux to cut into segments (TSO). */
+	uint64_t tx_super;
 };
 /* Fills *out for a device from weir_tap_open. Returns 0, or WEIR_EINVAL (NULL, another
  * driver's device). */

@@ -46,6 +46,8 @@ struct weir_stack_stats {
 	uint64_t rx_frames, rx_bytes; /* frames handed to lwIP */
 	uint64_t rx_copied;	      /* of those, copied out of device buffers that ran low */
 	uint64_t tx_frames, tx_bytes; /* frames the device took */
+	uint64_t tx_segments;	      /* lwIP frames in them (more than tx_frames with TSO) */
+	uint64_t tx_super;	      /* TCP super-frames the device cut into segments (TSO) */
 	/* drops by reason */
 	uint64_t drop_runt;	   /* shorter than WEIR_ETH_MIN_FRAME */
 	uint64_t drop_wrap;	   /* frame could not be wrapped as a pbuf */
@@ -53,7 +55,7 @@ struct weir_stack_stats {
 	uint64_t drop_tx_full;	   /* device queue full */
 	uint64_t drop_tx_error;	   /* device error on transmit */
 	uint64_t drop_tx_oversize; /* frame larger than the MTU */
-	uint64_t drop_tx_chain;	   /* pbuf chain too long and no memory to flatten it */
+	uint64_t drop_tx_chain;	   /* pbuf chain of more pieces than a burst can carry */
 	/* ICMP echo */
 	uint64_t icmp_echo_requests_out; /* weir_stack_ping() */
 	uint64_t icmp_echo_replies_in;	 /* replies matching our pings */

@@ -21,4 +21,11 @@ int weir__err_from_lwip(err_t e);
 typedef void (*weir__stack_close_fn)(struct weir_stack *s);
 void weir__stack_on_close(weir__stack_close_fn fn);
 
+/* Around a call that may send several segments (tcp_output): the frames leave as one burst when
+ * the outermost release comes, consecutive segments of a stream as one super-frame where the
+ * device cuts them (TSO). Outside a hold, and outside the stack's own poll, frames leave at once.
+ * Must not yield in between. No-ops without a stack. */
+void weir__stack_tx_hold(void);
+void weir__stack_tx_release(void);
+
 #endif /* WEIR_STACK_LWIP_H */

@@ -30,6 +30,11 @@ void weir__lwip_assert_failed(const char *msg, const char *file, int line)
 uint32_t weir__lwip_rand(void);
 #define LWIP_RAND() weir__lwip_rand()
 
+/* lwIP's heap with MEM_LIBC_MALLOC: malloc behind a cache of freed blocks (stack/port/mem.c). */
+void *weir__lwip_malloc(size_t size);
+void *weir__lwip_calloc(size_t count, size_t size);
+void weir__lwip_free(void *p);
+
 /* The Internet checksum 64 bytes per step instead of lwIP's two (weir/csum.h). lwIP passes an
  * int length, never negative. */
 #include <weir/csum.h>
