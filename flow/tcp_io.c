@@ -18,6 +18,10 @@
 /* How long a writer waits for send space before trying again even without an ACK: lwIP's
  * segment pool is global, so space can come back through another flow's ACK. */
 #define WRITE_RETRY_NS (20 * WEIR_NS_PER_MS)
+/* Bytes a flow queues beyond what it has sent: enough to keep a fast path busy between two
+ * ACKs, not so many that many flows' queues fall out of the CPU's caches (what is queued unsent
+ * is memory the ACK path touches again later). Linux's tcp_notsent_lowat is the same idea. */
+#define WRITE_UNSENT_MAX (256u * 1024)
 /* tcp_write() takes a u16_t length. */
 #define TCP_WRITE_MAX 0xffffu
 
@@ -248,7 +252,8 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 		chunk = WEIR_MIN(len - off, (size_t)pcb->snd_buf);
 		chunk = WEIR_MIN(chunk, (size_t)TCP_WRITE_MAX);
 		e = ERR_MEM;
-		if (chunk > 0 && pcb->snd_queuelen < TCP_SND_QUEUELEN - 2)
+		if (chunk > 0 && pcb->snd_queuelen < TCP_SND_QUEUELEN - 2 &&
+		    (u32_t)(pcb->snd_lbb - pcb->snd_nxt) < WRITE_UNSENT_MAX)
 			e = tcp_write(
 				pcb, data + off, (u16_t)chunk,
 				TCP_WRITE_FLAG_COPY |

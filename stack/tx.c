@@ -20,14 +20,14 @@
 
 #include "stack_priv.h"
 
-#define ETH_HLEN_ 14u
+#define ETH_HLEN_     14u
 #define TCP_FLAGS_OFF 13u /* byte of the TCP header holding FIN SYN RST PSH ACK URG */
-#define F_FIN 0x01u
-#define F_SYN 0x02u
-#define F_RST 0x04u
-#define F_PSH 0x08u
-#define F_ACK 0x10u
-#define F_URG 0x20u
+#define F_FIN	      0x01u
+#define F_SYN	      0x02u
+#define F_RST	      0x04u
+#define F_PSH	      0x08u
+#define F_ACK	      0x10u
+#define F_URG	      0x20u
 /* The largest IPv4 packet: a super-frame's IP total length must fit its 16-bit field. */
 #define IP_TOTAL_MAX 65535u
 
@@ -162,7 +162,8 @@ err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p)
 			e->last_payload = (uint16_t)t.payload;
 			e->segs++;
 			if (t.flags & F_PSH)
-				e->th[TCP_FLAGS_OFF] |= F_PSH; /* the device puts it on the last segment */
+				e->th[TCP_FLAGS_OFF] |=
+					F_PSH; /* the device puts it on the last segment */
 			return ERR_OK;
 		}
 	}

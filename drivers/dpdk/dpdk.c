@@ -56,6 +56,7 @@ struct dpdk_dev {
 	uint32_t offloads; /* enum weir_netdev_offload bits in use */
 	int tx_csum;	   /* the port fills IPv4 and TCP/UDP checksums */
 	int rx_csum;	   /* the port flags bad checksums */
+	uint32_t rx_trust; /* WEIR_FRAME_L4_CSUM_OK for every frame of a memory-only port */
 	struct rte_mempool *rx_pool, *tx_pool;
 	uint32_t pool_size, pool_baseline;
 	uint32_t tx_data_room;
@@ -411,7 +412,7 @@ static int dpdk_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 		}
 		f->len = len;
 		f->cap = cap;
-		f->flags = 0;
+		f->flags = d->rx_trust;
 		f->dev = nd;
 		f->drv = m;
 		d->held++;
@@ -691,6 +692,10 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 		return WEIR_ENODEV;
 	}
 	snprintf(d->driver, sizeof(d->driver), "%s", info.driver_name ? info.driver_name : "?");
+	/* Shared memory between processes (memif) or rings within one: a frame is a copy made in
+	 * memory and never crossed a wire, so its TCP/UDP checksum needs no check. */
+	if (strcmp(d->driver, "net_memif") == 0 || strcmp(d->driver, "net_ring") == 0)
+		d->rx_trust = WEIR_FRAME_L4_CSUM_OK;
 	if (info.max_rx_queues < 1 || info.max_tx_queues < 1) {
 		weir__netdev_set_error("port %u (%s) has no RX or no TX queue", d->port, d->driver);
 		return WEIR_ENOTSUP;

@@ -95,6 +95,7 @@ struct link_dev {
 	struct weir_link_impair imp;
 	struct weir_prng rng;
 	struct weir_link_stats imp_st; /* impairment decisions (weir_link_get_stats) */
+	uint32_t rx_trust; /* WEIR_FRAME_L4_CSUM_OK when nothing on this link corrupts */
 
 	/* Receive: rx_count buffers, each behind one struct weir_frame; a stack of free ones. */
 	unsigned rx_count;
@@ -247,7 +248,7 @@ static int link_rx_burst(struct weir_netdev *netdev, struct weir_frame **frames,
 			f->data = l->rx_mem + (size_t)idx * l->buf_size;
 			f->len = len;
 			f->cap = (uint32_t)l->buf_size;
-			f->flags = 0;
+			f->flags = l->rx_trust;
 			l->rx_out[idx] = 1;
 			l->stats.rx_frames++;
 			l->stats.rx_bytes += len;
@@ -962,6 +963,7 @@ int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out)
 		return WEIR_ENOMEM;
 	l->fd = cfg->fd;
 	l->imp = *imp;
+	l->rx_trust = imp->corrupt == 0 && !cfg->check_rx_csum ? WEIR_FRAME_L4_CSUM_OK : 0;
 	l->mtu = (uint16_t)mtu;
 	memcpy(l->mac, cfg->mac, WEIR_ETH_ALEN);
 	l->frame_max = mtu + LINK_FRAME_OVERHEAD;

@@ -15,17 +15,17 @@
 
 /* One queued frame: a single lwIP frame, or a TCP super-frame of several (TSO). */
 struct weir__tx_entry {
-	unsigned iov_first, iovcnt;	/* in txq.iov */
-	unsigned pbuf_first, npbufs;	/* in txq.held */
-	uint32_t len;			/* frame bytes */
-	uint32_t flags;			/* enum weir_tx_flag */
-	uint16_t l4_offset, l4_hlen;	/* where the TCP header is, and its length */
-	uint16_t gso_size;		/* the first segment's payload: what each wire segment carries */
-	uint16_t last_payload;		/* the payload of the last segment merged */
-	uint8_t tcp;			/* an IPv4 TCP data segment: later ones may join it */
-	uint8_t segs;			/* lwIP segments in it */
-	uint8_t *ip, *th;		/* its IPv4 and TCP headers (in the first pbuf) */
-	uint32_t next_seq;		/* the sequence number a following segment must have */
+	unsigned iov_first, iovcnt;  /* in txq.iov */
+	unsigned pbuf_first, npbufs; /* in txq.held */
+	uint32_t len;		     /* frame bytes */
+	uint32_t flags;		     /* enum weir_tx_flag */
+	uint16_t l4_offset, l4_hlen; /* where the TCP header is, and its length */
+	uint16_t gso_size;     /* the first segment's payload: what each wire segment carries */
+	uint16_t last_payload; /* the payload of the last segment merged */
+	uint8_t tcp;	       /* an IPv4 TCP data segment: later ones may join it */
+	uint8_t segs;	       /* lwIP segments in it */
+	uint8_t *ip, *th;      /* its IPv4 and TCP headers (in the first pbuf) */
+	uint32_t next_seq;     /* the sequence number a following segment must have */
 };
 
 struct weir__txq {
@@ -33,7 +33,8 @@ struct weir__txq {
 	unsigned n;
 	struct weir_iovec iov[WEIR__TXQ_IOVS];
 	unsigned niov;
-	struct pbuf *held[WEIR__TXQ_PBUFS]; /* one reference each, released when the device took them */
+	struct pbuf
+		*held[WEIR__TXQ_PBUFS]; /* one reference each, released when the device took them */
 	unsigned nheld;
 	struct weir_tx_frame tf[WEIR__TXQ_FRAMES];
 	int csum_l4; /* the device finishes TCP checksums */
@@ -60,7 +61,8 @@ struct weir_stack {
 /* Sets up the queue for the device's offloads. */
 void weir__stack_tx_init(struct weir_stack *s, const struct weir_netdev_caps *caps);
 /* netif->linkoutput: queues the frame p (a reference is taken until the device has it). Returns
- * ERR_OK, ERR_IF (larger than the MTU), ERR_MEM (the queue is full and the device takes nothing). */
+ * ERR_OK, ERR_IF (larger than the MTU), ERR_MEM (the queue is full and the device takes nothing).
+ */
 err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p);
 /* Hands everything queued to the device in one burst. Returns the frames it took. */
 int weir__stack_tx_flush(struct weir_stack *s);

@@ -43,6 +43,11 @@ struct weir_link_config {
 	uint16_t mtu;		    /* 0: 1500 */
 	unsigned rx_frames;	    /* receive buffers (0: 256) */
 	struct weir_link_impair impair;
+	/* 1: check the TCP/UDP checksums of what arrives even though this end corrupts nothing.
+	 * 0 (default): a link whose own corruption rate is 0 trusts them (a frame in a socketpair
+	 * never crossed a wire), on the understanding that both ends are configured alike, as
+	 * weir-bench and the tests do; set this when the peer corrupts and this end does not. */
+	int check_rx_csum;
 };
 
 /* Makes a socketpair suitable for two link ends. Returns 0 or WEIR_EIO. */

@@ -729,6 +729,56 @@ START_TEST(test_data_segments_alone_are_not_dupacks)
 }
 END_TEST
 
+/* The tail of the unacked queue, found by walking it (NULL for an empty queue). */
+static struct tcp_seg *unacked_tail(const struct tcp_pcb *pcb)
+{
+	struct tcp_seg *seg = pcb->unacked;
+
+	while (seg != NULL && seg->next != NULL)
+		seg = seg->next;
+	return seg;
+}
+
+#define CHECK_TAIL(pcb)                                                                            \
+	ck_assert_msg((pcb)->unacked == NULL || (pcb)->unacked_last == unacked_tail(pcb),          \
+		      "unacked_last is not the tail of unacked")
+
+START_TEST(test_unacked_last_follows_the_queue)
+{
+	/* stack/patches/0014: tcp_output() appends to the tail it remembers instead of walking
+	 * the queue. The remembered tail must be the real one after everything that moves
+	 * segments: sending, an ACK of some, a fast retransmit (which puts the first segment back
+	 * before the tail), more data, an RTO (everything back to unsent), and the final ACK. */
+	static const uint8_t more[3000];
+	const uint32_t isn = 13000;
+	uint32_t una = send_4000(isn, 40007);
+
+	CHECK_TAIL(app.pcb);
+	ck_assert_ptr_nonnull(app.pcb->unacked->next);		 /* several segments in flight */
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 1000, NULL, 0); /* part of the first one */
+	CHECK_TAIL(app.pcb);
+	for (int k = 0; k < 3; k++)
+		peer_send(FRAME_TCP_ACK, peer.seq, una + 1000, NULL, 0);
+	ck_assert_int_ge(retransmissions_of(una), 1); /* fast retransmit */
+	CHECK_TAIL(app.pcb);
+	ck_assert_int_eq(tcp_write(app.pcb, more, sizeof(more), TCP_WRITE_FLAG_COPY), ERR_OK);
+	ck_assert_int_eq(tcp_output(app.pcb), ERR_OK);
+	CHECK_TAIL(app.pcb);
+	tcp_rexmit_rto(app.pcb);
+	CHECK_TAIL(app.pcb);
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4000 + sizeof(more), NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert_ptr_null(app.pcb->unsent);
+	/* And the queue works from empty again. */
+	ck_assert_int_eq(tcp_write(app.pcb, more, sizeof(more), TCP_WRITE_FLAG_COPY), ERR_OK);
+	ck_assert_int_eq(tcp_output(app.pcb), ERR_OK);
+	ck_assert_ptr_nonnull(app.pcb->unacked);
+	CHECK_TAIL(app.pcb);
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4000 + 2 * sizeof(more), NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+}
+END_TEST
+
 /* --- short frames ----------------------------------------------------------------------------- */
 
 static const size_t short_lens[] = { 0, 1, 13, 14, 20, 33, 42, 44, 59 };
@@ -864,6 +914,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tc, test_transfer_across_sequence_wrap);
 	tcase_add_test(tc, test_dupacks_between_data_segments_fast_retransmit);
 	tcase_add_test(tc, test_data_segments_alone_are_not_dupacks);
+	tcase_add_test(tc, test_unacked_last_follows_the_queue);
 	suite_add_tcase(s, tc);
 
 	TCase *tr = tcase_create("short-frames");
