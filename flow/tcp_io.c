@@ -27,6 +27,8 @@
 
 void weir__flow_recved(struct weir_flow *f, size_t n)
 {
+	/* A window update this may send leaves with the stack's next burst. */
+	weir__stack_tx_hold();
 	/* tcp_recved() takes a u16_t too. */
 	while (f->pcb != NULL && n > 0) {
 		u16_t chunk = (u16_t)WEIR_MIN(n, (size_t)0xffff);
@@ -34,6 +36,7 @@ void weir__flow_recved(struct weir_flow *f, size_t n)
 		tcp_recved(f->pcb, chunk);
 		n -= chunk;
 	}
+	weir__stack_tx_release_lazy();
 }
 
 void weir__flow_rxq_drop(struct weir_flow *f)

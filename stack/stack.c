@@ -278,6 +278,14 @@ void weir__stack_tx_release(void)
 		weir__stack_tx_batch_end(the_stack);
 }
 
+void weir__stack_tx_release_lazy(void)
+{
+	if (the_stack != NULL) {
+		WEIR_BUG_ON(the_stack->txq.batch == 0);
+		the_stack->txq.batch--;
+	}
+}
+
 static weir__stack_close_fn close_fns[4];
 
 void weir__stack_on_close(weir__stack_close_fn fn)

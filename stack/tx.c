@@ -113,6 +113,57 @@ static int add_iovs(struct weir__txq *q, struct pbuf *p, unsigned off)
 	return (int)n;
 }
 
+/* Whether t is an ACK and nothing else: no data, no SYN FIN RST URG, no SACK blocks (an ACK
+ * with SACK reports a loss and must not be folded into another). */
+static int is_pure_ack(const struct tcp4 *t)
+{
+	const uint8_t *o = t->th + 20, *end = t->th + t->thl;
+
+	if (t->payload != 0 || !(t->flags & F_ACK) || (t->flags & ~(F_ACK | F_PSH)) != 0)
+		return 0;
+	while (o < end) {
+		if (*o == 0)
+			break; /* end of options */
+		if (*o == 1) {
+			o++; /* NOP */
+			continue;
+		}
+		if (*o == 5 || o + 1 >= end || o[1] < 2)
+			return 0; /* SACK, or options we cannot walk */
+		o += o[1];
+	}
+	return 1;
+}
+
+/* An ACK with no news since an earlier one of the same stream in this burst makes that one
+ * redundant: the later one acknowledges more, or the same with a larger window (a window update
+ * after a read). Rather than send both, the earlier frame takes the later one's bytes (same
+ * length: same header and options) and the later one is dropped. Identical ACKs are never
+ * folded: the peer counts duplicate ACKs. Returns 1 when t was folded. */
+static int fold_ack(struct weir__txq *q, struct pbuf *p, const struct tcp4 *t)
+{
+	unsigned stop = q->n > 8 ? q->n - 8 : 0;
+
+	if (p->next != NULL || p->len != p->tot_len)
+		return 0;
+	for (unsigned i = q->n; i-- > stop;) {
+		struct weir__tx_entry *e = &q->e[i];
+		int32_t dack;
+
+		if (e->th == NULL || memcmp(e->ip + 12, t->ip + 12, 8) != 0 ||
+		    memcmp(e->th, t->th, 4) != 0)
+			continue; /* another stream */
+		if (!e->pure_ack || e->len != p->tot_len || e->th - e->ip != t->th - t->ip)
+			return 0; /* the stream's last frame is not a like ACK */
+		dack = (int32_t)(be32(t->th + 8) - be32(e->th + 8));
+		if (dack < 0 || (dack == 0 && be16(t->th + 14) <= be16(e->th + 14)))
+			return 0;
+		memcpy(e->ip - ETH_HLEN_, p->payload, p->tot_len);
+		return 1;
+	}
+	return 0;
+}
+
 /* Whether segment t may follow the queue's last frame inside one super-frame: the same stream,
  * the next bytes, the same ACK and window and header length, data with at most PSH beside ACK,
  * and the previous segments all full-sized. */
@@ -148,6 +199,10 @@ err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p)
 		return ERR_IF;
 	}
 	is_tcp = parse_tcp4(p, &t);
+	if (is_tcp && q->batch > 0 && is_pure_ack(&t) && fold_ack(q, p, &t)) {
+		s->st.tx_acks_folded++;
+		return ERR_OK;
+	}
 	if (is_tcp && q->n > 0 && can_join(q, &q->e[q->n - 1], &t) && q->nheld < WEIR__TXQ_PBUFS) {
 		e = &q->e[q->n - 1];
 		/* Only the payload: the device repeats the first segment's headers. */
@@ -193,6 +248,7 @@ err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p)
 		e->l4_offset = (uint16_t)(ETH_HLEN_ + t.ihl);
 		e->l4_hlen = (uint16_t)t.thl;
 		e->tcp = t.payload > 0;
+		e->pure_ack = (uint8_t)is_pure_ack(&t);
 		e->gso_size = e->last_payload = (uint16_t)t.payload;
 		e->next_seq = t.seq + t.payload;
 	}

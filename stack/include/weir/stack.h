@@ -48,6 +48,7 @@ struct weir_stack_stats {
 	uint64_t tx_frames, tx_bytes; /* frames the device took */
 	uint64_t tx_segments;	      /* lwIP frames in them (more than tx_frames with TSO) */
 	uint64_t tx_super;	      /* TCP super-frames the device cut into segments (TSO) */
+	uint64_t tx_acks_folded;      /* ACKs not sent: a later one in the same burst said more */
 	/* drops by reason */
 	uint64_t drop_runt;	   /* shorter than WEIR_ETH_MIN_FRAME */
 	uint64_t drop_wrap;	   /* frame could not be wrapped as a pbuf */

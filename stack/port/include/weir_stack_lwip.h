@@ -27,5 +27,9 @@ void weir__stack_on_close(weir__stack_close_fn fn);
  * Must not yield in between. No-ops without a stack. */
 void weir__stack_tx_hold(void);
 void weir__stack_tx_release(void);
+/* As release, but what was queued waits for the stack's next poll, which comes before the loop
+ * sleeps: for frames that gain nothing from leaving this instant (window updates after a read),
+ * so that many reads in a turn cost one burst, not one write each. */
+void weir__stack_tx_release_lazy(void);
 
 #endif /* WEIR_STACK_LWIP_H */

@@ -27,6 +27,7 @@
 #include "frames.h"
 #include "host.h"
 #include "memdev.h"
+#include "weir_stack_lwip.h"
 #include "weir_tests.h"
 
 #define peer_mac host_peer_mac
@@ -90,7 +91,7 @@ static void inject(const uint8_t *f, size_t len)
 	weir_stack_poll(st);
 }
 
-static void setup(void)
+static void setup_with(uint32_t offloads)
 {
 	uint8_t f[60] = { 0 };
 
@@ -98,12 +99,23 @@ static void setup(void)
 	memset(&peer, 0, sizeof(peer));
 	listener = NULL;
 	ck_assert_int_eq(weir_loop_create(&loop), 0);
-	host_open(&md, loop, &st, &our_ip, &peer_ip);
+	host_open_offloads(&md, loop, &st, &our_ip, &peer_ip, offloads);
 	/* The peer asks for our address, so lwIP knows its MAC and answers it directly. */
 	frame_arp_request(f, peer_mac, peer_ip.v4, our_ip.v4);
 	inject(f, sizeof(f));
 	md.ntx = 0;
 	snapshot_pools(memp_baseline);
+}
+
+static void setup(void)
+{
+	setup_with(0);
+}
+
+/* A device that finishes TCP checksums and cuts super-frames, as TAP with offload does. */
+static void setup_tso(void)
+{
+	setup_with(WEIR_OFFLOAD_TX_CSUM_L4 | WEIR_OFFLOAD_TX_TSO4);
 }
 
 static void teardown(void)
@@ -899,6 +911,180 @@ START_TEST(test_short_frames_on_link_dropped_or_padded)
 }
 END_TEST
 
+/* --- the transmit queue: super-frames (TSO) and folded ACKs (stack/tx.c) ---------------------- */
+
+static uint16_t be16_at(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* What a device that finishes checksums does to the TCP checksum field of frame f (the stack left
+ * the pseudo-header sum in it), then whether the result is a valid checksum. */
+static int device_checksum_valid(uint8_t *f, size_t len, unsigned l4)
+{
+	uint8_t buf[65536 + 12];
+	size_t tl = len - l4;
+	uint16_t sum;
+
+	memcpy(buf, f + 14 + 12, 8); /* the pseudo-header: addresses, protocol, TCP length */
+	buf[8] = 0;
+	buf[9] = 6;
+	buf[10] = (uint8_t)(tl >> 8);
+	buf[11] = (uint8_t)tl;
+	sum = frame_csum(f + l4, tl); /* the field holds the pseudo-header sum: it is included */
+	f[l4 + 16] = (uint8_t)(sum >> 8);
+	f[l4 + 17] = (uint8_t)sum;
+	memcpy(buf + 12, f + l4, tl);
+	return frame_csum(buf, 12 + tl) == 0;
+}
+
+/* lwIP writes n bytes (pattern k*13) and sends them; inside a hold they leave as one burst. */
+static void app_write(size_t n, int burst)
+{
+	static uint8_t d[65536];
+
+	for (size_t k = 0; k < n; k++)
+		d[k] = (uint8_t)(k * 13);
+	ck_assert_int_eq(tcp_write(app.pcb, d, (u16_t)n, TCP_WRITE_FLAG_COPY), ERR_OK);
+	if (burst)
+		weir__stack_tx_hold();
+	ck_assert_int_eq(tcp_output(app.pcb), ERR_OK);
+	if (burst)
+		weir__stack_tx_release();
+}
+
+START_TEST(test_tx_segments_leave_as_one_super_frame)
+{
+	struct weir_stack_stats ss;
+	struct frame_tcp_info t;
+	struct memdev_tx *x;
+	unsigned l4;
+
+	app.recved = 1;
+	listen_on_80();
+	peer_connect(40010, 20000);
+	tcp_nagle_disable(app.pcb);
+	app.pcb->cwnd = 65535; /* past slow start: the peer's window is the limit */
+	app_write(10 * 1460, 1);
+	/* Ten segments, one frame: the headers of the first, the payload of all ten. */
+	ck_assert_uint_eq(md.ntx, 1);
+	x = &md.tx[0];
+	ck_assert_int_eq(frame_tcp_parse(x->data, x->len, &t), 0);
+	ck_assert_uint_eq(t.len, 10 * 1460);
+	ck_assert_uint_eq(t.seq, peer.ack);
+	ck_assert_uint_eq(x->flags, WEIR_TX_TSO4 | WEIR_TX_L4_CSUM);
+	ck_assert_uint_eq(x->gso_size, app.pcb->mss);
+	l4 = x->l4_offset;
+	ck_assert_uint_eq(l4, 14 + 20);
+	ck_assert_uint_eq(x->l4_hlen, x->len - l4 - t.len);
+	ck_assert_uint_eq(be16_at(x->data + 14 + 2), x->len - 14); /* IPv4 total length */
+	ck_assert_uint_eq(frame_csum(x->data + 14, 20), 0);	   /* and its header checksum */
+	ck_assert_msg(device_checksum_valid(x->data, x->len, l4), "the TCP checksum");
+	for (size_t k = 0; k < t.len; k++)
+		if (t.payload[k] != (uint8_t)(k * 13))
+			ck_abort_msg("payload byte %zu is 0x%02x", k, t.payload[k]);
+	weir_stack_get_stats(st, &ss);
+	ck_assert_uint_eq(ss.tx_super, 1);
+	/* lwIP still has its ten segments: the peer's ACK of the first four frees four. */
+	ck_assert_uint_eq(app.pcb->snd_nxt - peer.ack, 10 * 1460);
+	peer_send(FRAME_TCP_ACK, peer.seq, peer.ack + 4 * 1460, NULL, 0);
+	ck_assert_uint_eq(app.pcb->lastack, peer.ack + 4 * 1460);
+	ck_assert_uint_eq(app.pcb->snd_queuelen, 6);
+	peer_send(FRAME_TCP_ACK, peer.seq, peer.ack + 10 * 1460, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+}
+END_TEST
+
+START_TEST(test_tx_outside_a_burst_frames_leave_one_by_one)
+{
+	app.recved = 1;
+	listen_on_80();
+	peer_connect(40011, 21000);
+	tcp_nagle_disable(app.pcb);
+	app.pcb->cwnd = 65535; /* past slow start: the peer's window is the limit */
+	app_write(3 * 1460, 0);
+	ck_assert_uint_eq(md.ntx, 3);
+	for (unsigned i = 0; i < 3; i++) {
+		ck_assert_uint_eq(md.tx[i].flags, WEIR_TX_L4_CSUM);
+		ck_assert_msg(
+			device_checksum_valid(md.tx[i].data, md.tx[i].len, md.tx[i].l4_offset),
+			"frame %u's TCP checksum", i);
+	}
+}
+END_TEST
+
+START_TEST(test_tx_short_segment_ends_a_super_frame)
+{
+	struct frame_tcp_info t;
+
+	app.recved = 1;
+	listen_on_80();
+	peer_connect(40012, 22000);
+	tcp_nagle_disable(app.pcb);
+	app.pcb->cwnd = 65535; /* past slow start: the peer's window is the limit */
+	/* 3 full segments and a short one: one super-frame, the short one last. Then more data:
+	 * a new frame, since nothing may follow a short segment inside a super-frame. */
+	app_write(3 * 1460 + 100, 1);
+	app_write(2 * 1460, 1);
+	ck_assert_uint_eq(md.ntx, 2);
+	ck_assert_int_eq(frame_tcp_parse(md.tx[0].data, md.tx[0].len, &t), 0);
+	ck_assert_uint_eq(t.len, 3 * 1460 + 100);
+	ck_assert_uint_eq(md.tx[0].gso_size, 1460);
+	ck_assert_int_eq(frame_tcp_parse(md.tx[1].data, md.tx[1].len, &t), 0);
+	ck_assert_uint_eq(t.seq, peer.ack + 3 * 1460 + 100);
+	ck_assert_uint_eq(t.len, 2 * 1460);
+	/* A FIN is never folded into a super-frame. */
+	md.ntx = 0;
+	weir__stack_tx_hold();
+	app_write(1460, 0);
+	ck_assert_int_eq(tcp_shutdown(app.pcb, 0, 1), ERR_OK);
+	weir__stack_tx_release();
+	ck_assert_int_ge(find_tx(0, FRAME_TCP_FIN, FRAME_TCP_FIN, -1, &t), 0);
+	ck_assert_uint_eq(md.tx[0].flags & WEIR_TX_TSO4, 0);
+}
+END_TEST
+
+START_TEST(test_tx_later_ack_replaces_earlier_one_in_a_burst)
+{
+	struct weir_stack_stats ss;
+	struct frame_tcp_info t;
+	uint8_t f[4][256];
+	size_t len[4];
+
+	app.recved = 1;
+	listen_on_80();
+	peer_connect(40013, 23000);
+	/* Four segments in one poll: lwIP acknowledges every second one, two ACKs in the burst;
+	 * the second says everything the first does and more, so only it is sent. */
+	for (unsigned i = 0; i < 4; i++) {
+		uint8_t d[100];
+
+		memset(d, 'a' + (int)i, sizeof(d));
+		len[i] = peer_frame(f[i], FRAME_TCP_ACK, peer.seq + 100 * i, peer.ack, d, sizeof(d),
+				    NULL, 0);
+		ck_assert_int_ge(memdev_inject(&md, f[i], len[i]), 0);
+	}
+	weir_stack_poll(st);
+	ck_assert_uint_eq(app.len, 400);
+	ck_assert_uint_eq(md.ntx, 1);
+	ck_assert_int_eq(frame_tcp_parse(md.tx[0].data, md.tx[0].len, &t), 0);
+	ck_assert_uint_eq(t.ack, peer.seq + 400);
+	weir_stack_get_stats(st, &ss);
+	ck_assert_uint_eq(ss.tx_acks_folded, 1);
+	/* The same segment twice more in one poll: two duplicate ACKs, both sent (the peer counts
+	 * them). */
+	md.ntx = 0;
+	ck_assert_int_ge(memdev_inject(&md, f[0], len[0]), 0);
+	ck_assert_int_ge(memdev_inject(&md, f[0], len[0]), 0);
+	weir_stack_poll(st);
+	ck_assert_uint_eq(md.ntx, 2);
+	ck_assert_int_eq(frame_tcp_parse(md.tx[1].data, md.tx[1].len, &t), 0);
+	ck_assert_uint_eq(t.ack, peer.seq + 400);
+	weir_stack_get_stats(st, &ss);
+	ck_assert_uint_eq(ss.tx_acks_folded, 1);
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -929,5 +1115,13 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tb, test_super_segment_past_window_is_trimmed);
 	tcase_add_test(tb, test_l4_checksum_skipped_only_for_flagged_frames);
 	suite_add_tcase(s, tb);
+
+	TCase *tt = tcase_create("tx");
+	tcase_add_checked_fixture(tt, setup_tso, teardown);
+	tcase_add_test(tt, test_tx_segments_leave_as_one_super_frame);
+	tcase_add_test(tt, test_tx_outside_a_burst_frames_leave_one_by_one);
+	tcase_add_test(tt, test_tx_short_segment_ends_a_super_frame);
+	tcase_add_test(tt, test_tx_later_ack_replaces_earlier_one_in_a_burst);
+	suite_add_tcase(s, tt);
 	return s;
 }

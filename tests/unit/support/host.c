@@ -13,9 +13,16 @@ const uint8_t host_our_mac[6] = { 0x02, 0x00, 0x5e, 0x00, 0x53, 0x02 };
 void host_open(struct memdev *md, struct weir_loop *loop, struct weir_stack **st,
 	       struct weir_ipaddr *our_ip, struct weir_ipaddr *peer_ip)
 {
+	host_open_offloads(md, loop, st, our_ip, peer_ip, 0);
+}
+
+void host_open_offloads(struct memdev *md, struct weir_loop *loop, struct weir_stack **st,
+			struct weir_ipaddr *our_ip, struct weir_ipaddr *peer_ip, uint32_t offloads)
+{
 	struct weir_stack_config cfg = { 0 };
 
 	memdev_init(md);
+	md->offloads = offloads;
 	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.2", our_ip), 0);
 	ck_assert_int_eq(weir_ipaddr_parse("192.0.2.1", peer_ip), 0);
 	cfg.netdev = &md->nd;

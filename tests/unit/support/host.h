@@ -15,6 +15,9 @@ extern const uint8_t host_peer_mac[6], host_our_mac[6];
 /* Opens a stack on md (initialised here) and loop; fills the addresses. Fails the test if not. */
 void host_open(struct memdev *md, struct weir_loop *loop, struct weir_stack **st,
 	       struct weir_ipaddr *our_ip, struct weir_ipaddr *peer_ip);
+/* The same on a memdev that reports offloads (enum weir_netdev_offload). */
+void host_open_offloads(struct memdev *md, struct weir_loop *loop, struct weir_stack **st,
+			struct weir_ipaddr *our_ip, struct weir_ipaddr *peer_ip, uint32_t offloads);
 /* Each lwIP pool's objects in use. */
 void host_snapshot_pools(unsigned out[MEMP_MAX]);
 

@@ -56,13 +56,17 @@ static int md_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fr, i
 			t->len += fr[i].iov[k].len;
 		}
 		WEIR_BUG_ON_NE(t->len, fr[i].len);
+		t->flags = fr[i].flags;
+		t->l4_offset = fr[i].l4_offset;
+		t->l4_hlen = fr[i].l4_hlen;
+		t->gso_size = fr[i].gso_size;
 	}
 	return i;
 }
 
 static void md_get_caps(const struct weir_netdev *nd, struct weir_netdev_caps *caps)
 {
-	WEIR_UNUSED(nd);
+	caps->offloads = ((const struct memdev *)nd)->offloads;
 	caps->mtu = 1500;
 	caps->fd = -1;
 	caps->poll_mode = 0;

@@ -9,8 +9,10 @@
 #define MEMDEV_MAX_TX 64
 
 struct memdev_tx {
-	uint8_t data[2048];
+	uint8_t data[65536 + 64]; /* room for a TCP super-frame */
 	size_t len;
+	uint32_t flags;			       /* weir_tx_frame.flags */
+	uint16_t l4_offset, l4_hlen, gso_size; /* weir_tx_frame's */
 };
 
 struct memdev {
@@ -24,7 +26,9 @@ struct memdev {
 			     * the way to inject frames larger than 2048 bytes (TAP super-frames) */
 	struct memdev_tx tx[MEMDEV_MAX_TX];
 	unsigned ntx;
-	int tx_fail; /* 0 ok, 1 queue full, 2 error */
+	int tx_fail;	   /* 0 ok, 1 queue full, 2 error */
+	uint32_t offloads; /* what caps report (enum weir_netdev_offload); set before the stack
+			      opens */
 	unsigned releases;
 };
 
