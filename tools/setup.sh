@@ -24,7 +24,9 @@ PKGS=(
 	clang libclang-rt-dev                 # libFuzzer harnesses
 	clang-format                          # tools/check-tree.sh: the format check
 	hping3                                # SYN-flood test
+	nftables ethtool                      # TSO test: random loss (no netem), software GSO
 	iperf3 sockperf python3-matplotlib    # benchmarks: Linux baselines, the chart
+	nginx-light                           # benchmark: HTTP download next to nginx
 )
 
 missing=()

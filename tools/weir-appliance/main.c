@@ -652,14 +652,16 @@ static void print_summary(const struct sig_source *ss, uint64_t t_stop, unsigned
 	weir_log_info(
 		"stopped%s after %llu ms: %u flows closed before finishing; bytes in %llu "
 		"out %llu; frames rx %llu tx %llu; device: runts %llu, padded %llu, "
-		"oversize %llu, no buffer %llu, super-frames %llu, checksums left by Linux %llu",
+		"oversize %llu, no buffer %llu, super-frames %llu, checksums left by Linux %llu, "
+		"TSO frames %llu",
 		ss->stops >= 2 ? " at once (second signal)" : "",
 		(unsigned long long)((weir_clock_now_ns() - t_stop) / WEIR_NS_PER_MS),
 		closed_by_force, (unsigned long long)in, (unsigned long long)out_bytes,
 		(unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
 		(unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
 		(unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf,
-		(unsigned long long)ts.rx_super, (unsigned long long)ts.rx_csum_partial);
+		(unsigned long long)ts.rx_super, (unsigned long long)ts.rx_csum_partial,
+		(unsigned long long)ts.tx_super);
 }
 
 int main(int argc, char **argv)
