@@ -5,13 +5,15 @@
 
 #include "lwip/netif.h"
 
+#include <weir/config.h>
 #include <weir/netdev.h>
 #include <weir/stack.h>
 
-/* Frames, gather-list pieces and lwIP pbufs a loop turn can queue before it must flush. */
-#define WEIR__TXQ_FRAMES 64
-#define WEIR__TXQ_IOVS	 1024
-#define WEIR__TXQ_PBUFS	 1024
+/* Frames, gather-list pieces and lwIP pbufs a loop turn can queue before it must flush (Kconfig:
+ * the small profile keeps the queue small, it lives in the stack object). */
+#define WEIR__TXQ_FRAMES CONFIG_WEIR_TX_BURST_FRAMES
+#define WEIR__TXQ_IOVS	 CONFIG_WEIR_TX_BURST_PIECES
+#define WEIR__TXQ_PBUFS	 CONFIG_WEIR_TX_BURST_PIECES
 
 /* One queued frame: a single lwIP frame, or a TCP super-frame of several (TSO). */
 struct weir__tx_entry {
