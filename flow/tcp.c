@@ -796,6 +796,11 @@ int weir_flow_close(struct weir_flow *f)
 	return 0;
 }
 
+void weir__flow_reset(struct weir_flow *f, int err)
+{
+	flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, err);
+}
+
 int weir_flow_abort(struct weir_flow *f)
 {
 	WEIR_EINVAL_IF(f == NULL);

@@ -237,8 +237,9 @@ static void flow_output(struct tcp_pcb *pcb)
 	weir__stack_tx_release();
 }
 
-/* Queues len bytes into lwIP, waiting for send space as needed. */
-static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int more)
+/* Queues len bytes into lwIP, waiting for send space as needed. copy: lwIP copies the bytes
+ * (TCP_WRITE_FLAG_COPY); without it its segments point into data. */
+static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int more, int copy)
 {
 	size_t off = 0;
 
@@ -259,7 +260,7 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 		    (u32_t)(pcb->snd_lbb - pcb->snd_nxt) < WRITE_UNSENT_MAX)
 			e = tcp_write(
 				pcb, data + off, (u16_t)chunk,
-				TCP_WRITE_FLAG_COPY |
+				(copy ? TCP_WRITE_FLAG_COPY : 0) |
 					(more || off + chunk < len ? TCP_WRITE_FLAG_MORE : 0));
 		if (e == ERR_OK) {
 			off += chunk;
@@ -300,7 +301,7 @@ static int flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned
 	if (rc < 0)
 		return f->wr_err ? f->wr_err : rc;
 	for (unsigned i = 0; i < iovcnt; i++) {
-		rc = write_bytes(f, iov[i].base, iov[i].len, i + 1 < iovcnt);
+		rc = write_bytes(f, iov[i].base, iov[i].len, i + 1 < iovcnt, 1);
 		if (rc < 0)
 			return rc;
 	}
@@ -352,4 +353,57 @@ int weir_flow_write_nodelay(struct weir_flow *f, const void *data, size_t len)
 int weir_flow_writev_nodelay(struct weir_flow *f, const struct weir_iov *iov, unsigned iovcnt)
 {
 	return flow_writev(f, iov, iovcnt, 1);
+}
+
+/* Whether lwIP still holds a segment with bytes before sequence number end: its queues are in
+ * sequence order (unacked, then unsent) and it never trims a segment that is partly acked. */
+static int holds_bytes_before(const struct tcp_pcb *pcb, u32_t end)
+{
+	const struct tcp_seg *first = pcb->unacked != NULL ? pcb->unacked : pcb->unsent;
+
+	return first != NULL && TCP_SEQ_LT(lwip_ntohl(first->tcphdr->seqno), end);
+}
+
+int weir_flow_write_nocopy(struct weir_flow *f, const void *data, size_t len)
+{
+	u32_t end;
+	int rc;
+
+	WEIR_EINVAL_IF(f == NULL || (data == NULL && len != 0) || len > (size_t)SSIZE_MAX);
+	rc = weir__flow_check_fiber();
+	if (rc < 0)
+		return rc;
+	rc = write_blocked_reason(f);
+	if (rc < 0)
+		return f->wr_err ? f->wr_err : rc;
+	rc = write_bytes(f, data, len, 0, 0);
+	if (rc == 0 && f->pcb != NULL) {
+		flow_output(f->pcb);
+		/* lwIP's segments point into data until the peer acknowledged them. */
+		end = f->pcb->snd_lbb;
+		while (f->pcb != NULL && holds_bytes_before(f->pcb, end)) {
+			rc = weir_event_wait(&f->tx_ev, WEIR_DEADLINE_NEVER);
+			if (rc < 0)
+				break;
+		}
+	}
+	if (rc < 0 && f->pcb != NULL) {
+		/* Cancelled (or failed) with segments still pointing into data: the only way to
+		 * give the buffer back is to end the flow (RST), which frees them. */
+		weir__flow_reset(f, rc);
+	}
+	/* A frame of a segment lwIP freed may still wait for the device in the stack's transmit
+	 * queue (the device was full): it leaves (the device copies it) before data is the
+	 * caller's again, or, when this fiber cannot wait (cancelled), it is dropped. */
+	while (weir__stack_tx_busy()) {
+		if (weir_fiber_sleep_ns(WEIR_NS_PER_MS) < 0) {
+			weir__stack_tx_drop();
+			break;
+		}
+	}
+	if (rc < 0)
+		return fail_write(f, rc);
+	if (f->pcb == NULL)
+		return fail_write(f, f->err ? f->err : WEIR_ECLOSED);
+	return 0;
 }

@@ -278,6 +278,23 @@ void weir__stack_tx_release(void)
 		weir__stack_tx_batch_end(the_stack);
 }
 
+int weir__stack_tx_busy(void)
+{
+	if (the_stack == NULL)
+		return 0;
+	if (the_stack->txq.batch == 0)
+		weir__stack_tx_flush(the_stack);
+	return weir__stack_tx_pending(the_stack);
+}
+
+void weir__stack_tx_drop(void)
+{
+	if (the_stack == NULL || !weir__stack_tx_pending(the_stack))
+		return;
+	the_stack->st.drop_tx_full += the_stack->txq.n;
+	weir__stack_tx_discard(the_stack);
+}
+
 void weir__stack_tx_release_lazy(void)
 {
 	if (the_stack != NULL) {

@@ -66,6 +66,8 @@ err_t weir__flow_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 err_t weir__flow_sent(void *arg, struct tcp_pcb *pcb, u16_t len);
 /* Frees queued received data, acknowledging it to lwIP so the window reopens. */
 void weir__flow_rxq_drop(struct weir_flow *f);
+/* Ends the connection with RST (a local abort whose later calls fail with err); tcp.c. */
+void weir__flow_reset(struct weir_flow *f, int err);
 void weir__flow_recved(struct weir_flow *f, size_t n);
 
 #endif /* WEIR_FLOW_TCP_PRIV_H */

@@ -31,5 +31,10 @@ void weir__stack_tx_release(void);
  * sleeps: for frames that gain nothing from leaving this instant (window updates after a read),
  * so that many reads in a turn cost one burst, not one write each. */
 void weir__stack_tx_release_lazy(void);
+/* Hands what is queued to the device; returns nonzero when frames still wait (the device is
+ * full), 0 when the queue holds no lwIP buffer. Not inside a hold. */
+int weir__stack_tx_busy(void);
+/* Drops the frames that wait (lost as on a wire: TCP sends them again), releasing their buffers. */
+void weir__stack_tx_drop(void);
 
 #endif /* WEIR_STACK_LWIP_H */

@@ -164,6 +164,7 @@ static int main_null(struct side *s, void *arg)
 	EXPECT_EQ(weir_flow_writev(NULL, &iov, 1), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_write_nodelay(NULL, "x", 1), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_writev_nodelay(NULL, &iov, 1), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_write_nocopy(NULL, "x", 1), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_set_nodelay(NULL, 1), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_shutdown(NULL, WEIR_SHUT_WR), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_close(NULL), WEIR_EINVAL);
@@ -301,6 +302,8 @@ static int main_lengths(struct side *s, void *arg)
 	EXPECT_EQ(weir_flow_write(f, "x", SIZE_MAX), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_write(f, "x", (size_t)SSIZE_MAX + 1), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_write_nodelay(f, "x", SIZE_MAX), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_write_nocopy(f, "x", SIZE_MAX), WEIR_EINVAL);
+	EXPECT_EQ(weir_flow_write_nocopy(f, NULL, 1), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_writev(f, huge, 2), WEIR_EINVAL);
 	EXPECT_EQ(weir_flow_writev(f, iov, UINT_MAX), WEIR_EINVAL);
 	EXPECT_EQ(weir_msg_send(f, "x", (size_t)WEIR_MSG_MAX + 1), WEIR_EMSGSIZE);
@@ -368,6 +371,7 @@ static int expect_flow_over(struct weir_flow *f, enum weir_close_reason want)
 	EXPECT_EQ(weir_flow_writev(f, &iov, 1), WEIR_ECLOSED);
 	EXPECT_EQ(weir_flow_write_nodelay(f, "ab", 2), WEIR_ECLOSED);
 	EXPECT_EQ(weir_flow_writev_nodelay(f, &iov, 1), WEIR_ECLOSED);
+	EXPECT_EQ(weir_flow_write_nocopy(f, "ab", 2), WEIR_ECLOSED);
 	EXPECT_EQ(weir_flow_set_nodelay(f, 1), WEIR_ECLOSED);
 	EXPECT_EQ(weir_flow_shutdown(f, WEIR_SHUT_WR), WEIR_ECLOSED);
 	EXPECT_EQ(weir_flow_set_keepalive(f, &ka), WEIR_ECLOSED);
