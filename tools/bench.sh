@@ -11,10 +11,13 @@
 #   linux-lo     Linux <-> Linux over loopback (its own namespace): weir-bench --kernel, iperf3
 #                (bulk) and sockperf (rr)
 #   linux-veth   Linux <-> Linux over a veth pair between two namespaces (weir-bench --kernel)
-# Workloads: bulk (1 and 8 flows), rr (64-byte ping-pong), crr (connect/request/reply/close).
+#   weir-http-tap  curl <- weir-appliance's HTTP service over TAP: a 16 MiB file, 5 times a run
+#   nginx-veth     curl <- nginx (Debian's nginx-light) over a veth pair: the same file
+# Workloads: bulk (1 and 8 flows), rr (64-byte ping-pong), crr (connect/request/reply/close);
+# http (the two HTTP rows).
 # Every figure is the median of --reps runs (default 3) of --duration seconds (default 2;
 # --quick: 0.5 s). weir rows show their ratio to the matching Linux row: memif and link to
-# linux-lo, TAP to linux-veth. Writes OUT/bench.txt, OUT/bench.json, OUT/bench.png (OUT defaults
+# linux-lo, TAP to linux-veth, HTTP to nginx-veth. Writes OUT/bench.txt, OUT/bench.json, OUT/bench.png (OUT defaults
 # to BUILD/bench). Needs root for namespaces, TAP and DPDK; without it only link and loopback run.
 # Namespaces and processes it starts are removed by PID on every exit path. Addresses: 192.0.2.0/24.
 set -u
@@ -33,7 +36,7 @@ while [ $# -gt 0 ]; do
 	--duration) duration=${2:?}; shift ;;
 	--reps) reps=${2:?}; shift ;;
 	--note) note=${2:?}; shift ;;
-	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -89,6 +92,20 @@ mkns() { # mkns NAME: a namespace with lo up, no route out, TIME_WAIT reuse for 
 	NSS+=("$1")
 	ip -n "$1" link set lo up
 	ip netns exec "$1" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="10000 65000"
+}
+mktapns() { # mktapns NS DEV: a namespace NS holding TAP device DEV, Linux's side 192.0.2.1/24
+	mkns "$1" || return 1
+	ip -n "$1" tuntap add dev "$2" mode tap
+	ip -n "$1" addr add 192.0.2.1/24 dev "$2"
+	ip -n "$1" link set "$2" up
+}
+mkvethns() { # mkvethns A B: namespaces A (192.0.2.11) and B (192.0.2.12) joined by a veth pair
+	mkns "$1" && mkns "$2" || return 1
+	ip -n "$1" link add wbva type veth peer name wbvb netns "$2"
+	ip -n "$1" addr add 192.0.2.11/24 dev wbva
+	ip -n "$2" addr add 192.0.2.12/24 dev wbvb
+	ip -n "$1" link set wbva up
+	ip -n "$2" link set wbvb up
 }
 wait_ready() { # wait_ready FILE PID
 	for _ in $(seq 1 200); do
@@ -180,10 +197,7 @@ if [ $root = 0 ] || [ ! -c /dev/net/tun ]; then
 	skip weir-tap-cli "needs root and /dev/net/tun"
 else
 	ns=wb-tap-$$
-	mkns $ns
-	ip -n $ns tuntap add dev wbtap0 mode tap
-	ip -n $ns addr add 192.0.2.1/24 dev wbtap0
-	ip -n $ns link set wbtap0 up
+	mktapns $ns wbtap0
 	if start_server $ns "$out/tap-server.out" "$bench" server --netdev tap:wbtap0 \
 		--ip 192.0.2.2/24; then
 		workloads weir-tap-srv ip netns exec $ns "$bench" client --kernel --peer 192.0.2.2
@@ -278,12 +292,7 @@ else
 	ip netns del $ns; NSS=()
 
 	a=wb-va-$$ b=wb-vb-$$
-	mkns $a && mkns $b
-	ip -n $a link add wbva type veth peer name wbvb netns $b
-	ip -n $a addr add 192.0.2.11/24 dev wbva
-	ip -n $b addr add 192.0.2.12/24 dev wbvb
-	ip -n $a link set wbva up
-	ip -n $b link set wbvb up
+	mkvethns $a $b
 	if start_server $b "$out/veth-server.out" "$bench" server --kernel --bind 192.0.2.12; then
 		workloads linux-veth ip netns exec $a "$bench" client --kernel --peer 192.0.2.12
 		stop_pid "$SRV"
@@ -291,6 +300,94 @@ else
 		skip linux-veth "kernel server did not start"
 	fi
 	ip netns del $a; ip netns del $b; NSS=()
+fi
+
+# ---- 5. HTTP: a 16 MiB file from weir-appliance over TAP, and from nginx over a veth ----
+# The same client (curl) fetches the same file DLS times over one connection per run; a run's
+# figure is its bytes over its transfer time (curl's time_total, summed).
+dls=5
+[ $quick = 1 ] && dls=2
+app="$build/tools/weir-appliance/weir-appliance"
+# http_runs SCENARIO NS URL: reps runs of DLS downloads of URL by curl inside NS.
+http_runs() {
+	local sc=$1 hns=$2 url=$3 r i args=() line
+	for i in $(seq 1 $dls); do args+=(-o /dev/null "$url"); done
+	echo "== $sc ($(($(date +%s) - start_ts)) s)"
+	for r in $(seq 1 "$reps"); do
+		line=$(timeout "$budget" ip netns exec "$hns" curl -s -w '%{size_download} %{time_total}\n' \
+			"${args[@]}" 2>>"$log" | awk -v want=$((dls * 16777216)) '
+			{ b += $1; t += $2 }
+			END { if (b == want && t > 0) printf "result test=http gbit_s=%.3f\n", b * 8 / t / 1e9 }')
+		if [ -n "$line" ]; then
+			record "$sc" http "$r" "$line"
+		else
+			echo "  $sc http run $r: not all $dls downloads complete (see $log)" | tee -a "$log"
+			record "$sc" http "$r" "failed"
+		fi
+	done
+}
+if [ $root = 0 ] || [ ! -c /dev/net/tun ]; then
+	skip weir-http-tap "needs root and /dev/net/tun"
+	skip nginx-veth "needs root (namespaces)"
+elif ! command -v curl >/dev/null; then
+	skip weir-http-tap "curl is not installed"
+	skip nginx-veth "curl is not installed"
+else
+	www=$(mktemp -d /tmp/weir-bench-www.XXXXXX)
+	chmod 755 "$www"
+	head -c 16777216 /dev/urandom >"$www/f16"
+	chmod 644 "$www/f16"
+	if [ ! -x "$app" ]; then
+		cmake --build "$build" -j2 --target weir-appliance >/dev/null 2>>"$log"
+	fi
+	if [ ! -x "$app" ]; then
+		skip weir-http-tap "no weir-appliance in $build"
+	else
+		ns=wb-http-$$
+		mktapns $ns wbtap1
+		if start_server $ns "$out/http-weir.out" "$app" --netdev tap:wbtap1 --ip 192.0.2.2/24 \
+			--serve "http:80:$www"; then
+			http_runs weir-http-tap $ns http://192.0.2.2/f16
+			stop_pid "$SRV"
+		else
+			skip weir-http-tap "weir-appliance on TAP did not start"
+		fi
+		ip netns del $ns; NSS=()
+	fi
+	if ! command -v nginx >/dev/null; then
+		skip nginx-veth "nginx is not installed (Debian: nginx-light)"
+	else
+		a=wb-ha-$$ b=wb-hb-$$
+		mkvethns $a $b
+		# One worker, in the foreground, files by sendfile: nginx's usual static-file setup.
+		cat >"$www/nginx.conf" <<EOC
+daemon off; master_process off; worker_processes 1;
+pid $www/nginx.pid; error_log $www/nginx.err;
+events { worker_connections 64; }
+http {
+	access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000;
+	client_body_temp_path $www/t1; proxy_temp_path $www/t2; fastcgi_temp_path $www/t3;
+	uwsgi_temp_path $www/t4; scgi_temp_path $www/t5;
+	server { listen 192.0.2.12:80; root $www; }
+}
+EOC
+		ip netns exec $b nginx -c "$www/nginx.conf" -e "$www/nginx.err" >"$out/nginx.out" 2>&1 &
+		ngx=$!
+		PIDS+=("$ngx")
+		for _ in $(seq 1 100); do
+			ip netns exec $a curl -s -o /dev/null --max-time 1 http://192.0.2.12/f16 && break
+			kill -0 "$ngx" 2>/dev/null || break
+			sleep 0.05
+		done
+		if kill -0 "$ngx" 2>/dev/null; then
+			http_runs nginx-veth $a http://192.0.2.12/f16
+		else
+			skip nginx-veth "nginx did not start: $(tail -1 "$www/nginx.err" 2>/dev/null)"
+		fi
+		stop_pid "$ngx"
+		ip netns del $a; ip netns del $b; NSS=()
+	fi
+	rm -rf "$www"
 fi
 
 # ---- the table, JSON and chart ----
@@ -301,7 +398,7 @@ import json, statistics, sys
 raw, out, meta, reps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rows, skips = {}, {}
 order = ["weir-memif", "weir-link", "weir-tap-srv", "weir-tap-cli", "linux-lo",
-         "linux-lo-iperf3", "linux-lo-sockperf", "linux-veth"]
+         "linux-lo-iperf3", "linux-lo-sockperf", "linux-veth", "weir-http-tap", "nginx-veth"]
 what = {
     "weir-memif": "weir<->weir, DPDK net_memif, poll mode, 1 core each",
     "weir-link": "weir<->weir, link driver (socketpair), 1 core each",
@@ -311,9 +408,12 @@ what = {
     "linux-lo-iperf3": "Linux<->Linux loopback, iperf3",
     "linux-lo-sockperf": "Linux<->Linux loopback, sockperf (2x its one-way figure)",
     "linux-veth": "Linux<->Linux veth pair, weir-bench --kernel",
+    "weir-http-tap": "curl <- weir-appliance's HTTP service over TAP, a 16 MiB file",
+    "nginx-veth": "curl <- nginx (sendfile, 1 worker) over a veth pair, the same file",
 }
 baseline = {"weir-memif": "linux-lo", "weir-link": "linux-lo",
-            "weir-tap-srv": "linux-veth", "weir-tap-cli": "linux-veth"}
+            "weir-tap-srv": "linux-veth", "weir-tap-cli": "linux-veth",
+            "weir-http-tap": "nginx-veth"}
 samples, failed = {}, {}
 for ln in open(raw):
     sc, wl, rep, line = ln.rstrip("\n").split("\t", 3)
@@ -329,7 +429,7 @@ for ln in open(raw):
 metrics = [("bulk1", "gbit_s", "bulk x1 Gbit/s"), ("bulk8", "gbit_s", "bulk x8 Gbit/s"),
            ("rr", "mean_us", "rr mean us"), ("rr", "p50_us", "rr p50 us"),
            ("rr", "p99_us", "rr p99 us"), ("rr", "p999_us", "rr p99.9 us"),
-           ("crr", "conn_s", "crr conn/s")]
+           ("crr", "conn_s", "crr conn/s"), ("http", "gbit_s", "http16M Gbit/s")]
 for sc, wls in samples.items():
     rows[sc] = {}
     for wl, key, label in metrics:

@@ -17,6 +17,7 @@
 #include <weir/error.h>
 #include <weir/log.h>
 
+#include "filecache.h"
 #include "http.h"
 #include "services.h"
 
@@ -311,6 +312,21 @@ static int send_file(struct http_conn *c, int fd, const struct stat *st, const c
 	int rc;
 
 	*status = 200;
+	if (!head_only && size >= FILECACHE_MIN_SIZE) {
+		/* A large file from memory the cache keeps: sent without a copy. */
+		struct filecache_entry *e = filecache_get(fd, st);
+
+		if (e != NULL) {
+			iov[0].base = hdr;
+			iov[0].len =
+				format_head(hdr, sizeof(hdr), 200, type, size, c->keep_alive, "");
+			rc = weir_flow_writev(c->flow, iov, 1);
+			if (rc == 0)
+				rc = weir_flow_write_nocopy(c->flow, e->data, e->size);
+			filecache_put(e);
+			return rc;
+		}
+	}
 	if (!head_only && size > 0) {
 		buf = malloc(cap);
 		n = buf != NULL ? pread(fd, buf, cap, 0) : -1;

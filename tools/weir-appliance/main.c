@@ -30,6 +30,7 @@
 #include <weir/stack.h>
 #include <weir/tap.h>
 
+#include "filecache.h"
 #include "services.h"
 
 #define EXIT_USAGE   2
@@ -67,6 +68,9 @@ static const char usage[] =
 	"                              clients idle for 10 s are closed)\n"
 	"  --serve proxy:PORT=IP:PORT  forward each connection to a backend\n"
 	"  --serve udp-echo:PORT       RFC 862 echo over UDP\n"
+	"  --http-cache MIB     memory for files of 64 KiB and more that HTTP services keep\n"
+	"                       and send without a copy (default 256; 0: read each file for\n"
+	"                       each request; a changed file is read again)\n"
 	"flows:\n"
 	"  --max-connections N  at most N flows at once per service; more are closed at once\n"
 	"                       and counted (default: no limit)\n"
@@ -159,6 +163,7 @@ static const struct option long_opts[] = {
 	{ "dns", required_argument, NULL, 'N' },
 	{ "serve", required_argument, NULL, 's' },
 	{ "max-connections", required_argument, NULL, 'c' },
+	{ "http-cache", required_argument, NULL, 'H' },
 	{ "keepalive", required_argument, NULL, 'k' },
 	{ "user-timeout", required_argument, NULL, 't' },
 	{ "drain-timeout", required_argument, NULL, 'd' },
@@ -240,6 +245,11 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 		if (parse_uint(arg, 1000000, &v) < 0 || v == 0)
 			die_usage("max-connections", "'%s' is not a number in 1..1000000", arg);
 		o->max_connections = (unsigned)v;
+		break;
+	case 'H':
+		if (parse_uint(arg, 65536, &v) < 0)
+			die_usage("http-cache", "'%s' is not a number of MiB (0..65536)", arg);
+		filecache_set_limit((uint64_t)v << 20);
 		break;
 	case 'k': {
 		unsigned long a, i, n;
@@ -722,6 +732,7 @@ out:
 	weir_netdev_close(dev);
 	weir_loop_remove(loop, sigsrc);
 	weir_loop_destroy(loop);
+	filecache_clear();
 	if (ss.fd >= 0)
 		close(ss.fd);
 	return status;
