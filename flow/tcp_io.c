@@ -278,6 +278,20 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 	return 0;
 }
 
+/* Before a write queues anything: in a fiber, and the flow still writable (else the sticky
+ * error). Returns 0 or the weir error to return. */
+static int write_may_start(struct weir_flow *f)
+{
+	int rc = weir__flow_check_fiber();
+
+	if (rc < 0)
+		return rc;
+	rc = write_blocked_reason(f);
+	if (rc < 0)
+		return f->wr_err ? f->wr_err : rc;
+	return 0;
+}
+
 static int flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned iovcnt,
 		       int nodelay)
 {
@@ -294,12 +308,9 @@ static int flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned
 			return WEIR_EINVAL;
 		total += iov[i].len;
 	}
-	rc = weir__flow_check_fiber();
+	rc = write_may_start(f);
 	if (rc < 0)
 		return rc;
-	rc = write_blocked_reason(f);
-	if (rc < 0)
-		return f->wr_err ? f->wr_err : rc;
 	for (unsigned i = 0; i < iovcnt; i++) {
 		rc = write_bytes(f, iov[i].base, iov[i].len, i + 1 < iovcnt, 1);
 		if (rc < 0)
@@ -370,12 +381,9 @@ int weir_flow_write_nocopy(struct weir_flow *f, const void *data, size_t len)
 	int rc;
 
 	WEIR_EINVAL_IF(f == NULL || (data == NULL && len != 0) || len > (size_t)SSIZE_MAX);
-	rc = weir__flow_check_fiber();
+	rc = write_may_start(f);
 	if (rc < 0)
 		return rc;
-	rc = write_blocked_reason(f);
-	if (rc < 0)
-		return f->wr_err ? f->wr_err : rc;
 	rc = write_bytes(f, data, len, 0, 0);
 	if (rc == 0 && f->pcb != NULL) {
 		flow_output(f->pcb);
