@@ -2,6 +2,7 @@
 # bench.sh - weir against the Linux kernel on this machine, in one run: one table, JSON and a chart.
 #
 #   tools/bench.sh [--quick] [--build DIR] [--out DIR] [--duration S] [--reps N] [--note TEXT]
+#                  [--only memif,link,tap,linux,http]   (default: every section)
 #
 # Scenarios (each skipped with a line saying why when its prerequisites are missing):
 #   weir-memif   weir <-> weir over DPDK net_memif, poll mode, server on CPU 0, client on CPU 1
@@ -11,7 +12,7 @@
 #   linux-lo     Linux <-> Linux over loopback (its own namespace): weir-bench --kernel, iperf3
 #                (bulk) and sockperf (rr)
 #   linux-veth   Linux <-> Linux over a veth pair between two namespaces (weir-bench --kernel)
-#   weir-http-tap  curl <- weir-appliance's HTTP service over TAP: a 16 MiB file, 5 times a run
+#   weir-http-tap  curl <- weir-appliance's HTTP service over TAP: a 16 MiB file, 20 times a run
 #   nginx-veth     curl <- nginx (Debian's nginx-light) over a veth pair: the same file
 # Workloads: bulk (1 and 8 flows), rr (64-byte ping-pong), crr (connect/request/reply/close);
 # http (the two HTTP rows).
@@ -28,6 +29,7 @@ duration=2
 reps=3
 note=""
 quick=0
+only=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1; duration=0.5 ;;
@@ -36,13 +38,20 @@ while [ $# -gt 0 ]; do
 	--duration) duration=${2:?}; shift ;;
 	--reps) reps=${2:?}; shift ;;
 	--note) note=${2:?}; shift ;;
-	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--only) only=${2:?--only needs a list, e.g. memif,http}; shift ;;
+	-h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 	shift
 done
 [[ "$duration" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: bad --duration '$duration'" >&2; exit 2; }
 [[ "$reps" =~ ^[1-9]$ ]] || { echo "bench.sh: --reps must be 1..9" >&2; exit 2; }
+for o in ${only//,/ }; do
+	case "$o" in memif|link|tap|linux|http) ;;
+	*) echo "bench.sh: --only takes memif, link, tap, linux, http (not '$o')" >&2; exit 2 ;;
+	esac
+done
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; } # want SECTION: it runs this time
 out=${out:-$build/bench}
 mkdir -p "$out" || exit 1
 bench="$build/tools/weir-bench/weir-bench"
@@ -164,7 +173,9 @@ echo "weir bench: $start_utc, $ncpu CPUs, load $start_load," \
 	"$reps x ${duration}s per figure" | tee -a "$log"
 
 # ---- 1. weir <-> weir over DPDK net_memif ----
-if [ $root = 0 ]; then
+if ! want memif; then
+	:
+elif [ $root = 0 ]; then
 	skip weir-memif "needs root"
 elif [ "$ncpu" -lt 2 ]; then
 	skip weir-memif "needs two CPUs (one per poll-mode process)"
@@ -189,10 +200,12 @@ fi
 # ---- 2. weir <-> weir over link ----
 cpus=()
 [ "$ncpu" -ge 2 ] && cpus=(--cpus 0,1)
-workloads weir-link "$bench" link "${cpus[@]}"
+want link && workloads weir-link "$bench" link "${cpus[@]}"
 
 # ---- 3. weir <-> Linux over TAP ----
-if [ $root = 0 ] || [ ! -c /dev/net/tun ]; then
+if ! want tap; then
+	:
+elif [ $root = 0 ] || [ ! -c /dev/net/tun ]; then
 	skip weir-tap-srv "needs root and /dev/net/tun"
 	skip weir-tap-cli "needs root and /dev/net/tun"
 else
@@ -216,103 +229,107 @@ else
 fi
 
 # ---- 4. Linux baselines: loopback and veth ----
-if [ $root = 1 ]; then
-	ns=wb-lo-$$
-	mkns $ns
-	lo_exec=(ip netns exec $ns)
-else
-	echo "(not root: the loopback baseline runs on the host's loopback, port 5300)" | tee -a "$log"
-	lo_exec=()
-fi
-# Without root there is no namespace: the loopback server runs on the host.
-start_server_lo() {
+if want linux; then
 	if [ $root = 1 ]; then
-		start_server $ns "$@"
-		return
-	fi
-	local f=$1
-	shift
-	"$@" >"$f" 2>&1 &
-	SRV=$!
-	PIDS+=("$SRV")
-	wait_ready "$f" "$SRV"
-}
-if start_server_lo "$out/lo-server.out" "$bench" server --kernel --bind 127.0.0.1; then
-	workloads linux-lo "${lo_exec[@]}" "$bench" client --kernel --peer 127.0.0.1
-	stop_pid "$SRV"
-else
-	skip linux-lo "kernel server did not start"
-fi
-if [ $root = 0 ]; then
-	skip linux-lo-iperf3 "needs root (own namespace)"
-	skip linux-lo-sockperf "needs root (own namespace)"
-	skip linux-veth "needs root (namespaces)"
-else
-	# iperf3 and sockperf take whole seconds.
-	isecs=$(awk -v d="$duration" 'BEGIN { printf "%d", (d < 1) ? 1 : d + 0.5 }')
-	if command -v iperf3 >/dev/null; then
-		echo "== linux-lo-iperf3"
-		for flows in 1 8; do
-			for r in $(seq 1 "$reps"); do
-				ip netns exec $ns iperf3 -s -1 -B 127.0.0.1 -p 5299 >/dev/null 2>&1 &
-				ip3=$!; PIDS+=("$ip3"); sleep 0.3
-				gbit=$(timeout "$budget" ip netns exec $ns iperf3 -c 127.0.0.1 -p 5299 \
-					-P $flows -t "$isecs" -J 2>>"$log" | $PY -c \
-					'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' 2>>"$log")
-				[ -n "$gbit" ] && record linux-lo-iperf3 bulk$flows "$r" \
-					"result test=bulk flows=$flows gbit_s=$gbit"
-				stop_pid "$ip3"
-			done
-		done
+		ns=wb-lo-$$
+		mkns $ns
+		lo_exec=(ip netns exec $ns)
 	else
-		skip linux-lo-iperf3 "iperf3 not installed"
+		echo "(not root: the loopback baseline runs on the host's loopback, port 5300)" | tee -a "$log"
+		lo_exec=()
 	fi
-	if command -v sockperf >/dev/null; then
-		echo "== linux-lo-sockperf"
-		# sockperf's server prints no ready line: give it a moment to listen.
-		ip netns exec $ns sockperf server --tcp -i 127.0.0.1 -p 11111 >"$out/sockperf-server.out" 2>&1 &
-		sp=$!
-		PIDS+=("$sp")
-		sleep 0.5
-		for r in $(seq 1 "$reps"); do
-			# sockperf reports half the round trip; the table shows full round trips.
-			line=$(timeout "$budget" ip netns exec $ns sockperf ping-pong --tcp -i 127.0.0.1 \
-				-p 11111 -m 64 -t "$isecs" 2>&1 |
-				sed 's/\x1b\[[0-9;]*m//g' | awk '
-				/avg-latency=/ { split($0, a, "avg-latency="); split(a[2], b, " "); mean = b[1] }
-				/percentile 50.000/ { p50 = $NF } /percentile 99.000/ { p99 = $NF }
-				/percentile 99.900/ { p999 = $NF }
-				END { if (mean != "") printf "result test=rr mean_us=%.2f p50_us=%.2f p99_us=%.2f p999_us=%.2f\n", 2*mean, 2*p50, 2*p99, 2*p999 }')
-			[ -n "$line" ] && record linux-lo-sockperf rr "$r" "$line"
-		done
-		stop_pid "$sp"
-	else
-		skip linux-lo-sockperf "sockperf not installed"
-	fi
-	ip netns del $ns; NSS=()
-
-	a=wb-va-$$ b=wb-vb-$$
-	mkvethns $a $b
-	if start_server $b "$out/veth-server.out" "$bench" server --kernel --bind 192.0.2.12; then
-		workloads linux-veth ip netns exec $a "$bench" client --kernel --peer 192.0.2.12
+	# Without root there is no namespace: the loopback server runs on the host.
+	start_server_lo() {
+		if [ $root = 1 ]; then
+			start_server $ns "$@"
+			return
+		fi
+		local f=$1
+		shift
+		"$@" >"$f" 2>&1 &
+		SRV=$!
+		PIDS+=("$SRV")
+		wait_ready "$f" "$SRV"
+	}
+	if start_server_lo "$out/lo-server.out" "$bench" server --kernel --bind 127.0.0.1; then
+		workloads linux-lo "${lo_exec[@]}" "$bench" client --kernel --peer 127.0.0.1
 		stop_pid "$SRV"
 	else
-		skip linux-veth "kernel server did not start"
+		skip linux-lo "kernel server did not start"
 	fi
-	ip netns del $a; ip netns del $b; NSS=()
+	if [ $root = 0 ]; then
+		skip linux-lo-iperf3 "needs root (own namespace)"
+		skip linux-lo-sockperf "needs root (own namespace)"
+		skip linux-veth "needs root (namespaces)"
+	else
+		# iperf3 and sockperf take whole seconds.
+		isecs=$(awk -v d="$duration" 'BEGIN { printf "%d", (d < 1) ? 1 : d + 0.5 }')
+		if command -v iperf3 >/dev/null; then
+			echo "== linux-lo-iperf3"
+			for flows in 1 8; do
+				for r in $(seq 1 "$reps"); do
+					ip netns exec $ns iperf3 -s -1 -B 127.0.0.1 -p 5299 >/dev/null 2>&1 &
+					ip3=$!; PIDS+=("$ip3"); sleep 0.3
+					gbit=$(timeout "$budget" ip netns exec $ns iperf3 -c 127.0.0.1 -p 5299 \
+						-P $flows -t "$isecs" -J 2>>"$log" | $PY -c \
+						'import json,sys; print("%.3f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9))' 2>>"$log")
+					[ -n "$gbit" ] && record linux-lo-iperf3 bulk$flows "$r" \
+						"result test=bulk flows=$flows gbit_s=$gbit"
+					stop_pid "$ip3"
+				done
+			done
+		else
+			skip linux-lo-iperf3 "iperf3 not installed"
+		fi
+		if command -v sockperf >/dev/null; then
+			echo "== linux-lo-sockperf"
+			# sockperf's server prints no ready line: give it a moment to listen.
+			ip netns exec $ns sockperf server --tcp -i 127.0.0.1 -p 11111 >"$out/sockperf-server.out" 2>&1 &
+			sp=$!
+			PIDS+=("$sp")
+			sleep 0.5
+			for r in $(seq 1 "$reps"); do
+				# sockperf reports half the round trip; the table shows full round trips.
+				line=$(timeout "$budget" ip netns exec $ns sockperf ping-pong --tcp -i 127.0.0.1 \
+					-p 11111 -m 64 -t "$isecs" 2>&1 |
+					sed 's/\x1b\[[0-9;]*m//g' | awk '
+					/avg-latency=/ { split($0, a, "avg-latency="); split(a[2], b, " "); mean = b[1] }
+					/percentile 50.000/ { p50 = $NF } /percentile 99.000/ { p99 = $NF }
+					/percentile 99.900/ { p999 = $NF }
+					END { if (mean != "") printf "result test=rr mean_us=%.2f p50_us=%.2f p99_us=%.2f p999_us=%.2f\n", 2*mean, 2*p50, 2*p99, 2*p999 }')
+				[ -n "$line" ] && record linux-lo-sockperf rr "$r" "$line"
+			done
+			stop_pid "$sp"
+		else
+			skip linux-lo-sockperf "sockperf not installed"
+		fi
+		ip netns del $ns; NSS=()
+
+		a=wb-va-$$ b=wb-vb-$$
+		mkvethns $a $b
+		if start_server $b "$out/veth-server.out" "$bench" server --kernel --bind 192.0.2.12; then
+			workloads linux-veth ip netns exec $a "$bench" client --kernel --peer 192.0.2.12
+			stop_pid "$SRV"
+		else
+			skip linux-veth "kernel server did not start"
+		fi
+		ip netns del $a; ip netns del $b; NSS=()
+	fi
 fi
 
 # ---- 5. HTTP: a 16 MiB file from weir-appliance over TAP, and from nginx over a veth ----
 # The same client (curl) fetches the same file DLS times over one connection per run; a run's
-# figure is its bytes over its transfer time (curl's time_total, summed).
-dls=5
-[ $quick = 1 ] && dls=2
-app="$build/tools/weir-appliance/weir-appliance"
+# figure is its bytes over its transfer time (curl's time_total, summed). One download before the
+# runs warms each server (weir's file cache; the page cache nginx sends from is warm already).
+dls=20
+[ $quick = 1 ] && dls=5
+app="$build/tools/weir-appliance"
 # http_runs SCENARIO NS URL: reps runs of DLS downloads of URL by curl inside NS.
 http_runs() {
 	local sc=$1 hns=$2 url=$3 r i args=() line
 	for i in $(seq 1 $dls); do args+=(-o /dev/null "$url"); done
 	echo "== $sc ($(($(date +%s) - start_ts)) s)"
+	timeout "$budget" ip netns exec "$hns" curl -s -o /dev/null "$url" 2>>"$log"
 	for r in $(seq 1 "$reps"); do
 		line=$(timeout "$budget" ip netns exec "$hns" curl -s -w '%{size_download} %{time_total}\n' \
 			"${args[@]}" 2>>"$log" | awk -v want=$((dls * 16777216)) '
@@ -326,7 +343,9 @@ http_runs() {
 		fi
 	done
 }
-if [ $root = 0 ] || [ ! -c /dev/net/tun ]; then
+if ! want http; then
+	:
+elif [ $root = 0 ] || [ ! -c /dev/net/tun ]; then
 	skip weir-http-tap "needs root and /dev/net/tun"
 	skip nginx-veth "needs root (namespaces)"
 elif ! command -v curl >/dev/null; then
@@ -337,10 +356,10 @@ else
 	chmod 755 "$www"
 	head -c 16777216 /dev/urandom >"$www/f16"
 	chmod 644 "$www/f16"
-	if [ ! -x "$app" ]; then
+	if [ ! -f "$app" ]; then
 		cmake --build "$build" -j2 --target weir-appliance >/dev/null 2>>"$log"
 	fi
-	if [ ! -x "$app" ]; then
+	if [ ! -f "$app" ] || [ ! -x "$app" ]; then
 		skip weir-http-tap "no weir-appliance in $build"
 	else
 		ns=wb-http-$$
@@ -503,8 +522,10 @@ except Exception as e:
 panels = [("bulk x1 Gbit/s", "bulk, 1 flow (Gbit/s, higher is better)"),
           ("bulk x8 Gbit/s", "bulk, 8 flows (Gbit/s, higher is better)"),
           ("rr p50 us", "64-byte round trip p50 (bar) and p99 (|), us, log scale, lower is better"),
-          ("crr conn/s", "connect+64B req/reply+close (conn/s, higher is better)")]
-fig, axes = plt.subplots(2, 2, figsize=(13, 8))
+          ("crr conn/s", "connect+64B req/reply+close (conn/s, higher is better)"),
+          ("http16M Gbit/s", "HTTP download of a 16 MiB file by curl (Gbit/s, higher is better)")]
+fig, axes = plt.subplots(3, 2, figsize=(13, 11))
+axes.flat[-1].axis("off")
 for ax, (key, title) in zip(axes.flat, panels):
     names, vals, extra = [], [], []
     for ent in doc["scenarios"]:
@@ -520,7 +541,7 @@ for ax, (key, title) in zip(axes.flat, panels):
         ax.scatter([e if e is not None else 0 for e in extra], list(y), marker="|", s=200,
                    color="black", label="p99")
         ax.legend(loc="lower right", fontsize=8)
-    if key == "rr p50 us":
+    if key == "rr p50 us" and vals:
         ax.set_xscale("log")
     ax.set_yticks(list(y))
     ax.set_yticklabels(names, fontsize=8)
