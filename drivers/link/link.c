@@ -96,6 +96,7 @@ struct link_dev {
 	struct weir_prng rng;
 	struct weir_link_stats imp_st; /* impairment decisions (weir_link_get_stats) */
 	uint32_t rx_trust; /* WEIR_FRAME_L4_CSUM_OK when nothing on this link corrupts */
+	int impaired;	   /* some rate is above 0: frames draw their decisions */
 
 	/* Receive: rx_count buffers, each behind one struct weir_frame; a stack of free ones. */
 	unsigned rx_count;
@@ -370,11 +371,18 @@ static int link_held_flush(struct link_dev *l, uint64_t now)
 /* Draws this frame's decisions. Every draw happens for every frame, in the order loss, corrupt,
  * duplicate, reorder, delay (one weir_prng_unit() each), then one weir_prng_next() that picks the
  * corrupted byte and its flip mask, whatever the rates are: the decisions then depend only on the
- * seed and the number of frames taken. */
+ * seed and the number of frames taken. A link whose rates are all 0 (fixed at open) draws
+ * nothing: no decision of it is random. */
 static void link_decide(struct link_dev *l, struct link_txplan *p, uint64_t *corrupt_word)
 {
 	const struct weir_link_impair *imp = &l->imp;
 	double u;
+
+	if (!l->impaired) {
+		p->lost = p->corrupt = p->dup = p->reorder = p->delay = 0;
+		*corrupt_word = 0;
+		return;
+	}
 
 	u = weir_prng_unit(&l->rng);
 	p->lost = u < imp->loss;
@@ -964,6 +972,8 @@ int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out)
 	l->fd = cfg->fd;
 	l->imp = *imp;
 	l->rx_trust = imp->corrupt == 0 && !cfg->check_rx_csum ? WEIR_FRAME_L4_CSUM_OK : 0;
+	l->impaired = imp->loss > 0 || imp->reorder > 0 || imp->duplicate > 0 || imp->corrupt > 0 ||
+		      imp->delay > 0;
 	l->mtu = (uint16_t)mtu;
 	memcpy(l->mac, cfg->mac, WEIR_ETH_ALEN);
 	l->frame_max = mtu + LINK_FRAME_OVERHEAD;
