@@ -31,6 +31,8 @@
 /* Frames received per poll: big enough to amortise the syscall, small enough to keep timers and
  * fibers running between bursts. */
 #define RX_BURST 32
+/* Bursts one poll takes at most (NAPI's budget idea): later frames wait for the next turn. */
+#define RX_BURSTS 8
 /* Identifier carried by our ICMP echo requests. */
 #define PING_ID 0x5745
 
@@ -370,6 +372,65 @@ void weir_stack_close(struct weir_stack *s)
 	weir__lwip_port_fini();
 }
 
+/* Hands one received frame to lwIP: zero-copy (lwIP holds the driver's buffer), or copied out
+ * when the device's buffers run low. */
+static void input_frame(struct weir_stack *s, struct weir_frame *f, int low)
+{
+	struct rx_pbuf *rp = (struct rx_pbuf *)(void *)f->stack_priv;
+	uint32_t len = f->len, flags = f->flags; /* f may be released before input */
+	struct pbuf *p;
+	err_t e;
+
+	if (len < WEIR_ETH_MIN_FRAME) {
+		/* Drivers drop runts already; this keeps lwIP safe from one that
+		 * does not. */
+		s->st.drop_runt++;
+		weir_netdev_release(f);
+		return;
+	}
+	if (len > 0xffffu) {
+		s->st.drop_wrap++;
+		weir_netdev_release(f);
+		return;
+	}
+	if (low) {
+		p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+		if (p != NULL) {
+			pbuf_take(p, f->data, (u16_t)len);
+			s->st.rx_copied++;
+		}
+		weir_netdev_release(f);
+	} else {
+		rp->pc.custom_free_function = rx_pbuf_free;
+		p = pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &rp->pc, f->data,
+					(u16_t)WEIR_MIN(f->cap, 0xffffu));
+		if (p == NULL)
+			weir_netdev_release(f);
+	}
+	if (p == NULL) {
+		s->st.drop_wrap++;
+		return;
+	}
+	s->st.rx_frames++;
+	s->st.rx_bytes += len;
+	if (flags & WEIR_FRAME_L4_CSUM_OK) {
+		/* The driver vouches for this frame's TCP/UDP checksum: lwIP's per-netif
+		 * check is off for it alone (input runs to completion here). */
+		u16_t ctrl = s->netif.chksum_flags;
+
+		NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl & (u16_t) ~(NETIF_CHECKSUM_CHECK_TCP |
+								    NETIF_CHECKSUM_CHECK_UDP));
+		e = s->netif.input(p, &s->netif);
+		NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl);
+	} else {
+		e = s->netif.input(p, &s->netif);
+	}
+	if (e != ERR_OK) {
+		s->st.drop_input++;
+		pbuf_free(p);
+	}
+}
+
 int weir_stack_poll(struct weir_stack *s)
 {
 	struct weir_frame *frames[RX_BURST];
@@ -390,72 +451,25 @@ int weir_stack_poll(struct weir_stack *s)
 		low = weir_netdev_rx_buffers_low(s->dev) > 0;
 	}
 #endif
-	n = weir_netdev_rx_burst(s->dev, frames, RX_BURST);
-	work += n > 0 ? n : 0;
-	if (n < 0 && !s->dev_down) {
-		/* A dead device (a link whose peer is gone) keeps its fd readable: stop waking on
-		 * it, keep running the timers so flows notice and end. */
-		weir_log_warn("%s: receive failed (%s); no longer waiting on it", s->dev->name,
-			      weir_strerror(n));
-		s->dev_down = 1;
-		weir_loop_source_forget_fd(s->loop, s->src);
-	}
-	for (int i = 0; i < n; i++) {
-		struct weir_frame *f = frames[i];
-		struct rx_pbuf *rp = (struct rx_pbuf *)(void *)f->stack_priv;
-		uint32_t len = f->len, flags = f->flags; /* f may be released before input */
-		struct pbuf *p;
-		err_t e;
-
-		if (len < WEIR_ETH_MIN_FRAME) {
-			/* Drivers drop runts already; this keeps lwIP safe from one that
-			 * does not. */
-			s->st.drop_runt++;
-			weir_netdev_release(f);
-			continue;
+	/* Up to RX_BURSTS bursts while the device has more: a sender whose fibers spent a long
+	 * turn writing must not take one burst of ACKs per turn while its peer's ring fills. */
+	for (int round = 0; round < RX_BURSTS; round++) {
+		n = weir_netdev_rx_burst(s->dev, frames, RX_BURST);
+		if (n < 0 && !s->dev_down) {
+			/* A dead device (a link whose peer is gone) keeps its fd readable: stop
+			 * waking on it, keep running the timers so flows notice and end. */
+			weir_log_warn("%s: receive failed (%s); no longer waiting on it",
+				      s->dev->name, weir_strerror(n));
+			s->dev_down = 1;
+			weir_loop_source_forget_fd(s->loop, s->src);
 		}
-		if (len > 0xffffu) {
-			s->st.drop_wrap++;
-			weir_netdev_release(f);
-			continue;
-		}
-		if (low) {
-			p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
-			if (p != NULL) {
-				pbuf_take(p, f->data, (u16_t)len);
-				s->st.rx_copied++;
-			}
-			weir_netdev_release(f);
-		} else {
-			rp->pc.custom_free_function = rx_pbuf_free;
-			p = pbuf_alloced_custom(PBUF_RAW, (u16_t)len, PBUF_REF, &rp->pc, f->data,
-						(u16_t)WEIR_MIN(f->cap, 0xffffu));
-			if (p == NULL)
-				weir_netdev_release(f);
-		}
-		if (p == NULL) {
-			s->st.drop_wrap++;
-			continue;
-		}
-		s->st.rx_frames++;
-		s->st.rx_bytes += len;
-		if (flags & WEIR_FRAME_L4_CSUM_OK) {
-			/* The driver vouches for this frame's TCP/UDP checksum: lwIP's per-netif
-			 * check is off for it alone (input runs to completion here). */
-			u16_t ctrl = s->netif.chksum_flags;
-
-			NETIF_SET_CHECKSUM_CTRL(&s->netif,
-						ctrl & (u16_t) ~(NETIF_CHECKSUM_CHECK_TCP |
-								 NETIF_CHECKSUM_CHECK_UDP));
-			e = s->netif.input(p, &s->netif);
-			NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl);
-		} else {
-			e = s->netif.input(p, &s->netif);
-		}
-		if (e != ERR_OK) {
-			s->st.drop_input++;
-			pbuf_free(p);
-		}
+		if (n <= 0)
+			break;
+		work += n;
+		for (int i = 0; i < n; i++)
+			input_frame(s, frames[i], low);
+		if (n < RX_BURST)
+			break;
 	}
 	work += weir_netdev_poll(s->dev) > 0;
 	sys_check_timeouts();

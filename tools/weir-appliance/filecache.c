@@ -46,7 +46,8 @@ static int make_room(uint64_t need)
 		struct filecache_entry **victim = NULL;
 
 		for (struct filecache_entry **pp = &fc.head; *pp != NULL; pp = &(*pp)->next)
-			if ((*pp)->users == 0 && (victim == NULL || (*pp)->last_use < (*victim)->last_use))
+			if ((*pp)->users == 0 &&
+			    (victim == NULL || (*pp)->last_use < (*victim)->last_use))
 				victim = pp;
 		if (victim == NULL)
 			return -1;
@@ -100,7 +101,8 @@ struct filecache_entry *filecache_get(int fd, const struct stat *st)
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
 				continue;
-			/* Shrunk (or unreadable) while read: not cached; the caller's stream says. */
+			/* Shrunk (or unreadable) while read: not cached; the caller's stream says.
+			 */
 			free(data);
 			free(e);
 			return NULL;
