@@ -249,6 +249,7 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 		struct tcp_pcb *pcb;
 		size_t chunk;
 		err_t e;
+		int unsent_full;
 		int rc = write_blocked_reason(f);
 
 		if (rc < 0)
@@ -258,8 +259,8 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 		chunk = WEIR_MIN(len - off, (size_t)pcb->snd_buf);
 		chunk = WEIR_MIN(chunk, (size_t)TCP_WRITE_MAX);
 		e = ERR_MEM;
-		if (chunk > 0 && pcb->snd_queuelen < TCP_SND_QUEUELEN - 2 &&
-		    (u32_t)(pcb->snd_lbb - pcb->snd_nxt) < WRITE_UNSENT_MAX)
+		unsent_full = (u32_t)(pcb->snd_lbb - pcb->snd_nxt) >= WRITE_UNSENT_MAX;
+		if (chunk > 0 && pcb->snd_queuelen < TCP_SND_QUEUELEN - 2 && !unsent_full)
 			e = tcp_write(
 				pcb, data + off, (u16_t)chunk,
 				(copy ? TCP_WRITE_FLAG_COPY : 0) |
@@ -271,8 +272,14 @@ static int write_bytes(struct weir_flow *f, const uint8_t *data, size_t len, int
 		}
 		if (e != ERR_MEM)
 			return fail_write(f, weir__err_from_lwip(e));
-		/* No space: push out what is queued and wait for ACKs. */
+		/* No space: push out what is queued. When only the unsent limit stopped us and the
+		 * windows took the unsent bytes, go on at once; else wait for ACKs (an ERR_MEM from
+		 * tcp_write itself, lwIP's pools, also waits: going on could spin). */
 		flow_output(pcb);
+		if (unsent_full && f->pcb == pcb && pcb->snd_buf > 0 &&
+		    pcb->snd_queuelen < TCP_SND_QUEUELEN - 2 &&
+		    (u32_t)(pcb->snd_lbb - pcb->snd_nxt) < WRITE_UNSENT_MAX)
+			continue;
 		rc = weir_event_wait(&f->tx_ev, weir_clock_now_ns() + WRITE_RETRY_NS);
 		if (rc == WEIR_ECANCELED)
 			return fail_write(f, rc);
