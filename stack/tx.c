@@ -15,6 +15,7 @@
 #include "lwip/prot/ip4.h"
 #include "lwip/prot/tcp.h"
 
+#include <weir/clock.h>
 #include <weir/compiler.h>
 #include <weir/csum.h>
 
@@ -28,6 +29,8 @@
 #define F_PSH	      0x08u
 #define F_ACK	      0x10u
 #define F_URG	      0x20u
+/* How long a device may take nothing before the queue is dropped (see weir__stack_tx_flush). */
+#define TXQ_STUCK_NS (200 * WEIR_NS_PER_MS)
 /* The largest IPv4 packet: a super-frame's IP total length must fit its 16-bit field. */
 #define IP_TOTAL_MAX 65535u
 
@@ -334,6 +337,23 @@ int weir__stack_tx_flush(struct weir_stack *s)
 		return 0;
 	}
 	taken = (unsigned)n;
+	if (taken == 0) {
+		/* A device that takes nothing for long is not just full: a driver may refuse a
+		 * frame for good while saying nothing (DPDK's convention has no error return).
+		 * After TXQ_STUCK_NS the queue is dropped like frames on a cut cable, so the loop
+		 * does not spin on it forever; TCP sends again. */
+		uint64_t now = weir_clock_now_ns();
+
+		if (q->stuck_since_ns == 0) {
+			q->stuck_since_ns = now;
+		} else if (now - q->stuck_since_ns > TXQ_STUCK_NS) {
+			s->st.drop_tx_error += q->n;
+			weir__stack_tx_discard(s);
+			return 0;
+		}
+	} else {
+		q->stuck_since_ns = 0;
+	}
 	for (unsigned i = 0; i < taken; i++) {
 		s->st.tx_frames++;
 		s->st.tx_bytes += q->e[i].len;
@@ -384,4 +404,5 @@ void weir__stack_tx_discard(struct weir_stack *s)
 {
 	release(&s->txq, 0, s->txq.nheld);
 	s->txq.n = s->txq.niov = s->txq.nheld = 0;
+	s->txq.stuck_since_ns = 0;
 }

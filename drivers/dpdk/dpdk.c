@@ -55,8 +55,11 @@ struct dpdk_dev {
 	uint32_t idle_sleep_us;
 	uint32_t offloads; /* enum weir_netdev_offload bits in use */
 	int tx_csum;	   /* the port fills IPv4 and TCP/UDP checksums */
-	int rx_csum;	   /* the port flags bad checksums */
-	uint32_t rx_trust; /* WEIR_FRAME_L4_CSUM_OK for every frame of a memory-only port */
+	int tso;	   /* the port cuts TCP super-frames (RTE_ETH_TX_OFFLOAD_TCP_TSO) */
+	int tso_l2_in_mtu; /* ... into segments whose size with the Ethernet header fits the MTU */
+	uint32_t tx_seg_room; /* bytes one transmit mbuf holds */
+	int rx_csum;	      /* the port flags bad checksums */
+	uint32_t rx_trust;    /* WEIR_FRAME_L4_CSUM_OK for every frame of a memory-only port */
 	struct rte_mempool *rx_pool, *tx_pool;
 	uint32_t pool_size, pool_baseline;
 	uint32_t tx_data_room;
@@ -68,7 +71,7 @@ struct dpdk_dev {
 	uint8_t mac[WEIR_ETH_ALEN];
 	char driver[32];
 	struct weir_netdev_stats sw; /* what the driver counts itself (runts, padding, full) */
-	uint64_t low_events, csum_bad;
+	uint64_t low_events, csum_bad, tso_frames;
 	uint32_t polls;
 	int low; /* the pool was low at the last look */
 };
@@ -478,6 +481,85 @@ static void tx_offload(struct rte_mbuf *m)
 	m->ol_flags |= ol;
 }
 
+/* Asks the port to cut the TCP super-frame m (a chain) into segments of gso bytes: headers
+ * l4_hlen long at l4_offset, all in the first mbuf. */
+static void tx_tso(const struct dpdk_dev *d, struct rte_mbuf *m, const struct weir_tx_frame *tf)
+{
+	uint8_t *eth = rte_pktmbuf_mtod(m, uint8_t *);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + WEIR_ETH_HLEN);
+	struct rte_tcp_hdr *th = (struct rte_tcp_hdr *)(eth + tf->l4_offset);
+
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_SEG |
+		       RTE_MBUF_F_TX_TCP_CKSUM;
+	m->l2_len = WEIR_ETH_HLEN;
+	m->l3_len = tf->l4_offset - WEIR_ETH_HLEN;
+	m->l4_len = tf->l4_hlen;
+	m->tso_segsz = tf->gso_size;
+	/* net_tap (22.11) refuses a segment whose size with its Ethernet header exceeds the MTU
+	 * (a full MSS does): it gets segments that fit that test, a little short of the MSS. */
+	if (d->tso_l2_in_mtu && (uint32_t)tf->l4_offset + tf->l4_hlen + m->tso_segsz > d->mtu)
+		m->tso_segsz = (uint16_t)(d->mtu - tf->l4_offset - tf->l4_hlen);
+	ip->hdr_checksum = 0;
+	/* With TCP_SEG the pseudo-header sum leaves the length out: each segment adds its own. */
+	th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+}
+
+/* Whether the port can carry frame tf: a frame of the MTU, or a super-frame when it cuts them
+ * (its headers in the first mbuf). */
+static int tx_fits(const struct dpdk_dev *d, const struct weir_tx_frame *tf)
+{
+	if (tf->iov == NULL || tf->len == 0)
+		return 0;
+	if ((tf->flags & WEIR_TX_TSO4) != 0)
+		return d->tso && tf->gso_size > 0 && tf->len <= 0xffffu + WEIR_ETH_HLEN &&
+		       tf->l4_offset > WEIR_ETH_HLEN &&
+		       (uint32_t)tf->l4_offset + tf->l4_hlen <= d->tx_seg_room;
+	return tf->len <= d->tx_data_room;
+}
+
+/* Copies frame tf into m and, past m's room, into mbufs chained behind it. Returns 0, or -1 when
+ * the pool ran out (m, with what was chained to it, is the caller's to free). */
+static int tx_fill(struct dpdk_dev *d, struct rte_mbuf *m, const struct weir_tx_frame *tf)
+{
+	uint32_t done = 0;
+	unsigned v = 0;
+	size_t voff = 0;
+
+	while (done < tf->len) {
+		uint32_t want = WEIR_MIN(d->tx_seg_room, tf->len - done), got = 0;
+		uint8_t *dst;
+
+		if (done > 0) {
+			struct rte_mbuf *next = rte_pktmbuf_alloc(d->tx_pool);
+
+			if (next == NULL)
+				return -1;
+			if (rte_pktmbuf_chain(m, next) != 0) {
+				rte_pktmbuf_free(next);
+				return -1;
+			}
+		}
+		dst = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)want); /* in the last mbuf */
+		if (dst == NULL)
+			return -1;
+		while (got < want && v < tf->iovcnt) {
+			size_t l = WEIR_MIN(tf->iov[v].len - voff, (size_t)(want - got));
+
+			memcpy(dst + got, (const uint8_t *)tf->iov[v].base + voff, l);
+			got += (uint32_t)l;
+			voff += l;
+			if (voff == tf->iov[v].len) {
+				v++;
+				voff = 0;
+			}
+		}
+		if (got < want)
+			memset(dst + got, 0, want - got); /* len said more than the iovs held */
+		done += want;
+	}
+	return 0;
+}
+
 static int dpdk_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *frames, int n)
 {
 	struct dpdk_dev *d = (struct dpdk_dev *)nd;
@@ -489,7 +571,7 @@ static int dpdk_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fra
 		n = DPDK_BURST;
 	/* Frames the port cannot carry are the caller's bug; send the ones before them. */
 	for (k = 0; k < n; k++)
-		if (frames[k].iov == NULL || frames[k].len == 0 || frames[k].len > d->tx_data_room)
+		if (!tx_fits(d, &frames[k]))
 			break;
 	WEIR_EINVAL_IF(k == 0);
 	if (rte_pktmbuf_alloc_bulk(d->tx_pool, ms, (unsigned)k) != 0) {
@@ -498,20 +580,23 @@ static int dpdk_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fra
 	}
 	for (int i = 0; i < k; i++) {
 		const struct weir_tx_frame *tf = &frames[i];
-		uint8_t *dst = (uint8_t *)rte_pktmbuf_append(ms[i], (uint16_t)tf->len);
-		size_t off = 0;
 
-		for (unsigned v = 0; v < tf->iovcnt && off < tf->len; v++) {
-			size_t l = WEIR_MIN(tf->iov[v].len, tf->len - off);
-
-			memcpy(dst + off, tf->iov[v].base, l);
-			off += l;
+		if (tx_fill(d, ms[i], tf) < 0) {
+			/* Out of mbufs for a super-frame's chain: this one and the rest wait. */
+			rte_pktmbuf_free_bulk(ms + i, (unsigned)(k - i));
+			k = i;
+			d->sw.tx_full++;
+			break;
 		}
-		if (off < tf->len)
-			memset(dst + off, 0, tf->len - off); /* len said more than the iovs held */
-		if (d->tx_csum)
+		if ((tf->flags & WEIR_TX_TSO4) != 0) {
+			tx_tso(d, ms[i], tf);
+			d->tso_frames++;
+		} else if (d->tx_csum) {
 			tx_offload(ms[i]);
+		}
 	}
+	if (k == 0)
+		return 0;
 	sent = rte_eth_tx_burst(d->port, 0, ms, (uint16_t)k);
 	if (sent < k) {
 		d->sw.tx_full++;
@@ -681,6 +766,7 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 			   RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
 	uint64_t tx_csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM |
 			   RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	uint64_t tso = RTE_ETH_TX_OFFLOAD_TCP_TSO | RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
 	uint16_t mtu = 0;
 	uint32_t data_room;
 	char pname[RTE_MEMPOOL_NAMESIZE];
@@ -726,6 +812,13 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 		conf.txmode.offloads |= tx_csum;
 		d->tx_csum = 1;
 		d->offloads |= WEIR_OFFLOAD_TX_CSUM_IP4 | WEIR_OFFLOAD_TX_CSUM_L4;
+		/* TSO needs the checksums too, and chains of mbufs for a 64 KiB super-frame. */
+		if ((info.tx_offload_capa & tso) == tso && !cfg->no_tso) {
+			conf.txmode.offloads |= tso;
+			d->tso = 1;
+			d->tso_l2_in_mtu = strcmp(d->driver, "net_tap") == 0;
+			d->offloads |= WEIR_OFFLOAD_TX_TSO4;
+		}
 	}
 	rc = rte_eth_dev_configure(d->port, 1, 1, &conf);
 	if (rc != 0) {
@@ -759,8 +852,10 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 	d->rx_pool = rte_pktmbuf_pool_create(pname, d->pool_size, 256, DPDK_PRIV_SIZE,
 					     (uint16_t)data_room, socket);
 	snprintf(pname, sizeof(pname), "weir_tx%u_%u", d->port, pool_seq++);
-	d->tx_pool = rte_pktmbuf_pool_create(pname, 2u * d->tx_desc + 4 * DPDK_BURST - 1, 64, 0,
-					     (uint16_t)data_room, socket);
+	/* With TSO a burst of super-frames is up to 33 mbufs each. */
+	d->tx_pool = rte_pktmbuf_pool_create(pname,
+					     2u * d->tx_desc + (d->tso ? 34u : 4u) * DPDK_BURST - 1,
+					     64, 0, (uint16_t)data_room, socket);
 	if (d->rx_pool == NULL || d->tx_pool == NULL) {
 		weir__netdev_set_error(
 			"mbuf pools (%u + %u mbufs of %u bytes): %s (with --no-huge, "
@@ -768,8 +863,8 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 			d->pool_size, 2u * d->tx_desc, data_room, rte_strerror(rte_errno));
 		return WEIR_ENOMEM;
 	}
-	d->tx_data_room =
-		WEIR_MIN(data_room - RTE_PKTMBUF_HEADROOM, (uint32_t)mtu + WEIR_ETH_HLEN + 4);
+	d->tx_seg_room = data_room - RTE_PKTMBUF_HEADROOM;
+	d->tx_data_room = WEIR_MIN(d->tx_seg_room, (uint32_t)mtu + WEIR_ETH_HLEN + 4);
 
 	rc = rte_eth_rx_queue_setup(d->port, 0, d->rx_desc, (unsigned)socket, NULL, d->rx_pool);
 	if (rc == 0)
@@ -838,10 +933,10 @@ int weir_dpdk_open(const struct weir_dpdk_config *cfg, struct weir_netdev **out)
 	d->nd.name = d->name;
 	check_link(d, weir_clock_now_ns());
 	weir_log_info("%s (%s): mtu %u, rings %u/%u, %u receive mbufs (%u in use at start), "
-		      "checksum offload tx %s rx %s, link %s, %s",
+		      "checksum offload tx %s rx %s, TSO %s, link %s, %s",
 		      d->name, d->driver, d->mtu, d->rx_desc, d->tx_desc, d->pool_size,
 		      d->pool_baseline, d->tx_csum ? "on" : "off", d->rx_csum ? "on" : "off",
-		      d->link_up ? "up" : "down",
+		      d->tso ? "on" : "off", d->link_up ? "up" : "down",
 		      d->idle_sleep_us ? "sleeps when idle" : "busy-polls");
 	eal_loud = 1;
 	*out = &d->nd;
@@ -874,6 +969,7 @@ int weir_dpdk_get_stats(struct weir_netdev *nd, struct weir_dpdk_stats *out)
 	out->tx_pool_in_use = rte_mempool_in_use_count(d->tx_pool);
 	out->low_buffer_events = d->low_events;
 	out->rx_csum_bad = d->csum_bad;
+	out->tx_tso = d->tso_frames;
 	if (rte_eth_link_get_nowait(d->port, &link) == 0) {
 		out->link_up = link.link_status;
 		out->link_speed_mbps = link.link_speed;
@@ -908,6 +1004,7 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 	} keys[] = {
 		{ "port", 65535 },    { "idle_sleep_us", 1000000 }, { "rx_desc", 65535 },
 		{ "tx_desc", 65535 }, { "mbufs", 1u << 24 },	    { "mtu", 9000 },
+		{ "tso", 1 },
 	};
 	size_t end;
 
@@ -959,6 +1056,9 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 			break;
 		case 4:
 			cfg->mbufs = v;
+			break;
+		case 6:
+			cfg->no_tso = v == 0;
 			break;
 		default:
 			cfg->mtu = (uint16_t)v;

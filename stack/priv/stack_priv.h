@@ -45,6 +45,7 @@ struct weir__txq {
 	/* Nonzero while a burst is being gathered (inside weir_stack_poll, or between the flow
 	 * layer's hold and release): frames wait for the flush. Zero: each leaves at once. */
 	unsigned batch;
+	uint64_t stuck_since_ns; /* the first flush in a row the device took nothing (0: none) */
 };
 
 struct weir_stack {

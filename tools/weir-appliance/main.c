@@ -671,7 +671,7 @@ static void print_summary(const struct sig_source *ss, uint64_t t_stop, unsigned
 		(unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
 		(unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf,
 		(unsigned long long)ts.rx_super, (unsigned long long)ts.rx_csum_partial,
-		(unsigned long long)ts.tx_super);
+		(unsigned long long)st.tx_super);
 }
 
 int main(int argc, char **argv)

@@ -22,6 +22,9 @@
  *     rx_desc=N tx_desc=N  ring sizes (default 1024 / 1024)
  *     mbufs=N          receive pool size (default: RX ring + four TCP windows + the ooseq cap)
  *     mtu=N            IP MTU to set on the port (default: the port's, at most 1500)
+ *     tso=0            send MSS-sized frames even where the port offers TCP segmentation
+ *                      (default 1: where the port offers TSO and checksum offload, the stack
+ *                      hands it TCP super-frames of up to 64 KiB as chains of mbufs)
  *
  * Arguments weir adds unless the user gave their own (so that two weir processes can run at once
  * and nothing is left in /var/run/dpdk): --in-memory (unless --file-prefix, --in-memory,
@@ -51,6 +54,7 @@ struct weir_dpdk_config {
 	uint16_t tx_desc;	/* 0: 1024 */
 	uint32_t mbufs;		/* receive pool size; 0: computed (see above) */
 	uint32_t idle_sleep_us; /* 0: busy-poll; else may sleep this long when idle */
+	int no_tso;		/* 1: send MSS-sized frames even where the port offers TSO */
 };
 
 /* Initialises the EAL (once per process) and starts one port. Returns 0 and sets *out, or one of
@@ -69,6 +73,7 @@ struct weir_dpdk_stats {
 	uint32_t tx_pool_in_use;
 	uint64_t low_buffer_events; /* times the pool fell below its low-water mark */
 	uint64_t rx_csum_bad;	    /* frames dropped because the port flagged a bad checksum */
+	uint64_t tx_tso;	    /* TCP super-frames handed to the port to cut (TSO) */
 	uint32_t link_up;	    /* 1: the port reports link up */
 	uint32_t link_speed_mbps;
 	uint16_t port;

@@ -54,7 +54,7 @@ struct weir_stack_stats {
 	uint64_t drop_wrap;	   /* frame could not be wrapped as a pbuf */
 	uint64_t drop_input;	   /* lwIP's input refused the frame */
 	uint64_t drop_tx_full;	   /* device queue full */
-	uint64_t drop_tx_error;	   /* device error on transmit */
+	uint64_t drop_tx_error;	   /* device error on transmit, or it took nothing for 200 ms */
 	uint64_t drop_tx_oversize; /* frame larger than the MTU */
 	uint64_t drop_tx_chain;	   /* pbuf chain of more pieces than a burst can carry */
 	/* ICMP echo */

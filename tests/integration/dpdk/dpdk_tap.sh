@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dpdk_tap.sh - weir-appliance on DPDK's net_tap PMD in a private namespace, against Linux: every
-# ping answered, a 16 MiB TCP echo byte-exact, the loop sleeping when idle (idle_sleep_us), a
-# clean SIGTERM exit and nothing left in /var/run/dpdk.
+# ping answered, a 16 MiB TCP echo byte-exact (sent as TSO super-frames the PMD cuts), the loop
+# sleeping when idle (idle_sleep_us), a clean SIGTERM exit and nothing left in /var/run/dpdk;
+# then tso=0: MSS-sized frames, byte-exact.
 # usage: dpdk_tap.sh PATH/TO/weir-appliance
 set -u
 here=$(dirname "$0")
@@ -74,4 +75,27 @@ if [ -z "$left" ]; then pass "nothing left in /var/run/dpdk"
 else fail "left in /var/run/dpdk: $left"; fi
 if grep -q 'frames still held' "$tmp/log"; then fail "closed with frames held: $(grep held "$tmp/log")"
 else pass "no frames held at close"; fi
+# net_tap offers TSO: the echo went out as super-frames the PMD cut (the stop line counts them).
+tso=$(grep 'stopped' "$tmp/log" | sed -n 's/.*TSO frames \([0-9][0-9]*\).*/\1/p')
+if grep -q 'TSO on' "$tmp/log" && [ "${tso:-0}" -gt 0 ]; then pass "TSO: $tso super-frames cut by net_tap"
+else fail "TSO: '$(grep -o 'TSO [a-z]*' "$tmp/log" | head -1)', super-frames '${tso}'"; fi
+
+# 6. tso=0: MSS-sized frames only, still byte-exact.
+ip netns exec "$WEIR_NS" "$app" --netdev "$spec,tso=0" --ip 192.0.2.2/24 --serve echo:7 \
+	>"$tmp/out" 2>"$tmp/log" &
+pid=$!
+WEIR_PIDS+=("$pid")
+if wait_ready "$tmp/out" "$pid"; then
+	nsx ip addr add 192.0.2.1/24 dev dtap0 2>/dev/null
+	nsx ip link set dtap0 up
+	head -c $((4 << 20)) /dev/urandom >"$tmp/r"
+	nsx socat -b65536 -T10 - TCP:192.0.2.2:7,shut-down <"$tmp/r" >"$tmp/r.out" 2>"$tmp/socat.err"
+	kill -TERM "$pid"
+	wait "$pid"
+	WEIR_PIDS=()
+	tso=$(grep 'stopped' "$tmp/log" | sed -n 's/.*TSO frames \([0-9][0-9]*\).*/\1/p')
+	if cmp -s "$tmp/r" "$tmp/r.out" && grep -q 'TSO off' "$tmp/log" && [ "$tso" = 0 ]; then
+		pass "tso=0: TSO off, 4 MiB echo byte-exact, no super-frames"
+	else fail "tso=0: echo $(stat -c %s "$tmp/r.out") bytes, '$(grep -o 'TSO [a-z]*' "$tmp/log" | head -1)', super-frames '$tso'"; fi
+else fail "tso=0: appliance not ready: $(tail -2 "$tmp/log")"; fi
 finish

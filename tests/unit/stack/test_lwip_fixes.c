@@ -18,6 +18,7 @@
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
 
+#include <weir/clock.h>
 #include <weir/config.h>
 #include <weir/error.h>
 #include <weir/link.h>
@@ -1085,6 +1086,39 @@ START_TEST(test_tx_later_ack_replaces_earlier_one_in_a_burst)
 }
 END_TEST
 
+/* A device that takes nothing: the frames wait (a full ring empties), but not forever: after
+ * 200 ms the queue is dropped and counted, and the stack polls without work again. */
+START_TEST(test_tx_queue_dropped_when_device_takes_nothing)
+{
+	struct weir_stack_stats ss;
+	uint64_t t0;
+
+	app.recved = 1;
+	listen_on_80();
+	peer_connect(40014, 24000);
+	tcp_nagle_disable(app.pcb);
+	md.tx_fail = 1;
+	app_write(2 * 1460, 1);
+	ck_assert_uint_eq(md.ntx, 0);
+	weir_stack_poll(st);
+	weir_stack_get_stats(st, &ss);
+	ck_assert_uint_ge(ss.drop_tx_full, 1); /* the frames wait, counted once per flush */
+	ck_assert_uint_eq(ss.drop_tx_error, 0);
+	ck_assert_int_ne(weir__stack_tx_busy(), 0);
+	t0 = weir_clock_now_ns();
+	while (weir_clock_now_ns() - t0 < 250 * WEIR_NS_PER_MS)
+		weir_stack_poll(st);
+	weir_stack_get_stats(st, &ss);
+	ck_assert_uint_ge(ss.drop_tx_error, 1);
+	ck_assert_int_eq(weir__stack_tx_busy(), 0);
+	/* The device takes frames again: nothing old is left to leave; TCP sends again itself. */
+	md.tx_fail = 0;
+	weir_stack_poll(st);
+	ck_assert_uint_eq(md.ntx, 0);
+	ck_assert_uint_eq(app.pcb->snd_nxt - peer.ack, 2 * 1460); /* lwIP still has them */
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -1122,6 +1156,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tt, test_tx_outside_a_burst_frames_leave_one_by_one);
 	tcase_add_test(tt, test_tx_short_segment_ends_a_super_frame);
 	tcase_add_test(tt, test_tx_later_ack_replaces_earlier_one_in_a_burst);
+	tcase_add_test(tt, test_tx_queue_dropped_when_device_takes_nothing);
 	suite_add_tcase(s, tt);
 	return s;
 }
