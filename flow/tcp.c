@@ -393,7 +393,8 @@ static struct weir_flow *flow_new(struct tcp_pcb *pcb, const struct weir_flow_op
 }
 
 /* Lets go of the connection without waiting: FIN if it is still up (lwIP finishes the close,
- * FIN_WAIT_2 bounded by its RXCLOSED timeout), RST if FIN cannot be queued. */
+ * FIN_WAIT_2 bounded by its RXCLOSED timeout), RST if FIN cannot be queued or a write without
+ * copy is in progress (its bytes must not outlive the call in lwIP's queues). */
 static void flow_close_nowait(struct weir_flow *f)
 {
 	struct tcp_pcb *pcb;
@@ -402,7 +403,7 @@ static void flow_close_nowait(struct weir_flow *f)
 	f->shut_rd = 1;
 	pcb = flow_detach(f);
 	if (pcb != NULL) {
-		if (tcp_close(pcb) != ERR_OK)
+		if (f->nocopy_writers > 0 || tcp_close(pcb) != ERR_OK)
 			tcp_abort(pcb);
 	}
 	if (f->state != FLOW_DONE)

@@ -375,13 +375,13 @@ int weir_flow_writev_nodelay(struct weir_flow *f, const struct weir_iov *iov, un
 	return flow_writev(f, iov, iovcnt, 1);
 }
 
-/* Whether lwIP still holds a segment with bytes before sequence number end: its queues are in
- * sequence order (unacked, then unsent) and it never trims a segment that is partly acked. */
+/* Whether lwIP still holds a segment with bytes before sequence number end. Each queue is in
+ * sequence order and lwIP never trims a segment that is partly acked, so the heads tell; both
+ * heads, since a fast retransmission moves unacked's head to unsent's front. */
 static int holds_bytes_before(const struct tcp_pcb *pcb, u32_t end)
 {
-	const struct tcp_seg *first = pcb->unacked != NULL ? pcb->unacked : pcb->unsent;
-
-	return first != NULL && TCP_SEQ_LT(lwip_ntohl(first->tcphdr->seqno), end);
+	return (pcb->unacked != NULL && TCP_SEQ_LT(lwip_ntohl(pcb->unacked->tcphdr->seqno), end)) ||
+	       (pcb->unsent != NULL && TCP_SEQ_LT(lwip_ntohl(pcb->unsent->tcphdr->seqno), end));
 }
 
 int weir_flow_write_nocopy(struct weir_flow *f, const void *data, size_t len)
@@ -393,6 +393,7 @@ int weir_flow_write_nocopy(struct weir_flow *f, const void *data, size_t len)
 	rc = write_may_start(f);
 	if (rc < 0)
 		return rc;
+	f->nocopy_writers++;
 	rc = write_bytes(f, data, len, 0, 0);
 	if (rc == 0 && f->pcb != NULL) {
 		flow_output(f->pcb);
@@ -409,6 +410,7 @@ int weir_flow_write_nocopy(struct weir_flow *f, const void *data, size_t len)
 		 * give the buffer back is to end the flow (RST), which frees them. */
 		weir__flow_reset(f, rc);
 	}
+	f->nocopy_writers--;
 	/* A frame of a segment lwIP freed may still wait for the device in the stack's transmit
 	 * queue (the device was full): it leaves (the device copies it) before data is the
 	 * caller's again, or, when this fiber cannot wait (cancelled), it is dropped. */

@@ -30,6 +30,10 @@ struct weir_flow {
 	unsigned shut_wr : 1; /* our FIN is queued */
 	unsigned closed : 1;  /* weir_flow_close/abort/free was called */
 	unsigned owned_by_listener : 1;
+	/* weir_flow_write_nocopy calls in progress: lwIP's segments point into their callers'
+	 * buffers, so a close then resets the connection (a graceful close would leave lwIP
+	 * sending from those buffers after the calls returned). */
+	unsigned nocopy_writers;
 
 	struct weir_event rx_ev; /* data, FIN, error */
 	struct weir_event tx_ev; /* send space, ACKs, error */

@@ -167,9 +167,9 @@ int weir_flow_writev(struct weir_flow *f, const struct weir_iov *iov, unsigned i
  * the caller keeps anyway (a file's contents in a cache, an image's static pages). data must stay
  * unchanged until the call returns, which is when the peer has acknowledged every byte (so one
  * call costs a round trip at its end: give it a whole file, not a page), or on an error, when no
- * part of the stack refers to data any more either. Cancelled while it waits for the ACK, the
- * flow is reset (RST): that is the only way the stack can give data back early. May yield. Same
- * returns as weir_flow_write. */
+ * part of the stack refers to data any more either. Cancelled while it waits for the ACK, or the
+ * flow closed by another fiber meanwhile, the connection is reset (RST): that is the only way the
+ * stack can give data back early. May yield. Same returns as weir_flow_write. */
 int weir_flow_write_nocopy(struct weir_flow *f, const void *data, size_t len);
 /* As write/writev, but sends at once (Nagle off for these bytes) and returns only when the peer
  * has acknowledged them. May yield. Same returns. */

@@ -8,6 +8,7 @@
 #include "lwip/priv/tcp_priv.h" /* TCP_INITIAL_RTO_MS, TCP_SLOW_INTERVAL: for the stall limit */
 
 #include <weir/clock.h>
+#include <weir/config.h>
 #include <weir/error.h>
 
 #include "weir_tests.h"
@@ -1171,6 +1172,77 @@ START_TEST(test_write_nocopy_exact_and_buffer_free_on_return)
 }
 END_TEST
 
+/* Waits 1 s without reading (so the sender's window fills and stays shut past the main side's
+ * close), then reads until the flow ends: tells the main side whether it ended with a reset. */
+static void late_reader_handler(struct weir_flow *f, void *arg)
+{
+	struct side *s = arg;
+	uint8_t b[65536];
+	ssize_t n;
+
+	weir_fiber_sleep_ns(1000 * MS);
+	while ((n = weir_flow_read_into(f, b, sizeof(b))) > 0)
+		;
+	side_send(s, n == WEIR_ERESET ? 0x1e5e7 : 0xbad);
+}
+
+struct nocopy_writer {
+	struct weir_flow *f;
+	const uint8_t *buf;
+	size_t len;
+	int rc, done;
+};
+
+static void nocopy_writer_fiber(void *arg)
+{
+	struct nocopy_writer *w = arg;
+
+	w->rc = weir_flow_write_nocopy(w->f, w->buf, w->len);
+	w->done = 1;
+}
+
+static int main_nocopy_close(struct side *s, void *arg)
+{
+	struct weir_tcp_connect_opts o = { .flow = { .fin_wait_timeout_ms = 200 } };
+	/* The peer's window (1 MiB) and 48 KiB more: all of it queued, the write waits for the
+	 * ACK of bytes the closed window keeps unsent. */
+	struct nocopy_writer w = { .len = (size_t)CONFIG_LWIP_TCP_WND + (48u << 10) };
+	struct weir_fiber *fib;
+	uint32_t port, msg = 0;
+	uint8_t *buf;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, &o, &w.f), 0);
+	buf = malloc(w.len);
+	EXPECT(buf != NULL);
+	memset(buf, 0x42, w.len);
+	w.buf = buf;
+	EXPECT_EQ(weir_fiber_spawn(NULL, nocopy_writer_fiber, &w, NULL, &fib), 0);
+	weir_fiber_sleep_ns(100 * MS);
+	EXPECT_EQ(w.done, 0); /* the peer does not read yet: the write waits */
+	/* Another fiber closes the flow under the write: the connection is reset (a FIN would
+	 * leave lwIP sending from buf after the write returned). */
+	EXPECT_EQ(weir_flow_close(w.f), 0);
+	EXPECT_EQ(weir_fiber_join(fib), 0);
+	EXPECT(w.rc < 0);
+	memset(buf, 0x5a, w.len);
+	free(buf);
+	EXPECT_EQ(side_recv(s, &msg, 10 * S), 0);
+	EXPECT_EQ(msg, 0x1e5e7);
+	weir_flow_free(w.f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_write_nocopy_close_from_another_fiber_resets)
+{
+	struct serve sv = { .handler = late_reader_handler };
+
+	ck_assert_int_eq(pair_run(main_nocopy_close, serve_until_done, &sv, NULL, 30 * S), 0);
+}
+END_TEST
+
 /* --- cancellation from another fiber ---------------------------------------------------------- */
 
 struct cancel_op {
@@ -1449,6 +1521,7 @@ Suite *weir_test_tcp_suite(void)
 	tcase_add_test(tc, test_abort_resets_peer);
 	tcase_add_test(tc, test_nodelay_returns_only_after_ack);
 	tcase_add_test(tc, test_write_nocopy_exact_and_buffer_free_on_return);
+	tcase_add_test(tc, test_write_nocopy_close_from_another_fiber_resets);
 	tcase_add_test(tc, test_writev_and_half_close_echo);
 	tcase_add_test(tc, test_shutdown_read_does_not_reset_peer);
 	tcase_add_test(tc, test_close_is_idempotent);
