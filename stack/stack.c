@@ -470,6 +470,8 @@ int weir_stack_poll(struct weir_stack *s)
 			input_frame(s, frames[i], low);
 		if (n < RX_BURST)
 			break;
+		/* The burst may have used the buffers up (TCP keeps what it queues). */
+		low = low || weir_netdev_rx_buffers_low(s->dev) > 0;
 	}
 	work += weir_netdev_poll(s->dev) > 0;
 	sys_check_timeouts();

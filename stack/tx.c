@@ -198,8 +198,19 @@ err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p)
 		return ERR_IF;
 	}
 	if (pbuf_clen(p) > WEIR__TXQ_IOVS) {
-		s->st.drop_tx_chain++; /* more pieces than a burst's gather list holds */
-		return ERR_IF;
+		/* More pieces than a burst's gather list holds (many small writes gathered into
+		 * one segment): the frame goes as one copy. Refusing it would leave lwIP resending
+		 * a segment that never leaves, and the connection stuck for good. */
+		struct pbuf *c = pbuf_clone(PBUF_RAW, PBUF_RAM, p);
+		err_t rc;
+
+		if (c == NULL) {
+			s->st.drop_tx_chain++;
+			return ERR_MEM;
+		}
+		rc = weir__stack_tx_queue(netif, c);
+		pbuf_free(c); /* the queue holds its own reference */
+		return rc;
 	}
 	is_tcp = parse_tcp4(p, &t);
 	if (is_tcp && q->batch > 0 && is_pure_ack(&t) && fold_ack(q, p, &t)) {

@@ -56,7 +56,7 @@ struct weir_stack_stats {
 	uint64_t drop_tx_full;	   /* device queue full */
 	uint64_t drop_tx_error;	   /* device error on transmit, or it took nothing for 200 ms */
 	uint64_t drop_tx_oversize; /* frame larger than the MTU */
-	uint64_t drop_tx_chain;	   /* pbuf chain of more pieces than a burst can carry */
+	uint64_t drop_tx_chain;	   /* a frame of too many pieces not copied (no memory) */
 	/* ICMP echo */
 	uint64_t icmp_echo_requests_out; /* weir_stack_ping() */
 	uint64_t icmp_echo_replies_in;	 /* replies matching our pings */

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lwip/etharp.h"
 #include "lwip/memp.h"
+#include "lwip/netif.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/stats.h"
 #include "lwip/tcp.h"
@@ -1119,6 +1121,68 @@ START_TEST(test_tx_queue_dropped_when_device_takes_nothing)
 }
 END_TEST
 
+/* Data written without copy (PBUF_ROM) that must wait for ARP is copied into ARP's queue: after
+ * weir_flow_write_nocopy returns, nothing may still point into the caller's buffer. */
+START_TEST(test_arp_queue_copies_data_written_without_copy)
+{
+	static uint8_t d[1000];
+	uint8_t f[60] = { 0 };
+	struct frame_tcp_info t;
+	int i;
+
+	app.recved = 1;
+	listen_on_80();
+	peer_connect(40015, 25000);
+	tcp_nagle_disable(app.pcb);
+	memset(d, 0xab, sizeof(d));
+	etharp_cleanup_netif(netif_default); /* the peer's MAC is forgotten */
+	md.ntx = 0;
+	ck_assert_int_eq(tcp_write(app.pcb, d, sizeof(d), 0), ERR_OK); /* no copy */
+	ck_assert_int_eq(tcp_output(app.pcb), ERR_OK);
+	ck_assert_int_lt(find_tx(0, 0, 0, 1, &t), 0); /* waiting for ARP */
+	memset(d, 0x5a, sizeof(d));		      /* what a caller may do once it is freed */
+	frame_arp_request(f, peer_mac, peer_ip.v4, our_ip.v4);
+	inject(f, sizeof(f)); /* the peer's MAC again: the queued segment leaves */
+	i = find_tx(0, 0, 0, 1, &t);
+	ck_assert_int_ge(i, 0);
+	ck_assert_uint_eq(t.len, sizeof(d));
+	ck_assert_uint_eq(t.payload[0], 0xab);
+	ck_assert_uint_eq(t.payload[sizeof(d) - 1], 0xab);
+}
+END_TEST
+
+/* A segment of more pieces than a burst's gather list holds (1-byte writes without copy from
+ * scattered addresses) leaves as one copy; refused, lwIP would resend it forever. */
+START_TEST(test_tx_segment_of_many_pieces_leaves_as_a_copy)
+{
+	static uint8_t d[2 * (CONFIG_WEIR_TX_BURST_PIECES + 100)];
+	struct frame_tcp_info t;
+	unsigned n = CONFIG_WEIR_TX_BURST_PIECES + 100;
+	int i;
+
+	app.recved = 1;
+	listen_on_80();
+	peer_connect(40016, 26000);
+	tcp_nagle_disable(app.pcb);
+	app.pcb->cwnd = 65535;
+	ck_assert_uint_le(n, app.pcb->mss);
+	for (unsigned k = 0; k < n; k++) {
+		d[2 * k] = (uint8_t)(k * 3);
+		ck_assert_int_eq(tcp_write(app.pcb, &d[2 * k], 1, 0), ERR_OK);
+	}
+	ck_assert_ptr_nonnull(app.pcb->unsent);
+	ck_assert_uint_gt(pbuf_clen(app.pcb->unsent->p), CONFIG_WEIR_TX_BURST_PIECES);
+	ck_assert_int_eq(tcp_output(app.pcb), ERR_OK);
+	i = find_tx(0, 0, 0, 1, &t);
+	ck_assert_int_ge(i, 0);
+	ck_assert_uint_eq(t.len, n);
+	for (unsigned k = 0; k < n; k++)
+		if (t.payload[k] != (uint8_t)(k * 3))
+			ck_abort_msg("payload byte %u is 0x%02x", k, t.payload[k]);
+	ck_assert_ptr_null(app.pcb->unsent);
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -1157,6 +1221,8 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tt, test_tx_short_segment_ends_a_super_frame);
 	tcase_add_test(tt, test_tx_later_ack_replaces_earlier_one_in_a_burst);
 	tcase_add_test(tt, test_tx_queue_dropped_when_device_takes_nothing);
+	tcase_add_test(tt, test_arp_queue_copies_data_written_without_copy);
+	tcase_add_test(tt, test_tx_segment_of_many_pieces_leaves_as_a_copy);
 	suite_add_tcase(s, tt);
 	return s;
 }
