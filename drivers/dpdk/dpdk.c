@@ -560,9 +560,29 @@ static int tx_fill(struct dpdk_dev *d, struct rte_mbuf *m, const struct weir_tx_
 	return 0;
 }
 
+static int dpdk_tx_burst_once(struct dpdk_dev *d, const struct weir_tx_frame *frames, int n);
+
+/* In bursts of DPDK_BURST while the port takes whole ones. */
 static int dpdk_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *frames, int n)
 {
 	struct dpdk_dev *d = (struct dpdk_dev *)nd;
+	int done = 0;
+
+	while (done < n) {
+		int k = WEIR_MIN(n - done, DPDK_BURST);
+		int r = dpdk_tx_burst_once(d, frames + done, k);
+
+		if (r < 0)
+			return done > 0 ? done : r;
+		done += r;
+		if (r < k)
+			break;
+	}
+	return done;
+}
+
+static int dpdk_tx_burst_once(struct dpdk_dev *d, const struct weir_tx_frame *frames, int n)
+{
 	struct rte_mbuf *ms[DPDK_BURST];
 	uint16_t sent;
 	int k;
@@ -813,7 +833,11 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 		d->tx_csum = 1;
 		d->offloads |= WEIR_OFFLOAD_TX_CSUM_IP4 | WEIR_OFFLOAD_TX_CSUM_L4;
 		/* TSO needs the checksums too, and chains of mbufs for a 64 KiB super-frame. */
-		if ((info.tx_offload_capa & tso) == tso && !cfg->no_tso) {
+		/* A 64 KiB super-frame is up to 33 mbufs: the port must take chains that long. */
+		if ((info.tx_offload_capa & tso) == tso && !cfg->no_tso &&
+		    (info.tx_desc_lim.nb_seg_max == 0 || info.tx_desc_lim.nb_seg_max >= 34) &&
+		    (info.tx_desc_lim.nb_mtu_seg_max == 0 ||
+		     info.tx_desc_lim.nb_mtu_seg_max >= 34)) {
 			conf.txmode.offloads |= tso;
 			d->tso = 1;
 			d->tso_l2_in_mtu = strcmp(d->driver, "net_tap") == 0;

@@ -52,6 +52,9 @@ struct tap_dev {
 	unsigned nfree, nframes;
 	struct weir_netdev_stats st;
 	struct weir_tap_stats tst;
+	/* One frame's gather list for writev: here, not on the stack, since transmit runs on the
+	 * fibers' stacks too (a flow's write flushes the stack's queue). */
+	struct iovec tx_iov[TAP_TX_IOV_MAX + 1];
 };
 
 /* Whether the checksum Linux left unfinished (csum_start/csum_offset) is the TCP or UDP
@@ -199,7 +202,7 @@ static int tap_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fram
 	for (i = 0; i < n; i++) {
 		const struct weir_tx_frame *tf = &frames[i];
 		struct virtio_net_hdr vh;
-		struct iovec iov[TAP_TX_IOV_MAX + 1];
+		struct iovec *iov = t->tx_iov;
 		unsigned k0 = 0;
 		ssize_t w;
 

@@ -109,6 +109,18 @@ struct filecache_entry *filecache_get(int fd, const struct stat *st)
 		}
 		off += (size_t)n;
 	}
+	{
+		/* Changed while read (rewritten in place, same size)? Then these bytes may be a
+		 * mix of two versions: not cached; the caller streams the file instead. */
+		struct stat now;
+
+		if (fstat(fd, &now) != 0 || now.st_size != st->st_size ||
+		    !same_time(now.st_mtim, st->st_mtim) || !same_time(now.st_ctim, st->st_ctim)) {
+			free(data);
+			free(e);
+			return NULL;
+		}
+	}
 	e->data = data;
 	e->size = size;
 	e->dev = st->st_dev;
