@@ -155,6 +155,14 @@ static int check_config(const struct weir_stack_config *cfg, const struct weir_n
 		weir_log_error("config: MAC address is multicast");
 		return WEIR_EINVAL;
 	}
+#if !TCP_PCB_HASH
+	if (cfg->max_connections != 0 || cfg->max_time_wait != 0) {
+		weir_log_error("config: max_connections and max_time_wait need pools that grow "
+			       "(CONFIG_LWIP_MEMP_POOLS_GROW); this build has %u pcbs",
+			       (unsigned)MEMP_NUM_TCP_PCB);
+		return WEIR_ENOTSUP;
+	}
+#endif
 	return 0;
 }
 
@@ -192,6 +200,17 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 		lwip_init();
 		lwip_initialised = 1;
 	}
+#if TCP_PCB_HASH
+	tcp_pcb_limit = cfg->max_connections ? cfg->max_connections : CONFIG_WEIR_MAX_CONNECTIONS;
+	tcp_tw_limit = cfg->max_time_wait ? cfg->max_time_wait : CONFIG_WEIR_MAX_TIME_WAIT;
+	/* A new key for the pcb hash while nothing is hashed (a closed stack aborted every
+	 * connection, TIME-WAIT ones included). */
+	if (tcp_active_pcbs == NULL && tcp_tw_pcbs == NULL &&
+	    weir_entropy_fill(&tcp_pcb_hash_seed, sizeof(tcp_pcb_hash_seed)) != 0) {
+		rc = WEIR_EIO;
+		goto fail;
+	}
+#endif
 
 	if (memcmp(cfg->mac, zero_mac, WEIR_ETH_ALEN) != 0)
 		memcpy(s->netif.hwaddr, cfg->mac, WEIR_ETH_ALEN);
@@ -520,6 +539,13 @@ int weir_stack_get_stats(const struct weir_stack *s, struct weir_stack_stats *ou
 	out->syncookies_accepted = tcp_syncookies_accepted;
 	out->syncookies_evicted = tcp_syncookies_evicted;
 	out->syncookies_rejected = tcp_syncookies_rejected;
+#endif
+#if TCP_PCB_HASH
+	out->tcp_connections = tcp_pcb_count - tcp_tw_count;
+	out->tcp_time_wait = tcp_tw_count;
+	out->tcp_refused = tcp_pcb_refused;
+	out->tcp_time_wait_dropped = tcp_tw_dropped;
+	out->tcp_time_wait_reused = tcp_tw_recycled;
 #endif
 	return 0;
 }

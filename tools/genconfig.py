@@ -91,6 +91,7 @@ def lwipopts(kconf):
         ("TCP_QUEUE_OOSEQ", v("LWIP_TCP_QUEUE_OOSEQ"), ""),
         ("TCP_TMR_INTERVAL", v("LWIP_TCP_TMR_INTERVAL"), ""),
         ("MEMP_NUM_TCP_PCB", v("LWIP_MEMP_NUM_TCP_PCB"), ""),
+        ("TCP_ALLOC_EVICT", 0, "a new connection never evicts a live one (stack/patches/0015)"),
         ("MEMP_NUM_TCP_PCB_LISTEN", v("LWIP_MEMP_NUM_TCP_PCB_LISTEN"), ""),
         ("MEMP_NUM_TCP_SEG", v("LWIP_MEMP_NUM_TCP_SEG"), ""),
         ("MEMP_NUM_PBUF", v("LWIP_MEMP_NUM_PBUF"), ""),
@@ -122,6 +123,12 @@ def lwipopts(kconf):
                          "SYN cookies once a backlog is full (stack/patches/0010)"))
     if scale:
         opts.append(("TCP_RCV_SCALE", scale, ""))
+    if v("LWIP_MEMP_POOLS_GROW"):
+        opts.append(("MEMP_MEM_MALLOC", 1, "pools grow on demand; stack.c bounds connections"))
+        opts.append(("MEMP_STATS", v("LWIP_STATS"), "lwIP turns them off with MEMP_MEM_MALLOC; "
+                     "weir counts pcbs in them"))
+        opts.append(("TCP_PCB_HASH", 1, "4-tuple hash, O(1) unlink, run-time limits (0015)"))
+        opts.append(("TCP_PCB_HASH_BITS", 16, "65,536 buckets (512 KiB, touched as used)"))
     if v("LWIP_TCP_QUEUE_OOSEQ"):
         opts.append(("TCP_OOSEQ_MAX_PBUFS", v("LWIP_TCP_OOSEQ_MAX_PBUFS"), ""))
         opts.append(("TCP_OOSEQ_MAX_BYTES", wnd, "never hold more than one window"))

@@ -40,6 +40,15 @@ struct weir_stack_config {
 	uint8_t mac[WEIR_ETH_ALEN]; /* all zero: the device's MAC, else a random local one */
 	uint16_t mtu;		    /* 0: the device's MTU; else 576..device MTU */
 	int dhcp; /* 1: get address, prefix and gateway from DHCP (lwIP's client) */
+	/* Live TCP connections (any state but TIME-WAIT) at most; 0: CONFIG_WEIR_MAX_CONNECTIONS
+	 * (100,000 hosted). Past it a SYN gets a RST and a connect WEIR_ENOMEM, both counted in
+	 * tcp_refused; established connections are never evicted. Memory, not a pool size, is the
+	 * other bound: connections come from pools that grow on demand. The small profile's static
+	 * pools (CONFIG_LWIP_MEMP_NUM_TCP_PCB) bound it instead, and it must be 0 there. */
+	uint32_t max_connections;
+	/* TIME-WAIT connections kept at most; past it the oldest is forgotten (counted in
+	 * tcp_time_wait_dropped); 0: CONFIG_WEIR_MAX_TIME_WAIT (32,768). Hosted only, as above. */
+	uint32_t max_time_wait;
 };
 
 struct weir_stack_stats {
@@ -67,6 +76,11 @@ struct weir_stack_stats {
 	 * returned cookie, half-open connections forgotten to make room for one, and ACKs to a
 	 * listener sending cookies that carried no valid cookie (answered with RST). */
 	uint64_t syncookies_sent, syncookies_accepted, syncookies_evicted, syncookies_rejected;
+	/* TCP connections (hosted; 0 in the small profile): live now, in TIME-WAIT now, refused at
+	 * max_connections, TIME-WAIT ones forgotten at max_time_wait, and TIME-WAIT ones a connect
+	 * took over for the same address and ports (since the process started). */
+	uint64_t tcp_connections, tcp_time_wait;
+	uint64_t tcp_refused, tcp_time_wait_dropped, tcp_time_wait_reused;
 };
 
 /* Brings up the host on cfg->netdev and attaches it to cfg->loop. Returns 0 and sets *out, or

@@ -7,6 +7,7 @@
  * said above it. Every teardown checks that all frames went back to the driver and every
  * lwIP pool is back at its baseline. Also: segments of up to 64 KiB in one frame, as TAP offload
  * delivers them. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include "lwip/tcp.h"
 
 #include <weir/clock.h>
+#include <weir/compiler.h>
 #include <weir/config.h>
 #include <weir/error.h>
 #include <weir/link.h>
@@ -1183,6 +1185,310 @@ START_TEST(test_tx_segment_of_many_pieces_leaves_as_a_copy)
 }
 END_TEST
 
+/* --- 0015: pcb hash, connection limits, no eviction --------------------------------------- */
+#if TCP_PCB_HASH
+/* Connections the listener accepted, in order; a slot goes NULL when lwIP reports its end. */
+static struct tcp_pcb *acc[8];
+static int nacc;
+
+static void acc_err(void *arg, err_t err)
+{
+	(void)err;
+	acc[(intptr_t)arg] = NULL;
+}
+
+static err_t acc_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	(void)arg;
+	ck_assert_int_eq(err, ERR_OK);
+	ck_assert_int_lt(nacc, (int)WEIR_ARRAY_SIZE(acc));
+	tcp_arg(pcb, (void *)(intptr_t)nacc);
+	tcp_err(pcb, acc_err);
+	tcp_recv(pcb, app_recv);
+	acc[nacc++] = pcb;
+	return ERR_OK;
+}
+
+static void listen_on_80_acc(void)
+{
+	nacc = 0;
+	memset(acc, 0, sizeof(acc));
+	listen_on_80();
+	tcp_accept(listener, acc_accept);
+}
+
+/* The peer connects from port (a full handshake); returns lwIP's new connection. */
+static struct tcp_pcb *acc_connect(uint16_t port, uint32_t isn)
+{
+	int before = nacc;
+
+	peer_syn(port, isn);
+	peer_send(FRAME_TCP_ACK, peer.seq, peer.ack, NULL, 0);
+	ck_assert_int_eq(nacc, before + 1);
+	ck_assert_ptr_nonnull(acc[before]);
+	ck_assert_int_eq(acc[before]->state, ESTABLISHED);
+	return acc[before];
+}
+
+/* The peer sends one byte on pcb's connection; returns whether pcb took it. */
+static int byte_reaches(struct tcp_pcb *pcb, uint16_t port)
+{
+	uint32_t before = pcb->rcv_nxt;
+
+	peer.port = port;
+	peer_send(FRAME_TCP_ACK, pcb->rcv_nxt, pcb->snd_nxt, "x", 1);
+	return pcb->rcv_nxt == before + 1;
+}
+
+static void lwip_addrs(ip_addr_t *ours, ip_addr_t *theirs)
+{
+	ip_addr_set_zero(ours);
+	ip_addr_set_zero(theirs);
+	ip4_addr_set_u32(ip_2_ip4(ours), our_ip.v4);
+	ip4_addr_set_u32(ip_2_ip4(theirs), peer_ip.v4);
+}
+
+/* n peer ports whose connections to port 80 share one hash bucket. */
+static void colliding_ports(uint16_t *out, unsigned n)
+{
+	static uint8_t count[1u << TCP_PCB_HASH_BITS];
+	ip_addr_t ours, theirs;
+	uint32_t bucket = UINT32_MAX;
+	unsigned k = 0;
+
+	lwip_addrs(&ours, &theirs);
+	memset(count, 0, sizeof(count));
+	for (uint32_t p = 1024; p <= 65535 && bucket == UINT32_MAX; p++) {
+		uint32_t b = tcp_pcb_hash_index(&ours, 80, &theirs, (u16_t)p);
+
+		if (++count[b] == n)
+			bucket = b;
+	}
+	ck_assert_uint_ne(bucket, UINT32_MAX);
+	for (uint32_t p = 1024; p <= 65535 && k < n; p++)
+		if (tcp_pcb_hash_index(&ours, 80, &theirs, (u16_t)p) == bucket)
+			out[k++] = (uint16_t)p;
+	ck_assert_uint_eq(k, n);
+}
+
+START_TEST(test_pcbs_colliding_tuples_each_reach_their_own)
+{
+	struct frame_tcp_info t;
+	ip_addr_t ours, theirs;
+	struct tcp_pcb *p[3];
+	uint16_t ports[3];
+
+	lwip_addrs(&ours, &theirs);
+	colliding_ports(ports, 3);
+	listen_on_80_acc();
+	for (int i = 0; i < 3; i++)
+		p[i] = acc_connect(ports[i], 1000u * (unsigned)(i + 1));
+	/* One chain, three connections: each segment reaches its own, in any order. */
+	ck_assert(byte_reaches(p[1], ports[1]));
+	ck_assert(byte_reaches(p[0], ports[0]));
+	ck_assert(byte_reaches(p[2], ports[2]));
+	ck_assert_uint_eq(p[0]->rcv_nxt, 1000 + 2);
+	ck_assert_uint_eq(p[1]->rcv_nxt, 2000 + 2);
+	ck_assert_uint_eq(p[2]->rcv_nxt, 3000 + 2);
+	for (int i = 0; i < 3; i++)
+		ck_assert_ptr_eq(tcp_pcb_hash_find(&ours, 80, &theirs, ports[i], NULL), p[i]);
+	/* The middle one leaves the chain; the others are still found, it is not. */
+	tcp_abort(p[1]);
+	ck_assert_ptr_null(tcp_pcb_hash_find(&ours, 80, &theirs, ports[1], NULL));
+	ck_assert(byte_reaches(p[2], ports[2]));
+	ck_assert(byte_reaches(p[0], ports[0]));
+	/* A segment for the one gone meets the listener, which resets it. */
+	md.ntx = 0;
+	peer.port = ports[1];
+	peer_send(FRAME_TCP_ACK, 2002, 12345, "y", 1);
+	ck_assert_int_ge(find_tx(0, FRAME_TCP_RST, FRAME_TCP_RST, 0, &t), 0);
+	tcp_abort(p[0]);
+	tcp_abort(p[2]);
+	ck_assert_ptr_null(tcp_pcb_hash_find(&ours, 80, &theirs, ports[0], NULL));
+	ck_assert_ptr_null(tcp_pcb_hash_find(&ours, 80, &theirs, ports[2], NULL));
+}
+END_TEST
+
+START_TEST(test_pcbs_limit_refuses_new_and_evicts_none)
+{
+	struct weir_stack_stats ss;
+	struct frame_tcp_info t;
+	uint32_t refused = tcp_pcb_refused, saved = tcp_pcb_limit;
+
+	listen_on_80_acc();
+	/* lwIP's tcp_alloc() evicted the oldest connection of lower priority when it had no pcb
+	 * left: give the three live ones the lowest and the listener the highest. */
+	tcp_setprio(listener, TCP_PRIO_MAX);
+	tcp_pcb_limit = tcp_pcb_count - tcp_tw_count + 3;
+	for (int i = 0; i < 3; i++)
+		tcp_setprio(acc_connect((uint16_t)(41000 + i), 5000u * (unsigned)(i + 1)),
+			    TCP_PRIO_MIN);
+	/* A fourth: refused at once with a RST (not a SYN dropped for the client to retry). */
+	md.ntx = 0;
+	peer.port = 41003;
+	peer_send_opts(FRAME_TCP_SYN, 7000, 0, NULL, 0, mss_opt, sizeof(mss_opt));
+	ck_assert_int_ge(
+		find_tx(0, FRAME_TCP_RST | FRAME_TCP_ACK, FRAME_TCP_RST | FRAME_TCP_ACK, 0, &t), 0);
+	ck_assert_uint_eq(t.ack, 7001);
+	ck_assert_int_lt(find_tx(0, FRAME_TCP_SYN, FRAME_TCP_SYN, -1, &t), 0);
+	ck_assert_uint_eq(tcp_pcb_refused, refused + 1);
+	ck_assert_int_eq(nacc, 3);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_ptr_nonnull(acc[i]);
+		ck_assert_int_eq(acc[i]->state, ESTABLISHED);
+		ck_assert(byte_reaches(acc[i], (uint16_t)(41000 + i)));
+	}
+	/* So does a connect from the application. */
+	ck_assert_ptr_null(tcp_new());
+	ck_assert_uint_eq(tcp_pcb_refused, refused + 2);
+	ck_assert_int_eq(weir_stack_get_stats(st, &ss), 0);
+	ck_assert_uint_eq(ss.tcp_refused, refused + 2);
+	ck_assert_uint_eq(ss.tcp_connections, tcp_pcb_limit);
+	/* One leaves: the next gets in. */
+	tcp_abort(acc[0]);
+	ck_assert_ptr_null(acc[0]);
+	acc_connect(41004, 9000);
+	ck_assert_int_eq(nacc, 4);
+	tcp_pcb_limit = saved;
+}
+END_TEST
+
+/* lwIP closes pcb first; the peer acknowledges its FIN with its own: pcb is in TIME-WAIT. */
+static void to_time_wait(struct tcp_pcb *pcb, uint16_t port)
+{
+	ck_assert_int_eq(tcp_close(pcb), ERR_OK);
+	tcp_output(pcb);
+	ck_assert_int_eq(pcb->state, FIN_WAIT_1);
+	peer.port = port;
+	peer_send(FRAME_TCP_FIN | FRAME_TCP_ACK, pcb->rcv_nxt, pcb->snd_nxt, NULL, 0);
+	ck_assert_int_eq(pcb->state, TIME_WAIT);
+}
+
+START_TEST(test_pcbs_time_wait_bounded_oldest_goes)
+{
+	struct weir_stack_stats ss;
+	struct frame_tcp_info t;
+	ip_addr_t ours, theirs;
+	uint32_t dropped = tcp_tw_dropped, saved = tcp_tw_limit;
+	struct tcp_pcb *p[3];
+
+	lwip_addrs(&ours, &theirs);
+	listen_on_80_acc();
+	tcp_tw_limit = tcp_tw_count + 2;
+	for (int i = 0; i < 3; i++)
+		p[i] = acc_connect((uint16_t)(42000 + i), 11000u * (unsigned)(i + 1));
+	to_time_wait(p[0], 42000);
+	to_time_wait(p[1], 42001);
+	ck_assert_uint_eq(tcp_tw_dropped, dropped);
+	/* A third past the bound: the oldest is forgotten, the two newest stay. */
+	to_time_wait(p[2], 42002);
+	ck_assert_uint_eq(tcp_tw_dropped, dropped + 1);
+	ck_assert_uint_eq(tcp_tw_count, tcp_tw_limit);
+	ck_assert_ptr_null(tcp_pcb_hash_find(&ours, 80, &theirs, 42000, NULL));
+	ck_assert_ptr_eq(tcp_pcb_hash_find(&ours, 80, &theirs, 42001, NULL), p[1]);
+	ck_assert_ptr_eq(tcp_pcb_hash_find(&ours, 80, &theirs, 42002, NULL), p[2]);
+	ck_assert_int_eq(weir_stack_get_stats(st, &ss), 0);
+	ck_assert_uint_eq(ss.tcp_time_wait, tcp_tw_limit);
+	ck_assert_uint_eq(ss.tcp_time_wait_dropped, dropped + 1);
+	/* The peer's FIN again: a TIME-WAIT connection acknowledges it, the forgotten one is
+	 * reset by the listener. */
+	md.ntx = 0;
+	peer.port = 42002;
+	peer_send(FRAME_TCP_FIN | FRAME_TCP_ACK, p[2]->rcv_nxt - 1, p[2]->snd_nxt, NULL, 0);
+	ck_assert_int_ge(find_tx(0, 0x3f, FRAME_TCP_ACK, 0, &t), 0);
+	md.ntx = 0;
+	peer.port = 42000;
+	peer_send(FRAME_TCP_FIN | FRAME_TCP_ACK, 11002, 54321, NULL, 0);
+	ck_assert_int_ge(find_tx(0, FRAME_TCP_RST, FRAME_TCP_RST, 0, &t), 0);
+	tcp_tw_limit = saved;
+}
+END_TEST
+
+/* A TIME-WAIT pcb from us (port) to the peer's port 9000, as tcp_process() leaves one. */
+static struct tcp_pcb *time_wait_pcb(uint16_t port)
+{
+	struct tcp_pcb *pcb = tcp_alloc(TCP_PRIO_NORMAL);
+
+	ck_assert_ptr_nonnull(pcb);
+	lwip_addrs(&pcb->local_ip, &pcb->remote_ip);
+	pcb->local_port = port;
+	pcb->remote_port = 9000;
+	pcb->state = TIME_WAIT;
+	pcb->tmr = tcp_ticks;
+	TCP_REG(&tcp_tw_pcbs, pcb);
+	return pcb;
+}
+
+/* The next port tcp_new_port() gives (taken by a bind, given back). */
+static uint16_t next_port(void)
+{
+	struct tcp_pcb *pcb = tcp_new();
+	uint16_t port;
+
+	ck_assert_ptr_nonnull(pcb);
+	ck_assert_int_eq(tcp_bind(pcb, IP_ANY_TYPE, 0), ERR_OK);
+	port = pcb->local_port;
+	ck_assert_int_eq(tcp_close(pcb), ERR_OK);
+	return port;
+}
+
+static struct tcp_pcb *connect_to_9000(void)
+{
+	struct tcp_pcb *pcb = tcp_new();
+	ip_addr_t ours, theirs;
+
+	lwip_addrs(&ours, &theirs);
+	ck_assert_ptr_nonnull(pcb);
+	ck_assert_int_eq(tcp_connect(pcb, &theirs, 9000, NULL), ERR_OK);
+	return pcb;
+}
+
+START_TEST(test_pcbs_connect_passes_or_takes_over_time_wait)
+{
+	uint32_t reused = tcp_tw_recycled;
+	struct tcp_pcb *c, *tw[8];
+	ip_addr_t ours, theirs;
+	uint16_t q;
+
+	lwip_addrs(&ours, &theirs);
+	/* The port a connect would take is held by a TIME-WAIT pcb of the same 4-tuple: it goes
+	 * on to the next port, which has none. */
+	q = next_port();
+	tw[0] = time_wait_pcb((uint16_t)(q + 1));
+	c = connect_to_9000();
+	ck_assert_uint_eq(c->local_port, q + 2);
+	ck_assert_uint_eq(tcp_tw_recycled, reused);
+	ck_assert_ptr_eq(tcp_pcb_hash_find(&ours, (u16_t)(q + 1), &theirs, 9000, NULL), tw[0]);
+	tcp_abort(c);
+	tcp_abort(tw[0]);
+	/* Eight in a row: the eighth is taken over (Linux's tcp_tw_reuse), not a port refused. */
+	q = next_port();
+	for (int i = 0; i < 8; i++)
+		tw[i] = time_wait_pcb((uint16_t)(q + 1 + i));
+	c = connect_to_9000();
+	ck_assert_uint_eq(c->local_port, q + 8);
+	ck_assert_uint_eq(tcp_tw_recycled, reused + 1);
+	ck_assert_ptr_eq(tcp_pcb_hash_find(&ours, (u16_t)(q + 8), &theirs, 9000, NULL), c);
+	ck_assert_int_eq(c->state, SYN_SENT);
+	tcp_abort(c);
+	for (int i = 0; i < 7; i++)
+		tcp_abort(tw[i]);
+	/* A port a live pcb holds is never given out again while it does. */
+	q = next_port();
+	c = connect_to_9000();
+	ck_assert_uint_eq(c->local_port, q + 1);
+	{
+		struct tcp_pcb *b = tcp_new();
+
+		ck_assert_int_eq(tcp_bind(b, IP_ANY_TYPE, 0), ERR_OK);
+		ck_assert_uint_ne(b->local_port, c->local_port);
+		ck_assert_int_eq(tcp_close(b), ERR_OK);
+	}
+	tcp_abort(c);
+}
+END_TEST
+#endif /* TCP_PCB_HASH */
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -1224,5 +1530,14 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tt, test_arp_queue_copies_data_written_without_copy);
 	tcase_add_test(tt, test_tx_segment_of_many_pieces_leaves_as_a_copy);
 	suite_add_tcase(s, tt);
+#if TCP_PCB_HASH
+	TCase *tp = tcase_create("pcbs");
+	tcase_add_checked_fixture(tp, setup, teardown);
+	tcase_add_test(tp, test_pcbs_colliding_tuples_each_reach_their_own);
+	tcase_add_test(tp, test_pcbs_limit_refuses_new_and_evicts_none);
+	tcase_add_test(tp, test_pcbs_time_wait_bounded_oldest_goes);
+	tcase_add_test(tp, test_pcbs_connect_passes_or_takes_over_time_wait);
+	suite_add_tcase(s, tp);
+#endif
 	return s;
 }
