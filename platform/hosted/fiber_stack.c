@@ -1,17 +1,25 @@
-/* fiber_stack.c - hosted fiber stacks: mmap'd with a guard page, and the overflow report.
+/* fiber_stack.c - hosted fiber stacks: pooled, each with a guard page, and the overflow report.
  *
- * Each stack is one mapping: the lowest page is PROT_NONE, the rest is read-write and, being
- * MAP_NORESERVE, costs memory only where touched. A fiber that runs off its stack faults on the
- * guard page; our SIGSEGV handler (on an alternate signal stack, since the faulting stack is
- * full) names the fiber on stderr and lets the fault kill the process as usual.
+ * A fiber per connection means stacks come and go with connections, tens of thousands at once.
+ * Stacks of the default size (and of up to POOLS other sizes) come from chunks of CHUNK stacks:
+ * one MAP_NORESERVE mapping each, costing memory only where touched. Below every stack is a
+ * guard page: a guard region (MADV_GUARD_INSTALL, Linux 6.13), which keeps the chunk one
+ * mapping, or on older kernels a PROT_NONE page, which splits it (two mappings per stack:
+ * vm.max_map_count, 65,530 by default, then bounds the fibers at about 32,000). A fiber that
+ * runs off its stack faults on the guard page; our SIGSEGV handler (on an alternate signal
+ * stack, since the faulting stack is full) names the fiber on stderr and lets the fault kill the
+ * process as usual.
  *
- * Mapping, protecting, first-touching and unmapping a stack costs several system calls and a page
- * fault, far more than the fiber often lives, so the last few freed stacks are kept for reuse
- * (a fiber per connection spawns and finishes all the time). weir__fiber_stack_trim() drops them.
+ * A finished fiber's stack goes back to its pool's free list, never to the kernel while the
+ * process runs: no mmap, mprotect or munmap per connection. The HOT most recently freed keep
+ * their pages; past those, a freed stack's pages are given back (MADV_DONTNEED), so memory
+ * follows the load down while the address space stays. Other sizes are mapped and unmapped one
+ * by one. weir__fiber_stack_trim() unmaps everything once no stack is in use.
  */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -26,17 +34,14 @@
 
 /* Room for our handler, and for a sanitizer's handler we chain to. */
 #define ALT_STACK_SIZE ((size_t)256 * 1024)
-/* Freed stacks kept for reuse: bounds the memory a burst of short fibers leaves behind. */
-#define CACHE_SLOTS 8
+/* Stack sizes with a pool; stacks carved per mapping; freed stacks that keep their pages. */
+#define POOLS 4
+#define CHUNK 16
+#define HOT   64
 
 static size_t page_size;
 static int handler_installed;
 static struct sigaction prev_segv;
-static struct {
-	void *lo;
-	size_t usable;
-} cache[CACHE_SLOTS];
-static unsigned ncached;
 
 static size_t fmt_u64(char *buf, uint64_t v)
 {
@@ -120,8 +125,105 @@ static void install_handler(void)
 	sigaction(SIGSEGV, &sa, &prev_segv);
 }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13; older C libraries do not name it */
+#endif
+
+/* One pool per stack size; the chunks of all pools, for the final unmap. */
+struct pool {
+	size_t usable; /* bytes of each stack, a multiple of the page size */
+	void **free;   /* free stacks (their low ends), the most recently freed last */
+	size_t nfree, cap;
+	size_t total; /* stacks carved from chunks */
+};
+
+static struct pool pools[POOLS];
+static unsigned npools;
+static struct {
+	void *base;
+	size_t len;
+} * chunks;
+static size_t nchunks, chunks_cap;
+static int guard_regions = -1; /* unknown until the first chunk; then 1 or 0 */
+
+static struct pool *pool_for(size_t len)
+{
+	for (unsigned i = 0; i < npools; i++)
+		if (pools[i].usable == len)
+			return &pools[i];
+	if (npools == POOLS)
+		return NULL;
+	pools[npools].usable = len;
+	return &pools[npools++];
+}
+
+/* A guard page at p: a guard region if the kernel has them, else a PROT_NONE page. */
+static int guard(void *p)
+{
+	if (guard_regions != 0) {
+		if (madvise(p, page_size, MADV_GUARD_INSTALL) == 0) {
+			guard_regions = 1;
+			return 0;
+		}
+		if (guard_regions == 1)
+			return -1;
+		guard_regions = 0;
+	}
+	return mprotect(p, page_size, PROT_NONE);
+}
+
+/* Carves a chunk of CHUNK stacks into the pool's free list. */
+static int grow(struct pool *pl)
+{
+	size_t step = pl->usable + page_size, len = step * CHUNK;
+	char *base;
+
+	if (nchunks == chunks_cap) {
+		size_t cap = chunks_cap ? chunks_cap * 2 : 64;
+		void *n = realloc(chunks, cap * sizeof(*chunks));
+
+		if (n == NULL)
+			return -1;
+		chunks = n;
+		chunks_cap = cap;
+	}
+	/* Room on the free list for every stack of the pool, this chunk's too, first: then a free
+	 * never fails. */
+	if (pl->cap < pl->total + CHUNK) {
+		size_t cap = pl->cap ? pl->cap : CHUNK * 4;
+		void **n;
+
+		while (cap < pl->total + CHUNK)
+			cap *= 2;
+		n = realloc(pl->free, cap * sizeof(*n));
+		if (n == NULL)
+			return -1;
+		pl->free = n;
+		pl->cap = cap;
+	}
+	base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (base == MAP_FAILED)
+		return -1;
+	for (unsigned i = 0; i < CHUNK; i++) {
+		if (guard(base + i * step) < 0) {
+			munmap(base, len);
+			return -1;
+		}
+	}
+	chunks[nchunks].base = base;
+	chunks[nchunks].len = len;
+	nchunks++;
+	/* The lowest last: it is handed out first. */
+	for (unsigned i = CHUNK; i-- > 0;)
+		pl->free[pl->nfree++] = base + i * step + page_size;
+	pl->total += CHUNK;
+	return 0;
+}
+
 void *weir__fiber_stack_alloc(size_t size, size_t *usable)
 {
+	struct pool *pl;
 	size_t len;
 	char *base;
 
@@ -132,20 +234,19 @@ void *weir__fiber_stack_alloc(size_t size, size_t *usable)
 	if (size == 0 || size > SIZE_MAX / 2)
 		return NULL;
 	len = (size + page_size - 1) & ~(page_size - 1);
-	for (unsigned i = ncached; i-- > 0;) {
-		if (cache[i].usable == len) {
-			void *lo = cache[i].lo;
-
-			cache[i] = cache[--ncached];
-			*usable = len;
-			return lo;
-		}
+	pl = pool_for(len);
+	if (pl != NULL) {
+		if (pl->nfree == 0 && grow(pl) < 0)
+			return NULL;
+		*usable = len;
+		return pl->free[--pl->nfree];
 	}
+	/* A size without a pool: a mapping of its own. */
 	base = mmap(NULL, len + page_size, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (base == MAP_FAILED)
 		return NULL;
-	if (mprotect(base, page_size, PROT_NONE) < 0) {
+	if (guard(base) < 0) {
 		munmap(base, len + page_size);
 		return NULL;
 	}
@@ -153,31 +254,41 @@ void *weir__fiber_stack_alloc(size_t size, size_t *usable)
 	return base + page_size;
 }
 
-static void unmap_stack(void *lo, size_t usable)
-{
-	munmap((char *)lo - page_size, usable + page_size);
-}
-
 void weir__fiber_stack_free(void *lo, size_t usable)
 {
+	struct pool *pl = NULL;
+
 #if WEIR__FIBER_ASAN
 	/* A finished fiber leaves poisoned redzones of its last frames in the shadow; whoever
 	 * gets this memory next must not inherit them. */
 	__asan_unpoison_memory_region(lo, usable);
 #endif
-	if (ncached < CACHE_SLOTS) {
-		cache[ncached].lo = lo;
-		cache[ncached].usable = usable;
-		ncached++;
+	for (unsigned i = 0; i < npools; i++)
+		if (pools[i].usable == usable)
+			pl = &pools[i];
+	if (pl != NULL) {
+		/* Every stack of this size is the pool's; room was made on the free list for each
+		 * when its chunk was carved. */
+		if (pl->nfree >= HOT)
+			madvise(lo, usable, MADV_DONTNEED);
+		pl->free[pl->nfree++] = lo;
 		return;
 	}
-	unmap_stack(lo, usable);
+	munmap((char *)lo - page_size, usable + page_size);
 }
 
 void weir__fiber_stack_trim(void)
 {
-	while (ncached > 0) {
-		ncached--;
-		unmap_stack(cache[ncached].lo, cache[ncached].usable);
-	}
+	for (unsigned i = 0; i < npools; i++)
+		if (pools[i].nfree != pools[i].total)
+			return; /* a stack is still in use */
+	for (size_t i = 0; i < nchunks; i++)
+		munmap(chunks[i].base, chunks[i].len);
+	for (unsigned i = 0; i < npools; i++)
+		free(pools[i].free);
+	free(chunks);
+	memset(pools, 0, sizeof(pools));
+	npools = 0;
+	chunks = NULL;
+	nchunks = chunks_cap = 0;
 }

@@ -36,6 +36,9 @@ expect2 "proxy bad backend port" --netdev tap:x --ip 192.0.2.2/24 --serve proxy:
 expect2 "proxy backend not an address" --netdev tap:x --ip 192.0.2.2/24 --serve proxy:80=backend:80
 expect2 "same port twice" --netdev tap:x --ip 192.0.2.2/24 --serve echo:7 --serve discard:7
 expect2 "max-connections zero" --netdev tap:x --ip 192.0.2.2/24 --max-connections 0
+expect2 "max-connections too big" --netdev tap:x --ip 192.0.2.2/24 --max-connections 4000001
+expect2 "max-time-wait not a number" --netdev tap:x --ip 192.0.2.2/24 --max-time-wait many
+expect2 "service-max-connections zero" --netdev tap:x --ip 192.0.2.2/24 --service-max-connections 0
 expect2 "keepalive incomplete" --netdev tap:x --ip 192.0.2.2/24 --keepalive 1000,500
 expect2 "drain-timeout not a number" --netdev tap:x --ip 192.0.2.2/24 --drain-timeout soon
 expect2 "config file missing" --config /nonexistent/weir.conf

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tap_appliance.sh - the appliance as an operator runs it: chargen, a proxy to a Linux HTTP server
-# (and to one that is down), --max-connections, --pcap, SIGUSR1 stats, a config file, and a
+# (and to one that is down), --service-max-connections, --pcap, SIGUSR1 stats, a config file, and a
 # SIGTERM that drains an in-flight 10 MiB download before exiting 0.
 # usage: tap_appliance.sh PATH/TO/weir-appliance
 set -u
@@ -35,7 +35,7 @@ serve = echo:7
 serve = proxy:8081=192.0.2.1:8000
 serve = proxy:8082=192.0.2.1:8001   # nothing listens there
 serve = http:8080:$tmp/www
-max-connections = 2
+service-max-connections = 2
 log-level = info
 CONF
 ip netns exec "$WEIR_NS" "$app" --config "$tmp/weir.conf" --pcap "$tmp/cap.pcap" \
@@ -64,7 +64,7 @@ else fail "proxy with the backend down: curl exit $rc (wanted 52, empty reply)";
 if nsx curl -sf -m 10 -o /dev/null http://192.0.2.2:8081/blob; then pass "still proxying afterwards"
 else fail "proxy broken after a backend failure"; fi
 
-# 4. --max-connections 2 (per service): a third concurrent flow is closed at once.
+# 4. --service-max-connections 2: a third concurrent flow is closed at once.
 ip netns exec "$WEIR_NS" "$PY" "$here/tcp_client.py" idle 192.0.2.2 7 4 >"$tmp/idle1" 2>&1 &
 WEIR_PIDS+=("$!")
 ip netns exec "$WEIR_NS" "$PY" "$here/tcp_client.py" idle 192.0.2.2 7 4 >"$tmp/idle2" 2>&1 &

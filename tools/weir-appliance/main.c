@@ -72,8 +72,14 @@ static const char usage[] =
 	"                       and send without a copy (default 256; 0: read each file for\n"
 	"                       each request; a changed file is read again)\n"
 	"flows:\n"
-	"  --max-connections N  at most N flows at once per service; more are closed at once\n"
-	"                       and counted (default: no limit)\n"
+	"  --max-connections N  at most N TCP connections at once in all (default 100000);\n"
+	"                       past it a new one is refused with a RST and counted, and no\n"
+	"                       established one is closed to make room\n"
+	"  --max-time-wait N    connections kept in TIME-WAIT at most; past it the oldest is\n"
+	"                       forgotten (default 32768)\n"
+	"  --service-max-connections N\n"
+	"                       at most N flows at once per service; more are accepted and\n"
+	"                       closed at once, and counted (default: no limit)\n"
 	"  --keepalive A,I,N    probe after A ms idle, every I ms, give up after N probes\n"
 	"  --user-timeout MS    end a flow whose data stays unacknowledged MS ms (RFC 5482)\n"
 	"operation:\n"
@@ -96,7 +102,7 @@ static const char usage[] =
 	"  ip = 192.0.2.2/24\n"
 	"  serve = http:80:/srv/www\n"
 	"  serve = echo:7\n"
-	"  max-connections = 100\n"
+	"  service-max-connections = 100\n"
 	"\n"
 	"example (as root):\n"
 	"  ip netns add demo\n"
@@ -117,7 +123,7 @@ struct options {
 	struct service services[MAX_SERVICES];
 	unsigned nservices;
 	int services_from_cmdline;
-	unsigned max_connections;
+	unsigned service_max_connections;
 	struct weir_flow_opts fo;
 	struct weir_ipaddr dns[2];
 	unsigned ndns;
@@ -162,7 +168,9 @@ static const struct option long_opts[] = {
 	{ "mtu", required_argument, NULL, 'u' },
 	{ "dns", required_argument, NULL, 'N' },
 	{ "serve", required_argument, NULL, 's' },
-	{ "max-connections", required_argument, NULL, 'c' },
+	{ "max-connections", required_argument, NULL, 'M' },
+	{ "max-time-wait", required_argument, NULL, 'W' },
+	{ "service-max-connections", required_argument, NULL, 'c' },
 	{ "http-cache", required_argument, NULL, 'H' },
 	{ "keepalive", required_argument, NULL, 'k' },
 	{ "user-timeout", required_argument, NULL, 't' },
@@ -243,8 +251,19 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 	}
 	case 'c':
 		if (parse_uint(arg, 1000000, &v) < 0 || v == 0)
-			die_usage("max-connections", "'%s' is not a number in 1..1000000", arg);
-		o->max_connections = (unsigned)v;
+			die_usage("service-max-connections", "'%s' is not a number in 1..1000000",
+				  arg);
+		o->service_max_connections = (unsigned)v;
+		break;
+	case 'M':
+		if (parse_uint(arg, 4000000, &v) < 0 || v == 0)
+			die_usage("max-connections", "'%s' is not a number in 1..4000000", arg);
+		o->cfg.max_connections = (uint32_t)v;
+		break;
+	case 'W':
+		if (parse_uint(arg, 4000000, &v) < 0 || v == 0)
+			die_usage("max-time-wait", "'%s' is not a number in 1..4000000", arg);
+		o->cfg.max_time_wait = (uint32_t)v;
 		break;
 	case 'H':
 		if (parse_uint(arg, 65536, &v) < 0)
@@ -430,13 +449,15 @@ static void print_stats(void)
 	weir_log_info(
 		"stats: flows open %llu accepted %llu refused %llu; bytes in %llu out %llu "
 		"(ended flows); frames rx %llu tx %llu; drops %llu; syn-cookies sent %llu "
-		"accepted %llu",
+		"accepted %llu; tcp connections %llu time-wait %llu refused %llu",
 		(unsigned long long)open, (unsigned long long)accepted, (unsigned long long)refused,
 		(unsigned long long)in, (unsigned long long)out, (unsigned long long)st.rx_frames,
 		(unsigned long long)st.tx_frames,
 		(unsigned long long)(st.drop_runt + st.drop_wrap + st.drop_input + st.drop_tx_full +
 				     st.drop_tx_error + st.drop_tx_oversize + st.drop_tx_chain),
-		(unsigned long long)st.syncookies_sent, (unsigned long long)st.syncookies_accepted);
+		(unsigned long long)st.syncookies_sent, (unsigned long long)st.syncookies_accepted,
+		(unsigned long long)st.tcp_connections, (unsigned long long)st.tcp_time_wait,
+		(unsigned long long)st.tcp_refused);
 }
 
 static void stats_fiber(void *arg)
@@ -501,7 +522,7 @@ static void parse_args(int argc, char **argv)
 	if (opts.have_ip && opts.cfg.dhcp)
 		die_usage("ip", "%s", "and --dhcp exclude each other");
 	for (unsigned i = 0; i < opts.nservices; i++)
-		opts.services[i].max_connections = opts.max_connections;
+		opts.services[i].max_connections = opts.service_max_connections;
 }
 
 /* Opens the device (and its capture wrapper). Returns 0, or the exit status for a failure:
