@@ -537,7 +537,6 @@ int weir_stack_get_stats(const struct weir_stack *s, struct weir_stack_stats *ou
 #if defined(TCP_SYNCOOKIES) && TCP_SYNCOOKIES
 	out->syncookies_sent = tcp_syncookies_sent;
 	out->syncookies_accepted = tcp_syncookies_accepted;
-	out->syncookies_evicted = tcp_syncookies_evicted;
 	out->syncookies_rejected = tcp_syncookies_rejected;
 #endif
 #if TCP_PCB_HASH

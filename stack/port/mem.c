@@ -27,10 +27,12 @@
 
 #define HDR 16u /* keeps the block 16-byte aligned, as malloc's are */
 
-static const size_t class_size[] = { 256, 2048, 4096, 16384 };
+static const size_t class_size[] = { 64, 256, 512, 2048, 4096, 16384 };
 /* Blocks kept per class: 2048-byte blocks hold one segment each, so 8192 of them are 16 MiB of
- * send buffer; the rest are rarer. */
-static const unsigned class_keep[] = { 8192, 8192, 1024, 256 };
+ * send buffer; 64-byte ones are lwIP's segment and pbuf records, 512-byte ones its TCP pcbs (with
+ * the pools growing from this heap, CONFIG_LWIP_MEMP_POOLS_GROW), 4,096 of them 2 MiB: past that,
+ * connections that end give their memory back to the C library. */
+static const unsigned class_keep[] = { 16384, 8192, 4096, 8192, 1024, 256 };
 #define NCLASS (sizeof(class_size) / sizeof(class_size[0]))
 
 struct block {

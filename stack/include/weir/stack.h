@@ -73,9 +73,9 @@ struct weir_stack_stats {
 	uint64_t ip_drops, tcp_drops, etharp_drops, icmp_drops;
 	/* SYN cookies (CONFIG_LWIP_TCP_SYNCOOKIES; counted since the process started): SYNs
 	 * answered with a cookie because a listener's backlog was full, connections made from a
-	 * returned cookie, half-open connections forgotten to make room for one, and ACKs to a
-	 * listener sending cookies that carried no valid cookie (answered with RST). */
-	uint64_t syncookies_sent, syncookies_accepted, syncookies_evicted, syncookies_rejected;
+	 * returned cookie, and ACKs to a listener sending cookies that carried no valid cookie
+	 * (answered with RST). */
+	uint64_t syncookies_sent, syncookies_accepted, syncookies_rejected;
 	/* TCP connections (hosted; 0 in the small profile): live now, in TIME-WAIT now, refused at
 	 * max_connections, TIME-WAIT ones forgotten at max_time_wait, and TIME-WAIT ones a connect
 	 * took over for the same address and ports (since the process started). */

@@ -696,13 +696,14 @@ static struct tcp_pcb *listen_on_80_backlog(u8_t backlog)
 START_TEST(test_syn_cookies_once_backlog_full)
 {
 	/* Backlog 2: two SYNs make half-open connections (state kept). The third SYN is answered
-	 * with a cookie and nothing is kept; the ACK returning it makes the connection, evicting
-	 * the oldest half-open one to make room, and its data is received. */
+	 * with a cookie and nothing is kept; the ACK returning it makes the connection, and its
+	 * data is received. The half-open ones are real clients too (stack/patches/0016): none is
+	 * forgotten to make room, and their ACKs, arriving after, complete them. */
 	static const uint8_t opts[12] = {
 		2, 4, 0x05, 0xb4, 1, 3, 3, 7, 4, 2, 1, 1
 	}; /* MSS WS SACK */
 	struct weir_stack_stats s0, s1;
-	struct frame_tcp_info sa, ack;
+	struct frame_tcp_info sa, sa0, sa1, ack;
 	struct tcp_pcb *l;
 	unsigned used0;
 
@@ -715,7 +716,9 @@ START_TEST(test_syn_cookies_once_backlog_full)
 	peer_segment(50000, 1000, 0, FRAME_TCP_SYN, opts, sizeof(opts), NULL);
 	peer_segment(50001, 2000, 0, FRAME_TCP_SYN, opts, sizeof(opts), NULL);
 	ck_assert_uint_eq(tcp_pcbs_used(), used0 + 2);
-	sa = our_last_segment_to(50001);
+	sa0 = our_last_segment_to(50000);
+	sa1 = our_last_segment_to(50001);
+	sa = sa1;
 	ck_assert_ptr_nonnull(frame_tcp_option(&sa, 3)); /* a stateful SYN-ACK: window scaling */
 
 	peer_segment(50002, 3000, 0, FRAME_TCP_SYN, opts, sizeof(opts), NULL);
@@ -736,12 +739,23 @@ START_TEST(test_syn_cookies_once_backlog_full)
 	ck_assert_uint_eq(cookie_accepted->rcv_nxt, 3001 + 5); /* the data came with the ACK */
 	ck_assert_uint_eq(cookie_accepted->snd_nxt, sa.seq + 1);
 	ck_assert_uint_eq(cookie_accepted->mss, 1460);
-	ck_assert_uint_eq(tcp_pcbs_used(), used0 + 2); /* one half-open evicted, one made */
+	ck_assert_uint_eq(tcp_pcbs_used(), used0 + 3); /* the half-open ones stay */
 	weir_stack_get_stats(st, &s1);
 	ck_assert_uint_eq(s1.syncookies_accepted - s0.syncookies_accepted, 1);
-	ck_assert_uint_eq(s1.syncookies_evicted - s0.syncookies_evicted, 1);
 	ack = our_last_segment_to(50002);
 	ck_assert_uint_eq(ack.ack, 3006);
+	/* Their ACKs come after: both connections are made, nobody is reset. */
+	md.ntx = 0;
+	peer_segment(50000, 1001, sa0.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	peer_segment(50001, 2001, sa1.seq + 1, FRAME_TCP_ACK, NULL, 0, NULL);
+	ck_assert_uint_eq(cookie_accepts, 3);
+	ck_assert_uint_eq(tcp_pcbs_used(), used0 + 3);
+	for (unsigned i = 0; i < md.ntx; i++) {
+		struct frame_tcp_info t;
+
+		if (frame_tcp_parse(md.tx[i].data, md.tx[i].len, &t) == 0)
+			ck_assert_msg(!(t.flags & FRAME_TCP_RST), "a RST to port %u", t.dport);
+	}
 	drop_tcp_state(l);
 }
 END_TEST
