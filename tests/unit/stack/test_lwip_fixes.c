@@ -1188,7 +1188,7 @@ END_TEST
 /* --- 0015: pcb hash, connection limits, no eviction --------------------------------------- */
 #if TCP_PCB_HASH
 /* Connections the listener accepted, in order; a slot goes NULL when lwIP reports its end. */
-static struct tcp_pcb *acc[8];
+static struct tcp_pcb *acc[64];
 static int nacc;
 
 static void acc_err(void *arg, err_t err)
@@ -1487,6 +1487,64 @@ START_TEST(test_pcbs_connect_passes_or_takes_over_time_wait)
 	tcp_abort(c);
 }
 END_TEST
+
+/* --- 0017: tcp_fasttmr() visits the pcbs with work for it -------------------------------- */
+static int refuse_next;
+
+static err_t refusing_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	if (p != NULL && refuse_next) {
+		refuse_next = 0;
+		return ERR_MEM; /* lwIP keeps it as refused data and offers it again */
+	}
+	return app_recv(arg, pcb, p, err);
+}
+
+START_TEST(test_fasttmr_sends_delayed_ack_and_redelivers_refused_data)
+{
+	struct frame_tcp_info t;
+	struct tcp_pcb *p[40];
+
+	app.recved = 1;
+	listen_on_80_acc();
+	/* Idle connections around the one that gets work: the timer must still find it. */
+	for (int i = 0; i < 40; i++)
+		p[i] = acc_connect((uint16_t)(43000 + i), 30000u + 100u * (unsigned)i);
+	tcp_recv(p[17], refusing_recv);
+	/* One byte: lwIP delays its ACK for the fast timer. */
+	ck_assert(byte_reaches(p[17], 43017));
+	ck_assert(p[17]->flags & TF_ACK_DELAY);
+	md.ntx = 0;
+	for (int i = 0; i < 40; i++)
+		p[i]->last_timer = p[0]->last_timer; /* a visit sets it to the round's number */
+	tcp_fasttmr();
+	weir_stack_poll(st);
+	/* Visited: the one with work; the idle ones were not even looked at (lwIP's walk marked
+	 * every active pcb). */
+	ck_assert_uint_ne(p[17]->last_timer, p[0]->last_timer);
+	for (int i = 1; i < 40; i++)
+		if (i != 17)
+			ck_assert_uint_eq(p[i]->last_timer, p[0]->last_timer);
+	ck_assert_int_ge(find_tx(0, 0x3f, FRAME_TCP_ACK, 0, &t), 0);
+	ck_assert_uint_eq(t.ack, p[17]->rcv_nxt);
+	ck_assert_uint_eq(p[17]->flags & (TF_ACK_DELAY | TF_ACK_NOW), 0);
+	/* Data the application refuses is offered again by the fast timer. */
+	refuse_next = 1;
+	app.len = 0;
+	peer.port = 43017;
+	peer_send(FRAME_TCP_ACK, p[17]->rcv_nxt, p[17]->snd_nxt, "abc", 3);
+	ck_assert_ptr_nonnull(p[17]->refused_data);
+	ck_assert_uint_eq(app.len, 0);
+	tcp_fasttmr();
+	ck_assert_ptr_null(p[17]->refused_data);
+	ck_assert_uint_eq(app.len, 3);
+	ck_assert_int_eq(memcmp(app.data, "abc", 3), 0);
+	/* None of the idle ones was sent anything. */
+	for (unsigned i = 0; i < md.ntx; i++)
+		if (frame_tcp_parse(md.tx[i].data, md.tx[i].len, &t) == 0)
+			ck_assert_uint_eq(t.dport, 43017);
+}
+END_TEST
 #endif /* TCP_PCB_HASH */
 
 Suite *weir_test_lwipfix_suite(void)
@@ -1537,6 +1595,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tp, test_pcbs_limit_refuses_new_and_evicts_none);
 	tcase_add_test(tp, test_pcbs_time_wait_bounded_oldest_goes);
 	tcase_add_test(tp, test_pcbs_connect_passes_or_takes_over_time_wait);
+	tcase_add_test(tp, test_fasttmr_sends_delayed_ack_and_redelivers_refused_data);
 	suite_add_tcase(s, tp);
 #endif
 	return s;
