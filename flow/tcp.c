@@ -26,7 +26,11 @@
 #define CONNECT_TIMEOUT_DEFAULT_NS  (10 * WEIR_NS_PER_S)
 #define FIN_WAIT_TIMEOUT_DEFAULT_MS 60000u
 /* lwIP's poll callback runs every slow tick (2 * TCP_TMR_INTERVAL) with interval 1. */
+/* on_poll runs every slow tick (TCP_SLOW_INTERVAL) for a flow with a user timeout, keepalive or
+ * its FIN sent, whose timers it keeps; else once in POLL_IDLE ticks (about a second), for the
+ * statistics: tens of thousands of idle flows then cost the slow timer little. */
 #define POLL_INTERVAL 1
+#define POLL_IDLE     25
 
 u8_t weir__flow_ext_id;
 static int ext_id_ready;
@@ -385,6 +389,16 @@ static void apply_keepalive(struct weir_flow *f)
 	ip_set_option(pcb, SOF_KEEPALIVE);
 }
 
+static void set_poll_rate(struct weir_flow *f)
+{
+	if (f->pcb != NULL)
+		tcp_poll(f->pcb, on_poll,
+			 f->opts.user_timeout_ms != 0 || f->opts.keepalive.after_ms != 0 ||
+					 f->fin_sent_ns != 0
+				 ? POLL_INTERVAL
+				 : POLL_IDLE);
+}
+
 static void apply_opts(struct weir_flow *f)
 {
 	if (f->opts.fin_wait_timeout_ms == 0)
@@ -396,6 +410,7 @@ static void apply_opts(struct weir_flow *f)
 			f->opts.keepalive.probes = 9;
 	}
 	apply_keepalive(f);
+	set_poll_rate(f);
 	if (f->pcb != NULL) {
 		if (f->opts.nodelay)
 			tcp_nagle_disable(f->pcb);
@@ -429,7 +444,7 @@ static struct weir_flow *flow_new(struct tcp_pcb *pcb, const struct weir_flow_op
 	tcp_recv(pcb, weir__flow_recv);
 	tcp_sent(pcb, weir__flow_sent);
 	tcp_err(pcb, on_err);
-	tcp_poll(pcb, on_poll, POLL_INTERVAL);
+	tcp_poll(pcb, on_poll, POLL_IDLE);
 	tcp_ext_arg_set_callbacks(pcb, weir__flow_ext_id, &ext_callbacks);
 	tcp_ext_arg_set(pcb, weir__flow_ext_id, f);
 	apply_opts(f);
@@ -809,6 +824,7 @@ int weir_flow_shutdown(struct weir_flow *f, int how)
 			return WEIR_ECLOSED;
 		f->shut_wr = 1;
 		f->fin_sent_ns = weir_clock_now_ns();
+		set_poll_rate(f);
 		weir_event_broadcast(&f->tx_ev);
 	}
 	return 0;
@@ -831,6 +847,7 @@ int weir_flow_close(struct weir_flow *f)
 	if (f->pcb != NULL && !f->shut_wr && tcp_shutdown(f->pcb, 0, 1) == ERR_OK) {
 		f->shut_wr = 1;
 		f->fin_sent_ns = weir_clock_now_ns();
+		set_poll_rate(f);
 	}
 	/* Wait for the peer's FIN (MirageOS: close returns once the remote closed too), bounded;
 	 * a cancelled fiber or the main context does not wait. */
