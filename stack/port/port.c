@@ -24,6 +24,12 @@ static struct weir_prng port_rng;
 static uint8_t isn_key[16];
 static uintptr_t core_owner;
 static int core_owned;
+#if defined(__linux__)
+/* Hosted: lwIP is entered at every API call and segment, so the check is a thread-local compare,
+ * not a call into the C library: the owner thread holds the current generation. */
+static unsigned core_gen;
+static __thread unsigned core_gen_here;
+#endif
 
 int weir__lwip_port_init(void)
 {
@@ -34,6 +40,9 @@ int weir__lwip_port_init(void)
 		return WEIR_EIO;
 	weir_prng_seed(&port_rng, seed);
 	core_owner = weir_thread_id();
+#if defined(__linux__)
+	core_gen_here = ++core_gen;
+#endif
 	core_owned = 1;
 	return 0;
 }
@@ -45,7 +54,11 @@ void weir__lwip_port_fini(void)
 
 void weir__lwip_assert_core_locked(void)
 {
+#if defined(__linux__)
+	if (WEIR_UNLIKELY(core_owned && core_gen_here != core_gen))
+#else
 	if (WEIR_UNLIKELY(core_owned && weir_thread_id() != core_owner))
+#endif
 		weir_panic(__FILE__, __LINE__, "lwIP entered from a thread that is not the loop's");
 }
 
