@@ -55,8 +55,10 @@ struct weir_stack {
 	struct weir_loop_source *src;
 	struct raw_pcb *icmp_pcb;
 	uint16_t mtu;
-	int dev_down; /* the device reported an error on receive */
-	int dhcp;     /* lwIP's DHCP client runs on the netif */
+	int dev_down;	     /* the device reported an error on receive */
+	int busy_poll;	     /* a poll-mode device that never lets the loop sleep */
+	unsigned timer_skip; /* polls since lwIP's timers were last checked (busy_poll) */
+	int dhcp;	     /* lwIP's DHCP client runs on the netif */
 	struct weir_stack_stats st;
 	struct weir__txq txq;
 };
