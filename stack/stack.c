@@ -1,6 +1,9 @@
 /* stack.c - one lwIP instance on one netdev: netif glue, zero-copy receive, transmit, timers. */
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "lwip/dhcp.h"
 #include "lwip/etharp.h"
@@ -494,6 +497,16 @@ int weir_stack_poll(struct weir_stack *s)
 		low = low || weir_netdev_rx_buffers_low(s->dev) > 0;
 	}
 	work += weir_netdev_poll(s->dev) > 0;
+#if TCP_PCB_HASH && defined(__GLIBC__)
+	/* Connections come from the heap: when half of them have gone since the peak, give the
+	 * C library's free pages back (it keeps what it freed in the middle of its heap). */
+	if (tcp_pcb_count > s->pcb_peak) {
+		s->pcb_peak = tcp_pcb_count;
+	} else if (s->pcb_peak >= 1024 && tcp_pcb_count < s->pcb_peak / 2) {
+		malloc_trim(0);
+		s->pcb_peak = tcp_pcb_count;
+	}
+#endif
 	/* lwIP's timers count milliseconds; a busy-polled device comes back every few hundred
 	 * nanoseconds, and the clock read behind each check was a tenth of a busy client's time.
 	 * Every 16th poll is a few microseconds late at worst. */

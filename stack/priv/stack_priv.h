@@ -58,6 +58,7 @@ struct weir_stack {
 	int dev_down;	     /* the device reported an error on receive */
 	int busy_poll;	     /* a poll-mode device that never lets the loop sleep */
 	unsigned timer_skip; /* polls since lwIP's timers were last checked (busy_poll) */
+	uint32_t pcb_peak;   /* most TCP pcbs since memory was last given back */
 	int dhcp;	     /* lwIP's DHCP client runs on the netif */
 	struct weir_stack_stats st;
 	struct weir__txq txq;
