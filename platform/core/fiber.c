@@ -476,13 +476,54 @@ static void scope_unlink_fiber(struct weir_fiber *f)
 #define scope_fiber(ln) weir_list_entry(ln, struct weir_fiber, scope_node)
 #define scope_item(ln)	weir_list_entry(ln, struct weir_scope_item, node)
 
+/* Records of fibers with short names (a handler per connection) wait on a free list for the
+ * next spawn instead of going back to malloc: bounded, hosted only (a bare-metal heap is too
+ * small to keep spares), and off under AddressSanitizer so a use after free is still reported. */
+#define RECORD_NAME_MAX 23
+#if defined(CONFIG_WEIR_HOSTED) && !WEIR__FIBER_ASAN
+#define RECORD_CACHE_KEEP 4096
+#else
+#define RECORD_CACHE_KEEP 0
+#endif
+static const unsigned record_keep = RECORD_CACHE_KEEP; /* a variable: no "always true" warning */
+static struct weir_fiber *record_cache;
+static unsigned record_cached;
+
+static struct weir_fiber *record_alloc(size_t namelen)
+{
+	struct weir_fiber *f = record_cache;
+
+	if (namelen > RECORD_NAME_MAX || f == NULL)
+		/* Room for any short name if it may be kept; else just its own. */
+		return calloc(1, sizeof(*f) +
+					 (record_keep != 0 && namelen <= RECORD_NAME_MAX
+						  ? RECORD_NAME_MAX
+						  : namelen) +
+					 1);
+	record_cache = f->ready_next;
+	record_cached--;
+	memset(f, 0, sizeof(*f) + RECORD_NAME_MAX + 1);
+	return f;
+}
+
+static void record_free(struct weir_fiber *f, size_t namelen)
+{
+	if (namelen > RECORD_NAME_MAX || record_cached >= record_keep) {
+		free(f);
+		return;
+	}
+	f->ready_next = record_cache;
+	record_cache = f;
+	record_cached++;
+}
+
 static void fiber_free(struct weir_fiber *f)
 {
 	WEIR_BUG_ON(f->state != FIBER_FINISHED || f->stack_lo != NULL);
 	if (f->scope != NULL)
 		scope_unlink_fiber(f);
 	f->magic = 0;
-	free(f);
+	record_free(f, strlen(f->name));
 	sched.stats.live--;
 }
 
@@ -512,12 +553,12 @@ int weir_fiber_spawn(struct weir_scope *scope, weir_fiber_fn fn, void *arg,
 	if (heap_reserve(sched.stats.live + 1) < 0)
 		return WEIR_ENOMEM;
 	namelen = strlen(name);
-	f = calloc(1, sizeof(*f) + namelen + 1);
+	f = record_alloc(namelen);
 	if (f == NULL)
 		return WEIR_ENOMEM;
 	f->stack_lo = weir__fiber_stack_alloc(want, &f->stack_size);
 	if (f->stack_lo == NULL) {
-		free(f);
+		record_free(f, namelen);
 		return WEIR_ENOMEM;
 	}
 	memcpy(f->name, name, namelen + 1);
@@ -892,6 +933,13 @@ void weir_fibers_fini(void)
 	weir_assert(sched.ready_head == NULL && sched.heap_len == 0);
 	weir_loop_remove(sched.loop, sched.src);
 	free(sched.heap);
+	while (record_cache != NULL) {
+		struct weir_fiber *f = record_cache;
+
+		record_cache = f->ready_next;
+		free(f);
+	}
+	record_cached = 0;
 	weir__fiber_stack_trim();
 	if (sched.stats.live != 0)
 		weir_log_warn("%lu fiber records outlived the scheduler",
