@@ -12,9 +12,9 @@
  *
  * A finished fiber's stack goes back to its pool's free list, never to the kernel while the
  * process runs: no mmap, mprotect or munmap per connection. The HOT most recently freed keep
- * their pages; past those, a freed stack's pages are given back (MADV_DONTNEED), so memory
- * follows the load down while the address space stays. Other sizes are mapped and unmapped one
- * by one. weir__fiber_stack_trim() unmaps everything once no stack is in use.
+ * their pages and are handed out first; older free stacks give theirs back (MADV_DONTNEED), so
+ * memory follows the load down while the address space stays. Other sizes are mapped and unmapped
+ * one by one. weir__fiber_stack_trim() unmaps everything once no stack is in use.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -268,9 +268,10 @@ void weir__fiber_stack_free(void *lo, size_t usable)
 			pl = &pools[i];
 	if (pl != NULL) {
 		/* Every stack of this size is the pool's; room was made on the free list for each
-		 * when its chunk was carved. */
+		 * when its chunk was carved. The list's top HOT keep their pages (the next spawns
+		 * take them); the one this push moves out of that window gives its pages back. */
 		if (pl->nfree >= HOT)
-			madvise(lo, usable, MADV_DONTNEED);
+			madvise(pl->free[pl->nfree - HOT], usable, MADV_DONTNEED);
 		pl->free[pl->nfree++] = lo;
 		return;
 	}

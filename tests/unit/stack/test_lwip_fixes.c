@@ -1473,6 +1473,21 @@ START_TEST(test_pcbs_connect_passes_or_takes_over_time_wait)
 	ck_assert_int_eq(c->state, SYN_SENT);
 	tcp_abort(c);
 	tcp_abort(tw[0]);
+	/* A port given by tcp_bind(pcb, ip, 0) may be one TIME-WAIT pcbs use (they do not hold
+	 * ports): a connect from it onto their 4-tuple takes the TIME-WAIT pcb over too. */
+	q = next_port();
+	tw[0] = time_wait_pcb((uint16_t)(q + 1));
+	{
+		struct tcp_pcb *b = tcp_new();
+
+		ck_assert_ptr_nonnull(b);
+		ck_assert_int_eq(tcp_bind(b, IP_ANY_TYPE, 0), ERR_OK);
+		ck_assert_uint_eq(b->local_port, q + 1);
+		ck_assert_int_eq(tcp_connect(b, &theirs, 9000, NULL), ERR_OK);
+		ck_assert_uint_eq(tcp_tw_recycled, reused + 2);
+		ck_assert_ptr_eq(tcp_pcb_hash_find(&ours, (u16_t)(q + 1), &theirs, 9000, NULL), b);
+		tcp_abort(b);
+	}
 	/* A port a live pcb holds is never given out again while it does. */
 	q = next_port();
 	c = connect_to_9000();
@@ -1485,6 +1500,40 @@ START_TEST(test_pcbs_connect_passes_or_takes_over_time_wait)
 		ck_assert_int_eq(tcp_close(b), ERR_OK);
 	}
 	tcp_abort(c);
+}
+END_TEST
+
+START_TEST(test_pcbs_cookie_returned_at_the_limit_is_refused)
+{
+	struct frame_tcp_info t, cookie;
+	uint32_t saved = tcp_pcb_limit;
+
+	listen_on_80_acc();
+	((struct tcp_pcb_listen *)listener)->backlog = 1;
+	/* One half-open connection fills the backlog; the next SYN gets a cookie. */
+	peer.port = 44000;
+	peer.wnd = 65535;
+	peer_send_opts(FRAME_TCP_SYN, 1000, 0, NULL, 0, mss_opt, sizeof(mss_opt));
+	md.ntx = 0;
+	peer.port = 44001;
+	peer_send_opts(FRAME_TCP_SYN, 2000, 0, NULL, 0, mss_opt, sizeof(mss_opt));
+	ck_assert_int_ge(find_tx(0, 0x3f, FRAME_TCP_SYN | FRAME_TCP_ACK, 0, &cookie), 0);
+	/* The limit is reached before the cookie comes back: the client, established on its side,
+	 * is told at once (RST), not left waiting. */
+	tcp_pcb_limit = tcp_pcb_count - tcp_tw_count;
+	md.ntx = 0;
+	peer_send(FRAME_TCP_ACK, 2001, cookie.seq + 1, NULL, 0);
+	ck_assert_int_ge(find_tx(0, FRAME_TCP_RST, FRAME_TCP_RST, 0, &t), 0);
+	ck_assert_uint_eq(t.seq, cookie.seq + 1);
+	ck_assert_int_eq(nacc, 0);
+	/* And a new SYN at the limit gets a RST, not a cookie. */
+	md.ntx = 0;
+	peer.port = 44002;
+	peer_send_opts(FRAME_TCP_SYN, 3000, 0, NULL, 0, mss_opt, sizeof(mss_opt));
+	ck_assert_int_ge(
+		find_tx(0, FRAME_TCP_RST | FRAME_TCP_ACK, FRAME_TCP_RST | FRAME_TCP_ACK, 0, &t), 0);
+	ck_assert_int_lt(find_tx(0, FRAME_TCP_SYN, FRAME_TCP_SYN, -1, &t), 0);
+	tcp_pcb_limit = saved;
 }
 END_TEST
 
@@ -1595,6 +1644,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tp, test_pcbs_limit_refuses_new_and_evicts_none);
 	tcase_add_test(tp, test_pcbs_time_wait_bounded_oldest_goes);
 	tcase_add_test(tp, test_pcbs_connect_passes_or_takes_over_time_wait);
+	tcase_add_test(tp, test_pcbs_cookie_returned_at_the_limit_is_refused);
 	tcase_add_test(tp, test_fasttmr_sends_delayed_ack_and_redelivers_refused_data);
 	suite_add_tcase(s, tp);
 #endif
