@@ -16,6 +16,7 @@
 #include <weir/clock.h>
 #include <weir/compiler.h>
 #include <weir/error.h>
+#include <weir/freelist.h>
 #include <weir/log.h>
 
 #include "buf_priv.h"
@@ -36,49 +37,11 @@ u8_t weir__flow_ext_id;
 static int ext_id_ready;
 static uint64_t next_flow_id = 1;
 
-/* Freed flows and handler records wait here for the next connection (every accepted connection
- * takes one of each): a bounded free list per type. Off under AddressSanitizer, so that a use
- * after free is still reported. */
-#if defined(__SANITIZE_ADDRESS__)
-#define OBJ_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define OBJ_CACHE 0
-#endif
-#endif
-#ifndef OBJ_CACHE
-#define OBJ_CACHE 1
-#endif
-#define OBJ_CACHE_KEEP 4096
-
-struct obj_cache {
-	void *head; /* each free object's first word links to the next */
-	unsigned n;
-};
-static struct obj_cache flow_cache, handler_cache;
-
-static void *obj_get(struct obj_cache *c, size_t size)
-{
-	void *p = c->head;
-
-	if (!OBJ_CACHE || p == NULL)
-		return calloc(1, size);
-	c->head = *(void **)p;
-	c->n--;
-	memset(p, 0, size);
-	return p;
-}
-
-static void obj_put(struct obj_cache *c, void *p)
-{
-	if (!OBJ_CACHE || c->n >= OBJ_CACHE_KEEP) {
-		free(p);
-		return;
-	}
-	*(void **)p = c->head;
-	c->head = p;
-	c->n++;
-}
+/* Freed flows and handler records wait for the next connection (every accepted connection takes
+ * one of each). */
+#define OBJ_CACHE_KEEP (WEIR_ASAN ? 0 : 4096)
+static struct weir_freelist flow_cache = { .keep = OBJ_CACHE_KEEP },
+			    handler_cache = { .keep = OBJ_CACHE_KEEP };
 static uint32_t live_flows, live_listeners;
 
 struct listener_handler {
@@ -429,7 +392,7 @@ static int valid_opts(const struct weir_flow_opts *o)
 
 static struct weir_flow *flow_new(struct tcp_pcb *pcb, const struct weir_flow_opts *opts)
 {
-	struct weir_flow *f = obj_get(&flow_cache, sizeof(*f));
+	struct weir_flow *f = weir_freelist_get(&flow_cache, sizeof(*f));
 
 	if (f == NULL)
 		return NULL;
@@ -482,7 +445,7 @@ static void flow_destroy(struct weir_flow *f)
 	weir__flow_rxq_drop(f);
 	weir_list_remove(&all_flows, &f->all_node);
 	live_flows--;
-	obj_put(&flow_cache, f);
+	weir_freelist_put(&flow_cache, f);
 }
 
 static void flow_scope_close(struct weir_scope_item *item)
@@ -587,7 +550,7 @@ static void handler_main(void *arg)
 	flow_destroy(f);
 	weir_list_remove(&l->handlers, &h->node);
 	l->st.active--;
-	obj_put(&handler_cache, h);
+	weir_freelist_put(&handler_cache, h);
 	weir_event_broadcast(&l->idle_ev);
 }
 
@@ -627,11 +590,10 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 		}
 		return ERR_OK;
 	}
-	h = obj_get(&handler_cache, sizeof(*h));
+	h = weir_freelist_get(&handler_cache, sizeof(*h));
 	f = h ? flow_new(newpcb, &l->opts.flow) : NULL;
 	if (f == NULL) {
-		if (h != NULL)
-			obj_put(&handler_cache, h);
+		weir_freelist_put(&handler_cache, h);
 		accept_failed(l, WEIR_ACCEPT_SYSTEM, WEIR_ENOMEM);
 		tcp_abort(newpcb);
 		return ERR_ABRT;
@@ -652,7 +614,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 		flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
 		f->closed = 1;
 		flow_destroy(f);
-		obj_put(&handler_cache, h);
+		weir_freelist_put(&handler_cache, h);
 		return ERR_ABRT; /* the pcb was aborted by flow_abort_with */
 	}
 	/* Nobody joins handler fibers: a long-running listener must not keep their records. The

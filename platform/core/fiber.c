@@ -31,6 +31,7 @@
 #include <weir/clock.h>
 #include <weir/compiler.h>
 #include <weir/config.h>
+#include <weir/freelist.h>
 #include <weir/error.h>
 #include <weir/fiber.h>
 #include <weir/log.h>
@@ -476,45 +477,31 @@ static void scope_unlink_fiber(struct weir_fiber *f)
 #define scope_fiber(ln) weir_list_entry(ln, struct weir_fiber, scope_node)
 #define scope_item(ln)	weir_list_entry(ln, struct weir_scope_item, node)
 
-/* Records of fibers with short names (a handler per connection) wait on a free list for the
- * next spawn instead of going back to malloc: bounded, hosted only (a bare-metal heap is too
- * small to keep spares), and off under AddressSanitizer so a use after free is still reported. */
-#define RECORD_NAME_MAX 23
-#if defined(CONFIG_WEIR_HOSTED) && !WEIR__FIBER_ASAN
-#define RECORD_CACHE_KEEP 4096
+/* Records of fibers with short names (a handler per connection) wait on a free list for the next
+ * spawn: hosted only (a bare-metal heap is too small to keep spares). A record there has room for
+ * any short name. */
+#define RECORD_NAME_MAX	   23
+#define RECORD_CACHED_SIZE (sizeof(struct weir_fiber) + RECORD_NAME_MAX + 1)
+#if defined(CONFIG_WEIR_HOSTED)
+#define RECORD_CACHE_KEEP (WEIR_ASAN ? 0 : 4096)
 #else
 #define RECORD_CACHE_KEEP 0
 #endif
-static const unsigned record_keep = RECORD_CACHE_KEEP; /* a variable: no "always true" warning */
-static struct weir_fiber *record_cache;
-static unsigned record_cached;
+static struct weir_freelist record_cache = { .keep = RECORD_CACHE_KEEP };
 
 static struct weir_fiber *record_alloc(size_t namelen)
 {
-	struct weir_fiber *f = record_cache;
-
-	if (namelen > RECORD_NAME_MAX || f == NULL)
-		/* Room for any short name if it may be kept; else just its own. */
-		return calloc(1, sizeof(*f) +
-					 (record_keep != 0 && namelen <= RECORD_NAME_MAX
-						  ? RECORD_NAME_MAX
-						  : namelen) +
-					 1);
-	record_cache = f->ready_next;
-	record_cached--;
-	memset(f, 0, sizeof(*f) + RECORD_NAME_MAX + 1);
-	return f;
+	if (namelen > RECORD_NAME_MAX)
+		return calloc(1, sizeof(struct weir_fiber) + namelen + 1);
+	return weir_freelist_get(&record_cache, RECORD_CACHED_SIZE);
 }
 
 static void record_free(struct weir_fiber *f, size_t namelen)
 {
-	if (namelen > RECORD_NAME_MAX || record_cached >= record_keep) {
+	if (namelen > RECORD_NAME_MAX)
 		free(f);
-		return;
-	}
-	f->ready_next = record_cache;
-	record_cache = f;
-	record_cached++;
+	else
+		weir_freelist_put(&record_cache, f);
 }
 
 static void fiber_free(struct weir_fiber *f)
@@ -933,13 +920,7 @@ void weir_fibers_fini(void)
 	weir_assert(sched.ready_head == NULL && sched.heap_len == 0);
 	weir_loop_remove(sched.loop, sched.src);
 	free(sched.heap);
-	while (record_cache != NULL) {
-		struct weir_fiber *f = record_cache;
-
-		record_cache = f->ready_next;
-		free(f);
-	}
-	record_cached = 0;
+	weir_freelist_drain(&record_cache);
 	weir__fiber_stack_trim();
 	if (sched.stats.live != 0)
 		weir_log_warn("%lu fiber records outlived the scheduler",

@@ -10,19 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <weir/compiler.h>
+
 /* AddressSanitizer must be told about every stack switch, or it reports false stack overflows
- * and use-after-returns on fiber stacks. gcc says so with __SANITIZE_ADDRESS__, clang with
- * __has_feature. */
-#if defined(__SANITIZE_ADDRESS__)
-#define WEIR__FIBER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WEIR__FIBER_ASAN 1
-#endif
-#endif
-#ifndef WEIR__FIBER_ASAN
-#define WEIR__FIBER_ASAN 0
-#endif
+ * and use-after-returns on fiber stacks. */
+#define WEIR__FIBER_ASAN WEIR_ASAN
 
 /* A suspended execution context. For the assembly switches, sp is the saved stack pointer and the
  * callee-saved registers sit on that stack; for ucontext, sp points at a ucontext_t living on the

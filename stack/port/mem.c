@@ -12,18 +12,11 @@
 
 #include "lwip/opt.h"
 
+#include <weir/compiler.h>
+
 #if MEM_LIBC_MALLOC
 
-#if defined(__SANITIZE_ADDRESS__)
-#define CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CACHE 0
-#endif
-#endif
-#ifndef CACHE
-#define CACHE 1
-#endif
+#define CACHE (!WEIR_ASAN)
 
 #define HDR 16u /* keeps the block 16-byte aligned, as malloc's are */
 

@@ -15,6 +15,20 @@
 #define WEIR_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #define WEIR_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
+/* 1 when built with AddressSanitizer (gcc says so with __SANITIZE_ADDRESS__, clang with
+ * __has_feature): caches of freed memory step aside then, so a use after free is still reported,
+ * and fiber switches are announced to it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define WEIR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEIR_ASAN 1
+#endif
+#endif
+#ifndef WEIR_ASAN
+#define WEIR_ASAN 0
+#endif
+
 /* Reports a broken invariant and stops the program (hosted: abort()). Never returns. */
 void weir_panic(const char *file, int line, const char *fmt, ...) WEIR_PRINTF(3, 4)
 	__attribute__((noreturn));

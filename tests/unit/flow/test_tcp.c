@@ -8,6 +8,7 @@
 #include "lwip/priv/tcp_priv.h" /* TCP_INITIAL_RTO_MS, TCP_SLOW_INTERVAL: for the stall limit */
 
 #include <weir/clock.h>
+#include <weir/compiler.h>
 #include <weir/config.h>
 #include <weir/error.h>
 
@@ -1494,7 +1495,7 @@ START_TEST(test_accept_error_classified_and_counted)
 {
 	struct serve sv = { 0 };
 
-#if defined(__SANITIZE_ADDRESS__)
+#if WEIR_ASAN
 	/* ASan's shadow memory does not survive an address-space cap: the plain build runs it. */
 	fprintf(stderr,
 		"SKIP: test_accept_error_classified_and_counted: not under AddressSanitizer "
