@@ -40,8 +40,8 @@ static uint64_t next_flow_id = 1;
 /* Freed flows and handler records wait for the next connection (every accepted connection takes
  * one of each). */
 #define OBJ_CACHE_KEEP (WEIR_ASAN ? 0 : 4096)
-static struct weir_freelist flow_cache = { .keep = OBJ_CACHE_KEEP },
-			    handler_cache = { .keep = OBJ_CACHE_KEEP };
+static struct weir__freelist flow_cache = { .keep = OBJ_CACHE_KEEP },
+			     handler_cache = { .keep = OBJ_CACHE_KEEP };
 static uint32_t live_flows, live_listeners;
 
 struct listener_handler {
@@ -392,7 +392,7 @@ static int valid_opts(const struct weir_flow_opts *o)
 
 static struct weir_flow *flow_new(struct tcp_pcb *pcb, const struct weir_flow_opts *opts)
 {
-	struct weir_flow *f = weir_freelist_get(&flow_cache, sizeof(*f));
+	struct weir_flow *f = weir__freelist_get(&flow_cache, sizeof(*f));
 
 	if (f == NULL)
 		return NULL;
@@ -445,7 +445,7 @@ static void flow_destroy(struct weir_flow *f)
 	weir__flow_rxq_drop(f);
 	weir_list_remove(&all_flows, &f->all_node);
 	live_flows--;
-	weir_freelist_put(&flow_cache, f);
+	weir__freelist_put(&flow_cache, f);
 }
 
 static void flow_scope_close(struct weir_scope_item *item)
@@ -550,7 +550,7 @@ static void handler_main(void *arg)
 	flow_destroy(f);
 	weir_list_remove(&l->handlers, &h->node);
 	l->st.active--;
-	weir_freelist_put(&handler_cache, h);
+	weir__freelist_put(&handler_cache, h);
 	weir_event_broadcast(&l->idle_ev);
 }
 
@@ -590,10 +590,10 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 		}
 		return ERR_OK;
 	}
-	h = weir_freelist_get(&handler_cache, sizeof(*h));
+	h = weir__freelist_get(&handler_cache, sizeof(*h));
 	f = h ? flow_new(newpcb, &l->opts.flow) : NULL;
 	if (f == NULL) {
-		weir_freelist_put(&handler_cache, h);
+		weir__freelist_put(&handler_cache, h);
 		accept_failed(l, WEIR_ACCEPT_SYSTEM, WEIR_ENOMEM);
 		tcp_abort(newpcb);
 		return ERR_ABRT;
@@ -614,7 +614,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 		flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
 		f->closed = 1;
 		flow_destroy(f);
-		weir_freelist_put(&handler_cache, h);
+		weir__freelist_put(&handler_cache, h);
 		return ERR_ABRT; /* the pcb was aborted by flow_abort_with */
 	}
 	/* Nobody joins handler fibers: a long-running listener must not keep their records. The

@@ -487,13 +487,13 @@ static void scope_unlink_fiber(struct weir_fiber *f)
 #else
 #define RECORD_CACHE_KEEP 0
 #endif
-static struct weir_freelist record_cache = { .keep = RECORD_CACHE_KEEP };
+static struct weir__freelist record_cache = { .keep = RECORD_CACHE_KEEP };
 
 static struct weir_fiber *record_alloc(size_t namelen)
 {
 	if (namelen > RECORD_NAME_MAX)
 		return calloc(1, sizeof(struct weir_fiber) + namelen + 1);
-	return weir_freelist_get(&record_cache, RECORD_CACHED_SIZE);
+	return weir__freelist_get(&record_cache, RECORD_CACHED_SIZE);
 }
 
 static void record_free(struct weir_fiber *f, size_t namelen)
@@ -501,7 +501,7 @@ static void record_free(struct weir_fiber *f, size_t namelen)
 	if (namelen > RECORD_NAME_MAX)
 		free(f);
 	else
-		weir_freelist_put(&record_cache, f);
+		weir__freelist_put(&record_cache, f);
 }
 
 static void fiber_free(struct weir_fiber *f)
@@ -920,7 +920,7 @@ void weir_fibers_fini(void)
 	weir_assert(sched.ready_head == NULL && sched.heap_len == 0);
 	weir_loop_remove(sched.loop, sched.src);
 	free(sched.heap);
-	weir_freelist_drain(&record_cache);
+	weir__freelist_drain(&record_cache);
 	weir__fiber_stack_trim();
 	if (sched.stats.live != 0)
 		weir_log_warn("%lu fiber records outlived the scheduler",

@@ -1,5 +1,6 @@
-/* freelist.h - a bounded free list of same-size objects: what a connection allocates and frees
- * (flows, handler and fiber records) waits here for the next one instead of going back to malloc.
+/* freelist.h - weir-internal (weir__): a bounded free list of same-size objects: what a connection
+ * allocates and frees (flows, handler and fiber records) waits here for the next one instead of
+ * going back to malloc.
  *
  * Objects are at least a pointer in size; a free one's first word links to the next. Past keep
  * free objects, or with keep 0 (set it so under AddressSanitizer, WEIR_ASAN, to keep use-after-free
@@ -10,14 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct weir_freelist {
+struct weir__freelist {
 	void *head;
 	unsigned n, keep;
 };
 
 /* A zeroed object of size bytes (always the same for one list): a free one, else calloc's.
  * NULL when out of memory. */
-static inline void *weir_freelist_get(struct weir_freelist *l, size_t size)
+static inline void *weir__freelist_get(struct weir__freelist *l, size_t size)
 {
 	void *p = l->head;
 
@@ -29,8 +30,8 @@ static inline void *weir_freelist_get(struct weir_freelist *l, size_t size)
 	return p;
 }
 
-/* Takes back an object from weir_freelist_get (NULL is ignored). */
-static inline void weir_freelist_put(struct weir_freelist *l, void *p)
+/* Takes back an object from weir__freelist_get (NULL is ignored). */
+static inline void weir__freelist_put(struct weir__freelist *l, void *p)
 {
 	if (p == NULL)
 		return;
@@ -44,7 +45,7 @@ static inline void weir_freelist_put(struct weir_freelist *l, void *p)
 }
 
 /* Frees every object the list keeps. */
-static inline void weir_freelist_drain(struct weir_freelist *l)
+static inline void weir__freelist_drain(struct weir__freelist *l)
 {
 	while (l->head != NULL) {
 		void *p = l->head;
