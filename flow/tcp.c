@@ -118,6 +118,13 @@ static void flow_end(struct weir_flow *f, enum weir_close_reason reason, int err
 {
 	if (f->reason == WEIR_CLOSE_NONE)
 		f->reason = reason;
+	/* Keepalive or the user timeout gave up: as MirageOS says, reads then end (WEIR_EOF, after
+	 * the data already received) and writes fail with WEIR_ECLOSED; the reason tells why. */
+	if (err == WEIR_ETIMEDOUT &&
+	    (reason == WEIR_CLOSE_KEEPALIVE || reason == WEIR_CLOSE_USER_TIMEOUT)) {
+		err = WEIR_ECLOSED;
+		f->rx_eof = 1;
+	}
 	if (f->err == 0)
 		f->err = err;
 	f->state = FLOW_DONE;
@@ -546,7 +553,8 @@ static void handler_main(void *arg)
 	struct weir_flow *f = h->f;
 
 	l->handler(f, l->arg);
-	weir_flow_close(f);
+	/* As Eio: the handler returned, the flow closes (FIN after what is queued; lwIP finishes
+	 * the close) without waiting for the peer, so the handler's slot is free at once. */
 	flow_destroy(f);
 	weir_list_remove(&l->handlers, &h->node);
 	l->st.active--;
@@ -797,28 +805,34 @@ int weir_flow_close(struct weir_flow *f)
 	uint64_t deadline;
 
 	WEIR_EINVAL_IF(f == NULL);
-	if (f->closed)
+	if (f->closed || f->closing)
 		return 0;
-	f->closed = 1;
+	f->closing = 1;
 	/* Who closed first decides the reason: the peer if its FIN is already here. */
 	if (f->reason == WEIR_CLOSE_NONE)
 		f->reason = f->rx_eof ? WEIR_CLOSE_PEER_FIN : WEIR_CLOSE_LOCAL_CLOSE;
-	f->shut_rd = 1;
-	weir__flow_rxq_drop(f);
-	weir__flow_wake_all(f); /* other fibers blocked on this flow see it closed */
+	weir_event_broadcast(&f->tx_ev); /* blocked writers see the flow closed */
 	if (f->pcb != NULL && !f->shut_wr && tcp_shutdown(f->pcb, 0, 1) == ERR_OK) {
 		f->shut_wr = 1;
 		f->fin_sent_ns = weir_clock_now_ns();
 		set_poll_rate(f);
 	}
-	/* Wait for the peer's FIN (MirageOS: close returns once the remote closed too), bounded;
-	 * a cancelled fiber or the main context does not wait. */
+	/* MirageOS: close flushes our data, sends FIN, and waits until the peer closed too;
+	 * meanwhile the peer may still write and other fibers may still read. Data nobody reads
+	 * would close the receive window before the peer's FIN could come: once the window is
+	 * nearly shut with no fiber reading, what is queued is dropped (acknowledged). Bounded by
+	 * fin_wait_timeout; a cancelled fiber or the main context does not wait. */
 	deadline = weir_clock_now_ns() + (uint64_t)f->opts.fin_wait_timeout_ms * WEIR_NS_PER_MS;
 	while (f->pcb != NULL && !f->rx_eof && weir_fiber_self() != NULL &&
 	       !weir_fiber_cancelled()) {
+		if (f->readers == 0 && f->rxq_head != NULL && f->pcb->rcv_wnd < TCP_MSS)
+			weir__flow_rxq_drop(f);
 		if (weir_event_wait(&f->st_ev, deadline) < 0)
 			break;
 	}
+	/* Readers the FIN woke take what is queued (and the end) before the flow closes. */
+	if (f->readers > 0 && weir_fiber_self() != NULL)
+		weir_fiber_yield();
 	flow_close_nowait(f);
 	return 0;
 }

@@ -104,6 +104,8 @@ err_t weir__flow_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		p = next;
 	}
 	weir_event_signal(&f->rx_ev);
+	if (f->closing)
+		weir_event_broadcast(&f->st_ev); /* close watches the receive window */
 	return ERR_OK;
 }
 
@@ -137,10 +139,47 @@ static int wait_readable(struct weir_flow *f, uint64_t deadline)
 			return f->err;
 		if (f->pcb == NULL)
 			return WEIR_ECLOSED;
+		f->readers++;
 		rc = weir_event_wait(&f->rx_ev, deadline);
+		f->readers--;
 		if (rc < 0)
 			return rc;
 	}
+}
+
+/* Small pieces queued one after another (a peer's short writes) are joined into one buffer, so
+ * a read returns them all, as a socket's would: an echo then answers "AAAA" and "BBBB" that
+ * arrived together with one write, not two (the second of which Nagle would hold for a round
+ * trip). Full-size segments are handed out as they are, without a copy. */
+#define READ_JOIN_MAX 2048u
+
+/* Replaces the queue's first pieces, while they fit in READ_JOIN_MAX, by one buffer holding their
+ * bytes. Returns the new head (the old one if there is no memory: nothing is lost). */
+static struct pbuf *join_small_pieces(struct weir_flow *f)
+{
+	struct pbuf *q, *j;
+	size_t n = 0;
+
+	for (q = f->rxq_head; q != NULL && n + q->len <= READ_JOIN_MAX; q = q->next)
+		n += q->len;
+	j = pbuf_alloc(PBUF_RAW, (u16_t)n, PBUF_RAM);
+	if (j == NULL)
+		return f->rxq_head;
+	n = 0;
+	while (f->rxq_head != q) {
+		struct pbuf *p = f->rxq_head;
+
+		memcpy((uint8_t *)j->payload + n, p->payload, p->len);
+		n += p->len;
+		f->rxq_head = p->next;
+		p->next = NULL;
+		pbuf_free(p);
+	}
+	j->next = q;
+	if (q == NULL)
+		f->rxq_tail = j;
+	f->rxq_head = j;
+	return j;
 }
 
 ssize_t weir_flow_read(struct weir_flow *f, struct weir_buf *buf)
@@ -159,6 +198,8 @@ ssize_t weir_flow_read(struct weir_flow *f, struct weir_buf *buf)
 	if (rc < 0)
 		return rc;
 	p = f->rxq_head;
+	if (p->next != NULL && (size_t)p->len + p->next->len <= READ_JOIN_MAX)
+		p = join_small_pieces(f);
 	f->rxq_head = p->next;
 	if (f->rxq_head == NULL)
 		f->rxq_tail = NULL;
@@ -214,7 +255,7 @@ static int write_blocked_reason(const struct weir_flow *f)
 {
 	if (f->wr_err != 0)
 		return f->wr_err;
-	if (f->shut_wr || f->closed)
+	if (f->shut_wr || f->closing || f->closed)
 		return WEIR_ECLOSED;
 	if (f->pcb == NULL)
 		return f->err ? f->err : WEIR_ECLOSED;

@@ -28,12 +28,15 @@ struct weir_flow {
 	unsigned rx_eof : 1;  /* the peer's FIN arrived */
 	unsigned shut_rd : 1; /* we stopped reading: input is discarded */
 	unsigned shut_wr : 1; /* our FIN is queued */
-	unsigned closed : 1;  /* weir_flow_close/abort/free was called */
+	unsigned closing : 1; /* weir_flow_close is waiting for the peer's FIN: no more writes, but
+			       * other fibers' reads go on until that FIN */
+	unsigned closed : 1;  /* weir_flow_close returned, or abort/free was called */
 	unsigned owned_by_listener : 1;
 	/* weir_flow_write_nocopy calls in progress: lwIP's segments point into their callers'
 	 * buffers, so a close then resets the connection (a graceful close would leave lwIP
 	 * sending from those buffers after the calls returned). */
 	unsigned nocopy_writers;
+	unsigned readers; /* fibers blocked in a read of this flow */
 
 	struct weir_event rx_ev; /* data, FIN, error */
 	struct weir_event tx_ev; /* send space, ACKs, error */

@@ -82,8 +82,9 @@ struct weir_tcp_connect_opts {
 int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t port,
 		     const struct weir_tcp_connect_opts *opts, struct weir_flow **out);
 
-/* Called in a new fiber for each accepted flow. The listener closes and frees the flow when the
- * handler returns. */
+/* Called in a new fiber for each accepted flow. When the handler returns the listener closes the
+ * flow (what is queued is sent, then FIN; lwIP finishes the close without waiting for the peer, so
+ * the handler's max_connections slot is free at once, as in Eio) and frees it. */
 typedef void (*weir_flow_handler)(struct weir_flow *flow, void *arg);
 
 /* Why an incoming connection could not be handed to a handler (P2p_fd's accept errors). */
@@ -138,12 +139,17 @@ struct weir_buf {
 void weir_buf_release(struct weir_buf *buf);
 
 /* Blocks until at least one byte, the end of the peer's data, or an error. Data the peer sent
- * before its FIN (or RST) is delivered first. May yield.
- * Returns the byte count (> 0; buf filled, caller owns it), WEIR_EOF, WEIR_ECLOSED (we shut down
- * reading or closed), WEIR_ERESET, WEIR_ETIMEDOUT (keepalive / user timeout ended the flow),
- * WEIR_ECANCELED (nothing consumed), WEIR_EINVAL. */
+ * before its FIN (or RST) is delivered first. Small pieces already received back to back come in
+ * one buffer (joined, up to 2 KiB); full-size segments come one per read, without a copy. May
+ * yield.
+ * Returns the byte count (> 0; buf filled, caller owns it), WEIR_EOF (the peer's FIN; also when
+ * keepalive or the user timeout ended the flow, as MirageOS's read returns `Eof then:
+ * weir_flow_close_reason() tells them apart), WEIR_ECLOSED (we shut down reading, or our close
+ * returned), WEIR_ERESET, WEIR_ETIMEDOUT (the retransmission limit or the FIN_WAIT bound ended
+ * the flow), WEIR_ECANCELED (nothing consumed), WEIR_EINVAL. */
 ssize_t weir_flow_read(struct weir_flow *f, struct weir_buf *buf);
-/* The copying form: up to cap bytes into dst (cap > 0). Same returns. May yield. */
+/* The copying form: everything already received, up to cap bytes, into dst (cap > 0). Same
+ * returns. May yield. */
 ssize_t weir_flow_read_into(struct weir_flow *f, void *dst, size_t cap);
 /* As weir_flow_read_into, but gives up at deadline_ns (weir_clock_now_ns() time;
  * WEIR_DEADLINE_NEVER: never) with WEIR_ETIMEDOUT, nothing consumed. May yield. */
@@ -153,7 +159,8 @@ ssize_t weir_flow_read_into_until(struct weir_flow *f, void *dst, size_t cap, ui
  * never a partial write, any length. After the first write error every later write fails with
  * the same code. May yield. Returns 0 (len 0, data NULL or not: nothing to do), WEIR_EINVAL (NULL
  * flow, NULL data with len > 0, a length above SSIZE_MAX, more than WEIR_FLOW_IOV_MAX pieces),
- * WEIR_ECLOSED (we shut down writing, or closed; the stack closed), WEIR_ERESET, WEIR_ETIMEDOUT,
+ * WEIR_ECLOSED (we shut down writing, or closed; the stack closed; keepalive or the user timeout
+ * ended the flow), WEIR_ERESET, WEIR_ETIMEDOUT,
  * WEIR_ECANCELED (some bytes may have been accepted: the flow's write side is then unusable, later
  * writes return WEIR_ECANCELED). */
 int weir_flow_write(struct weir_flow *f, const void *data, size_t len);
@@ -185,9 +192,13 @@ int weir_flow_set_nodelay(struct weir_flow *f, int nodelay);
  * later input is discarded without resetting the peer. Does not block. Returns 0, WEIR_EINVAL,
  * WEIR_ECLOSED (closed, or that direction already ended by an error). */
 int weir_flow_shutdown(struct weir_flow *f, int how);
-/* Sends what is queued and FIN, discards further input, waits (bounded by fin_wait_timeout) for
- * the peer's FIN, and releases the connection. Idempotent. May yield; if cancelled it stops
- * waiting and leaves lwIP to finish the close. Returns 0 or WEIR_EINVAL. */
+/* MirageOS's close: sends what is queued and FIN (writes fail with WEIR_ECLOSED from now on),
+ * then waits, bounded by fin_wait_timeout, until the peer closed too. Meanwhile the peer may still
+ * write and other fibers' reads still get its data and then WEIR_EOF; data nobody reads is
+ * dropped once it fills the receive window (so the peer's FIN can come). Then the connection is
+ * released: later reads return WEIR_ECLOSED. Idempotent (a second call returns at once). May
+ * yield; cancelled, or from the main context, it does not wait and leaves lwIP to finish the
+ * close. Returns 0 or WEIR_EINVAL. */
 int weir_flow_close(struct weir_flow *f);
 /* Resets the connection now (RST). Idempotent. Does not block. Returns 0 or WEIR_EINVAL. */
 int weir_flow_abort(struct weir_flow *f);

@@ -1,0 +1,307 @@
+/* test_seeds.c - what the seed interfaces promise (../shared/reference, docs/seed-map.md), each
+ * asserted between two weir processes over the link driver: MirageOS's close and read, Eio's
+ * handler lifetime and accept, Eio/Tezos backlog and max_connections. */
+#include <string.h>
+#include <unistd.h>
+
+#include <weir/clock.h>
+#include <weir/compiler.h>
+#include <weir/error.h>
+
+#include "weir_tests.h"
+#include "pair.h"
+
+#define S  WEIR_NS_PER_S
+#define MS WEIR_NS_PER_MS
+
+/* --- close: the peer may still write, other fibers may still read, close waits for its FIN --- */
+
+/* What the second fiber read (this process only). */
+static struct {
+	uint8_t got[64];
+	size_t n;
+	ssize_t end; /* the read that ended it */
+	int done;
+} late;
+
+static void late_reader_main(void *arg)
+{
+	struct weir_flow *f = arg;
+	ssize_t n;
+
+	while ((n = weir_flow_read_into(f, late.got + late.n, sizeof(late.got) - late.n)) > 0)
+		late.n += (size_t)n;
+	late.end = n;
+	late.done = 1;
+}
+
+/* Peer: reads the request until our FIN, then answers in two parts 300 ms apart and closes. */
+static void late_writer_handler(struct weir_flow *f, void *arg)
+{
+	struct side *s = arg;
+	uint8_t b[16];
+	int rc = 0;
+
+	while (weir_flow_read_into(f, b, sizeof(b)) > 0)
+		;
+	rc |= weir_flow_write_nodelay(f, "late ", 5);
+	weir_fiber_sleep_ns(300 * MS);
+	rc |= weir_flow_write_nodelay(f, "reply", 5);
+	rc |= weir_flow_shutdown(f, WEIR_SHUT_WR);
+	side_send(s, rc == 0 ? 0x600d : 0xbad);
+}
+
+static int main_close_reads_on(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port, msg;
+	uint8_t b[4];
+	uint64_t t0, dt;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(weir_fiber_spawn(NULL, late_reader_main, f, NULL, NULL), 0);
+	EXPECT_EQ(weir_flow_write(f, "request", 7), 0);
+	weir_fiber_sleep_ns(20 * MS); /* the reader blocks in its read */
+	t0 = weir_clock_now_ns();
+	EXPECT_EQ(weir_flow_close(f), 0);
+	dt = weir_clock_now_ns() - t0;
+	/* Close returned only once the peer closed too, 300 ms after its first part. */
+	if (dt < 250 * MS || dt > 5 * S)
+		return FAILF("close took %llu ms, wanted ~300", (unsigned long long)(dt / MS));
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_LOCAL_CLOSE);
+	/* The other fiber read everything the peer wrote after our close, then the end. */
+	EXPECT(late.done);
+	EXPECT_EQ(late.end, WEIR_EOF);
+	EXPECT_EQ(late.n, 10);
+	EXPECT(memcmp(late.got, "late reply", 10) == 0);
+	/* After close returned the handle is closed. */
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_ECLOSED);
+	EXPECT_EQ(weir_flow_write(f, "x", 1), WEIR_ECLOSED);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0x600d);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_close_lets_other_fibers_read_until_peer_fin)
+{
+	struct serve sv = { .handler = late_writer_handler };
+
+	ck_assert_int_eq(pair_run(main_close_reads_on, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* Peer: after our FIN, 1 MiB more before its own FIN; every write must succeed (no RST). */
+static void big_late_writer_handler(struct weir_flow *f, void *arg)
+{
+	static uint8_t chunk[16384];
+	struct side *s = arg;
+	uint8_t b[16];
+	int rc = 0;
+
+	while (weir_flow_read_into(f, b, sizeof(b)) > 0)
+		;
+	memset(chunk, 'z', sizeof(chunk));
+	for (int i = 0; i < 64 && rc == 0; i++)
+		rc = weir_flow_write(f, chunk, sizeof(chunk));
+	if (rc == 0)
+		rc = weir_flow_shutdown(f, WEIR_SHUT_WR);
+	side_send(s, rc == 0 ? 0x600d : 0xbad);
+}
+
+static int main_close_no_reader(struct side *s, void *arg)
+{
+	struct weir_tcp_connect_opts o = { .flow.fin_wait_timeout_ms = 20000 };
+	struct weir_flow *f;
+	uint32_t port, msg;
+	uint64_t t0, dt;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, &o, &f), 0);
+	t0 = weir_clock_now_ns();
+	/* Nobody reads: what the peer sends after our FIN must not keep its FIN out until the
+	 * FIN_WAIT bound (20 s) ends the wait. */
+	EXPECT_EQ(weir_flow_close(f), 0);
+	dt = weir_clock_now_ns() - t0;
+	if (dt > 10 * S)
+		return FAILF("close took %llu ms: the unread data closed the window",
+			     (unsigned long long)(dt / MS));
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_LOCAL_CLOSE);
+	EXPECT_EQ(side_recv(s, &msg, 10 * S), 0);
+	EXPECT_EQ(msg, 0x600d);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_close_without_reader_reaches_peer_fin)
+{
+	struct serve sv = { .handler = big_late_writer_handler };
+
+	ck_assert_int_eq(pair_run(main_close_no_reader, serve_until_done, &sv, NULL, 30 * S), 0);
+}
+END_TEST
+
+/* --- a handler that returns frees its slot, whatever the peer does (Eio) ---------------------- */
+
+static void hello_handler(struct weir_flow *f, void *arg)
+{
+	(void)arg;
+	weir_flow_write(f, "hi", 2);
+}
+
+static int peer_slot(struct side *s, void *arg)
+{
+	struct weir_tcp_listen_opts o = { .max_connections = 1 };
+	struct weir_listener_stats st;
+	struct weir_listener *l;
+	uint32_t msg;
+	uint64_t t0, dt;
+
+	(void)arg;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, hello_handler, s, &l), 0);
+	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
+	EXPECT_EQ(side_recv(s, &msg, 10 * S), 0); /* both clients served, both still open */
+	t0 = weir_clock_now_ns();
+	EXPECT_EQ(weir_listener_stop(l), 0);
+	dt = weir_clock_now_ns() - t0;
+	if (dt > 500 * MS)
+		return FAILF("stop waited %llu ms for peers that keep their side open",
+			     (unsigned long long)(dt / MS));
+	EXPECT_EQ(weir_listener_get_stats(l, &st), 0);
+	EXPECT_EQ(st.accepted, 2);
+	EXPECT_EQ(st.refused, 0);
+	EXPECT_EQ(st.active, 0);
+	EXPECT_EQ(weir_listener_close(l), 0);
+	return side_send(s, 1);
+}
+
+static int main_slot(struct side *s, void *arg)
+{
+	struct weir_flow *a, *b;
+	uint32_t port, msg;
+	uint8_t buf[8];
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	/* a stays open on our side after the handler returned... */
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &a), 0);
+	EXPECT_EQ(weir_flow_read_into(a, buf, sizeof(buf)), 2);
+	EXPECT_EQ(weir_flow_read_into(a, buf, sizeof(buf)), WEIR_EOF);
+	/* ...and the one slot is free again for b. */
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &b), 0);
+	EXPECT_EQ(weir_flow_read_into(b, buf, sizeof(buf)), 2);
+	EXPECT(memcmp(buf, "hi", 2) == 0);
+	EXPECT_EQ(weir_flow_read_into(b, buf, sizeof(buf)), WEIR_EOF);
+	EXPECT_EQ(side_send(s, 1), 0);
+	EXPECT_EQ(side_recv(s, &msg, 10 * S), 0);
+	weir_flow_abort(a);
+	weir_flow_abort(b);
+	weir_flow_free(a);
+	weir_flow_free(b);
+	return 0;
+}
+
+START_TEST(test_handler_return_frees_slot_and_stop)
+{
+	ck_assert_int_eq(pair_run(main_slot, peer_slot, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- a read returns everything already received --------------------------------------------- */
+
+static void two_parts_handler(struct weir_flow *f, void *arg)
+{
+	struct side *s = arg;
+	uint32_t msg;
+	int rc;
+
+	/* Each returns once acknowledged: both parts are in the main side's queue after. */
+	rc = weir_flow_write_nodelay(f, "AAAA", 4);
+	rc |= weir_flow_write_nodelay(f, "BBBB", 4);
+	rc |= weir_flow_write_nodelay(f, "CCCC", 4);
+	rc |= weir_flow_write_nodelay(f, "DDDD", 4);
+	side_send(s, rc == 0 ? 0x600d : 0xbad);
+	wait_mail(&msg, 10 * S);
+}
+
+static int main_read_all(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	struct weir_buf b;
+	uint32_t port, msg;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0x600d);
+	/* Four segments arrived before we read: the zero-copy read returns them in one buffer. */
+	EXPECT_EQ(weir_flow_read(f, &b), 8 + 8);
+	EXPECT(memcmp(b.data, "AAAABBBBCCCCDDDD", 16) == 0);
+	weir_buf_release(&b);
+	EXPECT_EQ(side_send(s, 1), 0);
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_read_returns_all_received)
+{
+	struct serve sv = { .handler = two_parts_handler };
+
+	ck_assert_int_eq(pair_run(main_read_all, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+static int main_read_into_all(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port, msg;
+	uint8_t buf[64];
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0x600d);
+	/* Up to the caller's size: 10 of the 16, then the other 6. */
+	EXPECT_EQ(weir_flow_read_into(f, buf, 10), 10);
+	EXPECT(memcmp(buf, "AAAABBBBCC", 10) == 0);
+	EXPECT_EQ(weir_flow_read_into(f, buf, sizeof(buf)), 6);
+	EXPECT(memcmp(buf, "CCDDDD", 6) == 0);
+	EXPECT_EQ(side_send(s, 1), 0);
+	weir_flow_close(f);
+	weir_flow_free(f);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_read_into_returns_all_received_up_to_cap)
+{
+	struct serve sv = { .handler = two_parts_handler };
+
+	ck_assert_int_eq(pair_run(main_read_into_all, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+Suite *weir_test_seeds_suite(void)
+{
+	Suite *s = suite_create("seeds");
+	TCase *tc = tcase_create("flows");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_close_lets_other_fibers_read_until_peer_fin);
+	tcase_add_test(tc, test_close_without_reader_reaches_peer_fin);
+	tcase_add_test(tc, test_handler_return_frees_slot_and_stop);
+	tcase_add_test(tc, test_read_returns_all_received);
+	tcase_add_test(tc, test_read_into_returns_all_received_up_to_cap);
+	suite_add_tcase(s, tc);
+	return s;
+}
