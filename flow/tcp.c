@@ -62,6 +62,11 @@ struct weir_listener {
 	struct weir_scope_item item;
 	struct weir_list handlers; /* struct listener_handler: running handlers */
 	struct weir_event idle_ev; /* a handler finished */
+	/* The backlog: connections TCP accepted, not yet handed to a handler (all max_connections
+	 * were busy) or to weir_listener_accept; at most `backlog` of them. */
+	struct weir_list pending; /* struct weir_flow, by pend_node, oldest first */
+	unsigned backlog;
+	struct weir_event accept_ev; /* a connection joined the backlog, or the listener stopped */
 	struct weir_listener_stats st;
 	int closing;
 	struct weir_loop *loop; /* the stack's (still there after the stack closed) */
@@ -131,6 +136,8 @@ static void flow_end(struct weir_flow *f, enum weir_close_reason reason, int err
 	weir__flow_wake_all(f);
 }
 
+static void pending_died(struct weir_flow *f);
+
 static void on_err(void *arg, err_t err)
 {
 	struct weir_flow *f = arg;
@@ -163,6 +170,8 @@ static void on_err(void *arg, err_t err)
 			flow_end(f, WEIR_CLOSE_RETRANSMIT, WEIR_ETIMEDOUT);
 		break;
 	}
+	if (f->pending_in != NULL)
+		pending_died(f);
 }
 
 void weir__flow_note_timing(struct weir_flow_stats *st, const struct tcp_pcb *pcb)
@@ -546,6 +555,8 @@ int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t 
 
 /* --- listen ----------------------------------------------------------------------------------- */
 
+static void listener_hand_over(struct weir_listener *l);
+
 static void handler_main(void *arg)
 {
 	struct listener_handler *h = arg;
@@ -560,6 +571,7 @@ static void handler_main(void *arg)
 	l->st.active--;
 	weir__freelist_put(&handler_cache, h);
 	weir_event_broadcast(&l->idle_ev);
+	listener_hand_over(l); /* the freed slot takes the oldest waiting connection */
 }
 
 static void accept_failed(struct weir_listener *l, enum weir_accept_error cls, int err)
@@ -569,13 +581,109 @@ static void accept_failed(struct weir_listener *l, enum weir_accept_error cls, i
 		l->opts.on_accept_error(cls, err, l->arg);
 }
 
+/* Starts f's handler. Returns 0, or a weir error after reporting it (f is then gone). */
+static int start_handler(struct weir_listener *l, struct weir_flow *f)
+{
+	struct weir_fiber_opts fo = { .stack_size = l->opts.handler_stack_size,
+				      .name = "tcp-handler" };
+	struct listener_handler *h = weir__freelist_get(&handler_cache, sizeof(*h));
+	int rc = h != NULL ? 0 : WEIR_ENOMEM;
+
+	if (h != NULL) {
+		h->l = l;
+		h->f = f;
+		rc = weir_fiber_spawn(l->scope, handler_main, h, &fo, &h->fiber);
+	}
+	if (rc < 0) {
+		/* Memory is the host's shortage; anything else (the listener's scope is closing)
+		 * is unexpected for this listener. */
+		accept_failed(l, rc == WEIR_ENOMEM ? WEIR_ACCEPT_SYSTEM : WEIR_ACCEPT_UNEXPECTED,
+			      rc);
+		flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
+		f->closed = 1;
+		flow_destroy(f);
+		weir__freelist_put(&handler_cache, h);
+		return rc;
+	}
+	/* Nobody joins handler fibers: a long-running listener must not keep their records. The
+	 * handle stays valid while the handler runs (it unlinks h just before finishing). */
+	weir_fiber_detach(h->fiber);
+	weir_list_push_head(&l->handlers, &h->node);
+	l->st.active++;
+	l->st.accepted++;
+	return 0;
+}
+
+static int slot_free(const struct weir_listener *l)
+{
+	return l->opts.max_connections == 0 || l->st.active < l->opts.max_connections;
+}
+
+static struct weir_flow *pending_pop(struct weir_listener *l)
+{
+	struct weir_list_node *n = l->pending.head;
+	struct weir_flow *f;
+
+	if (n == NULL)
+		return NULL;
+	f = weir_list_entry(n, struct weir_flow, pend_node);
+	weir_list_remove(&l->pending, n);
+	f->pending_in = NULL;
+	l->st.pending--;
+	return f;
+}
+
+/* Hands waiting connections to handlers while slots are free. */
+static void listener_hand_over(struct weir_listener *l)
+{
+	struct weir_flow *f;
+
+	while (l->handler != NULL && !l->closing && slot_free(l) && (f = pending_pop(l)) != NULL)
+		start_handler(l, f);
+}
+
+/* A connection died (RST, or lwIP gave up) while it waited in the backlog: dropped, reported. */
+static void pending_died(struct weir_flow *f)
+{
+	struct weir_listener *l = f->pending_in;
+
+	weir_list_remove(&l->pending, &f->pend_node);
+	f->pending_in = NULL;
+	l->st.pending--;
+	accept_failed(l, WEIR_ACCEPT_CONNECTION, f->err ? f->err : WEIR_ECLOSED);
+	f->closed = 1;
+	flow_destroy(f);
+}
+
+/* Ends every connection still in the backlog (the listener stops): RST, as a closed listening
+ * socket does to the connections in its queue; counted in refused. */
+static void pending_reset_all(struct weir_listener *l)
+{
+	struct weir_flow *f;
+
+	while ((f = pending_pop(l)) != NULL) {
+		l->st.refused++;
+		f->closed = 1;
+		flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
+		flow_destroy(f);
+	}
+}
+
+/* Closes a connection at once, politely (FIN), counted in refused. */
+static err_t refuse(struct weir_listener *l, struct tcp_pcb *newpcb)
+{
+	l->st.refused++;
+	if (tcp_close(newpcb) != ERR_OK) {
+		tcp_abort(newpcb);
+		return ERR_ABRT;
+	}
+	return ERR_OK;
+}
+
 static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 {
 	struct weir_listener *l = arg;
-	struct weir_fiber_opts fo = { .stack_size = 0, .name = "tcp-handler" };
-	struct listener_handler *h;
 	struct weir_flow *f;
-	int rc;
 
 	if (err != ERR_OK || newpcb == NULL) {
 		/* lwIP could not allocate a pcb for a SYN (ERR_MEM): the host is short. */
@@ -589,49 +697,69 @@ static err_t on_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
 		tcp_abort(newpcb);
 		return ERR_ABRT;
 	}
-	if (l->opts.max_connections != 0 && l->st.active >= l->opts.max_connections) {
-		/* Refused politely: accepted and closed at once (FIN), counted. */
-		l->st.refused++;
-		if (tcp_close(newpcb) != ERR_OK) {
-			tcp_abort(newpcb);
-			return ERR_ABRT;
-		}
-		return ERR_OK;
-	}
-	h = weir__freelist_get(&handler_cache, sizeof(*h));
-	f = h ? flow_new(newpcb, &l->opts.flow) : NULL;
+	if (l->handler != NULL && !slot_free(l) && l->opts.refuse_over_max)
+		return refuse(l, newpcb); /* the option: closed at once when every slot is busy */
+	if ((l->handler == NULL || !slot_free(l)) && l->st.pending >= l->backlog)
+		return refuse(l, newpcb); /* the backlog is full */
+	f = flow_new(newpcb, &l->opts.flow);
 	if (f == NULL) {
-		weir__freelist_put(&handler_cache, h);
 		accept_failed(l, WEIR_ACCEPT_SYSTEM, WEIR_ENOMEM);
 		tcp_abort(newpcb);
 		return ERR_ABRT;
 	}
 	f->state = FLOW_OPEN;
-	f->owned_by_listener = 1;
 	f->lip.v4 = ip_2_ip4(&newpcb->local_ip)->addr;
 	f->lport = newpcb->local_port;
 	f->rip.v4 = ip_2_ip4(&newpcb->remote_ip)->addr;
 	f->rport = newpcb->remote_port;
-	h->l = l;
-	h->f = f;
-	fo.stack_size = l->opts.handler_stack_size;
-	rc = weir_fiber_spawn(l->scope, handler_main, h, &fo, &h->fiber);
-	if (rc < 0) {
-		accept_failed(l, rc == WEIR_ENOMEM ? WEIR_ACCEPT_SYSTEM : WEIR_ACCEPT_UNEXPECTED,
-			      rc);
-		flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
-		f->closed = 1;
-		flow_destroy(f);
-		weir__freelist_put(&handler_cache, h);
-		return ERR_ABRT; /* the pcb was aborted by flow_abort_with */
+	if (l->handler != NULL && slot_free(l)) {
+		f->owned_by_listener = 1;
+		/* On failure the flow's pcb was aborted (flow_abort_with). */
+		return start_handler(l, f) < 0 ? ERR_ABRT : ERR_OK;
 	}
-	/* Nobody joins handler fibers: a long-running listener must not keep their records. The
-	 * handle stays valid while the handler runs (it unlinks h just before finishing). */
-	weir_fiber_detach(h->fiber);
-	weir_list_push_head(&l->handlers, &h->node);
-	l->st.active++;
-	l->st.accepted++;
+	/* Waits in the backlog (data it sends queues, up to the receive window) until a slot
+	 * frees or weir_listener_accept takes it (Eio's accept queue). */
+	f->owned_by_listener = l->handler != NULL;
+	f->pending_in = l;
+	weir_list_push_tail(&l->pending, &f->pend_node);
+	l->st.pending++;
+	weir_event_signal(&l->accept_ev);
 	return ERR_OK;
+}
+
+int weir_listener_accept(struct weir_listener *l, struct weir_scope *scope, struct weir_flow **out)
+{
+	struct weir_flow *f;
+	int rc;
+
+	WEIR_EINVAL_IF(out == NULL);
+	*out = NULL;
+	WEIR_EINVAL_IF(l == NULL || l->handler != NULL);
+	rc = weir__flow_check_fiber();
+	if (rc < 0)
+		return rc;
+	if (scope == NULL)
+		scope = weir_scope_current();
+	for (;;) {
+		if (l->pcb == NULL)
+			return WEIR_ECLOSED;
+		f = pending_pop(l);
+		if (f != NULL)
+			break;
+		rc = weir_event_wait(&l->accept_ev, WEIR_DEADLINE_NEVER);
+		if (rc < 0)
+			return rc;
+	}
+	f->item.close = flow_scope_close;
+	if (weir_scope_attach(scope, &f->item) < 0) {
+		f->closed = 1;
+		flow_abort_with(f, WEIR_CLOSE_LOCAL_ABORT, WEIR_ECLOSED);
+		flow_destroy(f);
+		return WEIR_EINVAL;
+	}
+	l->st.accepted++;
+	*out = f;
+	return 0;
 }
 
 static void listener_scope_close(struct weir_scope_item *item)
@@ -653,7 +781,9 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	if (stack == NULL || handler == NULL || !valid_opts(&opts->flow) || opts->backlog > 255 ||
+	if (stack == NULL || !valid_opts(&opts->flow) || opts->backlog > 255 ||
+	    (handler == NULL && (opts->max_connections != 0 || opts->refuse_over_max)) ||
+	    opts->refuse_over_max < 0 || opts->refuse_over_max > 1 ||
 	    (opts->handler_stack_size != 0 && (opts->handler_stack_size < weir_fiber_stack_min() ||
 					       opts->handler_stack_size > ((size_t)1 << 30))))
 		return WEIR_EINVAL;
@@ -665,6 +795,8 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 	l->arg = arg;
 	l->opts = *opts;
 	weir_event_init(&l->idle_ev);
+	weir_event_init(&l->accept_ev);
+	l->backlog = opts->backlog ? opts->backlog : TCP_DEFAULT_LISTEN_BACKLOG;
 	l->scope = opts->scope ? opts->scope : weir_scope_current();
 	pcb = tcp_new_ip_type(IPADDR_TYPE_V4);
 	if (pcb == NULL) {
@@ -680,8 +812,9 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 		rc = weir__err_from_lwip(e);
 		goto fail_scope;
 	}
-	lpcb = tcp_listen_with_backlog_and_err(
-		pcb, (u8_t)(opts->backlog ? opts->backlog : TCP_DEFAULT_LISTEN_BACKLOG), &e);
+	/* lwIP's own backlog bounds the half-open connections (SYN_RCVD) before SYN cookies; ours
+	 * (l->backlog) the established ones not yet handed over. */
+	lpcb = tcp_listen_with_backlog_and_err(pcb, (u8_t)l->backlog, &e);
 	if (lpcb == NULL) {
 		tcp_close(pcb);
 		rc = weir__err_from_lwip(e);
@@ -720,6 +853,8 @@ static void listener_stop_accepting(struct weir_listener *l)
 		tcp_close(l->pcb); /* a listening pcb is freed at once */
 		l->pcb = NULL;
 	}
+	pending_reset_all(l);
+	weir_event_broadcast(&l->accept_ev); /* blocked accepts return WEIR_ECLOSED */
 }
 
 int weir_listener_stop(struct weir_listener *l)

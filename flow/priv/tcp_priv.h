@@ -55,6 +55,9 @@ struct weir_flow {
 	struct weir_flow_stats st;
 	u32_t snd_max; /* highest sequence number sent + 1 (retransmission detection) */
 
+	struct weir_listener *pending_in; /* waiting in this listener's backlog, else NULL */
+	struct weir_list_node pend_node;  /* in pending_in->pending */
+
 	struct weir_scope_item item;	/* when owned by a scope */
 	struct weir_list_node all_node; /* in every live flow (tcp.c: stack close) */
 };

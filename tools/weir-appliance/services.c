@@ -340,9 +340,13 @@ int service_start(struct service *sv, struct weir_stack *stack, const struct wei
 		[SERVICE_CHARGEN] = chargen_handler, [SERVICE_HTTP] = http_handler,
 		[SERVICE_PROXY] = proxy_handler,
 	};
-	struct weir_tcp_listen_opts o = { .port = sv->port,
-					  .reuse_addr = 1,
-					  .max_connections = sv->max_connections };
+	struct weir_tcp_listen_opts o = {
+		.port = sv->port,
+		.reuse_addr = 1,
+		.max_connections = sv->max_connections,
+		/* --service-max-connections: closed at once, not queued */
+		.refuse_over_max = sv->max_connections != 0
+	};
 
 	if (fo != NULL)
 		o.flow = *fo;

@@ -89,17 +89,31 @@ typedef void (*weir_flow_handler)(struct weir_flow *flow, void *arg);
 
 /* Why an incoming connection could not be handed to a handler (P2p_fd's accept errors). */
 enum weir_accept_error {
-	WEIR_ACCEPT_SYSTEM = 1,	    /* the whole host is short (memory, pcbs): will likely recur */
-	WEIR_ACCEPT_CONNECTION = 2, /* that one connection failed before its handler started */
-	WEIR_ACCEPT_UNEXPECTED = 3, /* anything else (a bug or a bad option) */
+	/* The whole host is short (memory for a pcb, a flow, a handler's fiber): will likely
+	 * recur. err: WEIR_ENOMEM. */
+	WEIR_ACCEPT_SYSTEM = 1,
+	/* That one connection failed before it was handed over: reset by its peer (WEIR_ERESET)
+	 * or given up by TCP (WEIR_ETIMEDOUT) while it waited in the backlog. */
+	WEIR_ACCEPT_CONNECTION = 2,
+	/* The handler could not start for another reason: the scope the listener runs handlers
+	 * in is closing (WEIR_EINVAL). */
+	WEIR_ACCEPT_UNEXPECTED = 3,
 };
 
 struct weir_tcp_listen_opts {
-	struct weir_ipaddr ip;	  /* 0.0.0.0: any of the stack's */
-	uint16_t port;		  /* 0: the stack picks one (weir_listener_port) */
-	unsigned backlog;	  /* connections not yet accepted; 0: CONFIG default */
-	int reuse_addr;		  /* bind over TIME_WAIT */
-	unsigned max_connections; /* handlers running at once; excess are closed; 0: no limit */
+	struct weir_ipaddr ip; /* 0.0.0.0: any of the stack's */
+	uint16_t port;	       /* 0: the stack picks one (weir_listener_port) */
+	/* As listen(2)'s in Eio and Tezos: how many connections TCP has accepted that wait to be
+	 * handed over (to a handler while max_connections run, or to weir_listener_accept); more
+	 * are closed at once (FIN, counted in refused). It also bounds the half-open connections
+	 * (SYN received) before SYN cookies answer for the listener. 1..255; 0: CONFIG default. */
+	unsigned backlog;
+	int reuse_addr; /* bind over TIME_WAIT */
+	/* Handlers running at once (0: no limit). When all run, a new connection waits in the
+	 * backlog until one returns (Eio), unless refuse_over_max is 1: then it is closed at once
+	 * (FIN, counted in refused). Neither is allowed without a handler. */
+	unsigned max_connections;
+	int refuse_over_max;
 	struct weir_flow_opts flow;
 	size_t handler_stack_size; /* 0: fiber default; else weir_fiber_stack_min()..1 GiB */
 	struct weir_scope *scope;  /* owner; NULL: the caller's scope */
@@ -109,10 +123,16 @@ struct weir_tcp_listen_opts {
 	void (*on_accept_error)(enum weir_accept_error cls, int err, void *arg);
 };
 
-/* Listens and runs handler(flow, arg) in a new fiber per accepted flow. Does not block. Returns 0
- * and sets *out, or WEIR_EINVAL, WEIR_EADDRINUSE, WEIR_ENOMEM. */
+/* Listens and runs handler(flow, arg) in a new fiber per accepted flow; with a NULL handler,
+ * connections wait in the backlog for weir_listener_accept. Does not block. Returns 0 and sets
+ * *out, or WEIR_EINVAL, WEIR_EADDRINUSE, WEIR_ENOMEM. */
 int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts *opts,
 		    weir_flow_handler handler, void *arg, struct weir_listener **out);
+/* Eio's accept ~sw: waits for the next connection of a listener made without a handler and
+ * returns it, owned by scope (NULL: the caller's) like a connected flow: weir_flow_free or the
+ * scope's close ends it. May yield. Returns 0 and sets *out, or WEIR_EINVAL (NULL, a listener
+ * with a handler, not in a fiber), WEIR_ECLOSED (the listener stopped), WEIR_ECANCELED. */
+int weir_listener_accept(struct weir_listener *l, struct weir_scope *scope, struct weir_flow **out);
 /* The port listened on (the chosen one when opts.port was 0); 0 for NULL. */
 uint16_t weir_listener_port(const struct weir_listener *l);
 /* Stops accepting new flows, then waits until every running handler returned. The listener
@@ -124,8 +144,11 @@ int weir_listener_close(struct weir_listener *l);
 
 struct weir_listener_stats {
 	uint64_t accepted; /* handed to a handler */
-	uint64_t refused;  /* closed at once: max_connections reached or no memory */
+	uint64_t refused;  /* closed before being handed over: backlog full, refuse_over_max, no
+			    * memory, reset while waiting, or still waiting when the listener stopped
+			    */
 	uint32_t active;   /* handlers running now */
+	uint32_t pending;  /* in the backlog now */
 };
 int weir_listener_get_stats(const struct weir_listener *l, struct weir_listener_stats *out);
 

@@ -141,7 +141,24 @@ static int main_null(struct side *s, void *arg)
 	EXPECT_EQ(weir_tcp_connect(s->stack, s->peer, 80, &co, &f), WEIR_EINVAL);
 	EXPECT_EQ(weir_tcp_listen(NULL, NULL, nop_handler, NULL, &l), WEIR_EINVAL);
 	EXPECT(l == NULL);
-	EXPECT_EQ(weir_tcp_listen(s->stack, NULL, NULL, NULL, &l), WEIR_EINVAL);
+	/* Without a handler (accept mode) the handler-only options are refused. */
+	lo.max_connections = 1;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &lo, NULL, NULL, &l), WEIR_EINVAL);
+	lo.max_connections = 0;
+	lo.refuse_over_max = 1;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &lo, NULL, NULL, &l), WEIR_EINVAL);
+	EXPECT_EQ(weir_tcp_listen(s->stack, &lo, nop_handler, NULL, &l), 0);
+	/* accept is for a listener without a handler */
+	EXPECT_EQ(weir_listener_accept(l, NULL, &f), WEIR_EINVAL);
+	EXPECT(f == NULL);
+	EXPECT_EQ(weir_listener_close(l), 0);
+	lo.refuse_over_max = 2;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &lo, nop_handler, NULL, &l), WEIR_EINVAL);
+	lo.refuse_over_max = 0;
+	EXPECT_EQ(weir_listener_accept(NULL, NULL, &f), WEIR_EINVAL);
+	EXPECT_EQ(weir_tcp_listen(s->stack, NULL, NULL, NULL, &l), 0);
+	EXPECT_EQ(weir_listener_accept(l, NULL, NULL), WEIR_EINVAL);
+	EXPECT_EQ(weir_listener_close(l), 0);
 	EXPECT_EQ(weir_tcp_listen(s->stack, NULL, nop_handler, NULL, NULL), WEIR_EINVAL);
 	lo.backlog = 256;
 	EXPECT_EQ(weir_tcp_listen(s->stack, &lo, nop_handler, NULL, &l), WEIR_EINVAL);

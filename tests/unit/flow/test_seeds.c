@@ -291,6 +291,292 @@ START_TEST(test_read_into_returns_all_received_up_to_cap)
 }
 END_TEST
 
+/* --- max_connections and the backlog (Eio, Tezos) --------------------------------------------- */
+
+/* Says hi, then holds the connection until the peer's FIN. */
+static void hold_handler(struct weir_flow *f, void *arg)
+{
+	uint8_t b[8];
+
+	(void)arg;
+	weir_flow_write(f, "hi", 2);
+	while (weir_flow_read_into(f, b, sizeof(b)) > 0)
+		;
+}
+
+static int accept_errors, accept_error_class, accept_error_code;
+
+static void note_accept_error(enum weir_accept_error cls, int err, void *arg)
+{
+	(void)arg;
+	accept_errors++;
+	accept_error_class = (int)cls;
+	accept_error_code = err;
+}
+
+/* Expects "hi" within timeout_ns. */
+static int expect_hi(struct weir_flow *f, uint64_t timeout_ns)
+{
+	uint8_t b[8];
+
+	EXPECT_EQ(weir_flow_read_into_until(f, b, sizeof(b), weir_clock_now_ns() + timeout_ns), 2);
+	EXPECT(memcmp(b, "hi", 2) == 0);
+	return 0;
+}
+
+/* Expects nothing for 300 ms: the connection waits in the backlog. */
+static int expect_waiting(struct weir_flow *f)
+{
+	uint8_t b[8];
+
+	EXPECT_EQ(weir_flow_read_into_until(f, b, sizeof(b), weir_clock_now_ns() + 300 * MS),
+		  WEIR_ETIMEDOUT);
+	return 0;
+}
+
+static int peer_backlog(struct side *s, void *arg)
+{
+	struct serve *sv = arg;
+
+	sv->handler = hold_handler;
+	sv->opts.max_connections = 1;
+	sv->opts.backlog = 2;
+	sv->opts.on_accept_error = note_accept_error;
+	if (serve_until_done(s, sv))
+		return 1;
+	EXPECT_EQ(sv->st.accepted, 3);
+	EXPECT_EQ(sv->st.refused, 1);
+	EXPECT_EQ(sv->st.pending, 0);
+	EXPECT_EQ(accept_errors, 0); /* a full backlog is a refusal, not an error */
+	return 0;
+}
+
+static int main_backlog(struct side *s, void *arg)
+{
+	struct weir_flow *c[4];
+	uint8_t b[8];
+	uint32_t port;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &c[0]), 0);
+	if (expect_hi(c[0], 5 * S))
+		return 1;
+	/* The one slot is busy: the next two wait in the backlog (Eio), the fourth finds it full
+	 * and is closed at once (FIN). */
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &c[1]), 0);
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &c[2]), 0);
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &c[3]), 0);
+	EXPECT_EQ(weir_flow_read_into_until(c[3], b, sizeof(b), weir_clock_now_ns() + 5 * S),
+		  WEIR_EOF);
+	if (expect_waiting(c[1]) || expect_waiting(c[2]))
+		return 1;
+	/* Each handler that returns hands its slot to the oldest waiting connection. */
+	EXPECT_EQ(weir_flow_shutdown(c[0], WEIR_SHUT_WR), 0);
+	if (expect_hi(c[1], 5 * S) || expect_waiting(c[2]))
+		return 1;
+	EXPECT_EQ(weir_flow_shutdown(c[1], WEIR_SHUT_WR), 0);
+	if (expect_hi(c[2], 5 * S))
+		return 1;
+	for (int i = 0; i < 4; i++) {
+		weir_flow_close(c[i]);
+		weir_flow_free(c[i]);
+	}
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_max_connections_waits_in_bounded_backlog)
+{
+	struct serve sv = { 0 };
+
+	accept_errors = 0;
+	ck_assert_int_eq(pair_run(main_backlog, peer_backlog, &sv, NULL, 30 * S), 0);
+}
+END_TEST
+
+static int peer_reset_waiting(struct side *s, void *arg)
+{
+	struct serve *sv = arg;
+
+	sv->handler = hold_handler;
+	sv->opts.max_connections = 1;
+	sv->opts.on_accept_error = note_accept_error;
+	if (serve_until_done(s, sv))
+		return 1;
+	EXPECT_EQ(accept_errors, 1);
+	EXPECT_EQ(accept_error_class, WEIR_ACCEPT_CONNECTION);
+	EXPECT_EQ(accept_error_code, WEIR_ERESET);
+	EXPECT_EQ(sv->st.accepted, 1);
+	EXPECT_EQ(sv->st.refused, 1);
+	EXPECT_EQ(sv->st.pending, 0);
+	return 0;
+}
+
+static int main_reset_waiting(struct side *s, void *arg)
+{
+	struct weir_flow *a, *b;
+	uint32_t port;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &a), 0);
+	if (expect_hi(a, 5 * S))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &b), 0);
+	if (expect_waiting(b))
+		return 1;
+	/* Reset while it waits: the listener reports that one connection, class CONNECTION. */
+	EXPECT_EQ(weir_flow_abort(b), 0);
+	weir_fiber_sleep_ns(100 * MS);
+	weir_flow_free(b);
+	weir_flow_close(a);
+	weir_flow_free(a);
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_accept_error_connection_reset_while_waiting)
+{
+	struct serve sv = { 0 };
+
+	accept_errors = 0;
+	ck_assert_int_eq(pair_run(main_reset_waiting, peer_reset_waiting, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* A fiber of the listener's scope that finishes 600 ms after it is cancelled, so the scope's
+ * close takes that long: connections arriving meanwhile cannot get a handler there. */
+static void slow_to_cancel(void *arg)
+{
+	struct weir_event ev;
+
+	(void)arg;
+	weir_event_init(&ev);
+	while (weir_fiber_sleep_ns(10 * S) == 0)
+		;
+	weir_event_wait_protected(&ev, weir_clock_now_ns() + 600 * MS);
+}
+
+static int peer_scope_closing(struct side *s, void *arg)
+{
+	struct weir_tcp_listen_opts o = { .on_accept_error = note_accept_error };
+	struct weir_listener *l;
+	struct weir_scope *sc;
+	uint32_t msg;
+
+	(void)arg;
+	EXPECT_EQ(weir_scope_open(NULL, &sc), 0);
+	o.scope = sc;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, hold_handler, s, &l), 0);
+	EXPECT_EQ(weir_fiber_spawn(sc, slow_to_cancel, NULL, NULL, NULL), 0);
+	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
+	EXPECT_EQ(side_send(s, 1), 0);
+	EXPECT_EQ(weir_scope_close(sc), 0); /* the listener closes with its scope */
+	EXPECT_EQ(accept_errors, 1);
+	EXPECT_EQ(accept_error_class, WEIR_ACCEPT_UNEXPECTED);
+	EXPECT_EQ(accept_error_code, WEIR_EINVAL);
+	return side_recv(s, &msg, 10 * S);
+}
+
+static int main_scope_closing(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port, msg;
+	uint8_t b[8];
+	int rc;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	weir_fiber_sleep_ns(100 * MS); /* the peer's scope is closing now */
+	/* TCP completes the handshake; the listener then cannot start a handler: RST. */
+	rc = connect_to_peer(s, (uint16_t)port, NULL, &f);
+	EXPECT_EQ(rc, 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_ERESET);
+	weir_flow_free(f);
+	return side_send(s, 1);
+}
+
+START_TEST(test_accept_error_unexpected_scope_closing)
+{
+	accept_errors = 0;
+	ck_assert_int_eq(pair_run(main_scope_closing, peer_scope_closing, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- accept without a handler (Eio's accept ~sw) -----------------------------------------------
+ */
+
+static int peer_accept(struct side *s, void *arg)
+{
+	struct weir_tcp_listen_opts o = { .backlog = 4 };
+	struct weir_listener_stats st;
+	struct weir_listener *l;
+	struct weir_flow *f;
+	struct weir_tcp_stats ts;
+	uint8_t b[16];
+	ssize_t n;
+
+	(void)arg;
+	/* Options that only mean something for handlers are refused without one. */
+	o.max_connections = 1;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, NULL, NULL, &l), WEIR_EINVAL);
+	o.max_connections = 0;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, NULL, NULL, &l), 0);
+	EXPECT_EQ(side_send(s, weir_listener_port(l)), 0);
+	for (int i = 0; i < 2; i++) {
+		EXPECT_EQ(weir_listener_accept(l, NULL, &f), 0);
+		while ((n = weir_flow_read_into(f, b, sizeof(b))) > 0)
+			EXPECT_EQ(weir_flow_write(f, b, (size_t)n), 0);
+		EXPECT_EQ(n, WEIR_EOF);
+		EXPECT_EQ(weir_flow_close(f), 0);
+		weir_flow_free(f);
+	}
+	EXPECT_EQ(weir_listener_get_stats(l, &st), 0);
+	EXPECT_EQ(st.accepted, 2);
+	EXPECT_EQ(st.active, 0);
+	EXPECT_EQ(st.pending, 0);
+	EXPECT_EQ(weir_listener_stop(l), 0);
+	EXPECT_EQ(weir_listener_accept(l, NULL, &f), WEIR_ECLOSED);
+	EXPECT(f == NULL);
+	EXPECT_EQ(weir_listener_close(l), 0);
+	weir_tcp_get_stats(&ts);
+	EXPECT_EQ(ts.flows, 0);
+	return 0;
+}
+
+static int main_accept(struct side *s, void *arg)
+{
+	struct weir_flow *f[2];
+	uint32_t port;
+	uint8_t b[8];
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	/* Both connect before the peer accepts the second: it waits in the backlog. */
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f[0]), 0);
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f[1]), 0);
+	for (int i = 0; i < 2; i++) {
+		EXPECT_EQ(weir_flow_write(f[i], i ? "two" : "one", 3), 0);
+		EXPECT_EQ(weir_flow_shutdown(f[i], WEIR_SHUT_WR), 0);
+		EXPECT_EQ(weir_flow_read_into(f[i], b, sizeof(b)), 3);
+		EXPECT(memcmp(b, i ? "two" : "one", 3) == 0);
+		EXPECT_EQ(weir_flow_read_into(f[i], b, sizeof(b)), WEIR_EOF);
+		weir_flow_close(f[i]);
+		weir_flow_free(f[i]);
+	}
+	return 0;
+}
+
+START_TEST(test_accept_without_handler)
+{
+	ck_assert_int_eq(pair_run(main_accept, peer_accept, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
 Suite *weir_test_seeds_suite(void)
 {
 	Suite *s = suite_create("seeds");
@@ -302,6 +588,10 @@ Suite *weir_test_seeds_suite(void)
 	tcase_add_test(tc, test_handler_return_frees_slot_and_stop);
 	tcase_add_test(tc, test_read_returns_all_received);
 	tcase_add_test(tc, test_read_into_returns_all_received_up_to_cap);
+	tcase_add_test(tc, test_max_connections_waits_in_bounded_backlog);
+	tcase_add_test(tc, test_accept_error_connection_reset_while_waiting);
+	tcase_add_test(tc, test_accept_error_unexpected_scope_closing);
+	tcase_add_test(tc, test_accept_without_handler);
 	suite_add_tcase(s, tc);
 	return s;
 }

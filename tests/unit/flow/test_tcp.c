@@ -648,6 +648,7 @@ static int peer_max_conn(struct side *s, void *arg)
 
 	sv->handler = hold_handler;
 	sv->opts.max_connections = 1;
+	sv->opts.refuse_over_max = 1; /* the option; by default it would wait (unit.seeds) */
 	if (serve_until_done(s, sv))
 		return 1;
 	EXPECT_EQ(sv->st.accepted, 1);
