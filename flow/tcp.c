@@ -103,6 +103,8 @@ void weir__flow_wake_all(struct weir_flow *f)
 
 /* --- lwIP callbacks (main context: record and wake, never block) ------------------------------ */
 
+static void pending_died(struct weir_flow *f);
+
 static void ext_destroy(u8_t id, void *data)
 {
 	struct weir_flow *f = data;
@@ -111,6 +113,10 @@ static void ext_destroy(u8_t id, void *data)
 	if (f != NULL) {
 		f->pcb = NULL;
 		weir__flow_wake_all(f);
+		/* Gone while it waited in a backlog (RST, lwIP's timeouts: on_err ran just
+		 * before, lwIP is done with f now). */
+		if (f->pending_in != NULL)
+			pending_died(f);
 	}
 }
 
@@ -135,8 +141,6 @@ static void flow_end(struct weir_flow *f, enum weir_close_reason reason, int err
 	f->state = FLOW_DONE;
 	weir__flow_wake_all(f);
 }
-
-static void pending_died(struct weir_flow *f);
 
 static void on_err(void *arg, err_t err)
 {
@@ -170,8 +174,6 @@ static void on_err(void *arg, err_t err)
 			flow_end(f, WEIR_CLOSE_RETRANSMIT, WEIR_ETIMEDOUT);
 		break;
 	}
-	if (f->pending_in != NULL)
-		pending_died(f);
 }
 
 void weir__flow_note_timing(struct weir_flow_stats *st, const struct tcp_pcb *pcb)
@@ -857,7 +859,7 @@ static void listener_stop_accepting(struct weir_listener *l)
 	weir_event_broadcast(&l->accept_ev); /* blocked accepts return WEIR_ECLOSED */
 }
 
-int weir_listener_stop(struct weir_listener *l)
+int weir__listener_drain(struct weir_listener *l, uint64_t deadline)
 {
 	int rc;
 
@@ -867,11 +869,16 @@ int weir_listener_stop(struct weir_listener *l)
 	if (rc < 0)
 		return rc;
 	while (l->st.active > 0) {
-		rc = weir_event_wait(&l->idle_ev, WEIR_DEADLINE_NEVER);
+		rc = weir_event_wait(&l->idle_ev, deadline);
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
+}
+
+int weir_listener_stop(struct weir_listener *l)
+{
+	return weir__listener_drain(l, WEIR_DEADLINE_NEVER);
 }
 
 int weir_listener_close(struct weir_listener *l)

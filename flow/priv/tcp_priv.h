@@ -71,6 +71,10 @@ int weir__flow_check_fiber(void);
  * outlive the pcb). */
 void weir__flow_note_timing(struct weir_flow_stats *st, const struct tcp_pcb *pcb);
 
+/* weir_listener_stop until a deadline (server.c): returns 0 once no handler runs, or
+ * WEIR_ETIMEDOUT, WEIR_ECANCELED, WEIR_EINVAL. */
+int weir__listener_drain(struct weir_listener *l, uint64_t deadline);
+
 /* tcp_io.c */
 err_t weir__flow_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err);
 err_t weir__flow_sent(void *arg, struct tcp_pcb *pcb, u16_t len);

@@ -29,9 +29,11 @@ struct weir_server_opts {
 };
 
 /* Listens, runs handler(flow, arg) in a fiber per accepted flow, and returns once stop was
- * triggered and every handler finished (the slow ones cancelled after drain_timeout_ns).
- * May yield. Returns 0, or WEIR_EINVAL / WEIR_EADDRINUSE / WEIR_ENOMEM (nothing started), or
- * WEIR_ECANCELED (the calling fiber was cancelled: the server stopped, handlers cancelled). */
+ * triggered and every handler finished (the slow ones cancelled after drain_timeout_ns). stop
+ * may be NULL (Eio's ?stop is optional): the server then runs until the calling fiber is
+ * cancelled. May yield. Returns 0, or WEIR_EINVAL / WEIR_EADDRINUSE / WEIR_ENOMEM (nothing
+ * started), or WEIR_ECANCELED (the calling fiber was cancelled, before or during the drain: the
+ * server stopped, handlers were cancelled and have finished). */
 int weir_run_server(struct weir_stack *stack, struct weir_server_opts *opts,
 		    int (*handler)(struct weir_flow *flow, void *arg), void *arg,
 		    struct weir_server_stop *stop);
