@@ -1596,6 +1596,141 @@ START_TEST(test_fasttmr_sends_delayed_ack_and_redelivers_refused_data)
 END_TEST
 #endif /* TCP_PCB_HASH */
 
+/* --- 0018: window updates by RFC 9293's rule; a reopened window sends at once ------------------
+ */
+
+/* The data lwIP sent from md.tx[from] on: the bytes in all, and the longest segment. */
+static size_t data_sent_since(unsigned from, size_t *longest)
+{
+	struct frame_tcp_info t;
+	size_t n = 0;
+	int i = (int)from - 1;
+
+	*longest = 0;
+	while ((i = find_tx((unsigned)(i + 1), FRAME_TCP_SYN | FRAME_TCP_FIN | FRAME_TCP_RST, 0, 1,
+			    &t)) >= 0) {
+		n += t.len;
+		if (t.len > *longest)
+			*longest = t.len;
+	}
+	return n;
+}
+
+START_TEST(test_window_shrink_on_same_seq_and_ack_is_taken)
+{
+	/* stack/patches/0018. RFC 9293 §3.10.7.4: the send window is updated when SND.WL1 <
+	 * SEG.SEQ, or SND.WL1 == SEG.SEQ and SND.WL2 =< SEG.ACK. A peer whose buffer filled
+	 * announces window 0 on a segment whose SEQ and ACK equal its last update's; lwIP 2.1.3
+	 * took a window from such a segment only when it grew, kept the old one and went on
+	 * sending into a full receiver. */
+	static const uint8_t more[1000];
+	const uint32_t isn = 13000;
+	uint32_t una = send_4000(isn, 40020);
+	struct frame_tcp_info t;
+	size_t longest;
+
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4000, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	peer.wnd = 0;
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4000, NULL, 0);
+	ck_assert_msg(app.pcb->snd_wnd == 0, "window 0 on the same SEQ/ACK ignored: still %u",
+		      (unsigned)app.pcb->snd_wnd);
+	/* More to send: nothing goes into the zero window, the persist timer runs instead. */
+	md.ntx = 0;
+	ck_assert_int_eq(tcp_write(app.pcb, more, sizeof(more), TCP_WRITE_FLAG_COPY), ERR_OK);
+	ck_assert_int_eq(tcp_output(app.pcb), ERR_OK);
+	ck_assert_uint_eq(data_sent_since(0, &longest), 0);
+	ck_assert_uint_gt(app.pcb->persist_backoff, 0);
+	/* The window reopens (same SEQ and ACK again): the data goes at once. */
+	md.ntx = 0;
+	peer.wnd = 65535;
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4000, NULL, 0);
+	ck_assert_int_ge(find_tx(0, FRAME_TCP_SYN | FRAME_TCP_FIN | FRAME_TCP_RST, 0, 1, &t), 0);
+	ck_assert_uint_eq(t.seq, una + 4000);
+	ck_assert_uint_eq(data_sent_since(0, &longest), sizeof(more));
+	ck_assert_uint_eq(app.pcb->persist_backoff, 0);
+}
+END_TEST
+
+START_TEST(test_zero_window_gets_probes_not_retransmissions)
+{
+	/* stack/patches/0018. Our 4000 bytes are in flight when the peer, acknowledging none of
+	 * them, shrinks its window to 0 (same SEQ and ACK as its last update). lwIP 2.1.3 kept
+	 * the old window and, at the retransmission timeout, sent full segments into the zero
+	 * window again and again. Now: only one-byte zero-window probes until it reopens. */
+	const uint32_t isn = 14000;
+	uint32_t una = send_4000(isn, 40021);
+	size_t longest;
+	long wait_ms;
+
+	peer.wnd = 0;
+	peer_send(FRAME_TCP_ACK, peer.seq, una, NULL, 0);
+	ck_assert_uint_eq(app.pcb->snd_wnd, 0);
+	md.ntx = 0;
+	wait_ms = 3L * app.pcb->rto * TCP_SLOW_INTERVAL + 300;
+	poll_for_ms(wait_ms);
+	data_sent_since(0, &longest);
+	ck_assert_msg(longest <= 1, "a %zu-byte segment went into a zero window within %ld ms",
+		      longest, wait_ms);
+	ck_assert_ptr_nonnull(app.pcb);
+}
+END_TEST
+
+START_TEST(test_reopened_window_resends_in_flight_data_at_once)
+{
+	/* stack/patches/0018. The peer took the first 1460 of our 4000 bytes and dropped the
+	 * rest, its buffer full (window 0 on the ACK). When it reopens the window the dropped
+	 * 2540 bytes must go at once; lwIP 2.1.3 left them in flight until the retransmission
+	 * timeout. */
+	const uint32_t isn = 15000;
+	uint32_t una = send_4000(isn, 40022);
+	struct frame_tcp_info t;
+	size_t longest;
+
+	peer.wnd = 0;
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 1460, NULL, 0);
+	ck_assert_uint_eq(app.pcb->snd_wnd, 0);
+	md.ntx = 0;
+	peer.wnd = 65535;
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 1460, NULL, 0);
+	ck_assert_int_ge(find_tx(0, FRAME_TCP_SYN | FRAME_TCP_FIN | FRAME_TCP_RST, 0, 1, &t), 0);
+	ck_assert_uint_eq(t.seq, una + 1460);
+	ck_assert_uint_eq(data_sent_since(0, &longest), 4000 - 1460);
+	/* Acknowledged, all done. */
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4000, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert_ptr_null(app.pcb->unsent);
+}
+END_TEST
+
+START_TEST(test_window_from_ack_below_una_ignored)
+{
+	/* stack/patches/0018, the rest of the rule: the window comes only from a segment whose
+	 * ACK is acceptable, SND.UNA =< SEG.ACK =< SND.NXT (RFC 9293 §3.10.7.4). A reordered
+	 * segment carrying new data but an old ACK announced a window for an older state of the
+	 * peer's buffer; lwIP 2.1.3 took it because its SEQ was newer. */
+	const uint32_t isn = 16000;
+	uint32_t una = send_4000(isn, 40023);
+	uint8_t d[100];
+
+	memset(d, 'w', sizeof(d));
+	peer.wnd = 2000;
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4000, d, sizeof(d));
+	peer.seq += sizeof(d);
+	ck_assert_uint_eq(app.pcb->snd_wnd, 2000);
+	ck_assert_uint_eq(app.pcb->lastack, una + 4000);
+	/* New data, an ACK below SND.UNA, a larger window: the data is taken, the window not. */
+	peer.wnd = 30000;
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 1000, d, sizeof(d));
+	peer.seq += sizeof(d);
+	ck_assert_uint_eq(app.len, 2 * sizeof(d));
+	ck_assert_uint_eq(app.pcb->snd_wnd, 2000);
+	/* And one above SND.NXT (acknowledging what we never sent) is not taken either. */
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 9000, NULL, 0);
+	ck_assert_uint_eq(app.pcb->snd_wnd, 2000);
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -1613,6 +1748,14 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tc, test_data_segments_alone_are_not_dupacks);
 	tcase_add_test(tc, test_unacked_last_follows_the_queue);
 	suite_add_tcase(s, tc);
+
+	TCase *tw = tcase_create("window");
+	tcase_add_checked_fixture(tw, setup, teardown);
+	tcase_add_test(tw, test_window_shrink_on_same_seq_and_ack_is_taken);
+	tcase_add_test(tw, test_zero_window_gets_probes_not_retransmissions);
+	tcase_add_test(tw, test_reopened_window_resends_in_flight_data_at_once);
+	tcase_add_test(tw, test_window_from_ack_below_una_ignored);
+	suite_add_tcase(s, tw);
 
 	TCase *tr = tcase_create("short-frames");
 	tcase_add_checked_fixture(tr, setup, teardown);
