@@ -489,7 +489,10 @@ int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t 
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	WEIR_EINVAL_IF(stack == NULL || dst.v4 == 0 || port == 0 || !valid_opts(&opts->flow));
+	WEIR_EINVAL_IF(stack == NULL || dst.v4 == 0 || port == 0 || !valid_opts(&opts->flow) ||
+		       opts->reuse_addr < 0 || opts->reuse_addr > 1);
+	if (opts->reuse_addr && !SO_REUSE)
+		return WEIR_ENOTSUP;
 	rc = weir__flow_check_fiber();
 	if (rc < 0)
 		return rc;
@@ -785,10 +788,13 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 		opts = &defaults;
 	if (stack == NULL || !valid_opts(&opts->flow) || opts->backlog > 255 ||
 	    (handler == NULL && (opts->max_connections != 0 || opts->refuse_over_max)) ||
-	    opts->refuse_over_max < 0 || opts->refuse_over_max > 1 ||
+	    opts->refuse_over_max < 0 || opts->refuse_over_max > 1 || opts->reuse_addr < 0 ||
+	    opts->reuse_addr > 1 || opts->reuse_port < 0 || opts->reuse_port > 1 ||
 	    (opts->handler_stack_size != 0 && (opts->handler_stack_size < weir_fiber_stack_min() ||
 					       opts->handler_stack_size > ((size_t)1 << 30))))
 		return WEIR_EINVAL;
+	if (opts->reuse_port || (opts->reuse_addr && !SO_REUSE))
+		return WEIR_ENOTSUP;
 	ensure_ext_id();
 	l = calloc(1, sizeof(*l));
 	if (l == NULL)

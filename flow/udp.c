@@ -162,7 +162,10 @@ int weir_udp_open(struct weir_stack *stack, const struct weir_udp_opts *opts, st
 	*out = NULL;
 	if (opts == NULL)
 		opts = &defaults;
-	WEIR_EINVAL_IF(stack == NULL);
+	WEIR_EINVAL_IF(stack == NULL || opts->reuse_addr < 0 || opts->reuse_addr > 1 ||
+		       opts->reuse_port < 0 || opts->reuse_port > 1);
+	if (opts->reuse_port || (opts->reuse_addr && !SO_REUSE))
+		return WEIR_ENOTSUP;
 	scope = opts->scope ? opts->scope : weir_scope_current();
 	WEIR_EINVAL_IF(scope == NULL);
 	u = calloc(1, sizeof(*u));
@@ -176,6 +179,8 @@ int weir_udp_open(struct weir_stack *stack, const struct weir_udp_opts *opts, st
 		free(u);
 		return WEIR_ENOMEM;
 	}
+	if (opts->reuse_addr)
+		ip_set_option(u->pcb, SOF_REUSEADDR);
 	ip_addr_set_ip4_u32(&lip, opts->local_ip.v4);
 	e = udp_bind(u->pcb, &lip, opts->local_port);
 	if (e != ERR_OK) {

@@ -70,13 +70,15 @@ struct weir_tcp_connect_opts {
 	uint64_t timeout_ns;	     /* 0: 10 s */
 	struct weir_ipaddr local_ip; /* 0.0.0.0: the stack's */
 	uint16_t local_port;	     /* 0: ephemeral */
-	int reuse_addr;		     /* bind over TIME_WAIT */
+	/* 1: bind over TIME_WAIT (SO_REUSEADDR); WEIR_ENOTSUP without CONFIG_LWIP_SO_REUSE */
+	int reuse_addr;
 	struct weir_flow_opts flow;
 	struct weir_scope *scope; /* owner; NULL: the calling fiber's scope */
 };
 
 /* Connects to dst:port. May yield. Returns 0 and sets *out, or WEIR_EINVAL (bad arguments, not
- * in a fiber), WEIR_EADDRINUSE (local address/port taken), WEIR_EREFUSED (RST), WEIR_ETIMEDOUT
+ * in a fiber), WEIR_EADDRINUSE (local address/port taken), WEIR_ENOTSUP (reuse_addr in a build
+ * without it), WEIR_EREFUSED (RST), WEIR_ETIMEDOUT
  * (opts->timeout_ns passed), WEIR_EUNREACH, WEIR_ENOMEM (no pcb), WEIR_ECANCELED (the fiber was
  * cancelled; nothing is left half-open). */
 int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t port,
@@ -108,7 +110,11 @@ struct weir_tcp_listen_opts {
 	 * are closed at once (FIN, counted in refused). It also bounds the half-open connections
 	 * (SYN received) before SYN cookies answer for the listener. 1..255; 0: CONFIG default. */
 	unsigned backlog;
-	int reuse_addr; /* bind over TIME_WAIT */
+	/* 1: listen on a port that connections in TIME_WAIT still use (SO_REUSEADDR, as Eio's
+	 * and Async's reuse_addr); WEIR_ENOTSUP in a build without CONFIG_LWIP_SO_REUSE. */
+	int reuse_addr;
+	/* SO_REUSEPORT (Eio's reuse_port): not yet; it comes with shards. 1: WEIR_ENOTSUP. */
+	int reuse_port;
 	/* Handlers running at once (0: no limit). When all run, a new connection waits in the
 	 * backlog until one returns (Eio), unless refuse_over_max is 1: then it is closed at once
 	 * (FIN, counted in refused). Neither is allowed without a handler. */
@@ -125,7 +131,8 @@ struct weir_tcp_listen_opts {
 
 /* Listens and runs handler(flow, arg) in a new fiber per accepted flow; with a NULL handler,
  * connections wait in the backlog for weir_listener_accept. Does not block. Returns 0 and sets
- * *out, or WEIR_EINVAL, WEIR_EADDRINUSE, WEIR_ENOMEM. */
+ * *out, or WEIR_EINVAL, WEIR_EADDRINUSE, WEIR_ENOTSUP (reuse_port; reuse_addr in a build without
+ * it), WEIR_ENOMEM. */
 int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts *opts,
 		    weir_flow_handler handler, void *arg, struct weir_listener **out);
 /* Eio's accept ~sw: waits for the next connection of a listener made without a handler and

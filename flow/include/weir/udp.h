@@ -39,11 +39,17 @@ struct weir_udp_opts {
 	uint16_t local_port;	     /* 0: an ephemeral port (weir_udp_port) */
 	unsigned queue_max;	     /* unread datagrams kept; 0: WEIR_UDP_QUEUE_DEFAULT */
 	struct weir_scope *scope;    /* owner; NULL: the calling fiber's scope (root from main) */
+	/* 1: share the port with other sockets opened with reuse_addr (SO_REUSEADDR; unicast
+	 * datagrams go to the one opened first, broadcasts to all). WEIR_ENOTSUP in a build
+	 * without CONFIG_LWIP_SO_REUSE. */
+	int reuse_addr;
+	int reuse_port; /* SO_REUSEPORT: not yet (it comes with shards): WEIR_ENOTSUP */
 };
 
 /* Opens a socket bound to opts->local_ip:local_port (opts may be NULL: any address, ephemeral
  * port). Does not block. Returns 0 and sets *out, or WEIR_EINVAL (NULL stack/out, closing scope),
- * WEIR_EADDRINUSE (the port is bound already), WEIR_ENOMEM (no pcb or memory). */
+ * WEIR_EADDRINUSE (the port is bound already), WEIR_ENOTSUP (reuse_port, or reuse_addr where the
+ * build lacks it), WEIR_ENOMEM (no pcb or memory). */
 int weir_udp_open(struct weir_stack *stack, const struct weir_udp_opts *opts,
 		  struct weir_udp **out);
 /* The local port (the chosen one when opts.local_port was 0); 0 for NULL. */

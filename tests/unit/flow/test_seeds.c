@@ -577,6 +577,64 @@ START_TEST(test_accept_without_handler)
 }
 END_TEST
 
+/* --- reuse_addr: listening over TIME_WAIT; reuse_port refused until shards -------------------- */
+
+#define REUSE_PORT 7100
+
+static int peer_reuse(struct side *s, void *arg)
+{
+	struct weir_tcp_listen_opts o = { .port = REUSE_PORT };
+	struct weir_listener *l;
+	uint32_t msg;
+
+	(void)arg;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, hello_handler, s, &l), 0);
+	EXPECT_EQ(side_send(s, REUSE_PORT), 0);
+	EXPECT_EQ(side_recv(s, &msg, 10 * S), 0); /* the main side saw our FIN and closed */
+	weir_fiber_sleep_ns(50 * MS);		  /* its FIN reached us: ours is in TIME_WAIT */
+	EXPECT_EQ(weir_listener_close(l), 0);
+	/* Without reuse_addr the port is still in use by the connection in TIME_WAIT... */
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, hello_handler, s, &l), WEIR_EADDRINUSE);
+	/* ...SO_REUSEPORT is refused clearly until shards come... */
+	o.reuse_port = 1;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, hello_handler, s, &l), WEIR_ENOTSUP);
+	o.reuse_port = 0;
+	/* ...and with reuse_addr the listener binds over it and serves. */
+	o.reuse_addr = 1;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &o, hello_handler, s, &l), 0);
+	EXPECT_EQ(side_send(s, REUSE_PORT), 0);
+	EXPECT_EQ(side_recv(s, &msg, 10 * S), 0);
+	EXPECT_EQ(weir_listener_close(l), 0);
+	return 0;
+}
+
+static int main_reuse(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port;
+	uint8_t b[8];
+
+	(void)arg;
+	for (int i = 0; i < 2; i++) {
+		if (wait_port(s, &port))
+			return 1;
+		EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+		if (expect_hi(f, 5 * S))
+			return 1;
+		EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_EOF);
+		EXPECT_EQ(weir_flow_close(f), 0);
+		weir_flow_free(f);
+		EXPECT_EQ(side_send(s, 1), 0);
+	}
+	return 0;
+}
+
+START_TEST(test_reuse_addr_listens_over_time_wait)
+{
+	ck_assert_int_eq(pair_run(main_reuse, peer_reuse, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
 Suite *weir_test_seeds_suite(void)
 {
 	Suite *s = suite_create("seeds");
@@ -592,6 +650,7 @@ Suite *weir_test_seeds_suite(void)
 	tcase_add_test(tc, test_accept_error_connection_reset_while_waiting);
 	tcase_add_test(tc, test_accept_error_unexpected_scope_closing);
 	tcase_add_test(tc, test_accept_without_handler);
+	tcase_add_test(tc, test_reuse_addr_listens_over_time_wait);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -406,6 +406,36 @@ START_TEST(test_bind_port_in_use_is_eaddrinuse)
 }
 END_TEST
 
+static int main_reuse_addr(struct side *s, void *arg)
+{
+	struct weir_udp_opts o = { .local_port = PORT, .reuse_addr = 1 };
+	struct weir_udp_opts plain = { .local_port = PORT };
+	struct weir_udp *a, *b, *c;
+
+	(void)arg;
+	/* Eio's datagram_socket ~reuse_addr: sockets that all ask for it share the port. */
+	EXPECT_EQ(weir_udp_open(s->stack, &o, &a), 0);
+	EXPECT_EQ(weir_udp_open(s->stack, &plain, &c), WEIR_EADDRINUSE);
+	EXPECT_EQ(weir_udp_open(s->stack, &o, &b), 0);
+	EXPECT_EQ(weir_udp_port(b), PORT);
+	weir_udp_close(a);
+	weir_udp_close(b);
+	/* SO_REUSEPORT comes with shards: refused clearly until then. */
+	o.reuse_addr = 0;
+	o.reuse_port = 1;
+	EXPECT_EQ(weir_udp_open(s->stack, &o, &a), WEIR_ENOTSUP);
+	EXPECT(a == NULL);
+	o.reuse_port = 2;
+	EXPECT_EQ(weir_udp_open(s->stack, &o, &a), WEIR_EINVAL);
+	return udp_clean();
+}
+
+START_TEST(test_reuse_addr_shares_port_reuse_port_refused)
+{
+	ck_assert_int_eq(pair_run(main_reuse_addr, idle_peer, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
 static int main_ephemeral(struct side *s, void *arg)
 {
 	struct weir_udp_opts o = { 0 };
@@ -564,6 +594,7 @@ Suite *weir_test_udp_suite(void)
 	tcase_add_test(tc, test_recv_small_buffer_truncates_and_consumes);
 	tcase_add_test(tc, test_queue_full_drops_and_counts);
 	tcase_add_test(tc, test_bind_port_in_use_is_eaddrinuse);
+	tcase_add_test(tc, test_reuse_addr_shares_port_reuse_port_refused);
 	tcase_add_test(tc, test_ephemeral_port_chosen_and_readable);
 	tcase_add_test(tc, test_zero_copy_recv_of_fragmented_datagrams);
 	tcase_add_test(tc, test_calls_reject_bad_arguments);
