@@ -110,6 +110,27 @@ static u8_t icmp_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_a
 	return 1;
 }
 
+#if LWIP_NETIF_LOOPBACK
+/* Whether a packet the stack sent to itself (127.0.0.1, or its own address) waits for
+ * netif_poll_all(). */
+static int loop_pending(void)
+{
+	struct netif *n;
+
+	NETIF_FOREACH(n)
+	{
+		if (n->loop_first != NULL)
+			return 1;
+	}
+	return 0;
+}
+#else
+static int loop_pending(void)
+{
+	return 0;
+}
+#endif
+
 static int stack_source_poll(void *arg)
 {
 	return weir_stack_poll(arg);
@@ -121,8 +142,9 @@ static uint64_t stack_next_deadline(void *arg)
 	u32_t ms = sys_timeouts_sleeptime();
 	uint64_t d = weir_netdev_next_deadline_ns(s->dev);
 
-	/* Frames queued since the last poll (a fiber wrote): poll again before sleeping. */
-	if (weir__stack_tx_pending(s))
+	/* Frames queued since the last poll (a fiber wrote), or packets to ourselves: poll again
+	 * before sleeping. */
+	if (weir__stack_tx_pending(s) || loop_pending())
 		return 0;
 	if (ms != SYS_TIMEOUTS_SLEEPTIME_INFINITE) {
 		uint64_t t = weir_clock_now_ns() + (uint64_t)ms * WEIR_NS_PER_MS;
@@ -368,6 +390,11 @@ void weir_stack_close(struct weir_stack *s)
 		for (unsigned i = 0; i < 10000000 && weir_clock_now_ns() < until; i++)
 			sys_check_timeouts();
 	}
+#if LWIP_NETIF_LOOPBACK
+	/* RSTs to our own connections: delivered (to nobody now) so no packet stays queued. */
+	for (int i = 0; i < 1000 && loop_pending(); i++)
+		netif_poll_all();
+#endif
 #if IP_REASSEMBLY
 	/* Fragments waiting for reassembly hold the device's receive buffers: age them all out. */
 	for (int i = 0; i <= IP_REASS_MAXAGE; i++)
@@ -497,6 +524,13 @@ int weir_stack_poll(struct weir_stack *s)
 		low = low || weir_netdev_rx_buffers_low(s->dev) > 0;
 	}
 	work += weir_netdev_poll(s->dev) > 0;
+#if LWIP_NETIF_LOOPBACK
+	/* What we sent to ourselves arrives now (its answers wait for the next poll). */
+	if (loop_pending()) {
+		netif_poll_all();
+		work++;
+	}
+#endif
 #if TCP_PCB_HASH && defined(__GLIBC__)
 	/* Connections come from the heap: when half of them have gone since the peak, give the
 	 * C library's free pages back (it keeps what it freed in the middle of its heap). */

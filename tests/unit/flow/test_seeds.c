@@ -1,6 +1,7 @@
 /* test_seeds.c - what the seed interfaces promise (../shared/reference, docs/seed-map.md), each
  * asserted between two weir processes over the link driver: MirageOS's close and read, Eio's
  * handler lifetime and accept, Eio/Tezos backlog and max_connections. */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -8,8 +9,21 @@
 #include <weir/compiler.h>
 #include <weir/error.h>
 
+#include <weir/udp.h>
+
+#include "lwip/opt.h" /* LWIP_HAVE_LOOPIF */
+
 #include "weir_tests.h"
 #include "pair.h"
+
+static struct weir_stack *loop_stack;
+
+static int idle_peer(struct side *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+	return 0;
+}
 
 #define S  WEIR_NS_PER_S
 #define MS WEIR_NS_PER_MS
@@ -635,6 +649,118 @@ START_TEST(test_reuse_addr_listens_over_time_wait)
 }
 END_TEST
 
+/* --- loopback: a program connects to its own listeners (Eio, Async on localhost) -------------- */
+
+static void echo_all_handler(struct weir_flow *f, void *arg)
+{
+	uint8_t b[4096];
+	ssize_t n;
+
+	(void)arg;
+	while ((n = weir_flow_read_into(f, b, sizeof(b))) > 0)
+		if (weir_flow_write(f, b, (size_t)n) < 0)
+			return;
+	weir_flow_shutdown(f, WEIR_SHUT_WR);
+}
+
+/* Sends 256 KiB through an echo at dst:port from one fiber and reads it back in another. */
+static struct {
+	struct weir_flow *f;
+	int rc;
+} loop_writer;
+
+static void loop_writer_main(void *arg)
+{
+	static uint8_t b[256 * 1024];
+
+	(void)arg;
+	for (size_t i = 0; i < sizeof(b); i++)
+		b[i] = (uint8_t)(i * 31 + i / 977);
+	loop_writer.rc = weir_flow_write(loop_writer.f, b, sizeof(b));
+	if (loop_writer.rc == 0)
+		loop_writer.rc = weir_flow_shutdown(loop_writer.f, WEIR_SHUT_WR);
+}
+
+static int echo_through(struct weir_ipaddr dst, uint16_t port)
+{
+	static uint8_t in[8192];
+	struct weir_tcp_connect_opts o = { .timeout_ns = 5 * S };
+	struct weir_ipaddr src;
+	size_t got = 0;
+	ssize_t n;
+
+	EXPECT_EQ(weir_tcp_connect(loop_stack, dst, port, &o, &loop_writer.f), 0);
+	EXPECT_EQ(weir_flow_src(loop_writer.f, &src, NULL), 0);
+	EXPECT_EQ(src.v4, dst.v4); /* from the same address it went to */
+	loop_writer.rc = 1;
+	EXPECT_EQ(weir_fiber_spawn(NULL, loop_writer_main, NULL, NULL, NULL), 0);
+	while ((n = weir_flow_read_into(loop_writer.f, in, sizeof(in))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (in[i] != (uint8_t)((got + (size_t)i) * 31 + (got + (size_t)i) / 977))
+				return FAILF("byte %zu differs", got + (size_t)i);
+		got += (size_t)n;
+	}
+	EXPECT_EQ(n, WEIR_EOF);
+	EXPECT_EQ(got, 256 * 1024);
+	EXPECT_EQ(loop_writer.rc, 0);
+	EXPECT_EQ(weir_flow_close(loop_writer.f), 0);
+	weir_flow_free(loop_writer.f);
+	return 0;
+}
+
+static int main_loopback(struct side *s, void *arg)
+{
+	struct weir_tcp_listen_opts lo = { 0 }, any = { 0 };
+	struct weir_udp_opts uo = { 0 };
+	struct weir_listener *l1, *l2;
+	struct weir_flow *f;
+	struct weir_ipaddr localhost, src;
+	struct weir_udp *u1, *u2;
+	uint16_t sport;
+	uint8_t d[8];
+
+	(void)arg;
+	loop_stack = s->stack;
+	EXPECT_EQ(weir_ipaddr_parse("127.0.0.1", &localhost), 0);
+	/* A listener on 127.0.0.1 only, and one on every address. */
+	lo.ip = localhost;
+	EXPECT_EQ(weir_tcp_listen(s->stack, &lo, echo_all_handler, NULL, &l1), 0);
+	EXPECT_EQ(weir_tcp_listen(s->stack, &any, echo_all_handler, NULL, &l2), 0);
+	if (echo_through(localhost, weir_listener_port(l1)) ||
+	    echo_through(localhost, weir_listener_port(l2)) ||
+	    echo_through(s->me, weir_listener_port(l2)))
+		return 1;
+	/* 127.0.0.1 only: not reachable on the stack's own address; a closed port refuses. */
+	EXPECT_EQ(weir_tcp_connect(s->stack, s->me, weir_listener_port(l1), NULL, &f),
+		  WEIR_EREFUSED);
+	EXPECT_EQ(weir_tcp_connect(s->stack, localhost, 9, NULL, &f), WEIR_EREFUSED);
+	EXPECT_EQ(weir_listener_close(l1), 0);
+	EXPECT_EQ(weir_listener_close(l2), 0);
+	/* UDP to ourselves, both ways. */
+	EXPECT_EQ(weir_udp_open(s->stack, &uo, &u1), 0);
+	EXPECT_EQ(weir_udp_open(s->stack, &uo, &u2), 0);
+	EXPECT_EQ(weir_udp_send_to(u1, localhost, weir_udp_port(u2), "ping", 4), 0);
+	EXPECT_EQ(weir_udp_recv_from(u2, d, sizeof(d), &src, &sport, 2 * S), 4);
+	EXPECT_EQ(src.v4, localhost.v4);
+	EXPECT_EQ(sport, weir_udp_port(u1));
+	EXPECT_EQ(weir_udp_send_to(u2, s->me, weir_udp_port(u1), "pong", 4), 0);
+	EXPECT_EQ(weir_udp_recv_from(u1, d, sizeof(d), NULL, NULL, 2 * S), 4);
+	EXPECT(memcmp(d, "pong", 4) == 0);
+	weir_udp_close(u1);
+	weir_udp_close(u2);
+	return 0;
+}
+
+START_TEST(test_loopback_reaches_own_listeners)
+{
+#if !LWIP_HAVE_LOOPIF
+	fprintf(stderr, "SKIP: test_loopback_reaches_own_listeners: CONFIG_LWIP_LOOPBACK is off\n");
+	return;
+#endif
+	ck_assert_int_eq(pair_run(main_loopback, idle_peer, NULL, NULL, 30 * S), 0);
+}
+END_TEST
+
 Suite *weir_test_seeds_suite(void)
 {
 	Suite *s = suite_create("seeds");
@@ -651,6 +777,7 @@ Suite *weir_test_seeds_suite(void)
 	tcase_add_test(tc, test_accept_error_unexpected_scope_closing);
 	tcase_add_test(tc, test_accept_without_handler);
 	tcase_add_test(tc, test_reuse_addr_listens_over_time_wait);
+	tcase_add_test(tc, test_loopback_reaches_own_listeners);
 	suite_add_tcase(s, tc);
 	return s;
 }

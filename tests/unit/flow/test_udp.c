@@ -411,6 +411,8 @@ static int main_reuse_addr(struct side *s, void *arg)
 	struct weir_udp_opts o = { .local_port = PORT, .reuse_addr = 1 };
 	struct weir_udp_opts plain = { .local_port = PORT };
 	struct weir_udp *a, *b, *c;
+	uint8_t d[8];
+	ssize_t n;
 
 	(void)arg;
 	/* Eio's datagram_socket ~reuse_addr: sockets that all ask for it share the port. */
@@ -418,6 +420,14 @@ static int main_reuse_addr(struct side *s, void *arg)
 	EXPECT_EQ(weir_udp_open(s->stack, &plain, &c), WEIR_EADDRINUSE);
 	EXPECT_EQ(weir_udp_open(s->stack, &o, &b), 0);
 	EXPECT_EQ(weir_udp_port(b), PORT);
+	/* A unicast datagram to the shared port (sent to ourselves) reaches one of them, once
+	 * (lwIP's pick, as Linux's, is the last bound). */
+	EXPECT_EQ(weir_udp_send_to(b, s->me, PORT, "dgram", 5), 0);
+	weir_fiber_sleep_ns(50 * MS);
+	n = weir_udp_recv_from(a, d, sizeof(d), NULL, NULL, 10 * MS) +
+	    weir_udp_recv_from(b, d, sizeof(d), NULL, NULL, 10 * MS);
+	EXPECT_EQ(n, 5 + WEIR_ETIMEDOUT);
+	EXPECT(memcmp(d, "dgram", 5) == 0);
 	weir_udp_close(a);
 	weir_udp_close(b);
 	/* SO_REUSEPORT comes with shards: refused clearly until then. */
