@@ -1,4 +1,4 @@
-/* resolve.c - service and hosts tables, DNS through lwIP's client, connecting by name. */
+/* resolve.c - service and hosts tables, names through DNS (dns.c), connecting by name. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +10,8 @@
 #include <weir/error.h>
 #include <weir/fiber.h>
 #include <weir/resolve.h>
+
+#include "dns_priv.h"
 
 #define RESOLVE_TIMEOUT_DEFAULT_NS	(5 * WEIR_NS_PER_S)
 #define CONNECT_HOST_TIMEOUT_DEFAULT_NS (5 * WEIR_NS_PER_S)
@@ -123,62 +125,6 @@ int weir_dns_set_server(unsigned i, struct weir_ipaddr server)
 #endif
 }
 
-#if LWIP_DNS
-/* A query outlives a fiber that stops waiting (timeout, cancel): lwIP has no way to withdraw the
- * callback, so the query is heap state the callback frees when nobody waits any more. */
-struct dns_query {
-	struct weir_event ev;
-	int done, abandoned;
-	uint32_t addr; /* 0: not found */
-};
-
-static void dns_found(const char *name, const ip_addr_t *ip, void *arg)
-{
-	struct dns_query *q = arg;
-
-	WEIR_UNUSED(name);
-	if (q->abandoned) {
-		free(q);
-		return;
-	}
-	q->done = 1;
-	q->addr = ip != NULL ? ip_2_ip4(ip)->addr : 0;
-	weir_event_signal(&q->ev);
-}
-
-static int dns_lookup(const char *host, struct weir_ipaddr *out, uint64_t deadline)
-{
-	struct dns_query *q = calloc(1, sizeof(*q));
-	ip_addr_t cached;
-	err_t e;
-	int rc = 0;
-
-	if (q == NULL)
-		return WEIR_ENOMEM;
-	weir_event_init(&q->ev);
-	e = dns_gethostbyname(host, &cached, dns_found, q);
-	if (e == ERR_OK) {
-		free(q);
-		out->v4 = ip_2_ip4(&cached)->addr;
-		return 0;
-	}
-	if (e != ERR_INPROGRESS) {
-		free(q);
-		return WEIR_ENOADDR; /* no server configured, or a bad name */
-	}
-	while (!q->done && rc == 0)
-		rc = weir_event_wait(&q->ev, deadline);
-	if (!q->done) {
-		q->abandoned = 1; /* the callback frees it */
-		return rc;
-	}
-	rc = q->addr != 0 ? 0 : WEIR_ENOADDR;
-	out->v4 = q->addr;
-	free(q);
-	return rc;
-}
-#endif
-
 int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr *addrs, size_t max,
 		 uint64_t timeout_ns)
 {
@@ -196,29 +142,70 @@ int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr 
 		return (int)n;
 #if LWIP_DNS
 	WEIR_EINVAL_IF(weir_fiber_self() == NULL);
-	{
-		int rc = dns_lookup(host, &addrs[0],
-				    weir_clock_now_ns() +
-					    (timeout_ns ? timeout_ns : RESOLVE_TIMEOUT_DEFAULT_NS));
-
-		return rc < 0 ? rc : 1;
-	}
+	return weir__dns_lookup_a(stack, host, addrs, max,
+				  weir_clock_now_ns() +
+					  (timeout_ns ? timeout_ns : RESOLVE_TIMEOUT_DEFAULT_NS));
 #else
 	WEIR_UNUSED(timeout_ns);
 	return WEIR_ENOADDR;
 #endif
 }
 
+int weir_getnameinfo(struct weir_stack *stack, struct weir_ipaddr addr, char *name, size_t cap,
+		     uint64_t timeout_ns)
+{
+	WEIR_EINVAL_IF(stack == NULL || name == NULL || cap == 0);
+	for (size_t i = 0; i < nhosts; i++)
+		if (hosts[i].addr.v4 == addr.v4)
+			return weir_name_of(addr, name, cap);
+#if LWIP_DNS
+	if (weir_fiber_self() != NULL) {
+		int rc = weir__dns_lookup_ptr(
+			stack, addr, name, cap,
+			weir_clock_now_ns() +
+				(timeout_ns ? timeout_ns : RESOLVE_TIMEOUT_DEFAULT_NS));
+
+		if (rc == 0 || rc == WEIR_ECANCELED)
+			return rc;
+	}
+#else
+	WEIR_UNUSED(timeout_ns);
+#endif
+	/* No name: the numeric form, as getnameinfo() without NI_NAMEREQD. */
+	return weir_name_of(addr, name, cap);
+}
+
 /* --- connecting by name ----------------------------------------------------------------------- */
+
+/* Tries addrs in order (Tezos's connect), recording each attempt; returns the first success or
+ * the last error. */
+static int try_each(struct weir_stack *stack, const struct weir_ipaddr *addrs, int n, uint16_t port,
+		    const struct weir_tcp_connect_opts *tcp, struct weir_connect_host_opts *opts,
+		    struct weir_flow **out)
+{
+	int rc = WEIR_ENOADDR;
+
+	for (int i = 0; i < n; i++) {
+		rc = weir_tcp_connect(stack, addrs[i], port, tcp, out);
+		if (opts->attempts != NULL && opts->n_attempts < opts->max_attempts) {
+			opts->attempts[opts->n_attempts].addr = addrs[i];
+			opts->attempts[opts->n_attempts].rc = rc;
+			opts->n_attempts++;
+		}
+		if (rc == 0 || rc == WEIR_ECANCELED || rc == WEIR_EINVAL)
+			break;
+	}
+	return rc;
+}
 
 int weir_tcp_connect_host(struct weir_stack *stack, const char *host, const char *service,
 			  struct weir_connect_host_opts *opts, struct weir_flow **out)
 {
 	struct weir_connect_host_opts none = { 0 };
-	struct weir_ipaddr addrs[8];
+	struct weir_ipaddr addrs[8], fresh[8], one;
 	struct weir_tcp_connect_opts tcp;
 	uint16_t port;
-	int n, rc = WEIR_ENOADDR;
+	int n, m, k = 0, rc = WEIR_ENOADDR;
 
 	WEIR_EINVAL_IF(out == NULL);
 	*out = NULL;
@@ -235,15 +222,24 @@ int weir_tcp_connect_host(struct weir_stack *stack, const char *host, const char
 	tcp = opts->tcp;
 	if (tcp.timeout_ns == 0)
 		tcp.timeout_ns = CONNECT_HOST_TIMEOUT_DEFAULT_NS;
-	for (int i = 0; i < n; i++) {
-		rc = weir_tcp_connect(stack, addrs[i], port, &tcp, out);
-		if (opts->attempts != NULL && opts->n_attempts < opts->max_attempts) {
-			opts->attempts[opts->n_attempts].addr = addrs[i];
-			opts->attempts[opts->n_attempts].rc = rc;
-			opts->n_attempts++;
+	rc = try_each(stack, addrs, n, port, &tcp, opts, out);
+	if (rc < 0 && rc != WEIR_ECANCELED && rc != WEIR_EINVAL &&
+	    weir_ipaddr_parse(host, &one) < 0) {
+		/* Every address failed: a cached answer may be stale (the service moved). Ask again
+		 * once and try what is new. */
+		weir__dns_forget(host);
+		m = weir_resolve(stack, host, fresh, WEIR_ARRAY_SIZE(fresh),
+				 opts->resolve_timeout_ns);
+		for (int i = 0; i < m; i++) {
+			int tried = 0;
+
+			for (int j = 0; j < n && !tried; j++)
+				tried = fresh[i].v4 == addrs[j].v4;
+			if (!tried)
+				addrs[k++] = fresh[i];
 		}
-		if (rc == 0 || rc == WEIR_ECANCELED || rc == WEIR_EINVAL)
-			break;
+		if (k > 0)
+			rc = try_each(stack, addrs, k, port, &tcp, opts, out);
 	}
 	return rc;
 }

@@ -8,7 +8,7 @@
 #                                 crashes are collected, not fatal, until the end
 #   tools/fuzz.sh --replay        run the seeds and regression inputs once through each harness
 #   options: --build DIR (default build-fuzz)  --seconds S (per harness in --ci)
-#            --harness NAME (fuzz-rx or fuzz-tcp; default both)  --no-build
+#            --harness NAME (fuzz-rx, fuzz-tcp or fuzz-dns; default all)  --no-build
 #
 # Exit status: 0 clean, 1 a harness reported a problem (artifacts in BUILD/fuzz-artifacts/),
 # 2 bad usage, 77 clang or its libFuzzer runtime is missing (a skip for CTest).
@@ -19,7 +19,7 @@ build="$here/build-fuzz"
 mode=""
 seconds=60
 hours=""
-harnesses="fuzz-rx fuzz-tcp"
+harnesses="fuzz-rx fuzz-tcp fuzz-dns"
 do_build=1
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
@@ -50,7 +50,7 @@ if [ "$mode" = hours ]; then
 	seconds=$(awk -v h="$hours" 'BEGIN { printf "%d", h * 3600 }')
 fi
 for h in $harnesses; do
-	case "$h" in fuzz-rx|fuzz-tcp) ;; *) echo "fuzz.sh: no harness '$h'" >&2; exit 2 ;; esac
+	case "$h" in fuzz-rx|fuzz-tcp|fuzz-dns) ;; *) echo "fuzz.sh: no harness '$h'" >&2; exit 2 ;; esac
 done
 
 if [ "$do_build" = 1 ]; then

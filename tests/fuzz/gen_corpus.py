@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """gen_corpus.py - write the seed corpora of weir's fuzz harnesses (tests/fuzz, docs/fuzzing.md).
 
-    gen_corpus.py --out DIR            seeds into DIR/rx and DIR/tcp (one file per seed)
+    gen_corpus.py --out DIR            seeds into DIR/rx, DIR/tcp and DIR/dns (one file per seed)
     gen_corpus.py --regress SRC --out DIR
                                        turn SRC/<harness>/*.hex (hex text, '#' comments) into
                                        binary inputs in DIR/<harness>/
@@ -472,6 +472,36 @@ def tcp_seeds():
     return s
 
 
+# --- fuzz-dns: answers to "a.example" (A) and "9.2.0.192.in-addr.arpa" (PTR) ------------------
+
+def dns_name(n):
+    return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".")) + b"\0"
+
+
+def dns_rr(owner, typ, rdata, ttl=60):
+    o = b"\xc0\x0c" if owner is None else dns_name(owner)
+    return o + struct.pack(">HHIH", typ, 1, ttl, len(rdata)) + rdata
+
+
+def dns_msg(qname, qtype, answers, rcode=0, ident=0x1234):
+    h = struct.pack(">HBBHHHH", ident, 0x81, 0x80 | rcode, 1, len(answers), 0, 0)
+    return h + dns_name(qname) + struct.pack(">HH", qtype, 1) + b"".join(answers)
+
+
+def dns_seeds():
+    a = lambda *o: bytes(o)
+    return {
+        "a-one": dns_msg("a.example", 1, [dns_rr(None, 1, a(192, 0, 2, 9))]),
+        "a-three": dns_msg("a.example", 1, [dns_rr(None, 1, a(192, 0, 2, i)) for i in (1, 2, 3)]),
+        "a-cname": dns_msg("a.example", 1, [dns_rr("b.example", 1, a(192, 0, 2, 7)),
+                                            dns_rr(None, 5, dns_name("b.example"), ttl=5)]),
+        "a-nxdomain": dns_msg("a.example", 1, [], rcode=3),
+        "ptr": dns_msg("9.2.0.192.in-addr.arpa", 12, [dns_rr(None, 12, dns_name("a.example"))]),
+        "ptr-compressed": dns_msg("9.2.0.192.in-addr.arpa", 12,
+                                  [dns_rr(None, 12, b"\x01x\xc0\x0c")]),
+    }
+
+
 def write_all(outdir, seeds):
     os.makedirs(outdir, exist_ok=True)
     for name, data in sorted(seeds.items()):
@@ -482,7 +512,7 @@ def write_all(outdir, seeds):
 
 def regress(src, out):
     n = 0
-    for harness in ("rx", "tcp"):
+    for harness in ("rx", "tcp", "dns"):
         d = os.path.join(src, harness)
         if not os.path.isdir(d):
             continue
@@ -512,7 +542,8 @@ def main():
         return
     n = write_all(os.path.join(a.out, "rx"), rx_seeds())
     m = write_all(os.path.join(a.out, "tcp"), tcp_seeds())
-    print("gen_corpus.py: %d fuzz-rx and %d fuzz-tcp seeds in %s" % (n, m, a.out))
+    k = write_all(os.path.join(a.out, "dns"), dns_seeds())
+    print("gen_corpus.py: %d fuzz-rx, %d fuzz-tcp and %d fuzz-dns seeds in %s" % (n, m, k, a.out))
 
 
 if __name__ == "__main__":

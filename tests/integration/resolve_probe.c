@@ -35,7 +35,7 @@ static int say_hello(struct weir_flow *f, void *arg)
 static void probe(void *arg)
 {
 	struct weir_ipaddr a[4], ip;
-	char buf[WEIR_IPADDR_STRLEN];
+	char buf[WEIR_IPADDR_STRLEN], name[WEIR_NAME_MAX + 1];
 	struct weir_connect_attempt at[4];
 	struct weir_connect_host_opts o = { .tcp.timeout_ns = 500 * WEIR_NS_PER_MS,
 					    .attempts = at,
@@ -87,6 +87,29 @@ static void probe(void *arg)
 		weir_flow_close(f);
 		weir_flow_free(f);
 	}
+
+	/* Every A record of a name, each tried in turn (one refuses, one accepts), and PTR. */
+	weir_hosts_clear();
+	n = weir_resolve(stack, "multi.weir.test", a, 4, 2 * WEIR_NS_PER_S);
+	CHECK(n == 2 && a[0].v4 != a[1].v4 &&
+		      (strcmp(weir_ipaddr_format(a[0], buf), "192.0.2.1") == 0 ||
+		       strcmp(weir_ipaddr_format(a[0], buf), "192.0.2.3") == 0) &&
+		      (strcmp(weir_ipaddr_format(a[1], buf), "192.0.2.1") == 0 ||
+		       strcmp(weir_ipaddr_format(a[1], buf), "192.0.2.3") == 0),
+	      "DNS: multi.weir.test -> %d addresses", n);
+	rc = weir_tcp_connect_host(stack, "multi.weir.test", port, &o, &f);
+	CHECK(rc == 0 && o.n_attempts >= 1 && at[o.n_attempts - 1].rc == 0 &&
+		      (o.n_attempts == 1 || at[0].rc == WEIR_EREFUSED),
+	      "connect_host by a name with two addresses: %zu attempts, %s", o.n_attempts,
+	      weir_err_name(rc));
+	if (rc == 0) {
+		weir_flow_close(f);
+		weir_flow_free(f);
+	}
+	weir_ipaddr_parse("192.0.2.3", &ip);
+	rc = weir_getnameinfo(stack, ip, name, sizeof(name), 2 * WEIR_NS_PER_S);
+	CHECK(rc == 0 && strcmp(name, "multi.weir.test") == 0, "getnameinfo 192.0.2.3 -> %s (%s)",
+	      rc == 0 ? name : "-", weir_err_name(rc));
 
 	/* By DNS name, through with_connection. */
 	rc = weir_with_connection(stack, "weir.test", port, NULL, say_hello, NULL);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tap_resolve.sh - weir resolves names through dnsmasq inside the test's namespace and connects by
-# name, falling through a refusing address and a black hole to one that accepts.
+# name, falling through a refusing address and a black hole to one that accepts; a name with two A
+# records gives both (one refuses, one accepts) and the addresses have PTR names.
 # usage: tap_resolve.sh PATH/TO/resolve-probe
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +15,7 @@ trap 'cleanup; rm -rf "$tmp"' EXIT
 add_tap 192.0.2.3/24
 ip netns exec "$WEIR_NS" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
 	--listen-address=192.0.2.1 --bind-interfaces --address=/weir.test/192.0.2.3 \
+	--host-record=multi.weir.test,192.0.2.1 --host-record=multi.weir.test,192.0.2.3 \
 	--pid-file= >"$tmp/dnsmasq.log" 2>&1 &
 WEIR_PIDS+=("$!")
 # Only 192.0.2.3 accepts on the port; 192.0.2.1 answers it with RST.

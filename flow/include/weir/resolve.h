@@ -2,8 +2,9 @@
  * (Tezos Socket's connect with per-attempt timeouts, Async's with_connection, getnameinfo).
  *
  * Lookups go, in order: numeric dotted quads, the hosts table (settable, no /etc on a bare-metal
- * image), then DNS through lwIP's client against the configured servers. lwIP 2.1.3 keeps one
- * address per DNS answer. Blocking calls run in a fiber ("May yield"); table calls do not block.
+ * image), then DNS (weir's stub resolver, flow/dns.c) against the configured servers: every A
+ * record of the name (CNAMEs followed), cached for their TTL (at most an hour). Blocking calls run
+ * in a fiber ("May yield"); table calls do not block.
  */
 #ifndef WEIR_RESOLVE_H
 #define WEIR_RESOLVE_H
@@ -39,9 +40,16 @@ int weir_dns_set_server(unsigned i, struct weir_ipaddr server);
 int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr *addrs, size_t max,
 		 uint64_t timeout_ns);
 
-/* Reverse lookup (getnameinfo without DNS PTR): the first hosts-table name for addr, else its
- * dotted quad. Writes into name (cap bytes); returns 0 or WEIR_EINVAL. */
+/* Reverse lookup without the network: the first hosts-table name for addr, else its dotted quad.
+ * Writes into name (cap bytes); returns 0 or WEIR_EINVAL. Does not block. */
 int weir_name_of(struct weir_ipaddr addr, char *name, size_t cap);
+/* getnameinfo (Eio's): the hosts-table name for addr, else its DNS PTR name, else its dotted
+ * quad. DNS is asked only from a fiber, bounded by timeout_ns (0: 5 s). May yield. Returns 0,
+ * WEIR_EINVAL (NULL, a name longer than cap), WEIR_ECANCELED. */
+int weir_getnameinfo(struct weir_stack *stack, struct weir_ipaddr addr, char *name, size_t cap,
+		     uint64_t timeout_ns);
+/* Forgets every cached DNS answer. */
+void weir_dns_cache_clear(void);
 
 /* --- connecting by name ----------------------------------------------------------------------- */
 struct weir_connect_attempt {
@@ -57,9 +65,11 @@ struct weir_connect_host_opts {
 	size_t max_attempts, n_attempts;
 };
 
-/* Resolves host and service, then tries each address in order, each with its own timeout.
- * May yield. Returns 0 and sets *out, or WEIR_ENOADDR (nothing resolved), or the last attempt's
- * error (WEIR_EREFUSED, WEIR_ETIMEDOUT, ...), WEIR_ECANCELED, WEIR_EINVAL. */
+/* Resolves host and service, then tries each address in order, each with its own timeout (Tezos's
+ * connect). When all fail, the name is looked up again once (a cached answer may be stale) and
+ * any new address is tried. May yield. Returns 0 and sets *out, or WEIR_ENOADDR (nothing
+ * resolved), or the last attempt's error (WEIR_EREFUSED, WEIR_ETIMEDOUT, ...), WEIR_ECANCELED,
+ * WEIR_EINVAL. */
 int weir_tcp_connect_host(struct weir_stack *stack, const char *host, const char *service,
 			  struct weir_connect_host_opts *opts, struct weir_flow **out);
 
