@@ -29,10 +29,10 @@
 #define DNS_CACHE_ENTRIES 16
 #define DNS_TTL_MAX_S	  3600u
 
-#define TYPE_A	   1
-#define TYPE_CNAME 5
-#define TYPE_PTR   12
-#define CLASS_IN   1
+#define TYPE_A	       1
+#define TYPE_CNAME     5
+#define TYPE_PTR       12
+#define CLASS_IN       1
 #define RCODE_NXDOMAIN 3
 
 /* --- names on the wire ------------------------------------------------------------------------ */
@@ -163,8 +163,8 @@ static int rr_read(const uint8_t *msg, size_t len, size_t *off, struct rr *r)
 	return 0;
 }
 
-int weir__dns_parse(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
-		    uint16_t qtype, struct weir__dns_result *res)
+int weir__dns_parse(const uint8_t *msg, size_t len, uint16_t id, const char *qname, uint16_t qtype,
+		    struct weir__dns_result *res)
 {
 	/* The names the question's answers may be under: qname, then each CNAME's target. */
 	static char chain[DNS_CHAIN_MAX + 1][WEIR_NAME_MAX + 1];
@@ -226,7 +226,8 @@ int weir__dns_parse(const uint8_t *msg, size_t len, uint16_t id, const char *qna
 		} else if (qtype == TYPE_PTR && res->n == 0) {
 			size_t end;
 
-			if (name_decode(msg, len, r.rdata, res->name, sizeof(res->name), &end) < 0 ||
+			if (name_decode(msg, len, r.rdata, res->name, sizeof(res->name), &end) <
+				    0 ||
 			    res->name[0] == '\0')
 				continue;
 			res->n = 1;
@@ -367,7 +368,8 @@ static void cache_put(const char *host, const struct weir__dns_result *res)
 			break;
 		}
 		/* else the first free or expired slot, else the one that expires first */
-		if (cache[i].n == 0 || cache[i].expires <= now || cache[i].expires < cache[slot].expires)
+		if (cache[i].n == 0 || cache[i].expires <= now ||
+		    cache[i].expires < cache[slot].expires)
 			slot = i;
 	}
 	strcpy(cache[slot].name, host);

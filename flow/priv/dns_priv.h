@@ -20,8 +20,8 @@ struct weir__dns_result {
 /* Parses a response to query id for qname/qtype: every A record under qname or a CNAME it leads
  * to, or the first PTR. Returns 0 (res filled; res->n may be 0), or -1 when msg is not a
  * well-formed answer to that question. For the fuzzer too: any bytes are safe. */
-int weir__dns_parse(const uint8_t *msg, size_t len, uint16_t id, const char *qname,
-		    uint16_t qtype, struct weir__dns_result *res);
+int weir__dns_parse(const uint8_t *msg, size_t len, uint16_t id, const char *qname, uint16_t qtype,
+		    struct weir__dns_result *res);
 
 /* Every address of host by DNS (the cache first), into addrs (up to max). May yield. Returns the
  * count (>= 1), WEIR_ENOADDR (NXDOMAIN, no address, no server), WEIR_ETIMEDOUT, WEIR_ECANCELED,

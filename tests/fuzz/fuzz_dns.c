@@ -14,11 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct weir__dns_result r;
 	uint16_t id = size >= 2 ? (uint16_t)((data[0] << 8) | data[1]) : 0;
 
-	if (weir__dns_parse(data, size, id, "a.example", 1, &r) == 0 &&
-	    r.n > WEIR__DNS_ADDRS_MAX)
+	if (weir__dns_parse(data, size, id, "a.example", 1, &r) == 0 && r.n > WEIR__DNS_ADDRS_MAX)
 		__builtin_trap();
-	if (weir__dns_parse(data, size, id, "9.2.0.192.in-addr.arpa", 12, &r) == 0 &&
-	    r.n > 1)
+	if (weir__dns_parse(data, size, id, "9.2.0.192.in-addr.arpa", 12, &r) == 0 && r.n > 1)
 		__builtin_trap();
 	return 0;
 }

@@ -33,7 +33,9 @@ expect2 "interface name too long" --netdev tap:abcdefghijklmnopq --ip 192.0.2.2/
 expect2 "unknown service kind" --netdev tap:x --ip 192.0.2.2/24 --serve gopher:70
 expect2 "http dir missing" --netdev tap:x --ip 192.0.2.2/24 --serve http:80:/nonexistent/dir
 expect2 "proxy bad backend port" --netdev tap:x --ip 192.0.2.2/24 --serve proxy:80=192.0.2.1:99999
-expect2 "proxy backend not an address" --netdev tap:x --ip 192.0.2.2/24 --serve proxy:80=backend:80
+expect2 "proxy backend neither address nor name" --netdev tap:x --ip 192.0.2.2/24 --serve proxy:80=back_end!:80
+expect2 "proxy backend 0.0.0.0" --netdev tap:x --ip 192.0.2.2/24 --serve proxy:80=0.0.0.0:80
+expect2 "proxy backend label starts with -" --netdev tap:x --ip 192.0.2.2/24 --serve proxy:80=-x.test:80
 expect2 "same port twice" --netdev tap:x --ip 192.0.2.2/24 --serve echo:7 --serve discard:7
 expect2 "max-connections zero" --netdev tap:x --ip 192.0.2.2/24 --max-connections 0
 expect2 "max-connections too big" --netdev tap:x --ip 192.0.2.2/24 --max-connections 4000001

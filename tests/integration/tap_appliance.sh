@@ -25,6 +25,15 @@ echo '<html>weir</html>' >"$tmp/www/index.html"
 ip netns exec "$WEIR_NS" "$PY" -m http.server 8000 --bind 192.0.2.1 --directory "$tmp/backend" \
 	>/dev/null 2>&1 &
 WEIR_PIDS+=("$!")
+# and a DNS server that knows the backend by name (the proxy on 8083 asks it).
+have_dns=0
+if command -v dnsmasq >/dev/null; then
+	ip netns exec "$WEIR_NS" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
+		--listen-address=192.0.2.1 --bind-interfaces --address=/backend.weir.test/192.0.2.1 \
+		--pid-file= >"$tmp/dnsmasq.log" 2>&1 &
+	WEIR_PIDS+=("$!")
+	have_dns=1
+fi
 
 cat >"$tmp/weir.conf" <<CONF
 # the appliance's config file: flags given on the command line override it
@@ -34,6 +43,8 @@ serve = chargen:19
 serve = echo:7
 serve = proxy:8081=192.0.2.1:8000
 serve = proxy:8082=192.0.2.1:8001   # nothing listens there
+serve = proxy:8083=backend.weir.test:8000   # by name, through dnsmasq below
+dns = 192.0.2.1
 serve = http:8080:$tmp/www
 service-max-connections = 2
 log-level = info
@@ -63,6 +74,13 @@ if [ "$rc" = 52 ]; then pass "proxy with the backend down: client got a clean cl
 else fail "proxy with the backend down: curl exit $rc (wanted 52, empty reply)"; fi
 if nsx curl -sf -m 10 -o /dev/null http://192.0.2.2:8081/blob; then pass "still proxying afterwards"
 else fail "proxy broken after a backend failure"; fi
+if [ "$have_dns" = 1 ]; then
+	if nsx curl -sf -m 10 -o "$tmp/blob3" http://192.0.2.2:8083/blob && cmp -s "$tmp/blob3" "$tmp/backend/blob"; then
+		pass "proxy to a backend by name (DNS): 2 MiB byte-exact"
+	else fail "proxy by name failed: $(grep -i proxy "$tmp/log" | tail -2)"; fi
+else
+	echo "SKIP: proxy by name: dnsmasq is not installed (dnsmasq-base)"
+fi
 
 # 4. --service-max-connections 2: a third concurrent flow is closed at once.
 ip netns exec "$WEIR_NS" "$PY" "$here/tcp_client.py" idle 192.0.2.2 7 4 >"$tmp/idle1" 2>&1 &

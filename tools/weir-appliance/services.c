@@ -1,7 +1,9 @@
 /* services.c - echo (RFC 862), discard (RFC 863), chargen (RFC 864), HTTP and a TCP proxy, each a
  * weir_flow_handler on the public flow API. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +44,26 @@ static int parse_port(const char *s, char term, uint16_t *out, const char **end)
 	return 0;
 }
 
+/* Letters, digits, '-' and '.', labels of 1..63 that do not start or end with '-'. */
+static int is_host_name(const char *h)
+{
+	size_t label = 0;
+
+	for (const char *p = h;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (label == 0 || label > 63 || p[-1] == '-')
+				return 0;
+			if (*p == '\0')
+				return 1;
+			label = 0;
+		} else if (isalnum((unsigned char)*p) || (*p == '-' && label > 0)) {
+			label++;
+		} else {
+			return 0;
+		}
+	}
+}
+
 int service_parse(const char *spec, struct service *out, const char **why)
 {
 	const char *colon = spec ? strchr(spec, ':') : NULL, *rest;
@@ -77,9 +99,9 @@ known:
 		return 0;
 	}
 	case SERVICE_PROXY: {
-		char host[64];
 		const char *c2;
 		size_t hlen;
+		struct weir_ipaddr ip;
 
 		if (parse_port(colon + 1, '=', &out->port, &rest) < 0) {
 			*why = "proxy wants proxy:PORT=HOST:PORT";
@@ -87,14 +109,18 @@ known:
 		}
 		c2 = strrchr(rest + 1, ':');
 		hlen = c2 ? (size_t)(c2 - (rest + 1)) : 0;
-		if (c2 == NULL || hlen == 0 || hlen >= sizeof(host)) {
+		if (c2 == NULL || hlen == 0 || hlen >= sizeof(out->backend_host)) {
 			*why = "proxy wants proxy:PORT=HOST:PORT";
 			return WEIR_EINVAL;
 		}
-		memcpy(host, rest + 1, hlen);
-		host[hlen] = '\0';
-		if (weir_ipaddr_parse(host, &out->backend_ip) < 0 || out->backend_ip.v4 == 0) {
-			*why = "proxy: HOST must be an IPv4 address";
+		memcpy(out->backend_host, rest + 1, hlen);
+		out->backend_host[hlen] = '\0';
+		/* An IPv4 address, or a host name (letters, digits, '-', '.'), resolved per
+		 * connection through the hosts table and DNS (--dns, or DHCP's servers). */
+		if (weir_ipaddr_parse(out->backend_host, &ip) == 0
+			    ? ip.v4 == 0
+			    : !is_host_name(out->backend_host)) {
+			*why = "proxy: HOST must be an IPv4 address or a host name";
 			return WEIR_EINVAL;
 		}
 		if (parse_port(c2 + 1, '\0', &out->backend_port, NULL) < 0) {
@@ -256,6 +282,8 @@ static void proxy_handler(struct weir_flow *client, void *arg)
 {
 	struct service *sv = arg;
 	struct weir_tcp_connect_opts o = { .timeout_ns = 5 * WEIR_NS_PER_S };
+	struct weir_connect_host_opts co = { 0 };
+	char port[8];
 	struct weir_flow *backend;
 	struct weir_fiber *up;
 	uint64_t t0 = weir_clock_now_ns();
@@ -272,15 +300,16 @@ static void proxy_handler(struct weir_flow *client, void *arg)
 		return;
 	}
 	o.scope = scope;
-	rc = weir_tcp_connect(sv->stack, sv->backend_ip, sv->backend_port, &o, &backend);
+	/* By name or address: each of the name's addresses in turn, looked up again when they all
+	 * fail (weir_tcp_connect_host). */
+	co.tcp = o;
+	snprintf(port, sizeof(port), "%u", sv->backend_port);
+	rc = weir_tcp_connect_host(sv->stack, sv->backend_host, port, &co, &backend);
 	if (rc < 0) {
-		char ip[WEIR_IPADDR_STRLEN];
-
 		/* Backend down: close the client cleanly (FIN), keep serving others. */
 		weir_log_warn("proxy: flow %llu: backend %s:%u: %s",
-			      (unsigned long long)weir_flow_id(client),
-			      weir_ipaddr_format(sv->backend_ip, ip), sv->backend_port,
-			      weir_strerror(rc));
+			      (unsigned long long)weir_flow_id(client), sv->backend_host,
+			      sv->backend_port, weir_strerror(rc));
 		weir_scope_close(scope);
 		finish(sv, client, t0);
 		return;

@@ -5,6 +5,7 @@
 #include <limits.h>
 
 #include <weir/flow.h>
+#include <weir/resolve.h>
 #include <weir/udp.h>
 
 enum service_kind {
@@ -19,10 +20,10 @@ enum service_kind {
 struct service {
 	enum service_kind kind;
 	uint16_t port;
-	char dir[PATH_MAX];	       /* http: the document root, resolved (realpath) */
-	struct weir_ipaddr backend_ip; /* proxy */
-	uint16_t backend_port;	       /* proxy */
-	unsigned max_connections;      /* 0: no limit */
+	char dir[PATH_MAX];		      /* http: the document root, resolved (realpath) */
+	char backend_host[WEIR_NAME_MAX + 1]; /* proxy: an IPv4 address or a host name */
+	uint16_t backend_port;		      /* proxy */
+	unsigned max_connections;	      /* 0: no limit */
 	struct weir_stack *stack;
 	struct weir_listener *listener; /* TCP services */
 	struct weir_udp *udp;		/* udp-echo */
