@@ -7,7 +7,7 @@
 
 static uint64_t deadline_of(uint64_t timeout_ns)
 {
-	return timeout_ns == 0 ? WEIR_DEADLINE_NEVER : weir_clock_now_ns() + timeout_ns;
+	return weir_deadline_after(weir_clock_now_ns(), timeout_ns, WEIR_TIMEOUT_NEVER);
 }
 
 /* Reads n bytes by deadline; on failure *got says how many arrived. */

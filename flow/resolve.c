@@ -13,8 +13,10 @@
 
 #include "dns_priv.h"
 
+/* The defaults of weir/clock.h's table. */
 #define RESOLVE_TIMEOUT_DEFAULT_NS	(5 * WEIR_NS_PER_S)
-#define CONNECT_HOST_TIMEOUT_DEFAULT_NS (5 * WEIR_NS_PER_S)
+#define CONNECT_HOST_TIMEOUT_DEFAULT_NS (5 * WEIR_NS_PER_S)  /* Tezos's Socket.connect */
+#define WITH_CONNECTION_TIMEOUT_NS	(10 * WEIR_NS_PER_S) /* Async's with_connection */
 
 /* Common IANA TCP services (RFC 6335 registry), for images without /etc/services. */
 static const struct {
@@ -142,9 +144,9 @@ int weir_resolve(struct weir_stack *stack, const char *host, struct weir_ipaddr 
 		return (int)n;
 #if LWIP_DNS
 	WEIR_EINVAL_IF(weir_fiber_self() == NULL);
-	return weir__dns_lookup_a(stack, host, addrs, max,
-				  weir_clock_now_ns() +
-					  (timeout_ns ? timeout_ns : RESOLVE_TIMEOUT_DEFAULT_NS));
+	return weir__dns_lookup_a(
+		stack, host, addrs, max,
+		weir_deadline_after(weir_clock_now_ns(), timeout_ns, RESOLVE_TIMEOUT_DEFAULT_NS));
 #else
 	WEIR_UNUSED(timeout_ns);
 	return WEIR_ENOADDR;
@@ -160,10 +162,9 @@ int weir_getnameinfo(struct weir_stack *stack, struct weir_ipaddr addr, char *na
 			return weir_name_of(addr, name, cap);
 #if LWIP_DNS
 	if (weir_fiber_self() != NULL) {
-		int rc = weir__dns_lookup_ptr(
-			stack, addr, name, cap,
-			weir_clock_now_ns() +
-				(timeout_ns ? timeout_ns : RESOLVE_TIMEOUT_DEFAULT_NS));
+		int rc = weir__dns_lookup_ptr(stack, addr, name, cap,
+					      weir_deadline_after(weir_clock_now_ns(), timeout_ns,
+								  RESOLVE_TIMEOUT_DEFAULT_NS));
 
 		if (rc == 0 || rc == WEIR_ECANCELED)
 			return rc;
@@ -248,11 +249,18 @@ int weir_with_connection(struct weir_stack *stack, const char *host, const char 
 			 struct weir_connect_host_opts *opts,
 			 int (*fn)(struct weir_flow *flow, void *arg), void *arg)
 {
+	struct weir_connect_host_opts o = { 0 };
 	struct weir_flow *f;
 	int rc;
 
 	WEIR_EINVAL_IF(fn == NULL);
-	rc = weir_tcp_connect_host(stack, host, service, opts, &f);
+	if (opts != NULL)
+		o = *opts;
+	if (o.tcp.timeout_ns == 0)
+		o.tcp.timeout_ns = WITH_CONNECTION_TIMEOUT_NS;
+	rc = weir_tcp_connect_host(stack, host, service, &o, &f);
+	if (opts != NULL)
+		opts->n_attempts = o.n_attempts; /* the attempts array is the caller's */
 	if (rc < 0)
 		return rc;
 	rc = fn(f, arg);

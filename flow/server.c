@@ -64,9 +64,9 @@ int weir_run_server(struct weir_stack *stack, struct weir_server_opts *opts,
 	if (rc == 0) {
 		/* Stop accepting; let handlers finish, within the drain timeout. The wait is this
 		 * fiber's own: cancelled meanwhile, it returns, and nothing outlives this frame. */
-		rc = weir__listener_drain(l, opts->drain_timeout_ns
-						     ? weir_clock_now_ns() + opts->drain_timeout_ns
-						     : WEIR_DEADLINE_NEVER);
+		rc = weir__listener_drain(l, weir_deadline_after(weir_clock_now_ns(),
+								 opts->drain_timeout_ns,
+								 WEIR_TIMEOUT_NEVER));
 		if (rc == WEIR_ETIMEDOUT)
 			rc = 0;
 	}

@@ -24,7 +24,8 @@
 #include "weir_lwip_hooks.h"
 #include "weir_stack_lwip.h"
 
-#define CONNECT_TIMEOUT_DEFAULT_NS  (10 * WEIR_NS_PER_S)
+/* Eio's connect has no timeout of its own (weir/clock.h). */
+#define CONNECT_TIMEOUT_DEFAULT_NS  WEIR_TIMEOUT_NEVER
 #define FIN_WAIT_TIMEOUT_DEFAULT_MS 60000u
 /* lwIP's poll callback runs every slow tick (2 * TCP_TMR_INTERVAL) with interval 1. */
 /* on_poll runs every slow tick (TCP_SLOW_INTERVAL) for a flow with a user timeout, keepalive or
@@ -533,8 +534,8 @@ int weir_tcp_connect(struct weir_stack *stack, struct weir_ipaddr dst, uint16_t 
 		flow_destroy(f);
 		return rc;
 	}
-	deadline = weir_clock_now_ns() +
-		   (opts->timeout_ns ? opts->timeout_ns : CONNECT_TIMEOUT_DEFAULT_NS);
+	deadline = weir_deadline_after(weir_clock_now_ns(), opts->timeout_ns,
+				       CONNECT_TIMEOUT_DEFAULT_NS);
 	while (f->state == FLOW_CONNECTING) {
 		rc = weir_event_wait(&f->st_ev, deadline);
 		if (rc == WEIR_ETIMEDOUT && f->state == FLOW_CONNECTING) {

@@ -264,12 +264,10 @@ int weir_udp_send_to(struct weir_udp *u, struct weir_ipaddr dst, uint16_t port, 
  * closed socket), so callers never touch u after this returns. */
 static int take(struct weir_udp *u, uint64_t timeout_ns, struct udp_dgram **out)
 {
-	uint64_t now = weir_clock_now_ns();
-	uint64_t deadline = WEIR_DEADLINE_NEVER;
+	uint64_t deadline =
+		weir_deadline_after(weir_clock_now_ns(), timeout_ns, WEIR_TIMEOUT_NEVER);
 	int rc;
 
-	if (timeout_ns != 0 && timeout_ns < WEIR_DEADLINE_NEVER - now)
-		deadline = now + timeout_ns;
 	*out = NULL;
 	u->users++;
 	for (;;) {

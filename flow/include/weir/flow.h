@@ -67,7 +67,7 @@ struct weir_flow_opts {
 };
 
 struct weir_tcp_connect_opts {
-	uint64_t timeout_ns;	     /* 0: 10 s */
+	uint64_t timeout_ns;	     /* 0: none (Eio; weir/clock.h has the time convention) */
 	struct weir_ipaddr local_ip; /* 0.0.0.0: the stack's */
 	uint16_t local_port;	     /* 0: ephemeral */
 	/* 1: bind over TIME_WAIT (SO_REUSEADDR); WEIR_ENOTSUP without CONFIG_LWIP_SO_REUSE */

@@ -58,8 +58,10 @@ struct weir_connect_attempt {
 };
 
 struct weir_connect_host_opts {
-	struct weir_tcp_connect_opts tcp; /* tcp.timeout_ns is per attempt (0: 5 s, as Tezos) */
-	uint64_t resolve_timeout_ns;	  /* 0: 5 s */
+	/* tcp.timeout_ns is per attempt (0: 5 s, as Tezos's connect; 10 s for
+	 * weir_with_connection, as Async's) */
+	struct weir_tcp_connect_opts tcp;
+	uint64_t resolve_timeout_ns; /* 0: 5 s */
 	/* Filled with every attempt made (may be NULL): for the error message. */
 	struct weir_connect_attempt *attempts;
 	size_t max_attempts, n_attempts;
@@ -73,8 +75,9 @@ struct weir_connect_host_opts {
 int weir_tcp_connect_host(struct weir_stack *stack, const char *host, const char *service,
 			  struct weir_connect_host_opts *opts, struct weir_flow **out);
 
-/* Connects by name, runs fn(flow, arg) and closes and frees the flow on every path (Async's
- * with_connection). Returns fn's return value, or the connect error. May yield. */
+/* Connects by name (each attempt 10 s unless opts->tcp.timeout_ns says otherwise), runs
+ * fn(flow, arg) and closes and frees the flow on every path (Async's with_connection). Returns
+ * fn's return value, or the connect error. May yield. */
 int weir_with_connection(struct weir_stack *stack, const char *host, const char *service,
 			 struct weir_connect_host_opts *opts,
 			 int (*fn)(struct weir_flow *flow, void *arg), void *arg);

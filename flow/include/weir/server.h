@@ -24,7 +24,8 @@ struct weir_server_opts {
 	void (*on_error)(struct weir_flow *flow, int err, void *arg);
 	/* Told the chosen port once listening (may be NULL). */
 	void (*on_listening)(uint16_t port, void *arg);
-	/* After stop: how long running handlers may finish before they are cancelled (0: wait). */
+	/* After stop: how long running handlers may finish before they are cancelled (0: no limit,
+	 * as Eio's run_server; weir/clock.h). */
 	uint64_t drain_timeout_ns;
 };
 

@@ -67,7 +67,7 @@ int weir_udp_send_to(struct weir_udp *u, struct weir_ipaddr dst, uint16_t port, 
  * cap is 0) and sets *src and *sport (either may be NULL). The datagram is always consumed: when
  * it is longer than cap, the first cap bytes are copied and WEIR_EMSGSIZE is returned (the rest
  * is lost, like recvfrom() with MSG_TRUNC reported as an error). timeout_ns is relative; 0 waits
- * forever. May yield.
+ * forever (weir/clock.h). May yield.
  * Returns the datagram length (>= 0), WEIR_EMSGSIZE, WEIR_ETIMEDOUT, WEIR_ECANCELED (nothing
  * consumed), WEIR_ECLOSED (the socket was closed while waiting), WEIR_EINVAL (NULL u, buf NULL
  * with cap > 0, not in a fiber). */

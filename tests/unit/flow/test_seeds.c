@@ -9,6 +9,7 @@
 #include <weir/compiler.h>
 #include <weir/error.h>
 
+#include <weir/resolve.h>
 #include <weir/udp.h>
 
 #include "lwip/opt.h" /* LWIP_HAVE_LOOPIF */
@@ -761,6 +762,96 @@ START_TEST(test_loopback_reaches_own_listeners)
 }
 END_TEST
 
+/* --- one time convention, the seeds' defaults (weir/clock.h) ---------------------------------- */
+
+static struct {
+	struct weir_stack *stack;
+	struct weir_ipaddr hole;
+	int rc[3];
+	uint64_t took[3];
+} tmo;
+
+static int nop_with(struct weir_flow *f, void *arg)
+{
+	(void)f;
+	(void)arg;
+	return 0;
+}
+
+static void tmo_connect(void *arg)
+{
+	struct weir_flow *f = NULL;
+	uint64_t t0 = weir_clock_now_ns();
+
+	(void)arg;
+	tmo.rc[0] = weir_tcp_connect(tmo.stack, tmo.hole, 80, NULL, &f);
+	tmo.took[0] = weir_clock_now_ns() - t0;
+}
+
+static void tmo_connect_host(void *arg)
+{
+	struct weir_flow *f = NULL;
+	uint64_t t0 = weir_clock_now_ns();
+
+	(void)arg;
+	tmo.rc[1] = weir_tcp_connect_host(tmo.stack, "hole", "80", NULL, &f);
+	tmo.took[1] = weir_clock_now_ns() - t0;
+}
+
+static void tmo_with(void *arg)
+{
+	uint64_t t0 = weir_clock_now_ns();
+
+	(void)arg;
+	tmo.rc[2] = weir_with_connection(tmo.stack, "hole", "80", NULL, nop_with, NULL);
+	tmo.took[2] = weir_clock_now_ns() - t0;
+}
+
+static int main_timeouts(struct side *s, void *arg)
+{
+	struct weir_fiber *fc;
+
+	(void)arg;
+	/* The convention's arithmetic: 0 is the default, nothing wraps past "never". */
+	EXPECT_EQ(weir_deadline_after(100, 0, 5), 105);
+	EXPECT_EQ(weir_deadline_after(100, 7, 5), 107);
+	EXPECT_EQ(weir_deadline_after(100, 0, WEIR_TIMEOUT_NEVER), WEIR_DEADLINE_NEVER);
+	EXPECT_EQ(weir_deadline_after(100, WEIR_TIMEOUT_NEVER - 50, 5), WEIR_DEADLINE_NEVER);
+	/* A black hole: nothing answers its ARP. */
+	tmo.stack = s->stack;
+	tmo.rc[0] = tmo.rc[1] = tmo.rc[2] = 1;
+	weir_ipaddr_parse("192.0.2.99", &tmo.hole);
+	weir_hosts_clear();
+	EXPECT_EQ(weir_hosts_add("hole", tmo.hole), 0);
+	EXPECT_EQ(weir_fiber_spawn(NULL, tmo_connect, NULL, NULL, &fc), 0);
+	EXPECT_EQ(weir_fiber_spawn(NULL, tmo_connect_host, NULL, NULL, NULL), 0);
+	EXPECT_EQ(weir_fiber_spawn(NULL, tmo_with, NULL, NULL, NULL), 0);
+	weir_fiber_sleep_ns(11 * S);
+	/* Tezos's connect: 5 s an address; Async's with_connection: 10 s. */
+	EXPECT_EQ(tmo.rc[1], WEIR_ETIMEDOUT);
+	if (tmo.took[1] < 4900 * MS || tmo.took[1] > 5500 * MS)
+		return FAILF("connect_host gave up after %llu ms, wanted 5000",
+			     (unsigned long long)(tmo.took[1] / MS));
+	EXPECT_EQ(tmo.rc[2], WEIR_ETIMEDOUT);
+	if (tmo.took[2] < 9900 * MS || tmo.took[2] > 10500 * MS)
+		return FAILF("with_connection gave up after %llu ms, wanted 10000",
+			     (unsigned long long)(tmo.took[2] / MS));
+	/* Eio's connect has no timeout of its own: still trying after 11 s (lwIP's SYN
+	 * retransmissions end it after about two minutes); cancelled, it returns at once. */
+	EXPECT_EQ(tmo.rc[0], 1);
+	weir_fiber_cancel(fc);
+	EXPECT_EQ(weir_fiber_join(fc), 0);
+	EXPECT_EQ(tmo.rc[0], WEIR_ECANCELED);
+	weir_hosts_clear();
+	return 0;
+}
+
+START_TEST(test_time_convention_and_seed_defaults)
+{
+	ck_assert_int_eq(pair_run(main_timeouts, idle_peer, NULL, NULL, 30 * S), 0);
+}
+END_TEST
+
 Suite *weir_test_seeds_suite(void)
 {
 	Suite *s = suite_create("seeds");
@@ -778,6 +869,7 @@ Suite *weir_test_seeds_suite(void)
 	tcase_add_test(tc, test_accept_without_handler);
 	tcase_add_test(tc, test_reuse_addr_listens_over_time_wait);
 	tcase_add_test(tc, test_loopback_reaches_own_listeners);
+	tcase_add_test(tc, test_time_convention_and_seed_defaults);
 	suite_add_tcase(s, tc);
 	return s;
 }
