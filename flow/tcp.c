@@ -1049,6 +1049,7 @@ int weir_flow_set_user_timeout(struct weir_flow *f, uint32_t ms)
 		return WEIR_ECLOSED;
 	f->opts.user_timeout_ms = ms;
 	f->ut_since_ns = 0;
+	set_poll_rate(f); /* checked every slow tick while it is on */
 	return 0;
 }
 

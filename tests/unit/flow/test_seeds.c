@@ -852,6 +852,265 @@ START_TEST(test_time_convention_and_seed_defaults)
 }
 END_TEST
 
+/* --- identity: unique sequential ids, local and remote endpoints (P2p_fd, Mirage) -------------- */
+
+/* Tells the main side this flow's id and the remote port it sees. */
+static void ident_handler(struct weir_flow *f, void *arg)
+{
+	struct side *s = arg;
+	struct weir_ipaddr lip, rip;
+	uint16_t lport, rport;
+	uint32_t msg;
+
+	weir_flow_src(f, &lip, &lport);
+	weir_flow_dst(f, &rip, &rport);
+	/* Our end is the listener's address and port; the remote is the main side. */
+	if (lip.v4 != s->me.v4 || rip.v4 != s->peer.v4 || lport != 7200)
+		rport = 0;
+	side_send(s, (uint32_t)weir_flow_id(f) << 16 | rport);
+	wait_mail(&msg, 10 * S);
+}
+
+static int main_ident(struct side *s, void *arg)
+{
+	struct weir_flow *f[3];
+	uint32_t port, msg, peer_id[3];
+	struct weir_ipaddr ip;
+	uint16_t lport, rport;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	for (int i = 0; i < 3; i++) {
+		EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f[i]), 0);
+		EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+		EXPECT_EQ(weir_flow_src(f[i], &ip, &lport), 0);
+		EXPECT_EQ(ip.v4, s->me.v4);
+		EXPECT_EQ(weir_flow_dst(f[i], &ip, &rport), 0);
+		EXPECT_EQ(ip.v4, s->peer.v4);
+		EXPECT_EQ(rport, 7200);
+		/* The peer saw our local port as its remote one. */
+		EXPECT_EQ(msg & 0xffff, lport);
+		peer_id[i] = msg >> 16;
+	}
+	/* Unique and sequential on each side, in the order the flows were made. */
+	EXPECT(weir_flow_id(f[0]) > 0);
+	EXPECT_EQ(weir_flow_id(f[1]), weir_flow_id(f[0]) + 1);
+	EXPECT_EQ(weir_flow_id(f[2]), weir_flow_id(f[1]) + 1);
+	EXPECT(peer_id[0] > 0);
+	EXPECT_EQ(peer_id[1], peer_id[0] + 1);
+	EXPECT_EQ(peer_id[2], peer_id[1] + 1);
+	for (int i = 0; i < 3; i++) {
+		EXPECT_EQ(side_send(s, 1), 0);
+		weir_flow_close(f[i]);
+		weir_flow_free(f[i]);
+	}
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_ids_sequential_and_endpoints)
+{
+	struct serve sv = { .handler = ident_handler, .opts = { .port = 7200 } };
+
+	ck_assert_int_eq(pair_run(main_ident, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- the setters on a live flow (Tezos set_tcp_keepalive / set_tcp_user_timeout, nodelay) ----- */
+
+static void vanish_handler(struct weir_flow *f, void *arg)
+{
+	struct side *s = arg;
+	uint32_t msg;
+
+	(void)f;
+	side_send(s, 0xacc);
+	wait_mail(&msg, 10 * S); /* the main side set its options */
+	_exit(0);		 /* gone without FIN or RST */
+}
+
+static int main_live_setters(struct side *s, void *arg)
+{
+	struct weir_keepalive ka = { 300, 100, 3 };
+	struct weir_flow_stats st0, st1;
+	struct weir_flow *f;
+	uint32_t port, msg;
+	uint8_t b[4];
+	uint64_t t0, dt;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0); /* no options */
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	/* Nagle on (the default): two small writes in a row, the second waits for an ACK. */
+	EXPECT_EQ(weir_flow_get_stats(f, &st0), 0);
+	EXPECT_EQ(weir_flow_write(f, "a", 1), 0);
+	EXPECT_EQ(weir_flow_write(f, "b", 1), 0);
+	EXPECT_EQ(weir_flow_get_stats(f, &st1), 0);
+	EXPECT_EQ(st1.segments_out - st0.segments_out, 1);
+	weir_fiber_sleep_ns(100 * MS); /* acknowledged, the second sent */
+	/* Nagle off on the live flow: both go at once. */
+	EXPECT_EQ(weir_flow_set_nodelay(f, 1), 0);
+	EXPECT_EQ(weir_flow_get_stats(f, &st0), 0);
+	EXPECT_EQ(weir_flow_write(f, "c", 1), 0);
+	EXPECT_EQ(weir_flow_write(f, "d", 1), 0);
+	EXPECT_EQ(weir_flow_get_stats(f, &st1), 0);
+	EXPECT_EQ(st1.segments_out - st0.segments_out, 2);
+	weir_fiber_sleep_ns(100 * MS);
+	/* Keepalive switched on while connected notices the peer vanish. */
+	EXPECT_EQ(weir_flow_set_keepalive(f, &ka), 0);
+	EXPECT_EQ(side_send(s, 1), 0);
+	t0 = weir_clock_now_ns();
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_EOF);
+	dt = weir_clock_now_ns() - t0;
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_KEEPALIVE);
+	if (dt < 400 * MS || dt > 2500 * MS)
+		return FAILF("keepalive set live noticed after %llu ms, wanted ~600",
+			     (unsigned long long)(dt / MS));
+	/* On a flow that ended, the setters say so. */
+	EXPECT_EQ(weir_flow_set_keepalive(f, &ka), WEIR_ECLOSED);
+	EXPECT_EQ(weir_flow_set_user_timeout(f, 500), WEIR_ECLOSED);
+	EXPECT_EQ(weir_flow_set_nodelay(f, 0), WEIR_ECLOSED);
+	weir_flow_free(f);
+	return 0;
+}
+
+static int peer_vanish(struct side *s, void *arg)
+{
+	struct serve sv = { .handler = vanish_handler };
+
+	(void)arg;
+	return serve_until_done(s, &sv);
+}
+
+START_TEST(test_setters_on_a_live_flow)
+{
+	ck_assert_int_eq(pair_run(main_live_setters, peer_vanish, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+static int main_live_user_timeout(struct side *s, void *arg)
+{
+	struct weir_flow *f;
+	uint32_t port, msg;
+	uint8_t b[4];
+	uint64_t t0, dt;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	EXPECT_EQ(connect_to_peer(s, (uint16_t)port, NULL, &f), 0);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(weir_flow_set_user_timeout(f, 700), 0);
+	EXPECT_EQ(side_send(s, 1), 0);
+	weir_fiber_sleep_ns(100 * MS); /* the peer is gone */
+	t0 = weir_clock_now_ns();
+	EXPECT_EQ(weir_flow_write(f, "data", 4), 0);
+	EXPECT_EQ(weir_flow_read_into(f, b, sizeof(b)), WEIR_EOF);
+	dt = weir_clock_now_ns() - t0;
+	EXPECT_EQ(weir_flow_close_reason(f), WEIR_CLOSE_USER_TIMEOUT);
+	if (dt < 650 * MS || dt > 1500 * MS)
+		return FAILF("user timeout set live fired after %llu ms, wanted ~700",
+			     (unsigned long long)(dt / MS));
+	weir_flow_free(f);
+	return 0;
+}
+
+START_TEST(test_user_timeout_set_on_a_live_flow)
+{
+	ck_assert_int_eq(pair_run(main_live_user_timeout, peer_vanish, NULL, NULL, 20 * S), 0);
+}
+END_TEST
+
+/* --- with_connection closes the flow on every path (Async, Tezos) ---------------------------- */
+
+static int with_ok(struct weir_flow *f, void *arg)
+{
+	(void)arg;
+	return weir_flow_write(f, "x", 1);
+}
+
+static int with_fails(struct weir_flow *f, void *arg)
+{
+	(void)f;
+	(void)arg;
+	return WEIR_EPROTO;
+}
+
+static int with_blocks(struct weir_flow *f, void *arg)
+{
+	uint8_t b[4];
+
+	(void)arg;
+	return (int)weir_flow_read_into(f, b, sizeof(b)); /* until cancelled */
+}
+
+static struct {
+	struct weir_stack *stack;
+	int rc;
+} wc;
+
+static void with_blocks_fiber(void *arg)
+{
+	(void)arg;
+	wc.rc = weir_with_connection(wc.stack, "peer", "7300", NULL, with_blocks, NULL);
+}
+
+/* Counts the connections it served that ended with our FIN (not RST) and reports each. */
+static void count_fin_handler(struct weir_flow *f, void *arg)
+{
+	struct side *s = arg;
+	uint8_t b[16];
+	ssize_t n;
+
+	while ((n = weir_flow_read_into(f, b, sizeof(b))) > 0)
+		;
+	side_send(s, n == WEIR_EOF ? 0xf1 : 0xbad);
+}
+
+static int main_with(struct side *s, void *arg)
+{
+	struct weir_tcp_stats ts;
+	struct weir_fiber *fb;
+	uint32_t port, msg;
+
+	(void)arg;
+	if (wait_port(s, &port))
+		return 1;
+	weir_hosts_clear();
+	EXPECT_EQ(weir_hosts_add("peer", s->peer), 0);
+	wc.stack = s->stack;
+	/* fn succeeds; fn fails; fn is cancelled while blocked: each time the flow is closed
+	 * (the peer sees our FIN) and freed. */
+	EXPECT_EQ(weir_with_connection(s->stack, "peer", "7300", NULL, with_ok, NULL), 0);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0xf1);
+	EXPECT_EQ(weir_with_connection(s->stack, "peer", "7300", NULL, with_fails, NULL),
+		  WEIR_EPROTO);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0xf1);
+	EXPECT_EQ(weir_fiber_spawn(NULL, with_blocks_fiber, NULL, NULL, &fb), 0);
+	weir_fiber_sleep_ns(100 * MS);
+	weir_fiber_cancel(fb);
+	EXPECT_EQ(weir_fiber_join(fb), 0);
+	EXPECT_EQ(wc.rc, WEIR_ECANCELED);
+	EXPECT_EQ(side_recv(s, &msg, 5 * S), 0);
+	EXPECT_EQ(msg, 0xf1);
+	weir_tcp_get_stats(&ts);
+	EXPECT_EQ(ts.flows, 0);
+	weir_hosts_clear();
+	return side_send(s, 0xd0e);
+}
+
+START_TEST(test_with_connection_closes_on_every_path)
+{
+	struct serve sv = { .handler = count_fin_handler, .opts = { .port = 7300 } };
+
+	ck_assert_int_eq(pair_run(main_with, serve_until_done, &sv, NULL, 20 * S), 0);
+}
+END_TEST
+
 Suite *weir_test_seeds_suite(void)
 {
 	Suite *s = suite_create("seeds");
@@ -870,6 +1129,10 @@ Suite *weir_test_seeds_suite(void)
 	tcase_add_test(tc, test_reuse_addr_listens_over_time_wait);
 	tcase_add_test(tc, test_loopback_reaches_own_listeners);
 	tcase_add_test(tc, test_time_convention_and_seed_defaults);
+	tcase_add_test(tc, test_ids_sequential_and_endpoints);
+	tcase_add_test(tc, test_setters_on_a_live_flow);
+	tcase_add_test(tc, test_user_timeout_set_on_a_live_flow);
+	tcase_add_test(tc, test_with_connection_closes_on_every_path);
 	suite_add_tcase(s, tc);
 	return s;
 }
