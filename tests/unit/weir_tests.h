@@ -21,6 +21,7 @@ Suite *weir_test_addr_suite(void);
 Suite *weir_test_udp_suite(void);
 Suite *weir_test_lwipfix_suite(void); /* stack/test_lwip_fixes.c: stack/patches regressions */
 Suite *weir_test_misuse_suite(void);  /* flow/test_misuse.c: every public call misused */
+Suite *weir_test_impair_suite(void);  /* drivers/test_impair.c: the impairment wrapper */
 Suite *weir_test_seeds_suite(void);   /* flow/test_seeds.c: what the seed interfaces promise */
 
 #endif

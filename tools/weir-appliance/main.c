@@ -22,6 +22,7 @@
 #include <weir/error.h>
 #include <weir/fiber.h>
 #include <weir/flow.h>
+#include <weir/impair.h>
 #include <weir/log.h>
 #include <weir/loop.h>
 #include <weir/netdev.h>
@@ -89,6 +90,10 @@ static const char usage[] =
 	"                       (default 10), then close them; a second signal stops at once\n"
 	"  --stats-interval S   print a counters line every S seconds (SIGUSR1: print now)\n"
 	"  --pcap FILE          record every frame of the device, both directions\n"
+	"  --impair SPEC        impair the device both ways, seeded, counted (a lossy peer for\n"
+	"                       tests): loss=0.01,reorder=0.01,dup=0.005,corrupt=0.0005,\n"
+	"                       delay=5ms,seed=N (any subset; rates in [0,1] or N%%); --pcap\n"
+	"                       then records the wire (what the peer sends and gets)\n"
 	"  --log-level L        error, warn, info or debug (default info)\n"
 	"  --config FILE        read options from FILE first; flags given here override it\n"
 	"  -h, --help           this text\n"
@@ -133,6 +138,8 @@ struct options {
 	unsigned stats_s;
 	const char *pcap;
 	const char *config;
+	int impair_on;
+	struct weir_impair_config impair;
 };
 
 /* Where the option being parsed came from ("" or "FILE:LINE: "), for error messages. */
@@ -179,6 +186,7 @@ static const struct option long_opts[] = {
 	{ "drain-timeout", required_argument, NULL, 'd' },
 	{ "stats-interval", required_argument, NULL, 'S' },
 	{ "pcap", required_argument, NULL, 'p' },
+	{ "impair", required_argument, NULL, 'I' },
 	{ "log-level", required_argument, NULL, 'l' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
@@ -309,6 +317,14 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 			die_usage("pcap", "%s", "needs a file name");
 		o->pcap = arg;
 		break;
+	case 'I': {
+		const char *why;
+
+		if (weir_impair_parse(arg, &o->impair, &why) < 0)
+			die_usage("impair", "%s", why);
+		o->impair_on = 1;
+		break;
+	}
 	case 'l': {
 		enum weir_log_level lvl;
 
@@ -428,7 +444,7 @@ static const struct weir_loop_source_ops sig_ops = { .poll = sig_poll };
 
 static struct options opts;
 static struct weir_stack *stack;
-static struct weir_netdev *dev;	     /* what the stack runs on (the capture wrapper, with --pcap) */
+static struct weir_netdev *dev; /* what the stack runs on (the wrappers, with --pcap, --impair) */
 static struct weir_netdev *base_dev; /* the device itself */
 static int fibers_up;
 
@@ -460,6 +476,21 @@ static void print_stats(void)
 		(unsigned long long)st.syncookies_sent, (unsigned long long)st.syncookies_accepted,
 		(unsigned long long)st.tcp_connections, (unsigned long long)st.tcp_time_wait,
 		(unsigned long long)st.tcp_refused);
+	if (opts.impair_on) {
+		struct weir_impair_stats is;
+
+		weir_impair_get_stats(dev, &is);
+		for (int d = 0; d < 2; d++)
+			weir_log_info(
+				"impair %s: frames %llu dropped %llu corrupted %llu duplicated "
+				"%llu reordered %llu delayed %llu",
+				d == 0 ? "tx" : "rx", (unsigned long long)is.frames[d],
+				(unsigned long long)is.dropped[d],
+				(unsigned long long)is.corrupted[d],
+				(unsigned long long)is.duplicated[d],
+				(unsigned long long)is.reordered[d],
+				(unsigned long long)is.delayed[d]);
+	}
 }
 
 static void stats_fiber(void *arg)
@@ -551,6 +582,16 @@ static int open_device(void)
 			return EXIT_USAGE;
 		}
 		dev = cap;
+	}
+	if (opts.impair_on) {
+		struct weir_netdev *imp;
+
+		rc = weir_impair_wrap(dev, &opts.impair, &imp);
+		if (rc < 0) {
+			fprintf(stderr, "weir-appliance: impair: %s\n", weir_strerror(rc));
+			return EXIT_USAGE;
+		}
+		dev = imp;
 	}
 	return 0;
 }

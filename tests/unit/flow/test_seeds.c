@@ -852,7 +852,8 @@ START_TEST(test_time_convention_and_seed_defaults)
 }
 END_TEST
 
-/* --- identity: unique sequential ids, local and remote endpoints (P2p_fd, Mirage) -------------- */
+/* --- identity: unique sequential ids, local and remote endpoints (P2p_fd, Mirage) --------------
+ */
 
 /* Tells the main side this flow's id and the remote port it sees. */
 static void ident_handler(struct weir_flow *f, void *arg)
