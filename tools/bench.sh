@@ -2,7 +2,7 @@
 # bench.sh - weir against the Linux kernel on this machine, in one run: one table, JSON and a chart.
 #
 #   tools/bench.sh [--quick] [--build DIR] [--out DIR] [--duration S] [--reps N] [--note TEXT]
-#                  [--only memif,link,tap,linux,http]   (default: every section)
+#                  [--only memif,link,tap,linux,http,loss]   (default: every section)
 #
 # Scenarios (each skipped with a line saying why when its prerequisites are missing):
 #   weir-memif   weir <-> weir over DPDK net_memif, poll mode, server on CPU 0, client on CPU 1
@@ -409,6 +409,19 @@ EOC
 	rm -rf "$www"
 fi
 
+# ---- 6. one bulk flow under random loss: weir (the impairment wrapper) against Linux (nftables) ----
+# Its own table and chart (OUT/loss.txt, loss.json, loss.png): tools/bench-loss.sh.
+if want loss; then
+	if [ $root = 1 ]; then
+		echo "== loss ($(($(date +%s) - start_ts)) s)"
+		rm -f "$out/loss.txt"
+		"$here/tools/bench-loss.sh" --build "$build" --out "$out" --duration "$duration" \
+			--reps "$reps" >>"$log" 2>&1 || echo "  bench-loss.sh failed (see $log)"
+	else
+		skip loss "needs root (namespaces, TAP)"
+	fi
+fi
+
 # ---- the table, JSON and chart ----
 elapsed=$(($(date +%s) - start_ts))
 meta="$start_utc (start); $(uname -r); $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); load at start $start_load; $reps x ${duration}s per figure, median; ${elapsed}s total${note:+; $note}"
@@ -554,3 +567,7 @@ fig.tight_layout(rect=(0, 0, 1, 0.95))
 fig.savefig(out + "/bench.png", dpi=90)
 print("wrote %s/bench.txt, bench.json, bench.png" % out)
 EOF
+if want loss && [ -f "$out/loss.txt" ]; then
+	echo
+	cat "$out/loss.txt"
+fi

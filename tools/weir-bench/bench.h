@@ -31,6 +31,7 @@ struct bench_opts {
 	const char *ip;	     /* weir: our ADDR/PREFIX */
 	const char *bind_ip; /* kernel server: address to bind (NULL: any) */
 	int server_cpu, client_cpu; /* link mode: CPUs to pin to (-1: none) */
+	const char *impair;	    /* weir: weir_impair_parse() spec for the device, or NULL */
 };
 
 /* What a client run measured. */

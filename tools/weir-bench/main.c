@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <weir/impair.h>
 #include <weir/link.h>
 #include <weir/stack.h>
 
@@ -49,7 +50,8 @@ static const char usage[] =
 	"Ports: P (default %d) discards, P+1 echoes. SPEC is a weir_netdev_open() spec: "
 	"tap:IFNAME,\n"
 	"dpdk:EAL ARGS[,port=N]. link forks a weir server (192.0.2.2) and runs a weir client\n"
-	"(192.0.2.1) over the link driver; --cpus pins them (server first).\n"
+	"(192.0.2.1) over the link driver; --cpus pins them (server first). --impair SPEC\n"
+	"(weir_impair_parse: loss=0.01,reorder=...,seed=N) impairs weir's device both ways.\n"
 	"Example: weir-bench link --test rr --duration 2\n";
 
 static int bad(const char *what, const char *val)
@@ -255,6 +257,7 @@ int main(int argc, char **argv)
 		{ "ip", required_argument, NULL, 'i' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "cpus", required_argument, NULL, 'c' },
+		{ "impair", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -337,6 +340,15 @@ int main(int argc, char **argv)
 			o.client_cpu = (int)b;
 			break;
 		}
+		case 'I': {
+			struct weir_impair_config ic;
+			const char *why;
+
+			if (weir_impair_parse(optarg, &ic, &why) < 0)
+				return bad(why, optarg);
+			o.impair = optarg;
+			break;
+		}
 		case 'h':
 			printf(usage, BENCH_RR_WARMUP, BENCH_DEFAULT_PORT);
 			return 0;
@@ -350,8 +362,8 @@ int main(int argc, char **argv)
 		return bad("missing --test", NULL);
 	if (o.test != BENCH_BULK && o.flows != 1)
 		return bad("only bulk runs several flows (--flows)", NULL);
-	if (o.kernel && (o.netdev || o.ip))
-		return bad("--kernel does not take --netdev or --ip", NULL);
+	if (o.kernel && (o.netdev || o.ip || o.impair))
+		return bad("--kernel does not take --netdev, --ip or --impair", NULL);
 	if (!strcmp(role, "link")) {
 		if (o.kernel || o.netdev || o.ip || o.peer)
 			return bad("link takes only --test, --flows, --duration and --cpus", NULL);

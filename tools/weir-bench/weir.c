@@ -12,6 +12,7 @@
 #include <weir/flow.h>
 #include <weir/link.h>
 #include <weir/loop.h>
+#include <weir/impair.h>
 #include <weir/netdev.h>
 #include <weir/stack.h>
 
@@ -50,6 +51,17 @@ static void host_down(struct host *h)
 			(unsigned long long)st.drop_input, (unsigned long long)st.tcp_drops,
 			(unsigned long long)ds.rx_nobuf, (unsigned long long)ds.tx_full);
 	}
+	if (h->dev != NULL) {
+		struct weir_impair_stats is;
+
+		if (weir_impair_get_stats(h->dev, &is) == 0)
+			fprintf(stderr,
+				"weir-bench: impair %s: tx frames=%llu dropped=%llu; rx frames=%llu "
+				"dropped=%llu\n",
+				h->role, (unsigned long long)is.frames[0],
+				(unsigned long long)is.dropped[0], (unsigned long long)is.frames[1],
+				(unsigned long long)is.dropped[1]);
+	}
 	if (h->fibers)
 		weir_fibers_fini();
 	weir_stack_close(h->stack);
@@ -85,6 +97,20 @@ static int host_up(const struct bench_opts *o, int link_fd, const char *role, st
 			close(link_fd);
 	} else {
 		rc = weir_netdev_open(o->netdev, NULL, &h->dev);
+	}
+	if (rc == 0 && o->impair != NULL) {
+		struct weir_impair_config ic;
+		struct weir_netdev *imp;
+
+		rc = weir_impair_parse(o->impair, &ic, NULL);
+		if (rc == 0)
+			rc = weir_impair_wrap(h->dev, &ic, &imp);
+		if (rc == 0)
+			h->dev = imp;
+		else
+			weir_netdev_close(h->dev);
+		if (rc < 0)
+			h->dev = NULL;
 	}
 	if (rc < 0) {
 		fprintf(stderr, "weir-bench: netdev '%s': %s\n", link_fd >= 0 ? "link" : o->netdev,

@@ -1,0 +1,193 @@
+#!/bin/bash
+# bench-loss.sh - goodput of one bulk flow under random loss: weir against Linux, same run.
+#
+#   tools/bench-loss.sh [--build DIR] [--out DIR] [--duration S] [--rates "0 0.5 1 2 5"]
+#
+# For each loss rate (percent of packets, both directions):
+#   weir-recv   a Linux client sends to a weir server over TAP; weir's device is wrapped by
+#               the impairment wrapper (weir-bench --impair loss=R): every frame weir sends or
+#               receives is lost with probability R.
+#   weir-send   a weir client sends to a Linux server over TAP, the same wrapper.
+#   linux       Linux to Linux over a veth pair between two namespaces, nftables dropping the
+#               same share of TCP packets on each side's output (numgen random; this kernel has
+#               no netem).
+# Printed: goodput (Gbit/s, median of --reps runs of --duration seconds) and the drop, goodput
+# at the rate / goodput at 0%: the figure that compares, since TAP and veth differ at 0%.
+# Writes OUT/loss.txt, OUT/loss.json and, when matplotlib imports, OUT/loss.png (OUT defaults
+# to BUILD/bench). Both ends share this machine's CPUs. Needs root. Addresses: 192.0.2.0/24;
+# namespaces and processes it starts are removed by PID on every exit path.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+build="$top/build"
+out=""
+duration=5
+reps=3
+rates="0 0.5 1 2 5"
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--build) build=$2; shift ;;
+	--out) out=$2; shift ;;
+	--duration) duration=$2; shift ;;
+	--reps) reps=$2; shift ;;
+	--rates) rates=$2; shift ;;
+	-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+	*) echo "bench-loss.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+	shift
+done
+[ -n "$out" ] || out="$build/bench"
+mkdir -p "$out"
+bench="$build/tools/weir-bench/weir-bench"
+[ -x "$bench" ] || { echo "bench-loss.sh: $bench not built" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "bench-loss.sh: needs root (namespaces, TAP)" >&2; exit 77; }
+command -v nft >/dev/null || { echo "bench-loss.sh: nft (nftables) not installed" >&2; exit 77; }
+
+PIDS=()
+NSS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null; done
+}
+trap cleanup EXIT
+log="$out/loss.log"
+: >"$log"
+raw="$out/loss.raw"
+: >"$raw"
+
+mkns() {
+	ip netns add "$1" || return 1
+	NSS+=("$1")
+	ip -n "$1" link set lo up
+}
+wait_ready() { # FILE PID
+	for _ in $(seq 1 200); do
+		grep -q '^ready' "$1" 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+start_server() { # NS FILE CMD...: sets SRV
+	local ns=$1 f=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$f" 2>>"$log" &
+	SRV=$!
+	PIDS+=("$SRV")
+	wait_ready "$f" "$SRV"
+}
+stop_srv() {
+	kill "$SRV" 2>/dev/null
+	wait "$SRV" 2>/dev/null
+}
+# bulk SCENARIO RATE CMD...: reps runs of one bulk flow; records Gbit/s per run.
+bulk() {
+	local sc=$1 rate=$2 line g
+	shift 2
+	for r in $(seq 1 "$reps"); do
+		line=$(timeout $((duration * 4 + 60)) "$@" --test bulk --duration "$duration" 2>>"$log" |
+			grep '^result' | tail -1)
+		g=$(echo "$line" | sed -n 's/.*gbit_s=\([0-9.]*\).*/\1/p')
+		echo -e "$sc\t$rate\t$r\t${g:-fail}" >>"$raw"
+	done
+}
+# nft_loss NS DEV PERMILLE: drops that share of TCP packets leaving DEV in NS.
+nft_loss() {
+	ip netns exec "$1" nft -f - <<EOF
+table inet wbloss {
+	chain out {
+		type filter hook output priority 0;
+		oifname "$2" meta l4proto tcp numgen random mod 100000 < $3 counter drop
+	}
+}
+EOF
+}
+
+start_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
+echo "bench-loss: $start_utc, $(nproc) CPUs shared by both ends, one bulk flow, $reps x ${duration}s" \
+	"per figure" | tee -a "$log"
+for rate in $rates; do
+	p=$(awk -v r="$rate" 'BEGIN { printf "%.6f", r / 100 }')
+	milli=$(awk -v r="$rate" 'BEGIN { printf "%d", r * 1000 }') # per 100,000
+	echo "== loss $rate%"
+	# weir over TAP, the wrapper on weir's device.
+	ns=wbl-tap-$$
+	mkns $ns
+	ip -n $ns tuntap add dev wbtap0 mode tap
+	ip -n $ns addr add 192.0.2.1/24 dev wbtap0
+	ip -n $ns link set wbtap0 up
+	if start_server $ns "$out/loss-wsrv.out" "$bench" server --netdev tap:wbtap0,offload=0 \
+		--ip 192.0.2.2/24 --impair "loss=$p,seed=1"; then
+		bulk weir-recv "$rate" ip netns exec $ns "$bench" client --kernel --peer 192.0.2.2
+		stop_srv
+	fi
+	if start_server $ns "$out/loss-ksrv.out" "$bench" server --kernel --bind 192.0.2.1; then
+		bulk weir-send "$rate" ip netns exec $ns "$bench" client --netdev tap:wbtap0,offload=0 \
+			--ip 192.0.2.2/24 --peer 192.0.2.1 --impair "loss=$p,seed=2"
+		stop_srv
+	fi
+	ip netns del $ns
+	NSS=()
+	# Linux over veth, nftables loss on each side's output.
+	a=wbl-a-$$ b=wbl-b-$$
+	mkns $a && mkns $b
+	ip -n $a link add wbva type veth peer name wbvb netns $b
+	ip -n $a addr add 192.0.2.11/24 dev wbva
+	ip -n $b addr add 192.0.2.12/24 dev wbvb
+	ip -n $a link set wbva up
+	ip -n $b link set wbvb up
+	if [ "$milli" -gt 0 ]; then nft_loss $a wbva "$milli" && nft_loss $b wbvb "$milli"; fi
+	if start_server $b "$out/loss-lsrv.out" "$bench" server --kernel --bind 192.0.2.12; then
+		bulk linux "$rate" ip netns exec $a "$bench" client --kernel --peer 192.0.2.12
+		stop_srv
+	fi
+	ip netns del $a
+	ip netns del $b
+	NSS=()
+done
+
+# The table: medians, and each one's drop against its own 0%.
+py=$(command -v /usr/bin/python3 || command -v python3)
+"$py" - "$raw" "$out" "$start_utc" "$duration" "$reps" <<'PY' | tee "$out/loss.txt"
+import json, statistics, sys
+raw, out, when, dur, reps = sys.argv[1:6]
+rows = {}
+for line in open(raw):
+    sc, rate, _, g = line.rstrip("\n").split("\t")
+    if g != "fail":
+        rows.setdefault(sc, {}).setdefault(float(rate), []).append(float(g))
+scen = ["weir-recv", "weir-send", "linux"]
+rates = sorted({r for sc in rows.values() for r in sc})
+med = {sc: {r: statistics.median(v) for r, v in rows.get(sc, {}).items()} for sc in scen}
+print("bench-loss: %s; one bulk flow, %s x %s s, median Gbit/s (drop = at loss / at 0%%)" % (when, reps, dur))
+print("%-8s" % "loss %" + "".join("%24s" % s for s in scen))
+for r in rates:
+    cells = []
+    for sc in scen:
+        g, z = med[sc].get(r), med[sc].get(0.0)
+        if g is None:
+            cells.append("%24s" % "-")
+        else:
+            cells.append("%24s" % ("%.3f (%.2f)" % (g, g / z) if z else "%.3f" % g))
+    print("%-8s" % r + "".join(cells))
+json.dump({"when": when, "median_gbit_s": {sc: {str(r): g for r, g in m.items()} for sc, m in med.items()}},
+          open(out + "/loss.json", "w"), indent=1)
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for sc in scen:
+        z = med[sc].get(0.0)
+        xs = [r for r in rates if r in med[sc] and z]
+        ax.plot(xs, [med[sc][r] / z for r in xs], marker="o", label=sc)
+    ax.set_xlabel("random loss, % of packets each way")
+    ax.set_ylabel("goodput / goodput at 0%")
+    ax.set_title("one bulk flow under loss (" + when + ")")
+    ax.grid(True)
+    ax.legend()
+    fig.savefig(out + "/loss.png", dpi=100, bbox_inches="tight")
+    print("chart: " + out + "/loss.png")
+except ImportError:
+    print("(no chart: matplotlib does not import under " + sys.executable + ")")
+PY
