@@ -9,8 +9,8 @@
 #include <weir/error.h>
 #include <weir/impair.h>
 
-#define TX 0
-#define RX 1
+#define TX		0
+#define RX		1
 #define REORDER_WAIT_NS (1 * WEIR_NS_PER_MS) /* a held frame with no next one goes anyway */
 #define DELAY_MAX_NS	(10 * WEIR_NS_PER_S)
 #define TX_BATCH	32
@@ -187,7 +187,9 @@ static int flush_tx(struct impair_dev *d, uint64_t now)
 		for (; h != NULL && h->due <= now && n < TX_BATCH; h = h->next, n++) {
 			iov[n].base = h->data;
 			iov[n].len = h->f.len;
-			tf[n] = (struct weir_tx_frame){ .iov = &iov[n], .iovcnt = 1, .len = h->f.len };
+			tf[n] = (struct weir_tx_frame){ .iov = &iov[n],
+							.iovcnt = 1,
+							.len = h->f.len };
 		}
 		if (n == 0)
 			return sent;
@@ -271,8 +273,8 @@ static int im_rx_burst(struct weir_netdev *nd, struct weir_frame **frames, int n
 			f->flags &= ~(uint32_t)WEIR_FRAME_L4_CSUM_OK; /* the stack checks it */
 		}
 		/* Straight through when nothing waits before it and nothing else happens to it. */
-		if (d->cfg.delay_ns == 0 && d->dir[RX].head == NULL && d->dir[RX].reordered == NULL &&
-		    !v.duplicate && !v.reorder) {
+		if (d->cfg.delay_ns == 0 && d->dir[RX].head == NULL &&
+		    d->dir[RX].reordered == NULL && !v.duplicate && !v.reorder) {
 			frames[got++] = f;
 			continue;
 		}
@@ -392,9 +394,8 @@ int weir_impair_wrap(struct weir_netdev *inner, const struct weir_impair_config 
 	struct impair_dev *d;
 
 	WEIR_EINVAL_IF(inner == NULL || cfg == NULL || out == NULL);
-	WEIR_EINVAL_IF(!rate_ok(cfg->loss) || !rate_ok(cfg->reorder) ||
-		       !rate_ok(cfg->duplicate) || !rate_ok(cfg->corrupt) ||
-		       cfg->delay_ns > DELAY_MAX_NS);
+	WEIR_EINVAL_IF(!rate_ok(cfg->loss) || !rate_ok(cfg->reorder) || !rate_ok(cfg->duplicate) ||
+		       !rate_ok(cfg->corrupt) || cfg->delay_ns > DELAY_MAX_NS);
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return WEIR_ENOMEM;
@@ -518,7 +519,8 @@ int weir_impair_parse(const char *spec, struct weir_impair_config *out, const ch
 		}
 #undef KEY
 		if (rc < 0) {
-			*why = "a rate is a number in [0,1] or a percentage; delay is N followed by "
+			*why = "a rate is a number in [0,1] or a percentage; delay is N followed "
+			       "by "
 			       "ns, us, ms or s (at most 10 s); seed is a whole number";
 			return WEIR_EINVAL;
 		}

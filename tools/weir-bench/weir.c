@@ -56,7 +56,8 @@ static void host_down(struct host *h)
 
 		if (weir_impair_get_stats(h->dev, &is) == 0)
 			fprintf(stderr,
-				"weir-bench: impair %s: tx frames=%llu dropped=%llu; rx frames=%llu "
+				"weir-bench: impair %s: tx frames=%llu dropped=%llu; rx "
+				"frames=%llu "
 				"dropped=%llu\n",
 				h->role, (unsigned long long)is.frames[0],
 				(unsigned long long)is.dropped[0], (unsigned long long)is.frames[1],

@@ -29,10 +29,10 @@
 #define WEIR_IMPAIR_HOLD_MAX 4096
 
 struct weir_impair_config {
-	double loss;	  /* probability a frame is dropped, in [0, 1], each direction */
-	double reorder;	  /* probability a frame is held back and sent after the next one */
-	double duplicate; /* probability a frame is sent twice */
-	double corrupt;	  /* probability one byte of the frame is flipped */
+	double loss;	   /* probability a frame is dropped, in [0, 1], each direction */
+	double reorder;	   /* probability a frame is held back and sent after the next one */
+	double duplicate;  /* probability a frame is sent twice */
+	double corrupt;	   /* probability one byte of the frame is flipped */
 	uint64_t delay_ns; /* every frame, each direction (at most 10 s) */
 	uint64_t seed;
 };

@@ -69,10 +69,11 @@ START_TEST(test_impair_spec_parse)
 	struct weir_impair_config c;
 	const char *why = NULL;
 
-	ck_assert_int_eq(weir_impair_parse("loss=0.01,reorder=1%,dup=0.005,corrupt=0.0005,delay=5ms,"
-					   "seed=42",
-					   &c, &why),
-			 0);
+	ck_assert_int_eq(
+		weir_impair_parse("loss=0.01,reorder=1%,dup=0.005,corrupt=0.0005,delay=5ms,"
+				  "seed=42",
+				  &c, &why),
+		0);
 	ck_assert(c.loss == 0.01 && c.reorder == 0.01 && c.duplicate == 0.005);
 	ck_assert(c.corrupt == 0.0005);
 	ck_assert_uint_eq(c.delay_ns, 5 * WEIR_NS_PER_MS);
@@ -284,8 +285,9 @@ START_TEST(test_impair_rx_each_impairment)
 	close_dev();
 	/* Corrupted frames lose their checksum-verified flag; duplicates come twice; a delayed
 	 * frame comes when due; every frame goes back to the device. */
-	c = (struct weir_impair_config){ .corrupt = 1.0, .duplicate = 1.0,
-					 .delay_ns = 10 * WEIR_NS_PER_MS, .seed = 2 };
+	c = (struct weir_impair_config){
+		.corrupt = 1.0, .duplicate = 1.0, .delay_ns = 10 * WEIR_NS_PER_MS, .seed = 2
+	};
 	open_with(&c);
 	make_frame(f, 9);
 	ck_assert_int_ge(memdev_inject(&md, f, FRAME_LEN), 0);
