@@ -114,9 +114,8 @@ static void ext_destroy(u8_t id, void *data)
 	if (f != NULL) {
 		f->pcb = NULL;
 		weir__flow_wake_all(f);
-		/* Gone while it waited in a backlog (RST, lwIP's timeouts: on_err ran just
-		 * before, lwIP is done with f now). */
-		if (f->pending_in != NULL)
+		/* Gone while it waited in a backlog (RST, lwIP's timeouts). */
+		if (f->pending_in != NULL && ++f->pend_deaths == 2)
 			pending_died(f);
 	}
 }
@@ -175,6 +174,8 @@ static void on_err(void *arg, err_t err)
 			flow_end(f, WEIR_CLOSE_RETRANSMIT, WEIR_ETIMEDOUT);
 		break;
 	}
+	if (f->pending_in != NULL && ++f->pend_deaths == 2)
+		pending_died(f);
 }
 
 void weir__flow_note_timing(struct weir_flow_stats *st, const struct tcp_pcb *pcb)

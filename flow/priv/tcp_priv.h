@@ -56,7 +56,11 @@ struct weir_flow {
 	u32_t snd_max; /* highest sequence number sent + 1 (retransmission detection) */
 
 	struct weir_listener *pending_in; /* waiting in this listener's backlog, else NULL */
-	struct weir_list_node pend_node;  /* in pending_in->pending */
+	/* lwIP's two calls when a pcb dies (its err callback and the ext-arg destroy), in either
+	 * order (tcp_input: err first; tcp_abandon and tcp_slowtmr: destroy first): a backlog
+	 * flow is dropped at the second, when lwIP is done with it. */
+	uint8_t pend_deaths;
+	struct weir_list_node pend_node; /* in pending_in->pending */
 
 	struct weir_scope_item item;	/* when owned by a scope */
 	struct weir_list_node all_node; /* in every live flow (tcp.c: stack close) */
