@@ -287,7 +287,9 @@ static int im_rx_burst(struct weir_netdev *nd, struct weir_frame **frames, int n
 			if (place(d, RX, h, &v, now) < 0)
 				free(h);
 		}
-		weir_netdev_release(f); /* no memory for a copy: lost, as a full NIC would */
+		/* The copy goes on; the device's buffer goes back (without memory for a copy, the
+		 * frame is lost, as on a full NIC). */
+		weir_netdev_release(f);
 	}
 	while (got < n && (h = dequeue_due(d, RX, now)) != NULL)
 		frames[got++] = &h->f;

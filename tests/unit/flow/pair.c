@@ -315,3 +315,30 @@ int wait_port(struct side *s, uint32_t *port)
 
 	return rc < 0 ? FAILF("no port from peer: %s", weir_strerror(rc)) : 0;
 }
+
+int idle_peer(struct side *s, void *arg)
+{
+	(void)s;
+	(void)arg;
+	return 0;
+}
+
+void hold_handler(struct weir_flow *f, void *arg)
+{
+	uint8_t b[8];
+
+	(void)arg;
+	weir_flow_write(f, "hi", 2);
+	while (weir_flow_read_into(f, b, sizeof(b)) > 0)
+		;
+}
+
+int accept_errors, accept_error_class, accept_error_code;
+
+void note_accept_error(enum weir_accept_error cls, int err, void *arg)
+{
+	(void)arg;
+	accept_errors++;
+	accept_error_class = (int)cls;
+	accept_error_code = err;
+}

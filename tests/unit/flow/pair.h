@@ -73,4 +73,12 @@ int connect_to_peer(struct side *s, uint16_t port, const struct weir_tcp_connect
 /* Receives the port serve_until_done sent, failing the side after 10 s. */
 int wait_port(struct side *s, uint32_t *port);
 
+/* A peer with nothing to do (side_fn). */
+int idle_peer(struct side *s, void *arg);
+/* A handler that writes "hi", then holds the flow until the peer's FIN. */
+void hold_handler(struct weir_flow *f, void *arg);
+/* An on_accept_error that records its calls (this process only). */
+extern int accept_errors, accept_error_class, accept_error_code;
+void note_accept_error(enum weir_accept_error cls, int err, void *arg);
+
 #endif

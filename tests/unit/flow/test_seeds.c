@@ -19,13 +19,6 @@
 
 static struct weir_stack *loop_stack;
 
-static int idle_peer(struct side *s, void *arg)
-{
-	(void)s;
-	(void)arg;
-	return 0;
-}
-
 #define S  WEIR_NS_PER_S
 #define MS WEIR_NS_PER_MS
 
@@ -307,27 +300,6 @@ START_TEST(test_read_into_returns_all_received_up_to_cap)
 END_TEST
 
 /* --- max_connections and the backlog (Eio, Tezos) --------------------------------------------- */
-
-/* Says hi, then holds the connection until the peer's FIN. */
-static void hold_handler(struct weir_flow *f, void *arg)
-{
-	uint8_t b[8];
-
-	(void)arg;
-	weir_flow_write(f, "hi", 2);
-	while (weir_flow_read_into(f, b, sizeof(b)) > 0)
-		;
-}
-
-static int accept_errors, accept_error_class, accept_error_code;
-
-static void note_accept_error(enum weir_accept_error cls, int err, void *arg)
-{
-	(void)arg;
-	accept_errors++;
-	accept_error_class = (int)cls;
-	accept_error_code = err;
-}
 
 /* Expects "hi" within timeout_ns. */
 static int expect_hi(struct weir_flow *f, uint64_t timeout_ns)

@@ -130,13 +130,6 @@ static void echo_handler(struct weir_flow *f, void *arg)
 
 /* --- connect ---------------------------------------------------------------------------------- */
 
-static int idle_peer(struct side *s, void *arg)
-{
-	(void)s;
-	(void)arg;
-	return 0;
-}
-
 static int main_connect_refused(struct side *s, void *arg)
 {
 	struct weir_flow *f = (void *)1;
@@ -631,16 +624,6 @@ START_TEST(test_listen_port_chosen_by_stack)
 	ck_assert_int_eq(pair_run(main_echo_port0, serve_until_done, &sv, NULL, 20 * S), 0);
 }
 END_TEST
-
-static void hold_handler(struct weir_flow *f, void *arg)
-{
-	uint8_t b[8];
-
-	(void)arg;
-	weir_flow_write(f, "hi", 2);
-	while (weir_flow_read_into(f, b, sizeof(b)) > 0)
-		;
-}
 
 static int peer_max_conn(struct side *s, void *arg)
 {
@@ -1434,16 +1417,6 @@ START_TEST(test_flow_calls_reject_bad_arguments)
 END_TEST
 
 /* --- accept errors ---------------------------------------------------------------------------- */
-
-static int accept_errors, accept_error_class, accept_error_code;
-
-static void note_accept_error(enum weir_accept_error cls, int err, void *arg)
-{
-	(void)arg;
-	accept_errors++;
-	accept_error_class = (int)cls;
-	accept_error_code = err;
-}
 
 static int peer_accept_error(struct side *s, void *arg)
 {

@@ -48,7 +48,7 @@ static int udp_clean(void)
 	return 0;
 }
 
-static int idle_peer(struct side *s, void *arg)
+static int udp_idle_peer(struct side *s, void *arg)
 {
 	(void)s;
 	(void)arg;
@@ -231,7 +231,7 @@ static int main_timeout(struct side *s, void *arg)
 
 START_TEST(test_recv_timeout)
 {
-	ck_assert_int_eq(pair_run(main_timeout, idle_peer, NULL, NULL, 20 * S), 0);
+	ck_assert_int_eq(pair_run(main_timeout, udp_idle_peer, NULL, NULL, 20 * S), 0);
 }
 END_TEST
 
@@ -254,7 +254,7 @@ static int main_cancel(struct side *s, void *arg)
 
 START_TEST(test_recv_cancelled_from_another_fiber)
 {
-	ck_assert_int_eq(pair_run(main_cancel, idle_peer, NULL, NULL, 20 * S), 0);
+	ck_assert_int_eq(pair_run(main_cancel, udp_idle_peer, NULL, NULL, 20 * S), 0);
 }
 END_TEST
 
@@ -282,7 +282,7 @@ static int main_close_wakes(struct side *s, void *arg)
 
 START_TEST(test_close_wakes_blocked_receiver)
 {
-	ck_assert_int_eq(pair_run(main_close_wakes, idle_peer, NULL, NULL, 20 * S), 0);
+	ck_assert_int_eq(pair_run(main_close_wakes, udp_idle_peer, NULL, NULL, 20 * S), 0);
 }
 END_TEST
 
@@ -306,7 +306,7 @@ static int main_oversize(struct side *s, void *arg)
 
 START_TEST(test_send_oversize_is_emsgsize)
 {
-	ck_assert_int_eq(pair_run(main_oversize, idle_peer, NULL, NULL, 20 * S), 0);
+	ck_assert_int_eq(pair_run(main_oversize, udp_idle_peer, NULL, NULL, 20 * S), 0);
 }
 END_TEST
 
@@ -402,7 +402,7 @@ static int main_port_in_use(struct side *s, void *arg)
 
 START_TEST(test_bind_port_in_use_is_eaddrinuse)
 {
-	ck_assert_int_eq(pair_run(main_port_in_use, idle_peer, NULL, NULL, 20 * S), 0);
+	ck_assert_int_eq(pair_run(main_port_in_use, udp_idle_peer, NULL, NULL, 20 * S), 0);
 }
 END_TEST
 
@@ -442,7 +442,7 @@ static int main_reuse_addr(struct side *s, void *arg)
 
 START_TEST(test_reuse_addr_shares_port_reuse_port_refused)
 {
-	ck_assert_int_eq(pair_run(main_reuse_addr, idle_peer, NULL, NULL, 20 * S), 0);
+	ck_assert_int_eq(pair_run(main_reuse_addr, udp_idle_peer, NULL, NULL, 20 * S), 0);
 }
 END_TEST
 
@@ -467,7 +467,7 @@ static int main_ephemeral(struct side *s, void *arg)
 
 START_TEST(test_ephemeral_port_chosen_and_readable)
 {
-	ck_assert_int_eq(pair_run(main_ephemeral, idle_peer, NULL, NULL, 20 * S), 0);
+	ck_assert_int_eq(pair_run(main_ephemeral, udp_idle_peer, NULL, NULL, 20 * S), 0);
 }
 END_TEST
 
@@ -552,7 +552,7 @@ static int main_misuse(struct side *s, void *arg)
 
 START_TEST(test_calls_reject_bad_arguments)
 {
-	ck_assert_int_eq(pair_run(main_misuse, idle_peer, NULL, NULL, 20 * S), 0);
+	ck_assert_int_eq(pair_run(main_misuse, udp_idle_peer, NULL, NULL, 20 * S), 0);
 }
 END_TEST
 
@@ -586,7 +586,7 @@ static int main_scope(struct side *s, void *arg)
 
 START_TEST(test_scope_close_closes_socket)
 {
-	ck_assert_int_eq(pair_run(main_scope, idle_peer, NULL, NULL, 20 * S), 0);
+	ck_assert_int_eq(pair_run(main_scope, udp_idle_peer, NULL, NULL, 20 * S), 0);
 }
 END_TEST
 
