@@ -184,6 +184,9 @@ void weir__flow_note_timing(struct weir_flow_stats *st, const struct tcp_pcb *pc
 	 * fires once rtime (ticks since the last new ACK) reaches rto. */
 	st->srtt_ms = (uint32_t)(pcb->sa >> 3) * TCP_SLOW_INTERVAL;
 	st->rto_ms = pcb->rto > 0 ? (uint32_t)pcb->rto * TCP_SLOW_INTERVAL : 0;
+	st->rto_timeouts = pcb->rto_fired;
+	st->fast_recoveries = pcb->recoveries;
+	st->loss_probes = pcb->tlp_probes;
 }
 
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)

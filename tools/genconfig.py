@@ -88,6 +88,11 @@ def lwipopts(kconf):
         ("TCP_OVERSIZE", mss, ""),
         ("LWIP_TCP_SACK_OUT", v("LWIP_TCP_SACK_OUT") and v("LWIP_TCP_QUEUE_OOSEQ"),
          "SACK needs the out-of-order queue"),
+        ("LWIP_TCP_SACK_IN", v("LWIP_TCP_SACK_IN") and v("LWIP_TCP_SACK_OUT")
+         and v("LWIP_TCP_QUEUE_OOSEQ"), "RFC 6675 loss recovery (stack/patches/0019)"),
+        ("LWIP_TCP_TLP", v("LWIP_TCP_TLP") and v("LWIP_TCP_SACK_IN") and v("LWIP_TCP_SACK_OUT")
+         and v("LWIP_TCP_QUEUE_OOSEQ"), "tail loss probe (0019)"),
+        ("TCP_RTO_MIN_MS", v("LWIP_TCP_RTO_MIN_MS"), "the least RTO (0019)"),
         ("LWIP_TCP_TIMESTAMPS", v("LWIP_TCP_TIMESTAMPS"), ""),
         ("LWIP_TCP_KEEPALIVE", v("LWIP_TCP_KEEPALIVE"), ""),
         ("SO_REUSE", v("LWIP_SO_REUSE"), ""),

@@ -253,10 +253,13 @@ struct weir_flow_stats {
 	uint64_t bytes_in, bytes_out;	    /* delivered to reads / accepted from writes */
 	uint64_t segments_in, segments_out; /* TCP segments, headers included */
 	uint64_t retransmissions;	    /* segments sent again */
-	uint32_t srtt_ms;		    /* smoothed RTT (lwIP's, slow-timer granularity) */
-	uint32_t rto_ms;		    /* retransmission timeout, backoff included */
-	uint32_t cwnd, snd_wnd, rcv_wnd;    /* bytes */
-	uint32_t snd_queued;		    /* bytes accepted and not yet acknowledged */
+	/* How losses were repaired: retransmission timeouts that fired, loss recovery episodes
+	 * begun by duplicate ACKs or SACK (RFC 6675), tail loss probes sent (RFC 8985). */
+	uint32_t rto_timeouts, fast_recoveries, loss_probes;
+	uint32_t srtt_ms;		 /* smoothed RTT (lwIP's, slow-timer granularity) */
+	uint32_t rto_ms;		 /* retransmission timeout, backoff included */
+	uint32_t cwnd, snd_wnd, rcv_wnd; /* bytes */
+	uint32_t snd_queued;		 /* bytes accepted and not yet acknowledged */
 };
 /* Fills *out. Once the connection is gone the window fields are 0, and srtt_ms and rto_ms keep
  * their last values. Returns 0 or WEIR_EINVAL. */

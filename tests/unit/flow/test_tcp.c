@@ -777,9 +777,13 @@ static void bulk_echo_handler(struct weir_flow *f, void *arg)
 	weir_flow_get_stats(f, &st);
 	side_send(s, bad ? 0xbad : 0xb0b);
 	/* Then, for the main side's stall check: the longest wait for data here, in ms, and this
-	 * side's retransmission timeout (it paces the data the main side waited for). */
+	 * side's retransmission timeout (it paces the data the main side waited for); and how
+	 * this side repaired its losses, for the report. */
 	side_send(s, (uint32_t)(read_max_gap_ns / WEIR_NS_PER_MS));
 	side_send(s, st.rto_ms);
+	side_send(s, st.rto_timeouts);
+	side_send(s, st.fast_recoveries);
+	side_send(s, st.loss_probes);
 }
 
 static int main_bulk(struct side *s, void *arg)
@@ -793,6 +797,7 @@ static int main_bulk(struct side *s, void *arg)
 	int64_t n;
 	uint64_t t0 = weir_clock_now_ns();
 	uint32_t peer_gap_ms = 0, my_gap_ms, peer_rto_ms = 0, limit_ms;
+	uint32_t peer_rec[3] = { 0 }; /* the peer's RTOs, recoveries, probes */
 	char lim[32];
 
 	if (wait_port(s, &port))
@@ -817,6 +822,8 @@ static int main_bulk(struct side *s, void *arg)
 		EXPECT_EQ(msg, 0xb0b); /* the peer got every byte too */
 		EXPECT_EQ(side_recv(s, &peer_gap_ms, 60 * S), 0);
 		EXPECT_EQ(side_recv(s, &peer_rto_ms, 60 * S), 0);
+		for (int i = 0; i < 3; i++)
+			EXPECT_EQ(side_recv(s, &peer_rec[i], 60 * S), 0);
 	}
 	EXPECT_EQ(weir_flow_get_stats(f, &st), 0);
 	/* Every byte is acknowledged, so each side's RTO is back to its un-backed-off value. */
@@ -846,11 +853,13 @@ static int main_bulk(struct side *s, void *arg)
 	fprintf(stderr,
 		"bulk: %llu MiB each way in %.2f s; segments out %llu, in %llu, "
 		"retransmitted %llu; srtt %u ms, RTO %u ms here, %u ms at the peer; longest "
-		"wait for data %u ms here, %u ms at the peer (stall limit: %s)\n",
+		"wait for data %u ms here, %u ms at the peer (stall limit: %s); losses repaired "
+		"by RTO %u, by fast recovery %u, tail probes %u (both sides)\n",
 		(unsigned long long)(b->bytes >> 20), (double)(weir_clock_now_ns() - t0) / 1e9,
 		(unsigned long long)st.segments_out, (unsigned long long)st.segments_in,
 		(unsigned long long)st.retransmissions, st.srtt_ms, st.rto_ms, peer_rto_ms,
-		my_gap_ms, peer_gap_ms, lim);
+		my_gap_ms, peer_gap_ms, lim, st.rto_timeouts + peer_rec[0],
+		st.fast_recoveries + peer_rec[1], st.loss_probes + peer_rec[2]);
 	weir_flow_close(f);
 	weir_flow_free(f);
 	return side_send(s, 0xd0e);

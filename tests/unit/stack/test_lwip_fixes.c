@@ -1101,6 +1101,10 @@ START_TEST(test_tx_queue_dropped_when_device_takes_nothing)
 	listen_on_80();
 	peer_connect(40014, 24000);
 	tcp_nagle_disable(app.pcb);
+	/* This is about the driver's queue: TCP's own timers stay quiet (no retransmission
+	 * timeout, no tail loss probe: it waits for nrtx == 0). */
+	app.pcb->rto = 0x7fff;
+	app.pcb->nrtx = 1;
 	md.tx_fail = 1;
 	app_write(2 * 1460, 1);
 	ck_assert_uint_eq(md.ntx, 0);
@@ -1731,6 +1735,263 @@ START_TEST(test_window_from_ack_below_una_ignored)
 }
 END_TEST
 
+/* --- 0019: loss recovery (SACK, RFC 6675, RFC 6298 RTO, tail loss probe) ------------------- */
+
+/* MSS 1460 and SACK permitted. */
+static const uint8_t mss_sack_opt[8] = { 2, 4, 0x05, 0xb4, 1, 1, 4, 2 };
+
+#define SEG 1460u
+
+/* Connects with SACK from the peer's side, opens cwnd, has lwIP send n full segments at once
+ * and returns the sequence number of the first. */
+static uint32_t send_segs_sack(uint16_t port, uint32_t isn, unsigned n)
+{
+	static const uint8_t data[40 * SEG];
+	struct frame_tcp_info t;
+
+	ck_assert_uint_le(n, 40);
+	app.recved = 1;
+	listen_on_80();
+	peer.port = port;
+	peer.wnd = 65535;
+	md.ntx = 0;
+	peer_send_opts(FRAME_TCP_SYN, isn, 0, NULL, 0, mss_sack_opt, sizeof(mss_sack_opt));
+	ck_assert_int_ge(find_tx(0, 0x3f, FRAME_TCP_SYN | FRAME_TCP_ACK, 0, &t), 0);
+	peer.seq = isn + 1;
+	peer.ack = t.seq + 1;
+	peer_send(FRAME_TCP_ACK, peer.seq, peer.ack, NULL, 0);
+	ck_assert_ptr_nonnull(app.pcb);
+	ck_assert_msg(app.pcb->flags & TF_SACK, "SACK not negotiated");
+	tcp_nagle_disable(app.pcb);
+	app.pcb->cwnd = 40 * SEG; /* as after slow start: the whole write goes at once */
+	md.ntx = 0;
+	ck_assert_int_eq(tcp_write(app.pcb, data, n * SEG, TCP_WRITE_FLAG_COPY), ERR_OK);
+	ck_assert_int_eq(tcp_output(app.pcb), ERR_OK);
+	ck_assert_uint_eq(
+		retransmissions_of(peer.ack) + retransmissions_of(peer.ack + (n - 1) * SEG), 2);
+	ck_assert_uint_eq(app.pcb->snd_nxt, peer.ack + n * SEG);
+	return peer.ack;
+}
+
+/* The peer acknowledges ack and SACKs the segments [from, to) of each pair (segment numbers
+ * counted from una), nblocks pairs; raw_len, if not 0, replaces the option's length byte. */
+static void peer_sack(uint32_t una, uint32_t ack, const unsigned (*blocks)[2], unsigned nblocks,
+		      uint8_t raw_len)
+{
+	uint8_t o[40] = { 1, 1, 5, (uint8_t)(2 + 8 * nblocks) };
+	size_t n = 4;
+
+	if (raw_len != 0)
+		o[3] = raw_len;
+	for (unsigned b = 0; b < nblocks; b++) {
+		uint32_t e[2] = { una + blocks[b][0] * SEG, una + blocks[b][1] * SEG };
+
+		for (int k = 0; k < 2; k++) {
+			o[n++] = (uint8_t)(e[k] >> 24);
+			o[n++] = (uint8_t)(e[k] >> 16);
+			o[n++] = (uint8_t)(e[k] >> 8);
+			o[n++] = (uint8_t)e[k];
+		}
+	}
+	while (n % 4 != 0)
+		o[n++] = 1;
+	peer_send_opts(FRAME_TCP_ACK, peer.seq, ack, NULL, 0, o, n);
+}
+
+static int rexmits_of_seg(uint32_t una, unsigned k)
+{
+	return retransmissions_of(una + k * SEG);
+}
+
+START_TEST(test_sack_single_loss_repaired_in_one_rtt)
+{
+	/* stack/patches/0019. Our first of 6 segments is lost. The peer, delaying its ACKs as
+	 * Linux does, sends two duplicate ACKs: the first SACKs segments 1-2, the second 1-4.
+	 * Two duplicates are not three, so lwIP 2.1.3 waited for the retransmission timeout;
+	 * now the scoreboard says segment 0 is lost (4 SACKed above it) and it goes again at
+	 * once, on that ACK, without any timer. Only it: nothing SACKed is resent. */
+	static const unsigned b1[][2] = { { 1, 3 } }, b2[][2] = { { 1, 5 } };
+	uint32_t una = send_segs_sack(40030, 30000, 6);
+
+	md.ntx = 0;
+	peer_sack(una, una, b1, 1, 0);
+	ck_assert_int_eq(rexmits_of_seg(una, 0), 0);
+	ck_assert_uint_eq(app.pcb->sacked_segs, 2);
+	peer_sack(una, una, b2, 1, 0);
+	ck_assert_msg(rexmits_of_seg(una, 0) == 1,
+		      "segment 0 not retransmitted on the ACK that showed it lost");
+	for (unsigned k = 1; k < 6; k++)
+		ck_assert_int_eq(rexmits_of_seg(una, k), 0);
+	ck_assert_uint_eq(app.pcb->recoveries, 1);
+	ck_assert(app.pcb->flags & TF_INFR);
+	/* The retransmission arrives: all acknowledged, recovery over, no timeout on the way. */
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 6 * SEG, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert(!(app.pcb->flags & TF_INFR));
+	ck_assert_uint_eq(app.pcb->rto_fired, 0);
+	ck_assert_uint_eq(app.pcb->sacked_segs, 0);
+}
+END_TEST
+
+START_TEST(test_sack_three_holes_one_episode)
+{
+	/* stack/patches/0019. Of 12 segments, 0, 4 and 8 are lost. The peer SACKs each of the
+	 * others as it arrives. One recovery episode retransmits all three holes, each once,
+	 * nothing else, and no timeout; lwIP 2.1.3 fast-retransmitted only the first and left
+	 * the others to timeouts. Then partial ACKs, and the ACK for everything ends it. */
+	static const unsigned arrive[] = { 1, 2, 3, 5, 6, 7, 9, 10, 11 };
+	unsigned blocks[3][2];
+	uint32_t una = send_segs_sack(40031, 31000, 12);
+
+	md.ntx = 0;
+	for (unsigned i = 0; i < 9; i++) {
+		unsigned k = arrive[i], nb = k / 4 + 1;
+
+		for (unsigned b = 0; b < nb; b++) {
+			/* newest block first, as RFC 2018 asks */
+			unsigned base = (k / 4 - b) * 4;
+
+			blocks[b][0] = base + 1;
+			blocks[b][1] = b == 0 ? k + 1 : base + 4;
+		}
+		peer_sack(una, una, (const unsigned(*)[2])blocks, nb, 0);
+	}
+	ck_assert_uint_eq(app.pcb->sacked_segs, 9);
+	for (unsigned k = 0; k < 12; k++)
+		ck_assert_msg(rexmits_of_seg(una, k) == (k % 4 == 0),
+			      "segment %u sent again %d times", k, rexmits_of_seg(una, k));
+	ck_assert_uint_eq(app.pcb->recoveries, 1);
+	/* Partial ACKs as the retransmissions arrive, then all of it. */
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4 * SEG, NULL, 0);
+	ck_assert(app.pcb->flags & TF_INFR);
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 8 * SEG, NULL, 0);
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 12 * SEG, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert(!(app.pcb->flags & TF_INFR));
+	ck_assert_uint_eq(app.pcb->recoveries, 1);
+	ck_assert_uint_eq(app.pcb->rto_fired, 0);
+	for (unsigned k = 0; k < 12; k++)
+		ck_assert_int_eq(rexmits_of_seg(una, k), k % 4 == 0);
+}
+END_TEST
+
+START_TEST(test_sack_lost_retransmission_falls_back_to_rto)
+{
+	/* stack/patches/0019. Segment 0 of 6 is lost, SACKs for 1-5 start recovery and it goes
+	 * again - and that is lost too. Nothing new is sent after it, so nothing tells the loss
+	 * but the retransmission timeout: it fires once, sends segment 0 a third time and not
+	 * the five the peer SACKed (its marks survive a first timeout), and the ACK ends it. */
+	static const unsigned b[][2] = { { 1, 6 } };
+	uint32_t una = send_segs_sack(40032, 32000, 6);
+	long waited = 0;
+
+	md.ntx = 0;
+	for (int i = 0; i < 3; i++)
+		peer_sack(una, una, b, 1, 0);
+	ck_assert_int_eq(rexmits_of_seg(una, 0), 1);
+	ck_assert_uint_eq(app.pcb->rto_fired, 0);
+	while (app.pcb->rto_fired == 0 && waited < 3000) {
+		poll_for_ms(10);
+		waited += 10;
+	}
+	ck_assert_msg(app.pcb->rto_fired == 1, "no timeout within %ld ms", waited);
+	ck_assert_int_eq(rexmits_of_seg(una, 0), 2);
+	for (unsigned k = 1; k < 6; k++)
+		ck_assert_msg(rexmits_of_seg(una, k) == 0,
+			      "SACKed segment %u resent after the timeout", k);
+	ck_assert(!(app.pcb->flags & TF_INFR));
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 6 * SEG, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert_ptr_null(app.pcb->unsent);
+}
+END_TEST
+
+START_TEST(test_sack_lying_blocks_ignored)
+{
+	/* stack/patches/0019. SACK blocks that cannot be true are ignored: past snd_nxt, below
+	 * snd_una, reversed, a length byte that is not 2 + 8n, one that promises more blocks
+	 * than the options hold. Each comes on an ACK that also moves snd_una, so none is a
+	 * duplicate ACK. Nothing is marked, nothing resent, no recovery. Overlapping blocks
+	 * mark each segment once. (fuzz-tcp sends such blocks at random.) */
+	static const unsigned beyond[][2] = { { 9, 11 } }, reversed[][2] = { { 7, 6 } },
+			      ok[][2] = { { 6, 7 } }, overlap[][2] = { { 6, 8 }, { 7, 8 } };
+	uint32_t una = send_segs_sack(40033, 33000, 8);
+	uint8_t below[12] = { 1, 1, 5, 10 };
+	uint32_t lo = una - 3000, hi = una - 1000;
+
+	md.ntx = 0;
+	peer_sack(una, una + 1 * SEG, beyond, 1, 0);
+	peer_sack(una, una + 2 * SEG, reversed, 1, 0);
+	for (int k = 0; k < 4; k++) {
+		below[4 + k] = (uint8_t)(lo >> (24 - 8 * k));
+		below[8 + k] = (uint8_t)(hi >> (24 - 8 * k));
+	}
+	peer_send_opts(FRAME_TCP_ACK, peer.seq, una + 3 * SEG, NULL, 0, below, sizeof(below));
+	peer_sack(una, una + 4 * SEG, ok, 1, 9);  /* length 9: not 2 + 8n */
+	peer_sack(una, una + 5 * SEG, ok, 1, 42); /* 5 blocks: more than the options hold */
+	ck_assert_uint_eq(app.pcb->sacked_segs, 0);
+	ck_assert(!(app.pcb->flags & TF_INFR));
+	ck_assert_uint_eq(app.pcb->recoveries, 0);
+	for (unsigned k = 0; k < 8; k++)
+		ck_assert_int_eq(rexmits_of_seg(una, k), 0);
+	/* The same block with an honest length is taken; overlapping ones count once. */
+	peer_sack(una, una + 5 * SEG, ok, 1, 0);
+	ck_assert_uint_eq(app.pcb->sacked_segs, 1);
+	peer_sack(una, una + 5 * SEG, overlap, 2, 0);
+	ck_assert_uint_eq(app.pcb->sacked_segs, 2);
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 8 * SEG, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert_uint_eq(app.pcb->sacked_segs, 0);
+}
+END_TEST
+
+START_TEST(test_rto_first_sample_rfc6298)
+{
+	/* stack/patches/0019. The handshake gives the first RTT sample R (here under one timer
+	 * tick). RFC 6298 §2.2: SRTT = R, RTTVAR = R/2, so the RTO is the floor at once
+	 * (TCP_RTO_MIN_MS, 200 ms). lwIP 2.1.3 ran the §2.3 update from its initial values:
+	 * RTTVAR kept most of the initial second and the RTO was 760 ms. */
+	listen_on_80();
+	peer_connect(40034, 34000);
+	ck_assert(app.pcb->flags & TF_RTT_VALID);
+	ck_assert_int_eq(app.pcb->sa >> 3, 0);
+	ck_assert_msg(app.pcb->rto == TCP_RTO_MIN_TICKS,
+		      "RTO %d ticks after the first sample, want %d", app.pcb->rto,
+		      TCP_RTO_MIN_TICKS);
+	ck_assert_int_eq(app.pcb->rto * TCP_SLOW_INTERVAL, 200);
+}
+END_TEST
+
+START_TEST(test_tlp_lost_tail_repaired_before_rto)
+{
+	/* stack/patches/0019. Of 4 segments the last two are lost; the peer ACKs the first two
+	 * and nothing more can come from it. A tail loss probe (the last segment, again) goes
+	 * after about two timer ticks, well before the RTO; the peer SACKs it, which shows
+	 * segment 2 lost: recovery resends it. No timeout fires. lwIP 2.1.3 waited for the
+	 * RTO. */
+	static const unsigned b[][2] = { { 3, 4 } };
+	uint32_t una = send_segs_sack(40035, 35000, 4);
+	long waited = 0;
+
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 2 * SEG, NULL, 0);
+	md.ntx = 0;
+	while (rexmits_of_seg(una, 3) == 0 && waited < 1000) {
+		poll_for_ms(5);
+		waited += 5;
+	}
+	ck_assert_msg(rexmits_of_seg(una, 3) == 1, "no probe within %ld ms", waited);
+	ck_assert_uint_eq(app.pcb->tlp_probes, 1);
+	ck_assert_uint_eq(app.pcb->rto_fired, 0);
+	ck_assert_int_eq(rexmits_of_seg(una, 2), 0);
+	peer_sack(una, una + 2 * SEG, b, 1, 0);
+	ck_assert_msg(rexmits_of_seg(una, 2) == 1, "segment 2 not resent after the probe's SACK");
+	ck_assert_uint_eq(app.pcb->recoveries, 1);
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4 * SEG, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert_uint_eq(app.pcb->rto_fired, 0);
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -1748,6 +2009,16 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tc, test_data_segments_alone_are_not_dupacks);
 	tcase_add_test(tc, test_unacked_last_follows_the_queue);
 	suite_add_tcase(s, tc);
+
+	TCase *tl = tcase_create("recovery");
+	tcase_add_checked_fixture(tl, setup, teardown);
+	tcase_add_test(tl, test_sack_single_loss_repaired_in_one_rtt);
+	tcase_add_test(tl, test_sack_three_holes_one_episode);
+	tcase_add_test(tl, test_sack_lost_retransmission_falls_back_to_rto);
+	tcase_add_test(tl, test_sack_lying_blocks_ignored);
+	tcase_add_test(tl, test_rto_first_sample_rfc6298);
+	tcase_add_test(tl, test_tlp_lost_tail_repaired_before_rto);
+	suite_add_tcase(s, tl);
 
 	TCase *tw = tcase_create("window");
 	tcase_add_checked_fixture(tw, setup, teardown);
