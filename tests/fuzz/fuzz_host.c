@@ -56,6 +56,7 @@ static struct {
 	uint64_t now_ns, end_ns;
 	uint32_t isn_base;
 	uint8_t config;
+	uint8_t gain; /* header byte 5: echo gain (fuzz_host.h) */
 	fz_tx_hook hook;
 	int up;
 	int trace;   /* WEIR_FUZZ_TRACE set: print every frame in and out */
@@ -164,11 +165,20 @@ static void trace(const char *dir, const uint8_t *fr, size_t len)
 		const uint8_t *ip = fr + 14, *l4 = ip + (ip[0] & 15) * 4;
 
 		fprintf(stderr, " ip proto %u frag 0x%04x", ip[9], get16(ip + 6));
-		if (ip[9] == 6 && (size_t)(l4 - fr) + 20 <= len)
+		if (ip[9] == 6 && (size_t)(l4 - fr) + 20 <= len) {
+			size_t thl = (size_t)(l4[12] >> 4) * 4;
+
 			fprintf(stderr, " tcp %u > %u seq %u ack %u flags 0x%02x wnd %u", get16(l4),
 				get16(l4 + 2), ((uint32_t)get16(l4 + 4) << 16 | get16(l4 + 6)),
 				((uint32_t)get16(l4 + 8) << 16 | get16(l4 + 10)), l4[13],
 				get16(l4 + 14));
+			/* Options too: loss recovery reads SACK blocks and timestamps. */
+			if (thl > 20 && (size_t)(l4 - fr) + thl <= len) {
+				fputs(" opts ", stderr);
+				for (size_t i = 20; i < thl; i++)
+					fprintf(stderr, "%02x", l4[i]);
+			}
+		}
 	} else if (len >= 14) {
 		fprintf(stderr, " type 0x%04x", get16(fr + 12));
 	}
@@ -484,11 +494,13 @@ static struct weir_flow_opts flow_opts(void)
 	return o;
 }
 
-/* Echoes what the peer sends; the variants (zero-copy, acknowledged writes, half-close) come from
- * the input's config byte. Returns when the peer is done or the flow failed. */
+/* Echoes what the peer sends, 2^gain times over; the variants (zero-copy, acknowledged writes,
+ * half-close) come from the input's config byte. Returns when the peer is done or the flow
+ * failed. */
 static void echo(struct weir_flow *f)
 {
-	uint8_t buf[4096]; /* per fiber: the three echoes interleave */
+	uint8_t buf[4096];	     /* per fiber: the three echoes interleave */
+	struct weir_iov iov[1 << 7]; /* 2^(gain & 7) copies at most */
 	int shut = 0;
 
 	for (;;) {
@@ -506,10 +518,21 @@ static void echo(struct weir_flow *f)
 		if (n <= 0)
 			break;
 		if (!shut) {
-			if (W.config & FZ_CFG_NODELAY)
+			unsigned copies = 1u << (W.gain & 7);
+
+			while (copies > 1 && copies * (size_t)n > FZ_GAIN_MAX_BYTES)
+				copies >>= 1;
+			for (unsigned i = 0; i < copies; i++)
+				iov[i] = (struct weir_iov){ .base = data, .len = (size_t)n };
+			/* One copy goes through the plain calls, as before the gain existed. */
+			if (copies == 1 && (W.config & FZ_CFG_NODELAY))
 				rc = weir_flow_write_nodelay(f, data, (size_t)n);
-			else
+			else if (copies == 1)
 				rc = weir_flow_write(f, data, (size_t)n);
+			else if (W.config & FZ_CFG_NODELAY)
+				rc = weir_flow_writev_nodelay(f, iov, copies);
+			else
+				rc = weir_flow_writev(f, iov, copies);
 		}
 		weir_buf_release(&b);
 		if (rc < 0)
@@ -699,6 +722,7 @@ void fz_begin(const uint8_t *hdr, size_t len)
 	W.isn_base =
 		(uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
 	W.config = h[4];
+	W.gain = h[5];
 	memset(W.connected, 0, sizeof(W.connected));
 	normalise_timers();
 	W.end_ns = W.now_ns + (uint64_t)FZ_MAX_VIRTUAL_MS * WEIR_NS_PER_MS;

@@ -67,8 +67,14 @@ enum fz_config {
 /* An input may move the clock at most this far (ms); later advances are ignored. */
 #define FZ_MAX_VIRTUAL_MS (300u * 1000u)
 
+/* The echo gain (byte 5 of the header): the echo handlers write back what they read
+ * 2^(gain & 7) times (at most 64 KiB per read), so a short segment from the peer puts many of the
+ * stack's segments in flight (loss recovery and SACK need a window's worth). Bits 3-7 are
+ * reserved. */
+#define FZ_GAIN_MAX_BYTES (64 * 1024)
+
 /* Brings the world up for one input. hdr is FZ_HDR_LEN bytes (shorter is zero-filled):
- * u32 LE isn_base, u8 config, three reserved bytes. */
+ * u32 LE isn_base, u8 config, u8 echo gain, two reserved bytes. */
 void fz_begin(const uint8_t *hdr, size_t len);
 /* Tears the world down and checks for leaks (fz_fatal on any). */
 void fz_end(void);

@@ -138,8 +138,9 @@ def syn_opts(ts_val=0x1000, ts_ecr=0):
 
 # --- fuzz-rx ---------------------------------------------------------------------------------------
 
-def header(isn_base=0, config=0):
-    return struct.pack("<IB3x", isn_base & 0xFFFFFFFF, config)
+def header(isn_base=0, config=0, gain=0):
+    """gain: the echo handlers write back what they read 2**gain times (fuzz_host.h)."""
+    return struct.pack("<IBB2x", isn_base & 0xFFFFFFFF, config, gain)
 
 
 def rx_input(records, isn_base=0, config=0):
@@ -409,8 +410,170 @@ def tcp_rec(conn, flags, opts=b"", so=0, ao=0, wnd=512, urp=0, payload=b"", dt=0
 SEQ64K, ACK64K, BADSUM, FRAG, TWICE = 0x08, 0x10, 0x20, 0x40, 0x80
 
 
-def tcp_input(records, isn_base=0x12345678, config=0):
-    return header(isn_base, config) + b"".join(records)
+def tcp_input(records, isn_base=0x12345678, config=0, gain=0):
+    return header(isn_base, config, gain) + b"".join(records)
+
+
+# Recipes (fuzz_tcp.c): option bytes from which the harness cooks a SACK option and the ACK number
+# out of its books, so the blocks land on the stack's own segments whatever their sizes.
+RECIPE = 0xA5
+SACK_LEN_PLUS8, SACK_LEN_HALF, SACK_LEN_EMPTY = 1, 2, 3  # control bits 0-1: the length byte lies
+R_TS, R_NOSACK = 0x04, 0x08
+
+
+def r_reps(n):
+    """Control bits 4-5: the segment is sent n times (1-4)."""
+    return (n - 1) << 4
+
+
+# Edge codes. B(k): boundary k of the data in flight: B(0) is snd_una (the peer's highest ACK),
+# then the starts of the stack's segments, then snd_nxt (NXT, or any k past the last).
+def B(k):
+    return k
+
+
+NXT = 0x3F
+
+
+def MID(x):
+    """una + (nxt - una) * x / 64"""
+    return 0x40 + x
+
+
+def B_PLUS1(k):
+    return 0x80 + k
+
+
+def B_MINUS1(k):
+    return 0x90 + k
+
+
+def BEYOND(n):
+    """nxt + (n + 1) * 512"""
+    return 0xA0 + n
+
+
+def BELOW(n):
+    """una - (n + 1) * 512 (D-SACK of data already acknowledged)"""
+    return 0xC0 + n
+
+
+def FAR_BEYOND(n):
+    return 0xE0 + n
+
+
+def FAR_BELOW(n):
+    return 0xF0 + n
+
+
+OPPOSITE = 0xFF  # una + 2**31
+
+
+def recipe(blocks=(), ack=B(0), ctl=0, raw=b""):
+    """A recipe for a segment without SYN: acknowledge the edge ack (plus the record's offset) and
+    SACK blocks, a list of (left, right) edge codes in the order sent (1-4 of them; none with
+    R_NOSACK)."""
+    assert 1 <= len(blocks) <= 4 or (ctl & R_NOSACK and not blocks)
+    ctl |= (max(len(blocks), 1) - 1) << 6
+    return bytes([RECIPE, ctl, ack]) + b"".join(bytes([l, r]) for l, r in blocks) + raw
+
+
+def syn_recipe(ctl=R_TS, raw=b""):
+    """A recipe for a SYN: MSS, window scale 7, SACK-permitted (unless R_NOSACK), timestamps."""
+    return bytes([RECIPE, ctl]) + raw
+
+
+def sack_loss(conn, first=(), ts=R_TS, wnd=512):
+    """The records of one loss in a window: the peer acknowledges everything (so that cwnd grows),
+    then loses the first segment of the next flight and SACKs the segments above the hole, one
+    more on each of four duplicate ACKs, then acknowledges everything twice, and closes."""
+    recs = list(first)
+    recs.append(tcp_rec(conn, ACK, recipe(ack=NXT, ctl=R_NOSACK | ts), wnd=wnd, dt=1))
+    for k in (2, 3, 4, 5):
+        recs.append(tcp_rec(conn, ACK, recipe([(B(1), B(k))], ctl=ts), wnd=wnd, dt=1))
+    recs += [tcp_rec(conn, ACK, wnd=wnd, dt=1), tcp_rec(conn, ACK, wnd=wnd, dt=5),
+             tcp_rec(conn, ACK, wnd=wnd, dt=5), tcp_rec(conn, ACK | FIN, wnd=wnd, dt=5),
+             tcp_rec(conn, ACK, wnd=wnd, dt=5)]
+    return recs
+
+
+def sack_seeds():
+    """Loss recovery with SACK (RFC 2018, 6675) on the stack's sending side: the echo gain puts a
+    window's worth of the stack's segments in flight, and recipes SACK them."""
+    s = {}
+    data = lambda conn, n=1000, wnd=512: tcp_rec(conn, ACK | PSH, payload=b"s" * n, wnd=wnd)
+    # One hole, SACKed above on 4 duplicate ACKs, on B (server side) and A (client side).
+    s["sack-loss-b"] = tcp_input(sack_loss(1, [data(1)]), gain=4)
+    s["sack-loss-a-nots"] = tcp_input(sack_loss(0, [data(0)], ts=0), gain=4)
+    # Two holes (segments 1 and 3), then a partial ACK that fills the first, then all.
+    two = [data(0, 700), tcp_rec(0, ACK, dt=1), tcp_rec(0, ACK, dt=1)]
+    two += [tcp_rec(0, ACK, recipe(b, ctl=R_TS), dt=1) for b in (
+        [(B(1), B(2))], [(B(3), B(4)), (B(1), B(2))], [(B(3), B(5)), (B(1), B(2))],
+        [(B(3), B(6)), (B(1), B(2))])]
+    two += [tcp_rec(0, ACK, recipe([(B(3), B(6))], ack=B(2), ctl=R_TS), dt=1),
+            tcp_rec(0, ACK, recipe([(B(1), B(4))], ctl=R_TS), dt=1),
+            tcp_rec(0, ACK, dt=1), tcp_rec(0, ACK, dt=5), tcp_rec(0, ACK, dt=5)]
+    s["sack-two-holes-a"] = tcp_input(two, gain=5)
+    # D-SACK (RFC 2883): a first block below the ACK, and one inside the second block.
+    ds = [data(1), tcp_rec(1, ACK, dt=1),
+          tcp_rec(1, ACK, recipe([(BELOW(2), B(0)), (B(1), B(2))]), dt=1),
+          tcp_rec(1, ACK, recipe([(B(1), B(2)), (B(1), B(3))]), dt=1),
+          tcp_rec(1, ACK, recipe([(B(0), B(1))], ack=B(1)), dt=1),
+          tcp_rec(1, ACK, dt=1), tcp_rec(1, ACK, dt=5)]
+    s["sack-dsack-b"] = tcp_input(ds, gain=3)
+    # Blocks the stack must not trust: beyond snd_nxt, reversed, overlapping, duplicated, empty,
+    # in the opposite half of the sequence space, one byte off, more than fit beside a timestamp,
+    # and length bytes that lie.
+    odd = [
+        [(B(1), BEYOND(3))], [(BEYOND(0), BEYOND(5))], [(B(3), B(1))],
+        [(B(1), B(3)), (B(2), B(4))], [(B(1), B(2))] * 4, [(B(2), B(2))],
+        [(OPPOSITE, B(1))], [(FAR_BELOW(0), FAR_BEYOND(0))], [(B_PLUS1(1), B_MINUS1(3))],
+        [(MID(10), MID(40))], [(BELOW(0), NXT)], [(B(0), NXT)],
+    ]
+    recs = [data(1), tcp_rec(1, ACK, dt=1)]
+    recs += [tcp_rec(1, ACK, recipe(b), dt=1) for b in odd]
+    recs += [tcp_rec(1, ACK, recipe([(B(1), B(2)), (B(3), B(4)), (B(5), B(6)), (B(7), NXT)],
+                                    ctl=R_TS), dt=1),
+             tcp_rec(1, ACK, recipe([(B(1), B(2))] * 4, ctl=SACK_LEN_PLUS8), dt=1),
+             tcp_rec(1, ACK, recipe([(B(1), B(3))], ctl=SACK_LEN_HALF), dt=1),
+             tcp_rec(1, ACK, recipe([(B(1), B(3))], ctl=SACK_LEN_EMPTY), dt=1),
+             tcp_rec(1, ACK, recipe([(B(2), B(4))], ctl=r_reps(4)), dt=1),
+             tcp_rec(1, ACK, dt=1), tcp_rec(1, ACK, dt=5), tcp_rec(1, ACK, dt=5)]
+    s["sack-odd-b"] = tcp_input(recs, gain=4)
+    # SACKs, too few for recovery, then the retransmission timeout, twice in a row (RFC 6675
+    # section 5.1: what was SACKed may have been reneged), SACKs after each, then everything.
+    s["sack-rto-b"] = tcp_input([data(1), tcp_rec(1, ACK, dt=1),
+                                 tcp_rec(1, ACK, recipe([(B(1), B(3))]), dt=1),
+                                 tcp_rec(1, ACK, recipe([(B(1), B(4))]), dt=1),
+                                 tcp_rec(1, ACK, recipe([(B(1), B(4))]), dt=secs(2)),
+                                 tcp_rec(1, ACK, recipe([(B(1), B(5))]), dt=secs(20)),
+                                 tcp_rec(1, ACK, recipe([(B(1), NXT)]), dt=1),
+                                 tcp_rec(1, ACK, dt=secs(1)), tcp_rec(1, ACK, dt=secs(5))],
+                                gain=3)
+    # The last segment lost: four full segments, the peer acknowledges all but the last, and no
+    # duplicate ACK comes; a tail loss probe (or the RTO) must resend it.
+    s["sack-tail-b"] = tcp_input([data(1, 1448),
+                                  tcp_rec(1, ACK, recipe(ack=B(2), ctl=R_NOSACK | R_TS), dt=1),
+                                  tcp_rec(1, ACK, recipe(ack=B(1), ctl=R_NOSACK | R_TS), dt=1),
+                                  tcp_rec(1, ACK, dt=secs(2)), tcp_rec(1, ACK, dt=secs(1))],
+                                 gain=2)
+    # New connections from recipe SYNs: one with SACK-permitted, one without (the stack must
+    # ignore the SACK blocks there), then the same loss.
+    for n, ctl in (("new", R_TS), ("new-nosack", R_TS | R_NOSACK)):
+        conn = 3 if n == "new" else 4
+        first = [tcp_rec(conn, SYN, syn_recipe(ctl), wnd=512), tcp_rec(conn, ACK),
+                 data(conn)]
+        s["sack-" + n] = tcp_input(sack_loss(conn, first), gain=4)
+    # C answered with SACK-permitted, Nagle off (each write waits for its ACK).
+    first = [tcp_rec(2, SYN | ACK, syn_recipe(R_TS)), tcp_rec(2, ACK), data(2)]
+    s["sack-c-nodelay"] = tcp_input(sack_loss(2, first), config=NODELAY, gain=4)
+    # No SACK on the set-up connections (PLAIN: no window scale either, so a 64 KB window).
+    s["sack-plain-b"] = tcp_input(sack_loss(1, [data(1, wnd=65535)], ts=0, wnd=65535),
+                                  config=PLAIN, gain=4)
+    # The stack's sequence numbers wrap inside the flight (B's ISN 4 KiB below 2^32).
+    wbase = (0xFFFFF000 - 1 - (PORT_LISTEN << 16) - PORT_B_REMOTE) & 0xFFFFFFFF
+    s["sack-wrap-b"] = tcp_input(sack_loss(1, [data(1)]), isn_base=wbase, gain=4)
+    return s
 
 
 def tcp_seeds():
@@ -469,6 +632,7 @@ def tcp_seeds():
                                           tcp_rec(7, ACK, dt=secs(25))])
     s["nodelay"] = tcp_input([tcp_rec(1, ACK | PSH, payload=b"n" * 20), tcp_rec(1, ACK, dt=1)],
                              config=NODELAY)
+    s.update(sack_seeds())
     return s
 
 
