@@ -10,7 +10,9 @@
 #   weir-send   a weir client sends to a Linux server over TAP, the same wrapper.
 #   linux       Linux to Linux over a veth pair between two namespaces, nftables dropping the
 #               same share of TCP packets on each side's output (numgen random; this kernel has
-#               no netem).
+#               no netem), segmentation offloads off so a packet is a segment as in weir's
+#               frames, with the kernel's default congestion control (BBR here);
+#   linux-cubic the same with CUBIC, a loss-based one like weir's (Reno growth, CUBIC's 0.7 cut).
 # Printed: goodput (Gbit/s, median of --reps runs of --duration seconds) and the drop, goodput
 # at the rate / goodput at 0%: the figure that compares, since TAP and veth differ at 0%.
 # Writes OUT/loss.txt, OUT/loss.json and, when matplotlib imports, OUT/loss.png (OUT defaults
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
 	--duration) duration=$2; shift ;;
 	--reps) reps=$2; shift ;;
 	--rates) rates=$2; shift ;;
-	-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 	*) echo "bench-loss.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -136,9 +138,21 @@ for rate in $rates; do
 	ip -n $b addr add 192.0.2.12/24 dev wbvb
 	ip -n $a link set wbva up
 	ip -n $b link set wbvb up
+	# One packet per segment, as weir's frames over TAP (offload=0): with TSO/GSO a veth
+	# carries 64 KiB super-packets and nftables would drop whole ones, far fewer segments
+	# than the rate says (CUBIC then ran at 30-50 Gbit/s "at 5% loss").
+	ip netns exec $a ethtool -K wbva tso off gso off gro off >/dev/null 2>>"$log"
+	ip netns exec $b ethtool -K wbvb tso off gso off gro off >/dev/null 2>>"$log"
 	if [ "$milli" -gt 0 ]; then nft_loss $a wbva "$milli" && nft_loss $b wbvb "$milli"; fi
+	# The kernel's default congestion control (BBR on some machines: it barely slows down
+	# for random loss), then CUBIC, loss-based like weir's (the sender's choice decides).
 	if start_server $b "$out/loss-lsrv.out" "$bench" server --kernel --bind 192.0.2.12; then
 		bulk linux "$rate" ip netns exec $a "$bench" client --kernel --peer 192.0.2.12
+		stop_srv
+	fi
+	if start_server $b "$out/loss-lsrv.out" "$bench" server --kernel --bind 192.0.2.12; then
+		bulk linux-cubic "$rate" ip netns exec $a env WEIR_BENCH_KERNEL_CC=cubic \
+			"$bench" client --kernel --peer 192.0.2.12
 		stop_srv
 	fi
 	ip netns del $a
@@ -148,18 +162,20 @@ done
 
 # The table: medians, and each one's drop against its own 0%.
 py=$(command -v /usr/bin/python3 || command -v python3)
-"$py" - "$raw" "$out" "$start_utc" "$duration" "$reps" <<'PY' | tee "$out/loss.txt"
+"$py" - "$raw" "$out" "$start_utc" "$duration" "$reps" \
+	"$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null)" <<'PY' | tee "$out/loss.txt"
 import json, statistics, sys
-raw, out, when, dur, reps = sys.argv[1:6]
+raw, out, when, dur, reps, cc = sys.argv[1:7]
 rows = {}
 for line in open(raw):
     sc, rate, _, g = line.rstrip("\n").split("\t")
     if g != "fail":
         rows.setdefault(sc, {}).setdefault(float(rate), []).append(float(g))
-scen = ["weir-recv", "weir-send", "linux"]
+scen = ["weir-recv", "weir-send", "linux", "linux-cubic"]
 rates = sorted({r for sc in rows.values() for r in sc})
 med = {sc: {r: statistics.median(v) for r, v in rows.get(sc, {}).items()} for sc in scen}
 print("bench-loss: %s; one bulk flow, %s x %s s, median Gbit/s (drop = at loss / at 0%%)" % (when, reps, dur))
+print("linux: the kernel's default congestion control (%s); linux-cubic: CUBIC" % cc)
 print("%-8s" % "loss %" + "".join("%24s" % s for s in scen))
 for r in rates:
     cells = []

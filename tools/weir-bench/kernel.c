@@ -201,6 +201,21 @@ static int dial(const struct bench_opts *o, uint16_t port, int nodelay)
 		return -1;
 	if (nodelay)
 		set_nodelay(fd);
+	/* WEIR_BENCH_KERNEL_CC: the client's congestion control (tools/bench-loss.sh compares
+	 * weir with CUBIC as well as with the kernel's default). */
+	{
+		const char *cc = getenv("WEIR_BENCH_KERNEL_CC");
+
+		if (cc != NULL &&
+		    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0) {
+			int e = errno;
+
+			sysfail("setsockopt TCP_CONGESTION");
+			close(fd);
+			errno = e;
+			return -1;
+		}
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 

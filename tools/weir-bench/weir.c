@@ -269,9 +269,11 @@ static void bulk_fiber(void *arg)
 		if (weir_flow_get_stats(f, &fs) == 0)
 			fprintf(stderr,
 				"weir-bench: flow: cwnd=%u snd_wnd=%u snd_queued=%u srtt_ms=%u "
-				"rto_ms=%u segments_out=%llu\n",
+				"rto_ms=%u segments_out=%llu rto_timeouts=%u fast_recoveries=%u "
+				"loss_probes=%u\n",
 				fs.cwnd, fs.snd_wnd, fs.snd_queued, fs.srtt_ms, fs.rto_ms,
-				(unsigned long long)fs.segments_out);
+				(unsigned long long)fs.segments_out, fs.rto_timeouts,
+				fs.fast_recoveries, fs.loss_probes);
 	}
 	/* The server reads to our FIN and closes: its FIN says every byte arrived. */
 	weir_flow_shutdown(f, WEIR_SHUT_WR);
