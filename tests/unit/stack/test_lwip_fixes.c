@@ -1987,6 +1987,42 @@ START_TEST(test_segment_filling_gap_acked_at_once)
 }
 END_TEST
 
+START_TEST(test_rto_keeps_queued_retransmissions_in_order)
+{
+	/* stack/patches/0019. Recovery queues a lost segment on unsent, ahead of new data, and
+	 * may not have sent it yet (its budget spent) when the RTO fires. The timeout moves
+	 * unacked to unsent: appended, as lwIP 2.1.3 did, the queued segment stood behind higher
+	 * ones, where no ACK could free it and cwnd = 1 MSS never reached it: the connection
+	 * stalled for good (seen at 5% loss). The queues are merged in order; the RTO sends the
+	 * lowest segment. */
+	uint32_t una = send_segs_sack(40037, 37000, 6);
+	struct tcp_seg *seg0 = app.pcb->unacked, *s;
+	uint32_t prev;
+
+	/* What tcp_sack_input()'s queueing leaves: segment 0 moved from unacked to unsent. */
+	app.pcb->unacked = seg0->next;
+	seg0->next = app.pcb->unsent;
+	app.pcb->unsent = seg0;
+	ck_assert_int_eq(tcp_rexmit_rto_prepare(app.pcb), ERR_OK);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert_uint_eq(lwip_ntohl(app.pcb->unsent->tcphdr->seqno), una);
+	prev = una - 1;
+	for (s = app.pcb->unsent; s != NULL; s = s->next) {
+		ck_assert_msg(TCP_SEQ_GT(lwip_ntohl(s->tcphdr->seqno), prev),
+			      "unsent out of order");
+		prev = lwip_ntohl(s->tcphdr->seqno);
+	}
+	ck_assert_uint_eq(app.pcb->rto_end, una + 6 * SEG);
+	md.ntx = 0;
+	app.pcb->cwnd = SEG;
+	ck_assert_int_eq(tcp_output(app.pcb), ERR_OK);
+	ck_assert_int_eq(rexmits_of_seg(una, 0), 1);
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 6 * SEG, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert_ptr_null(app.pcb->unsent);
+}
+END_TEST
+
 START_TEST(test_tlp_lost_tail_repaired_before_rto)
 {
 	/* stack/patches/0019. Of 4 segments the last two are lost; the peer ACKs the first two
@@ -2044,6 +2080,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tl, test_rto_first_sample_rfc6298);
 	tcase_add_test(tl, test_tlp_lost_tail_repaired_before_rto);
 	tcase_add_test(tl, test_segment_filling_gap_acked_at_once);
+	tcase_add_test(tl, test_rto_keeps_queued_retransmissions_in_order);
 	suite_add_tcase(s, tl);
 
 	TCase *tw = tcase_create("window");
