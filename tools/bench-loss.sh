@@ -139,8 +139,8 @@ for rate in $rates; do
 	ip -n $a link set wbva up
 	ip -n $b link set wbvb up
 	# One packet per segment, as weir's frames over TAP (offload=0): with TSO/GSO a veth
-	# carries 64 KiB super-packets and nftables would drop whole ones, far fewer segments
-	# than the rate says (CUBIC then ran at 30-50 Gbit/s "at 5% loss").
+	# carries 64 KiB super-packets and nftables drops whole ones, so the loss was not the
+	# per-segment loss weir gets (CUBIC then ran at 30-50 Gbit/s "at 5% loss").
 	ip netns exec $a ethtool -K wbva tso off gso off gro off >/dev/null 2>>"$log"
 	ip netns exec $b ethtool -K wbvb tso off gso off gro off >/dev/null 2>>"$log"
 	if [ "$milli" -gt 0 ]; then nft_loss $a wbva "$milli" && nft_loss $b wbvb "$milli"; fi
