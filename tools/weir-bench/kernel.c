@@ -189,6 +189,14 @@ out:
 
 /* ---- client ---- */
 
+static pthread_once_t kernel_cc_once = PTHREAD_ONCE_INIT;
+static const char *kernel_cc;
+
+static void read_kernel_cc(void)
+{
+	kernel_cc = getenv("WEIR_BENCH_KERNEL_CC");
+}
+
 static int dial(const struct bench_opts *o, uint16_t port, int nodelay)
 {
 	struct sockaddr_in sa;
@@ -202,10 +210,13 @@ static int dial(const struct bench_opts *o, uint16_t port, int nodelay)
 	if (nodelay)
 		set_nodelay(fd);
 	/* WEIR_BENCH_KERNEL_CC: the client's congestion control (tools/bench-loss.sh compares
-	 * weir with CUBIC as well as with the kernel's default). */
+	 * weir with CUBIC as well as with the kernel's default). Read once: crr dials in its
+	 * measured loop. */
 	{
-		const char *cc = getenv("WEIR_BENCH_KERNEL_CC");
+		const char *cc;
 
+		pthread_once(&kernel_cc_once, read_kernel_cc);
+		cc = kernel_cc;
 		if (cc != NULL &&
 		    setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0) {
 			int e = errno;
