@@ -116,11 +116,12 @@ static int add_iovs(struct weir__txq *q, struct pbuf *p, unsigned off)
 	return (int)n;
 }
 
-/* Whether t is an ACK and nothing else: no data, no SYN FIN RST URG, no SACK blocks (an ACK
- * with SACK reports a loss and must not be folded into another). */
-static int is_pure_ack(const struct tcp4 *t)
+/* What t is as an ACK: 0 anything else (data; SYN FIN RST URG; options we cannot walk), 1 an
+ * ACK and nothing else, 2 an ACK and nothing else that carries SACK blocks. */
+static int ack_kind(const struct tcp4 *t)
 {
 	const uint8_t *o = t->th + 20, *end = t->th + t->thl;
+	int kind = 1;
 
 	if (t->payload != 0 || !(t->flags & F_ACK) || (t->flags & ~(F_ACK | F_PSH)) != 0)
 		return 0;
@@ -131,19 +132,74 @@ static int is_pure_ack(const struct tcp4 *t)
 			o++; /* NOP */
 			continue;
 		}
-		if (*o == 5 || o + 1 >= end || o[1] < 2)
-			return 0; /* SACK, or options we cannot walk */
+		if (o + 1 >= end || o[1] < 2 || o[1] > end - o)
+			return 0; /* options we cannot walk */
+		if (*o == 5)
+			kind = 2;
 		o += o[1];
+	}
+	return kind;
+}
+
+/* The SACK blocks of the TCP header th (RFC 2018), at most 4: fills b with left and right
+ * edges and returns how many. */
+static unsigned sack_blocks(const uint8_t *th, uint32_t (*b)[2])
+{
+	const uint8_t *o = th + 20, *end = th + (unsigned)(th[12] >> 4) * 4;
+
+	while (o < end && *o != 0) {
+		if (*o == 1) {
+			o++;
+			continue;
+		}
+		if (o + 1 >= end || o[1] < 2 || o[1] > end - o)
+			return 0;
+		if (*o == 5) {
+			unsigned n = (unsigned)(o[1] - 2) / 8;
+
+			for (unsigned i = 0; i < n && i < 4; i++) {
+				b[i][0] = be32(o + 2 + 8 * i);
+				b[i][1] = be32(o + 6 + 8 * i);
+			}
+			return n < 4 ? n : 4;
+		}
+		o += o[1];
+	}
+	return 0;
+}
+
+/* Whether the ACK th2 reports everything the ACK th1 of the same stream did: every block of
+ * th1 lies below th2's cumulative ACK or inside one of th2's blocks. */
+static int sack_covered(const uint8_t *th1, const uint8_t *th2)
+{
+	uint32_t b1[4][2], b2[4][2], ack2 = be32(th2 + 8);
+	unsigned n1 = sack_blocks(th1, b1), n2 = sack_blocks(th2, b2);
+
+	for (unsigned i = 0; i < n1; i++) {
+		int ok = (int32_t)(b1[i][1] - ack2) <= 0;
+
+		for (unsigned j = 0; j < n2 && !ok; j++)
+			ok = (int32_t)(b1[i][0] - b2[j][0]) >= 0 &&
+			     (int32_t)(b2[j][1] - b1[i][1]) >= 0;
+		if (!ok)
+			return 0;
 	}
 	return 1;
 }
 
 /* An ACK with no news since an earlier one of the same stream in this burst makes that one
- * redundant: the later one acknowledges more, or the same with a larger window (a window update
- * after a read). Rather than send both, the earlier frame takes the later one's bytes (same
- * length: same header and options) and the later one is dropped. Identical ACKs are never
- * folded: the peer counts duplicate ACKs. Returns 1 when t was folded. */
-static int fold_ack(struct weir__txq *q, struct pbuf *p, const struct tcp4 *t)
+ * redundant, and only the later one is sent, in the earlier one's place:
+ * - it acknowledges more, or the same with a larger window (a window update after a read);
+ * - or SACK is in use on the connection (either carries blocks), it acknowledges at least as
+ *   much and its blocks cover all of the earlier one's. A SACK sender counts SACKed segments,
+ *   not duplicate ACKs (RFC 6675 §5; Linux's sacked_out), so it loses nothing; a receiver with
+ *   GRO sends the same. The blocks are compared because an ACK holds only 3 or 4 of them, most
+ *   recent first (RFC 2018 §4): when retransmissions fill holes and new data opens others in
+ *   one burst, the last ACK no longer names some blocks the earlier ones did, and a sender
+ *   never told of them resends that data (Linux resent twice what was lost at 2% loss).
+ * Identical ACKs without SACK are never folded: a sender without SACK counts them. Returns 1
+ * when t was folded. */
+static int fold_ack(struct weir__txq *q, struct pbuf *p, const struct tcp4 *t, int kind)
 {
 	unsigned stop = q->n > 8 ? q->n - 8 : 0;
 
@@ -152,16 +208,30 @@ static int fold_ack(struct weir__txq *q, struct pbuf *p, const struct tcp4 *t)
 	for (unsigned i = q->n; i-- > stop;) {
 		struct weir__tx_entry *e = &q->e[i];
 		int32_t dack;
+		int sack = kind == 2 || e->pure_ack == 2;
 
 		if (e->th == NULL || memcmp(e->ip + 12, t->ip + 12, 8) != 0 ||
 		    memcmp(e->th, t->th, 4) != 0)
 			continue; /* another stream */
-		if (!e->pure_ack || e->len != p->tot_len || e->th - e->ip != t->th - t->ip)
-			return 0; /* the stream's last frame is not a like ACK */
+		if (!e->pure_ack || e->npbufs != 1 || e->iovcnt != 1)
+			return 0; /* the stream's last frame is not an ACK alone */
 		dack = (int32_t)(be32(t->th + 8) - be32(e->th + 8));
-		if (dack < 0 || (dack == 0 && be16(t->th + 14) <= be16(e->th + 14)))
+		if (dack < 0 || (dack == 0 && !sack && be16(t->th + 14) <= be16(e->th + 14)))
 			return 0;
-		memcpy(e->ip - ETH_HLEN_, p->payload, p->tot_len);
+		if (sack && !sack_covered(e->th, t->th))
+			return 0;
+		/* The entry takes the later frame (its length may differ: SACK blocks). */
+		pbuf_ref(p);
+		pbuf_free(q->held[e->pbuf_first]);
+		q->held[e->pbuf_first] = p;
+		q->iov[e->iov_first].base = p->payload;
+		q->iov[e->iov_first].len = p->len;
+		e->len = p->tot_len;
+		e->ip = t->ip;
+		e->th = t->th;
+		e->l4_offset = (uint16_t)(ETH_HLEN_ + t->ihl);
+		e->l4_hlen = (uint16_t)t->thl;
+		e->pure_ack = (uint8_t)kind;
 		return 1;
 	}
 	return 0;
@@ -191,7 +261,7 @@ err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p)
 	struct weir__txq *q = &s->txq;
 	struct weir__tx_entry *e;
 	struct tcp4 t;
-	int is_tcp, n;
+	int is_tcp, kind, n;
 
 	if (p->tot_len > (u32_t)s->mtu + WEIR_ETH_HLEN) {
 		s->st.drop_tx_oversize++;
@@ -213,7 +283,7 @@ err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p)
 		return rc;
 	}
 	is_tcp = parse_tcp4(p, &t);
-	if (is_tcp && q->batch > 0 && is_pure_ack(&t) && fold_ack(q, p, &t)) {
+	if (is_tcp && q->batch > 0 && (kind = ack_kind(&t)) != 0 && fold_ack(q, p, &t, kind)) {
 		s->st.tx_acks_folded++;
 		return ERR_OK;
 	}
@@ -262,7 +332,7 @@ err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p)
 		e->l4_offset = (uint16_t)(ETH_HLEN_ + t.ihl);
 		e->l4_hlen = (uint16_t)t.thl;
 		e->tcp = t.payload > 0;
-		e->pure_ack = (uint8_t)is_pure_ack(&t);
+		e->pure_ack = (uint8_t)ack_kind(&t);
 		e->gso_size = e->last_payload = (uint16_t)t.payload;
 		e->next_seq = t.seq + t.payload;
 	}

@@ -25,7 +25,7 @@ struct weir__tx_entry {
 	uint16_t gso_size;     /* the first segment's payload: what each wire segment carries */
 	uint16_t last_payload; /* the payload of the last segment merged */
 	uint8_t tcp;	       /* an IPv4 TCP data segment: later ones may join it */
-	uint8_t pure_ack;      /* an IPv4 TCP ACK without data, SACK or other flags */
+	uint8_t pure_ack;      /* an IPv4 TCP ACK alone (no data or other flags): 1, 2 with SACK */
 	uint8_t segs;	       /* lwIP segments in it */
 	uint8_t *ip, *th;      /* its IPv4 and TCP headers (in the first pbuf) */
 	uint32_t next_seq;     /* the sequence number a following segment must have */
