@@ -1742,26 +1742,43 @@ static const uint8_t mss_sack_opt[8] = { 2, 4, 0x05, 0xb4, 1, 1, 4, 2 };
 
 #define SEG 1460u
 
-/* Connects with SACK from the peer's side, opens cwnd, has lwIP send n full segments at once
- * and returns the sequence number of the first. */
-static uint32_t send_segs_sack(uint16_t port, uint32_t isn, unsigned n)
+/* A handshake from a peer that permits SACK and, when wscale >= 0, scales windows. */
+static void peer_connect_sack(uint16_t port, uint32_t isn, int wscale)
 {
-	static const uint8_t data[40 * SEG];
+	uint8_t o[12];
+	size_t n = sizeof(mss_sack_opt);
 	struct frame_tcp_info t;
 
-	ck_assert_uint_le(n, 40);
+	memcpy(o, mss_sack_opt, n);
+	if (wscale >= 0) {
+		o[n++] = 1;
+		o[n++] = 3;
+		o[n++] = 3;
+		o[n++] = (uint8_t)wscale;
+	}
 	app.recved = 1;
 	listen_on_80();
 	peer.port = port;
 	peer.wnd = 65535;
 	md.ntx = 0;
-	peer_send_opts(FRAME_TCP_SYN, isn, 0, NULL, 0, mss_sack_opt, sizeof(mss_sack_opt));
+	peer_send_opts(FRAME_TCP_SYN, isn, 0, NULL, 0, o, n);
 	ck_assert_int_ge(find_tx(0, 0x3f, FRAME_TCP_SYN | FRAME_TCP_ACK, 0, &t), 0);
 	peer.seq = isn + 1;
 	peer.ack = t.seq + 1;
 	peer_send(FRAME_TCP_ACK, peer.seq, peer.ack, NULL, 0);
 	ck_assert_ptr_nonnull(app.pcb);
 	ck_assert_msg(app.pcb->flags & TF_SACK, "SACK not negotiated");
+	md.ntx = 0;
+}
+
+/* Connects with SACK from the peer's side, opens cwnd, has lwIP send n full segments at once
+ * and returns the sequence number of the first. */
+static uint32_t send_segs_sack(uint16_t port, uint32_t isn, unsigned n)
+{
+	static const uint8_t data[40 * SEG];
+
+	ck_assert_uint_le(n, 40);
+	peer_connect_sack(port, isn, -1);
 	tcp_nagle_disable(app.pcb);
 	app.pcb->cwnd = 40 * SEG; /* as after slow start: the whole write goes at once */
 	md.ntx = 0;
@@ -2053,6 +2070,169 @@ START_TEST(test_tlp_lost_tail_repaired_before_rto)
 }
 END_TEST
 
+/* --- 0020: out-of-order queue appends and limits; SACK ACKs folded in a burst (stack/tx.c) --- */
+
+/* The SACK blocks of a parsed segment (up to 4): returns how many. */
+static unsigned sack_of(const struct frame_tcp_info *t, uint32_t (*b)[2])
+{
+	const uint8_t *o = frame_tcp_option(t, 5);
+	unsigned n;
+
+	if (o == NULL)
+		return 0;
+	n = (unsigned)(o[1] - 2) / 8;
+	for (unsigned i = 0; i < n && i < 4; i++) {
+		b[i][0] = (uint32_t)o[2 + 8 * i] << 24 | (uint32_t)o[3 + 8 * i] << 16 |
+			  (uint32_t)o[4 + 8 * i] << 8 | o[5 + 8 * i];
+		b[i][1] = (uint32_t)o[6 + 8 * i] << 24 | (uint32_t)o[7 + 8 * i] << 16 |
+			  (uint32_t)o[8 + 8 * i] << 8 | o[9 + 8 * i];
+	}
+	return n < 4 ? n : 4;
+}
+
+/* The last segment of the accepted connection's out-of-order queue, and its length. */
+static struct tcp_seg *ooseq_last(unsigned *count)
+{
+	struct tcp_seg *last = NULL;
+
+	*count = 0;
+	for (struct tcp_seg *s = app.pcb->ooseq; s != NULL; s = s->next) {
+		last = s;
+		(*count)++;
+	}
+	return last;
+}
+
+#define OSEG 500u
+
+START_TEST(test_ooseq_tail_appends_match_walk)
+{
+	/* stack/patches/0020. Segments of 500 bytes arrive out of order in an order that takes
+	 * every path of the out-of-order queue: appends after the last segment (contiguous and
+	 * past a hole), insertions in the middle, one that covers the rest, a longer
+	 * retransmission that replaces a queued segment, an append right after that one. After
+	 * each: the queue's remembered tail is its last segment, the ACK's first SACK block is
+	 * the run that holds the newest segment (RFC 2018), and at the end the application has
+	 * the stream byte-exact. */
+	static const unsigned order[] = { 1, 2, 3, 5, 6, 9, 8, 7, 12, 10, 11, 13, 14, 15, 4, 0 };
+	int have[18] = { 0 };
+	const uint32_t isn = 20000;
+
+	peer_connect_sack(40040, isn, -1);
+	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		unsigned k = order[i], len = OSEG, lo = k, hi = k + 1, count;
+		struct frame_tcp_info t;
+		uint32_t b[4][2];
+		uint8_t d[2 * OSEG];
+
+		if (k == 13) {
+			/* 12 again, with 13 in it: replaces the queued 12 and covers the rest */
+			k = 12;
+			len = 2 * OSEG;
+		}
+		for (unsigned j = 0; j < len; j++)
+			d[j] = stream_byte(k * OSEG + j);
+		md.ntx = 0;
+		peer_send(FRAME_TCP_ACK, isn + 1 + k * OSEG, peer.ack, d, len);
+		for (unsigned j = k; j < k + len / OSEG; j++)
+			have[j] = 1;
+		if (order[i] == 0)
+			break;
+		ck_assert_int_ge(last_pure_ack(&t), 0);
+		ck_assert_uint_eq(t.ack, isn + 1);
+		ck_assert_ptr_eq(app.pcb->ooseq_tail, ooseq_last(&count));
+		while (lo > 1 && have[lo - 1])
+			lo--;
+		while (have[hi])
+			hi++;
+		ck_assert_uint_ge(sack_of(&t, b), 1);
+		ck_assert_msg(b[0][0] == isn + 1 + lo * OSEG && b[0][1] == isn + 1 + hi * OSEG,
+			      "after segment %u: first block %u-%u, want segments %u-%u", order[i],
+			      (b[0][0] - isn - 1) / OSEG, (b[0][1] - isn - 1) / OSEG, lo, hi);
+	}
+	check_stream(16 * OSEG);
+	ck_assert_ptr_null(app.pcb->ooseq);
+}
+END_TEST
+
+START_TEST(test_ooseq_limit_cuts_and_keeps_tail)
+{
+	/* stack/patches/0020. One-byte segments past a hole, more than TCP_OOSEQ_MAX_PBUFS of
+	 * them (a window of 1 MiB holds them all): the queue keeps the limit's worth, drops the
+	 * rest, its tail stays right, and after the hole is filled the application has every
+	 * byte that was kept. */
+#if TCP_OOSEQ_MAX_PBUFS > 0 && TCP_OOSEQ_MAX_PBUFS + 40 < MEMDEV_SLOTS
+	const uint32_t isn = 21000;
+	const unsigned n = TCP_OOSEQ_MAX_PBUFS + 20;
+	unsigned count;
+	uint8_t c;
+
+	peer_connect_sack(40041, isn, 7);
+	for (unsigned k = 1; k <= n; k++) {
+		c = stream_byte(k);
+		peer_send(FRAME_TCP_ACK, isn + 1 + k, peer.ack, &c, 1);
+		ck_assert_ptr_eq(app.pcb->ooseq_tail, ooseq_last(&count));
+	}
+	ck_assert_uint_eq(count, TCP_OOSEQ_MAX_PBUFS);
+	ck_assert_uint_eq(app.pcb->ooseq_pbufs_ub, TCP_OOSEQ_MAX_PBUFS);
+	c = stream_byte(0);
+	peer_send(FRAME_TCP_ACK, isn + 1, peer.ack, &c, 1);
+	check_stream(TCP_OOSEQ_MAX_PBUFS + 1);
+	ck_assert_ptr_null(app.pcb->ooseq);
+#endif
+}
+END_TEST
+
+START_TEST(test_tx_sack_acks_folded_when_blocks_covered)
+{
+	/* stack/tx.c. Duplicate ACKs that carry SACK blocks, several in one poll: a later one
+	 * replaces an earlier one when it reports all the earlier one did (a SACK sender counts
+	 * SACKed bytes, not duplicate ACKs), and does not when a block of the earlier one is
+	 * missing from it (an ACK holds 4 blocks, most recent first). */
+	const uint32_t isn = 22000;
+	static const unsigned burst[] = { 11, 2, 4 };
+	struct weir_stack_stats ss0, ss;
+	struct frame_tcp_info t;
+	uint32_t b[4][2];
+	uint8_t f[3][700], d[OSEG];
+	size_t len[3];
+
+	peer_connect_sack(40042, isn, -1);
+	/* 1, 3, 5, 7, 9 one by one: five blocks, the ACK names the 4 newest. */
+	for (unsigned k = 1; k <= 9; k += 2) {
+		for (unsigned j = 0; j < OSEG; j++)
+			d[j] = stream_byte(k * OSEG + j);
+		md.ntx = 0;
+		peer_send(FRAME_TCP_ACK, isn + 1 + k * OSEG, peer.ack, d, OSEG);
+		ck_assert_uint_eq(md.ntx, 1);
+	}
+	weir_stack_get_stats(st, &ss0);
+	/* In one poll: 11 (blocks 11 9 7 5), 2 (blocks 1-3 11 9 7: 5 is gone, so both go), 4
+	 * (blocks 1-5 11 9 7: all the previous one said, so it replaces it). */
+	for (unsigned i = 0; i < 3; i++) {
+		for (unsigned j = 0; j < OSEG; j++)
+			d[j] = stream_byte(burst[i] * OSEG + j);
+		len[i] = peer_frame(f[i], FRAME_TCP_ACK, isn + 1 + burst[i] * OSEG, peer.ack, d,
+				    OSEG, NULL, 0);
+		ck_assert_int_ge(memdev_inject(&md, f[i], len[i]), 0);
+	}
+	md.ntx = 0;
+	weir_stack_poll(st);
+	ck_assert_uint_eq(md.ntx, 2);
+	weir_stack_get_stats(st, &ss);
+	ck_assert_uint_eq(ss.tx_acks_folded - ss0.tx_acks_folded, 1);
+	ck_assert_int_eq(frame_tcp_parse(md.tx[0].data, md.tx[0].len, &t), 0);
+	ck_assert_uint_eq(sack_of(&t, b), 4);
+	ck_assert_uint_eq(b[0][0], isn + 1 + 11 * OSEG);
+	ck_assert_uint_eq(b[3][0], isn + 1 + 5 * OSEG);
+	ck_assert_int_eq(frame_tcp_parse(md.tx[1].data, md.tx[1].len, &t), 0);
+	ck_assert_uint_eq(t.ack, isn + 1);
+	ck_assert_uint_eq(sack_of(&t, b), 4);
+	ck_assert_uint_eq(b[0][0], isn + 1 + 1 * OSEG);
+	ck_assert_uint_eq(b[0][1], isn + 1 + 6 * OSEG);
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -2063,6 +2243,8 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tc, test_syn_in_established_is_not_data);
 	tcase_add_test(tc, test_ooseq_segment_past_window_is_trimmed);
 	tcase_add_test(tc, test_ooseq_longer_retransmission_is_trimmed);
+	tcase_add_test(tc, test_ooseq_tail_appends_match_walk);
+	tcase_add_test(tc, test_ooseq_limit_cuts_and_keeps_tail);
 	tcase_add_test(tc, test_seq_compare_antisymmetric);
 	tcase_add_test(tc, test_ack_half_sequence_space_away_leaves_window);
 	tcase_add_test(tc, test_transfer_across_sequence_wrap);
@@ -2110,6 +2292,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tt, test_tx_outside_a_burst_frames_leave_one_by_one);
 	tcase_add_test(tt, test_tx_short_segment_ends_a_super_frame);
 	tcase_add_test(tt, test_tx_later_ack_replaces_earlier_one_in_a_burst);
+	tcase_add_test(tt, test_tx_sack_acks_folded_when_blocks_covered);
 	tcase_add_test(tt, test_tx_queue_dropped_when_device_takes_nothing);
 	tcase_add_test(tt, test_arp_queue_copies_data_written_without_copy);
 	tcase_add_test(tt, test_tx_segment_of_many_pieces_leaves_as_a_copy);

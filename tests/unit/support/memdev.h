@@ -15,15 +15,19 @@ struct memdev_tx {
 	uint16_t l4_offset, l4_hlen, gso_size; /* weir_tx_frame's */
 };
 
+/* Receive slots: enough for TCP to hold more frames in one connection's out-of-order queue than
+ * the hosted profile's TCP_OOSEQ_MAX_PBUFS (1024), as a driver's pool does. */
+#define MEMDEV_SLOTS 1280
+
 struct memdev {
 	struct weir_netdev nd;
-	struct weir_frame frames[16];
-	uint8_t bufs[16][2048];
-	int queued[16];	    /* injected, not yet received */
-	int held[16];	    /* handed out by rx_burst, not yet released */
-	unsigned exact_cap; /* 1: each frame in its own heap buffer of exactly its length
-			     * (bare-metal descriptors), so ASan sees any read past the frame; also
-			     * the way to inject frames larger than 2048 bytes (TAP super-frames) */
+	struct weir_frame frames[MEMDEV_SLOTS];
+	uint8_t bufs[MEMDEV_SLOTS][2048];
+	int queued[MEMDEV_SLOTS]; /* injected, not yet received */
+	int held[MEMDEV_SLOTS];	  /* handed out by rx_burst, not yet released */
+	unsigned exact_cap;	  /* 1: each frame in its own heap buffer of exactly its length
+				   * (bare-metal descriptors), so ASan sees any read past the frame; also
+				   * the way to inject frames larger than 2048 bytes (TAP super-frames) */
 	struct memdev_tx tx[MEMDEV_MAX_TX];
 	unsigned ntx;
 	int tx_fail;	   /* 0 ok, 1 queue full, 2 error */
@@ -34,7 +38,7 @@ struct memdev {
 
 void memdev_init(struct memdev *m);
 /* Queues a frame for the next rx_burst, exactly as given (no padding: tests the stack's guard).
- * Returns the frame index or -1 when all 16 slots are busy. */
+ * Returns the frame index or -1 when all MEMDEV_SLOTS slots are busy. */
 int memdev_inject(struct memdev *m, const void *data, size_t len);
 /* Frames queued or held by the stack. */
 unsigned memdev_outstanding(const struct memdev *m);
