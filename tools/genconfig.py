@@ -91,7 +91,9 @@ def lwipopts(kconf):
         ("LWIP_TCP_SACK_IN", v("LWIP_TCP_SACK_IN") and v("LWIP_TCP_SACK_OUT")
          and v("LWIP_TCP_QUEUE_OOSEQ"), "RFC 6675 loss recovery (stack/patches/0019)"),
         ("LWIP_TCP_TLP", v("LWIP_TCP_TLP") and v("LWIP_TCP_SACK_IN") and v("LWIP_TCP_SACK_OUT")
-         and v("LWIP_TCP_QUEUE_OOSEQ"), "tail loss probe (0019)"),
+         and v("LWIP_TCP_QUEUE_OOSEQ") and v("LWIP_MEMP_POOLS_GROW"),
+         "tail loss probe (0019; its timer, 0021, needs TCP_PCB_HASH)"),
+        ("TCP_TLP_MIN_MS", v("LWIP_TCP_TLP_MIN_MS") or 10, "the least probe timeout (0021)"),
         ("TCP_RTO_MIN_MS", v("LWIP_TCP_RTO_MIN_MS"), "the least RTO (0019)"),
         ("LWIP_TCP_TIMESTAMPS", v("LWIP_TCP_TIMESTAMPS"), ""),
         ("LWIP_TCP_KEEPALIVE", v("LWIP_TCP_KEEPALIVE"), ""),
