@@ -1850,6 +1850,42 @@ START_TEST(test_sack_single_loss_repaired_in_one_rtt)
 }
 END_TEST
 
+START_TEST(test_tlp_in_recovery_sends_held_retransmission)
+{
+	/* stack/patches/0021. Of 20 segments, 0 and 1 are lost; three duplicate ACKs SACK 2, 3
+	 * and 4, and recovery starts: segment 0 goes at once, segment 1 (lost too: three SACKed
+	 * above it) waits for the budget the next ACKs would give (RFC 6937). None comes (the
+	 * rest of the window and the ACK for segment 0 are lost). The probe timer sends segment
+	 * 1 after the probe timeout; without it, the RTO sent it 200 ms later. */
+	uint32_t una = send_segs_sack(40038, 38000, 20);
+	long waited = 0;
+
+	md.ntx = 0;
+	for (unsigned k = 3; k <= 5; k++) {
+		const unsigned b[][2] = { { 2, k } };
+
+		peer_sack(una, una, b, 1, 0);
+	}
+	ck_assert(app.pcb->flags & TF_INFR);
+	ck_assert_int_eq(rexmits_of_seg(una, 0), 1);
+	ck_assert_msg(rexmits_of_seg(una, 1) == 0, "segment 1 went at once: nothing to probe");
+	ck_assert_ptr_nonnull(app.pcb->unsent);
+	ck_assert_uint_eq(lwip_ntohl(app.pcb->unsent->tcphdr->seqno), una + SEG);
+	while (rexmits_of_seg(una, 1) == 0 && waited < 1000) {
+		poll_for_ms(1);
+		waited += 1;
+	}
+	ck_assert_msg(rexmits_of_seg(una, 1) == 1, "segment 1 not resent within %ld ms", waited);
+	ck_assert_msg(waited <= TCP_TLP_MIN_MS + 15, "segment 1 waited %ld ms", waited);
+	ck_assert_uint_eq(app.pcb->rto_fired, 0);
+	for (unsigned k = 2; k < 5; k++)
+		ck_assert_int_eq(rexmits_of_seg(una, k), 0);
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 20 * SEG, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	ck_assert(!(app.pcb->flags & TF_INFR));
+}
+END_TEST
+
 START_TEST(test_sack_three_holes_one_episode)
 {
 	/* stack/patches/0019. Of 12 segments, 0, 4 and 8 are lost. The peer SACKs each of the
@@ -2263,6 +2299,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tl, test_sack_lying_blocks_ignored);
 	tcase_add_test(tl, test_rto_first_sample_rfc6298);
 	tcase_add_test(tl, test_tlp_lost_tail_repaired_before_rto);
+	tcase_add_test(tl, test_tlp_in_recovery_sends_held_retransmission);
 	tcase_add_test(tl, test_segment_filling_gap_acked_at_once);
 	tcase_add_test(tl, test_rto_keeps_queued_retransmissions_in_order);
 	suite_add_tcase(s, tl);
