@@ -1820,6 +1820,21 @@ static int rexmits_of_seg(uint32_t una, unsigned k)
 	return retransmissions_of(una + k * SEG);
 }
 
+/* Polls 1 ms at a time until segment k goes again, at most 1 s; fails unless it went once and
+ * within max_ms polls (a loaded machine makes a poll longer, never shorter). */
+static void probe_of_seg_within(uint32_t una, unsigned k, long max_ms)
+{
+	long waited = 0;
+
+	while (rexmits_of_seg(una, k) == 0 && waited < 1000) {
+		poll_for_ms(1);
+		waited += 1;
+	}
+	ck_assert_msg(rexmits_of_seg(una, k) == 1, "segment %u not resent within %ld ms", k,
+		      waited);
+	ck_assert_msg(waited <= max_ms, "segment %u waited %ld ms", k, waited);
+}
+
 START_TEST(test_sack_single_loss_repaired_in_one_rtt)
 {
 	/* stack/patches/0019. Our first of 6 segments is lost. The peer, delaying its ACKs as
@@ -1858,8 +1873,6 @@ START_TEST(test_tlp_in_recovery_sends_held_retransmission)
 	 * rest of the window and the ACK for segment 0 are lost). The probe timer sends segment
 	 * 1 after the probe timeout; without it, the RTO sent it 200 ms later. */
 	uint32_t una = send_segs_sack(40038, 38000, 20);
-	long waited = 0;
-
 	md.ntx = 0;
 	for (unsigned k = 3; k <= 5; k++) {
 		const unsigned b[][2] = { { 2, k } };
@@ -1871,12 +1884,7 @@ START_TEST(test_tlp_in_recovery_sends_held_retransmission)
 	ck_assert_msg(rexmits_of_seg(una, 1) == 0, "segment 1 went at once: nothing to probe");
 	ck_assert_ptr_nonnull(app.pcb->unsent);
 	ck_assert_uint_eq(lwip_ntohl(app.pcb->unsent->tcphdr->seqno), una + SEG);
-	while (rexmits_of_seg(una, 1) == 0 && waited < 1000) {
-		poll_for_ms(1);
-		waited += 1;
-	}
-	ck_assert_msg(rexmits_of_seg(una, 1) == 1, "segment 1 not resent within %ld ms", waited);
-	ck_assert_msg(waited <= TCP_TLP_MIN_MS + 15, "segment 1 waited %ld ms", waited);
+	probe_of_seg_within(una, 1, TCP_TLP_MIN_MS + 15);
 	ck_assert_uint_eq(app.pcb->rto_fired, 0);
 	for (unsigned k = 2; k < 5; k++)
 		ck_assert_int_eq(rexmits_of_seg(una, k), 0);
@@ -2086,16 +2094,10 @@ START_TEST(test_tlp_lost_tail_repaired_before_rto)
 	 * wait is counted in 1 ms polls, which a loaded machine makes longer, never shorter. */
 	static const unsigned b[][2] = { { 3, 4 } };
 	uint32_t una = send_segs_sack(40035, 35000, 4);
-	long waited = 0;
 
 	peer_send(FRAME_TCP_ACK, peer.seq, una + 2 * SEG, NULL, 0);
 	md.ntx = 0;
-	while (rexmits_of_seg(una, 3) == 0 && waited < 1000) {
-		poll_for_ms(1);
-		waited += 1;
-	}
-	ck_assert_msg(rexmits_of_seg(una, 3) == 1, "no probe within %ld ms", waited);
-	ck_assert_msg(waited <= TCP_TLP_MIN_MS + 15, "the probe waited %ld ms", waited);
+	probe_of_seg_within(una, 3, TCP_TLP_MIN_MS + 15);
 	ck_assert_uint_eq(app.pcb->tlp_probes, 1);
 	ck_assert_uint_eq(app.pcb->rto_fired, 0);
 	ck_assert_int_eq(rexmits_of_seg(una, 2), 0);
