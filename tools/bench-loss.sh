@@ -13,8 +13,9 @@
 #               no netem), segmentation offloads off so a packet is a segment as in weir's
 #               frames, with the kernel's default congestion control (BBR here);
 #   linux-cubic the same with CUBIC, a loss-based one like weir's (Reno growth, CUBIC's 0.7 cut).
-# Printed: goodput (Gbit/s, median of --reps runs of --duration seconds) and the drop, goodput
-# at the rate / goodput at 0%: the figure that compares, since TAP and veth differ at 0%.
+# Printed: goodput (Gbit/s, median of --reps runs of --duration seconds, run in --reps passes
+# over all rates) and the drop, goodput at the rate / goodput at 0%: the figure that compares,
+# since TAP and veth differ at 0%; then each cell's spread (min-max), the machine's noise.
 # Writes OUT/loss.txt, OUT/loss.json and, when matplotlib imports, OUT/loss.png (OUT defaults
 # to BUILD/bench). Both ends share this machine's CPUs. Needs root. Addresses: 192.0.2.0/24;
 # namespaces and processes it starts are removed by PID on every exit path.
@@ -82,16 +83,14 @@ stop_srv() {
 	kill "$SRV" 2>/dev/null
 	wait "$SRV" 2>/dev/null
 }
-# bulk SCENARIO RATE CMD...: reps runs of one bulk flow; records Gbit/s per run.
+# bulk SCENARIO RATE CMD...: one run of one bulk flow (repetition $rep); records its Gbit/s.
 bulk() {
 	local sc=$1 rate=$2 line g
 	shift 2
-	for r in $(seq 1 "$reps"); do
-		line=$(timeout $((duration * 4 + 60)) "$@" --test bulk --duration "$duration" 2>>"$log" |
-			grep '^result' | tail -1)
-		g=$(echo "$line" | sed -n 's/.*gbit_s=\([0-9.]*\).*/\1/p')
-		echo -e "$sc\t$rate\t$r\t${g:-fail}" >>"$raw"
-	done
+	line=$(timeout $((duration * 4 + 60)) "$@" --test bulk --duration "$duration" 2>>"$log" |
+		grep '^result' | tail -1)
+	g=$(echo "$line" | sed -n 's/.*gbit_s=\([0-9.]*\).*/\1/p')
+	echo -e "$sc\t$rate\t$rep\t${g:-fail}" >>"$raw"
 }
 # nft_loss NS DEV PERMILLE: drops that share of TCP packets leaving DEV in NS.
 nft_loss() {
@@ -108,56 +107,63 @@ EOF
 start_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
 echo "bench-loss: $start_utc, $(nproc) CPUs shared by both ends, one bulk flow, $reps x ${duration}s" \
 	"per figure" | tee -a "$log"
-for rate in $rates; do
-	p=$(awk -v r="$rate" 'BEGIN { printf "%.6f", r / 100 }')
-	milli=$(awk -v r="$rate" 'BEGIN { printf "%d", r * 1000 }') # per 100,000
-	echo "== loss $rate%"
-	# weir over TAP, the wrapper on weir's device.
-	ns=wbl-tap-$$
-	mkns $ns
-	ip -n $ns tuntap add dev wbtap0 mode tap
-	ip -n $ns addr add 192.0.2.1/24 dev wbtap0
-	ip -n $ns link set wbtap0 up
-	if start_server $ns "$out/loss-wsrv.out" "$bench" server --netdev tap:wbtap0,offload=0 \
-		--ip 192.0.2.2/24 --impair "loss=$p,seed=1"; then
-		bulk weir-recv "$rate" ip netns exec $ns "$bench" client --kernel --peer 192.0.2.2
-		stop_srv
-	fi
-	if start_server $ns "$out/loss-ksrv.out" "$bench" server --kernel --bind 192.0.2.1; then
-		bulk weir-send "$rate" ip netns exec $ns "$bench" client --netdev tap:wbtap0,offload=0 \
-			--ip 192.0.2.2/24 --peer 192.0.2.1 --impair "loss=$p,seed=2"
-		stop_srv
-	fi
-	ip netns del $ns
-	NSS=()
-	# Linux over veth, nftables loss on each side's output.
-	a=wbl-a-$$ b=wbl-b-$$
-	mkns $a && mkns $b
-	ip -n $a link add wbva type veth peer name wbvb netns $b
-	ip -n $a addr add 192.0.2.11/24 dev wbva
-	ip -n $b addr add 192.0.2.12/24 dev wbvb
-	ip -n $a link set wbva up
-	ip -n $b link set wbvb up
-	# One packet per segment, as weir's frames over TAP (offload=0): with TSO/GSO a veth
-	# carries 64 KiB super-packets and nftables drops whole ones, so the loss was not the
-	# per-segment loss weir gets (CUBIC then ran at 30-50 Gbit/s "at 5% loss").
-	ip netns exec $a ethtool -K wbva tso off gso off gro off >/dev/null 2>>"$log"
-	ip netns exec $b ethtool -K wbvb tso off gso off gro off >/dev/null 2>>"$log"
-	if [ "$milli" -gt 0 ]; then nft_loss $a wbva "$milli" && nft_loss $b wbvb "$milli"; fi
-	# The kernel's default congestion control (BBR on some machines: it barely slows down
-	# for random loss), then CUBIC, loss-based like weir's (the sender's choice decides).
-	if start_server $b "$out/loss-lsrv.out" "$bench" server --kernel --bind 192.0.2.12; then
-		bulk linux "$rate" ip netns exec $a "$bench" client --kernel --peer 192.0.2.12
-		stop_srv
-	fi
-	if start_server $b "$out/loss-lsrv.out" "$bench" server --kernel --bind 192.0.2.12; then
-		bulk linux-cubic "$rate" ip netns exec $a env WEIR_BENCH_KERNEL_CC=cubic \
-			"$bench" client --kernel --peer 192.0.2.12
-		stop_srv
-	fi
-	ip netns del $a
-	ip netns del $b
-	NSS=()
+# Repetitions outermost: each pass runs every rate once, so a median at any rate draws from the
+# whole run, as does its 0% figure. The machine's load drifts over minutes (shared, 2 CPUs), and
+# with the rates run one after another a drop compared runs minutes apart: Linux showed drops
+# above 1 (faster at 1% loss than at 0%) in two runs of 17:40 and 17:47 UTC.
+for rep in $(seq 1 "$reps"); do
+	echo "== pass $rep of $reps"
+	for rate in $rates; do
+		p=$(awk -v r="$rate" 'BEGIN { printf "%.6f", r / 100 }')
+		milli=$(awk -v r="$rate" 'BEGIN { printf "%d", r * 1000 }') # per 100,000
+		echo "   loss $rate%"
+		# weir over TAP, the wrapper on weir's device.
+		ns=wbl-tap-$$
+		mkns $ns
+		ip -n $ns tuntap add dev wbtap0 mode tap
+		ip -n $ns addr add 192.0.2.1/24 dev wbtap0
+		ip -n $ns link set wbtap0 up
+		if start_server $ns "$out/loss-wsrv.out" "$bench" server --netdev tap:wbtap0,offload=0 \
+			--ip 192.0.2.2/24 --impair "loss=$p,seed=1"; then
+			bulk weir-recv "$rate" ip netns exec $ns "$bench" client --kernel --peer 192.0.2.2
+			stop_srv
+		fi
+		if start_server $ns "$out/loss-ksrv.out" "$bench" server --kernel --bind 192.0.2.1; then
+			bulk weir-send "$rate" ip netns exec $ns "$bench" client --netdev tap:wbtap0,offload=0 \
+				--ip 192.0.2.2/24 --peer 192.0.2.1 --impair "loss=$p,seed=2"
+			stop_srv
+		fi
+		ip netns del $ns
+		NSS=()
+		# Linux over veth, nftables loss on each side's output.
+		a=wbl-a-$$ b=wbl-b-$$
+		mkns $a && mkns $b
+		ip -n $a link add wbva type veth peer name wbvb netns $b
+		ip -n $a addr add 192.0.2.11/24 dev wbva
+		ip -n $b addr add 192.0.2.12/24 dev wbvb
+		ip -n $a link set wbva up
+		ip -n $b link set wbvb up
+		# One packet per segment, as weir's frames over TAP (offload=0): with TSO/GSO a veth
+		# carries 64 KiB super-packets and nftables drops whole ones, so the loss was not the
+		# per-segment loss weir gets (CUBIC then ran at 30-50 Gbit/s "at 5% loss").
+		ip netns exec $a ethtool -K wbva tso off gso off gro off >/dev/null 2>>"$log"
+		ip netns exec $b ethtool -K wbvb tso off gso off gro off >/dev/null 2>>"$log"
+		if [ "$milli" -gt 0 ]; then nft_loss $a wbva "$milli" && nft_loss $b wbvb "$milli"; fi
+		# The kernel's default congestion control (BBR on some machines: it barely slows down
+		# for random loss), then CUBIC, loss-based like weir's (the sender's choice decides).
+		if start_server $b "$out/loss-lsrv.out" "$bench" server --kernel --bind 192.0.2.12; then
+			bulk linux "$rate" ip netns exec $a "$bench" client --kernel --peer 192.0.2.12
+			stop_srv
+		fi
+		if start_server $b "$out/loss-lsrv.out" "$bench" server --kernel --bind 192.0.2.12; then
+			bulk linux-cubic "$rate" ip netns exec $a env WEIR_BENCH_KERNEL_CC=cubic \
+				"$bench" client --kernel --peer 192.0.2.12
+			stop_srv
+		fi
+		ip netns del $a
+		ip netns del $b
+		NSS=()
+	done
 done
 
 # The table: medians, and each one's drop against its own 0%.
@@ -186,7 +192,12 @@ for r in rates:
         else:
             cells.append("%24s" % ("%.3f (%.2f)" % (g, g / z) if z else "%.3f" % g))
     print("%-8s" % r + "".join(cells))
-json.dump({"when": when, "median_gbit_s": {sc: {str(r): g for r, g in m.items()} for sc, m in med.items()}},
+print("spread of the runs (min-max Gbit/s): the machine's noise, beside the drops")
+for r in rates:
+    print("%-8s" % r + "".join("%24s" % ("%.2f-%.2f" % (min(rows[sc][r]), max(rows[sc][r]))
+                                         if r in rows.get(sc, {}) else "-") for sc in scen))
+json.dump({"when": when, "median_gbit_s": {sc: {str(r): g for r, g in m.items()} for sc, m in med.items()},
+           "runs_gbit_s": {sc: {str(r): v for r, v in m.items()} for sc, m in rows.items()}},
           open(out + "/loss.json", "w"), indent=1)
 try:
     import matplotlib
