@@ -40,7 +40,13 @@ t0=$(date +%s%N)
 nsx socat -b65536 -T60 - TCP:192.0.2.2:7,shut-down <"$tmp/r" >"$tmp/r.out" 2>"$tmp/socat.err"
 ms=$((($(date +%s%N) - t0) / 1000000))
 if cmp -s "$tmp/r" "$tmp/r.out"; then pass "$mib MiB each way through the echo byte-exact in $ms ms"
-else fail "echo differs: $(stat -c %s "$tmp/r.out") of $((mib << 20)) bytes back; $(cat "$tmp/socat.err")"; fi
+else
+	# The appliance's account of the flow (bytes in and out, how it ended) says which side lost
+	# bytes; the test's directory goes at exit.
+	fail "echo differs: $(stat -c %s "$tmp/r.out") of $((mib << 20)) bytes back; $(cat "$tmp/socat.err")" \
+		"cmp: $(cmp "$tmp/r" "$tmp/r.out" 2>&1 | head -1)" \
+		"appliance: $(grep -E 'echo: flow|warn|error' "$tmp/log" | tail -3)"
+fi
 
 # 3. HTTP.
 if nsx curl -sf -m 60 -o "$tmp/blob.out" http://192.0.2.2/blob && cmp -s "$tmp/blob.out" "$tmp/www/blob"; then

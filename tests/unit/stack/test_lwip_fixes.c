@@ -1894,6 +1894,31 @@ START_TEST(test_tlp_in_recovery_sends_held_retransmission)
 }
 END_TEST
 
+START_TEST(test_tlp_list_holds_only_pcbs_that_may_probe)
+{
+	/* stack/patches/0021. The probe timer ticks every millisecond while its list is not
+	 * empty, so a connection stays on it only while a probe may come: with data in flight,
+	 * not while the peer's window is closed (nor during an RTO, nor with its probes spent),
+	 * and it joins again when an ACK advances with data in flight. */
+	uint32_t una = send_segs_sack(40037, 37000, 4);
+
+	ck_assert_ptr_nonnull(app.pcb->probe_pprev);
+	peer.wnd = 0;
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 2 * SEG, NULL, 0);
+	ck_assert_uint_eq(app.pcb->snd_wnd, 0);
+	poll_for_ms(5);
+	ck_assert_ptr_null(app.pcb->probe_pprev);
+	ck_assert_uint_eq(app.pcb->tlp_probes, 0);
+	peer.wnd = 65535;
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 3 * SEG, NULL, 0);
+	ck_assert_ptr_nonnull(app.pcb->probe_pprev);
+	peer_send(FRAME_TCP_ACK, peer.seq, una + 4 * SEG, NULL, 0);
+	ck_assert_ptr_null(app.pcb->unacked);
+	poll_for_ms(5);
+	ck_assert_ptr_null(app.pcb->probe_pprev);
+}
+END_TEST
+
 START_TEST(test_sack_three_holes_one_episode)
 {
 	/* stack/patches/0019. Of 12 segments, 0, 4 and 8 are lost. The peer SACKs each of the
@@ -2302,6 +2327,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tl, test_rto_first_sample_rfc6298);
 	tcase_add_test(tl, test_tlp_lost_tail_repaired_before_rto);
 	tcase_add_test(tl, test_tlp_in_recovery_sends_held_retransmission);
+	tcase_add_test(tl, test_tlp_list_holds_only_pcbs_that_may_probe);
 	tcase_add_test(tl, test_segment_filling_gap_acked_at_once);
 	tcase_add_test(tl, test_rto_keeps_queued_retransmissions_in_order);
 	suite_add_tcase(s, tl);
