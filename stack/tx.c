@@ -116,56 +116,54 @@ static int add_iovs(struct weir__txq *q, struct pbuf *p, unsigned off)
 	return (int)n;
 }
 
-/* What t is as an ACK: 0 anything else (data; SYN FIN RST URG; options we cannot walk), 1 an
- * ACK and nothing else, 2 an ACK and nothing else that carries SACK blocks. */
-static int ack_kind(const struct tcp4 *t)
+/* Walks the options of the TCP header th: returns 0 when they cannot be walked (a length byte
+ * that lies), else 1 with *sack at the SACK option (RFC 2018) or NULL. */
+static int tcp_options(const uint8_t *th, const uint8_t **sack)
 {
-	const uint8_t *o = t->th + 20, *end = t->th + t->thl;
-	int kind = 1;
+	const uint8_t *o = th + 20, *end = th + (unsigned)(th[12] >> 4) * 4;
 
-	if (t->payload != 0 || !(t->flags & F_ACK) || (t->flags & ~(F_ACK | F_PSH)) != 0)
-		return 0;
-	while (o < end) {
-		if (*o == 0)
-			break; /* end of options */
+	*sack = NULL;
+	while (o < end && *o != 0) {
 		if (*o == 1) {
 			o++; /* NOP */
 			continue;
 		}
 		if (o + 1 >= end || o[1] < 2 || o[1] > end - o)
-			return 0; /* options we cannot walk */
+			return 0;
 		if (*o == 5)
-			kind = 2;
+			*sack = o;
 		o += o[1];
 	}
-	return kind;
+	return 1;
 }
 
-/* The SACK blocks of the TCP header th (RFC 2018), at most 4: fills b with left and right
- * edges and returns how many. */
+/* What t is as an ACK: 0 anything else (data; SYN FIN RST URG; options we cannot walk), 1 an
+ * ACK and nothing else, 2 an ACK and nothing else that carries SACK blocks. */
+static int ack_kind(const struct tcp4 *t)
+{
+	const uint8_t *sack;
+
+	if (t->payload != 0 || !(t->flags & F_ACK) || (t->flags & ~(F_ACK | F_PSH)) != 0 ||
+	    !tcp_options(t->th, &sack))
+		return 0;
+	return sack != NULL ? 2 : 1;
+}
+
+/* The SACK blocks of the TCP header th, at most 4: fills b with left and right edges and
+ * returns how many. */
 static unsigned sack_blocks(const uint8_t *th, uint32_t (*b)[2])
 {
-	const uint8_t *o = th + 20, *end = th + (unsigned)(th[12] >> 4) * 4;
+	const uint8_t *o;
+	unsigned n;
 
-	while (o < end && *o != 0) {
-		if (*o == 1) {
-			o++;
-			continue;
-		}
-		if (o + 1 >= end || o[1] < 2 || o[1] > end - o)
-			return 0;
-		if (*o == 5) {
-			unsigned n = (unsigned)(o[1] - 2) / 8;
-
-			for (unsigned i = 0; i < n && i < 4; i++) {
-				b[i][0] = be32(o + 2 + 8 * i);
-				b[i][1] = be32(o + 6 + 8 * i);
-			}
-			return n < 4 ? n : 4;
-		}
-		o += o[1];
+	if (!tcp_options(th, &o) || o == NULL)
+		return 0;
+	n = WEIR_MIN((unsigned)(o[1] - 2) / 8, 4u);
+	for (unsigned i = 0; i < n; i++) {
+		b[i][0] = be32(o + 2 + 8 * i);
+		b[i][1] = be32(o + 6 + 8 * i);
 	}
-	return 0;
+	return n;
 }
 
 /* Whether the ACK th2 reports everything the ACK th1 of the same stream did: every block of
@@ -283,7 +281,8 @@ err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p)
 		return rc;
 	}
 	is_tcp = parse_tcp4(p, &t);
-	if (is_tcp && q->batch > 0 && (kind = ack_kind(&t)) != 0 && fold_ack(q, p, &t, kind)) {
+	kind = is_tcp ? ack_kind(&t) : 0;
+	if (kind != 0 && q->batch > 0 && fold_ack(q, p, &t, kind)) {
 		s->st.tx_acks_folded++;
 		return ERR_OK;
 	}
@@ -332,7 +331,7 @@ err_t weir__stack_tx_queue(struct netif *netif, struct pbuf *p)
 		e->l4_offset = (uint16_t)(ETH_HLEN_ + t.ihl);
 		e->l4_hlen = (uint16_t)t.thl;
 		e->tcp = t.payload > 0;
-		e->pure_ack = (uint8_t)ack_kind(&t);
+		e->pure_ack = (uint8_t)kind;
 		e->gso_size = e->last_payload = (uint16_t)t.payload;
 		e->next_seq = t.seq + t.payload;
 	}
