@@ -8,6 +8,7 @@
 #include <weir/clock.h>
 #include <weir/error.h>
 #include <weir/log.h>
+#include <weir/csum.h>
 #include <weir/netdev.h>
 
 #include "netdev_priv.h"
@@ -48,6 +49,63 @@ uint32_t weir__netdev_rx_len(uint8_t *data, uint32_t len, struct weir_netdev_sta
 		return WEIR_ETH_MIN_FRAME;
 	}
 	return len;
+}
+
+uint32_t weir__mmio_read32(void *ctx, uint32_t off)
+{
+	return *(volatile const uint32_t *)((uintptr_t)ctx + off);
+}
+
+void weir__mmio_write32(void *ctx, uint32_t off, uint32_t v)
+{
+	*(volatile uint32_t *)((uintptr_t)ctx + off) = v;
+}
+
+/* Whether the checksum a virtio header left partial (csum_start/csum_offset) is the TCP or UDP
+ * checksum of an unfragmented IPv4 packet, which the stack can skip checking for this frame. */
+static int l4_csum_skippable(const uint8_t *data, size_t len, size_t start, size_t off)
+{
+	size_t ihl;
+
+	if (len < WEIR_ETH_HLEN + 20 || data[12] != 0x08 || data[13] != 0x00 ||
+	    (data[14] >> 4) != 4)
+		return 0;
+	ihl = (size_t)(data[14] & 0x0f) * 4;
+	if (ihl < 20 || start != WEIR_ETH_HLEN + ihl || (data[20] & 0x3f) != 0 || data[21] != 0)
+		return 0; /* not where this packet's L4 header is, or a fragment (MF or offset) */
+	return (data[23] == 6 && off == 16) || (data[23] == 17 && off == 6);
+}
+
+int weir__netdev_rx_csum_partial(struct weir_frame *f, size_t len, size_t start, size_t off)
+{
+	size_t at = start + off;
+	uint16_t sum;
+
+	if (start < WEIR_ETH_HLEN || at + 2 > len)
+		return -1;
+	if (l4_csum_skippable(f->data, len, start, off)) {
+		f->flags |= WEIR_FRAME_L4_CSUM_OK;
+		return 0;
+	}
+	/* The field holds the pseudo-header sum: summing from csum_start includes it. */
+	sum = (uint16_t)~weir_csum(f->data + start, len - start);
+	if (sum == 0)
+		sum = 0xffff; /* the same in one's complement; 0 is "none" to UDP */
+	memcpy(f->data + at, &sum, sizeof(sum));
+	return 0;
+}
+
+int weir__netdev_l4_csum_checked(const uint8_t *data, size_t len)
+{
+	size_t ihl;
+
+	if (len < WEIR_ETH_HLEN + 20 || data[12] != 0x08 || data[13] != 0x00 ||
+	    (data[14] >> 4) != 4)
+		return 0;
+	ihl = (size_t)(data[14] & 0x0f) * 4;
+	if (ihl < 20 || len < WEIR_ETH_HLEN + ihl || (data[20] & 0x3f) != 0 || data[21] != 0)
+		return 0;
+	return data[23] == 6 || data[23] == 17;
 }
 
 int weir_netdev_rx_burst(struct weir_netdev *dev, struct weir_frame **frames, int n)

@@ -67,22 +67,12 @@ static void wr(const struct lan_dev *d, uint32_t off, uint32_t v)
 	d->bus.write(d->bus.ctx, off, v);
 }
 
-static uint32_t mmio_read(void *ctx, uint32_t off)
-{
-	return *(volatile const uint32_t *)((uintptr_t)ctx + off);
-}
-
-static void mmio_write(void *ctx, uint32_t off, uint32_t v)
-{
-	*(volatile uint32_t *)((uintptr_t)ctx + off) = v;
-}
-
 void weir_lan9118_mmio_bus(struct weir_lan9118_bus *bus, uintptr_t base)
 {
 	if (bus == NULL)
 		return;
-	bus->read = mmio_read;
-	bus->write = mmio_write;
+	bus->read = weir__mmio_read32;
+	bus->write = weir__mmio_write32;
 	bus->ctx = (void *)base;
 }
 

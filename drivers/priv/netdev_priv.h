@@ -10,6 +10,22 @@
  * WEIR_ETH_MIN_FRAME (counted in st->rx_padded). */
 uint32_t weir__netdev_rx_len(uint8_t *data, uint32_t len, struct weir_netdev_stats *st);
 
+/* A received frame of len bytes whose TCP or UDP checksum the sender left partial (a virtio
+ * header's NEEDS_CSUM: the field at start + off holds only the pseudo-header sum). Where the stack
+ * may skip the check (an unfragmented IPv4 TCP or UDP packet) the frame gets
+ * WEIR_FRAME_L4_CSUM_OK; otherwise the checksum is finished in the frame. Returns 0, or -1 when
+ * start and off do not fit in the frame. */
+int weir__netdev_rx_csum_partial(struct weir_frame *f, size_t len, size_t start, size_t off);
+
+/* Nonzero when the frame of len bytes is an unfragmented IPv4 TCP or UDP packet: the kind whose
+ * checksum, once a device has checked it (virtio's DATA_VALID), WEIR_FRAME_L4_CSUM_OK may cover. */
+int weir__netdev_l4_csum_checked(const uint8_t *data, size_t len);
+
+/* 32-bit register accessors for a device memory-mapped at ctx (its base address): what a
+ * driver's bus gets on a board, where the unit tests give it a model instead. */
+uint32_t weir__mmio_read32(void *ctx, uint32_t off);
+void weir__mmio_write32(void *ctx, uint32_t off, uint32_t val);
+
 /* Records the one-line reason weir_netdev_last_error() reports for a failed open (and logs it at
  * debug level); drivers call it on their open paths. */
 void weir__netdev_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

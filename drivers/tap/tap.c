@@ -57,21 +57,6 @@ struct tap_dev {
 	struct iovec tx_iov[TAP_TX_IOV_MAX + 1];
 };
 
-/* Whether the checksum Linux left unfinished (csum_start/csum_offset) is the TCP or UDP
- * checksum of an unfragmented IPv4 packet, which the stack can skip checking for this frame. */
-static int tap_l4_csum_skippable(const uint8_t *data, size_t len, size_t start, size_t off)
-{
-	size_t ihl;
-
-	if (len < WEIR_ETH_HLEN + 20 || data[12] != 0x08 || data[13] != 0x00 ||
-	    (data[14] >> 4) != 4)
-		return 0;
-	ihl = (size_t)(data[14] & 0x0f) * 4;
-	if (ihl < 20 || start != WEIR_ETH_HLEN + ihl || (data[20] & 0x3f) != 0 || data[21] != 0)
-		return 0; /* not where this packet's L4 header is, or a fragment (MF or offset) */
-	return (data[23] == 6 && off == 16) || (data[23] == 17 && off == 6);
-}
-
 /* Takes what Linux left to the device (virtio_net_hdr). A frame whose TCP or UDP checksum
  * field holds only the pseudo-header sum came from Linux's own memory: it is flagged for the
  * stack to skip that one check, or, where the stack could not (another protocol, a fragment),
@@ -86,21 +71,8 @@ static int tap_finish_offload(struct tap_dev *t, const struct virtio_net_hdr *vh
 	if (gso != VIRTIO_NET_HDR_GSO_NONE && gso != VIRTIO_NET_HDR_GSO_TCPV4)
 		return -1;
 	if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		size_t start = vh->csum_start, at = start + vh->csum_offset;
-
-		if (start < WEIR_ETH_HLEN || at + 2 > len)
+		if (weir__netdev_rx_csum_partial(f, len, vh->csum_start, vh->csum_offset) != 0)
 			return -1;
-		if (tap_l4_csum_skippable(f->data, len, start, vh->csum_offset)) {
-			f->flags = WEIR_FRAME_L4_CSUM_OK;
-		} else {
-			/* The field holds the pseudo-header sum: summing from csum_start includes
-			 * it. */
-			uint16_t sum = (uint16_t)~weir_csum(f->data + start, len - start);
-
-			if (sum == 0)
-				sum = 0xffff; /* the same in one's complement; 0 is "none" to UDP */
-			memcpy(f->data + at, &sum, sizeof(sum));
-		}
 		t->tst.rx_csum_partial++;
 	}
 	if (gso != VIRTIO_NET_HDR_GSO_NONE)
