@@ -1,29 +1,31 @@
 #!/usr/bin/env bash
-# bench-qemu.sh - figures for the bare-metal image in QEMU, next to Linux doing the same work in the
-# same run: 64-byte echo round trips (weir-bench rr) and bulk into discard (weir-bench bulk), from a
-# Linux client over TAP to the image, and from the same client over a veth pair to a Linux server
-# (weir-bench server --kernel) in another namespace.
+# bench-qemu.sh - figures for the bare-metal images in QEMU, next to Linux doing the same work in
+# the same run: 64-byte echo round trips (weir-bench rr) and bulk into discard (weir-bench bulk),
+# from a Linux client over TAP to each image (MPS2 AN386: Cortex-M4, LAN9118; virt-aarch64:
+# Cortex-A53, virtio-net with offloads), and from the same client over a veth pair to a Linux
+# server (weir-bench server --kernel) in another namespace.
 #
-#   tools/bench-qemu.sh [--duration S] [--build DIR]
+#   tools/bench-qemu.sh [--duration S] [--build DIR] [--boards mps2-an386,virt-aarch64]
 #
-# Prints figures; asserts nothing. QEMU emulates the Cortex-M4 instruction by instruction (TCG, no
-# KVM here), so the image's figures say what the emulator sustains, not what an MPS2 board would;
-# and the Linux peer, QEMU and the client share this machine's cores.
+# Prints figures; asserts nothing. QEMU emulates each CPU instruction by instruction (TCG, no KVM
+# here), so an image's figures say what the emulator sustains, not what a board or a KVM guest
+# would; and the Linux peer, QEMU and the client share this machine's cores.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dur=5
 build=$top/build
+boards=mps2-an386,virt-aarch64
 while [ $# -gt 0 ]; do
 	case $1 in
 	--duration) dur=${2:?}; shift ;;
 	--build) build=${2:?}; shift ;;
-	-h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--boards) boards=${2:?}; shift ;;
+	-h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-qemu: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
 done
 [ "$(id -u)" = 0 ] || { echo "bench-qemu: run as root (namespaces, TAP)" >&2; exit 1; }
-command -v qemu-system-arm >/dev/null || { echo "bench-qemu: qemu-system-arm is missing" >&2; exit 1; }
 tmp=$(mktemp -d)
 tag=$$
 nq=weir-bq-$tag nc=weir-bc-$tag ns=weir-bs-$tag
@@ -36,25 +38,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$top/tools/run-qemu.sh" --build "$build/image-mps2-an386" --build-only >"$tmp/build.out"
-head -1 "$tmp/build.out"
+IFS=, read -r -a board_list <<<"$boards"
+for b in "${board_list[@]}"; do
+	"$top/tools/run-qemu.sh" --board "$b" --build "$build/image-$b" --build-only >"$tmp/build-$b.out"
+	head -1 "$tmp/build-$b.out"
+done
 cmake -S "$top" -B "$build" >/dev/null
 cmake --build "$build" -j"$(nproc)" --target weir-bench >/dev/null
 wb=$build/tools/weir-bench/weir-bench
-
-# The image on a TAP device: Linux 192.0.2.1, the image 192.0.2.2.
-ip netns add "$nq"
-ip -n "$nq" link set lo up
-ip -n "$nq" tuntap add dev weir0 mode tap
-ip -n "$nq" addr add 192.0.2.1/24 dev weir0
-ip -n "$nq" link set weir0 up
-mkfifo "$tmp/uart.in"
-ip netns exec "$nq" "$top/tools/run-qemu.sh" --build "$build/image-mps2-an386" --tap weir0 \
-	<"$tmp/uart.in" >"$tmp/uart.log" 2>&1 &
-pids+=($!)
-exec 7>"$tmp/uart.in"
-for _ in $(seq 1 300); do grep -q '^ready' "$tmp/uart.log" && break; sleep 0.1; done
-grep -q '^ready' "$tmp/uart.log" || { cat "$tmp/uart.log" >&2; exit 1; }
 
 # Linux to Linux over veth: client 192.0.2.1, server 192.0.2.3.
 ip netns add "$nc"
@@ -77,19 +68,50 @@ run() {
 }
 val() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-img_rr=$(run "$nq" 192.0.2.2 6 rr)     # the image echoes on 7 (= 6 + 1)
-img_bulk=$(run "$nq" 192.0.2.2 9 bulk) # and discards on 9
+# One image at a time on a TAP device: Linux 192.0.2.1, the image 192.0.2.2.
+declare -A img_rr img_bulk img_stats
+for b in "${board_list[@]}"; do
+	ip netns add "$nq"
+	ip -n "$nq" link set lo up
+	ip -n "$nq" tuntap add dev weir0 mode tap
+	ip -n "$nq" addr add 192.0.2.1/24 dev weir0
+	ip -n "$nq" link set weir0 up
+	rm -f "$tmp/uart.in"
+	mkfifo "$tmp/uart.in"
+	ip netns exec "$nq" "$top/tools/run-qemu.sh" --board "$b" --build "$build/image-$b" \
+		--tap weir0 <"$tmp/uart.in" >"$tmp/uart-$b.log" 2>&1 &
+	qpid=$!
+	pids+=("$qpid")
+	exec 7>"$tmp/uart.in"
+	for _ in $(seq 1 300); do grep -q '^ready' "$tmp/uart-$b.log" && break; sleep 0.1; done
+	grep -q '^ready' "$tmp/uart-$b.log" || { cat "$tmp/uart-$b.log" >&2; exit 1; }
+	img_rr[$b]=$(run "$nq" 192.0.2.2 6 rr)     # the image echoes on 7 (= 6 + 1)
+	img_bulk[$b]=$(run "$nq" 192.0.2.2 9 bulk) # and discards on 9
+	printf s >&7
+	sleep 0.5
+	img_stats[$b]=$(grep '^stats:' "$tmp/uart-$b.log" | tail -1 | tr -d '\r')
+	exec 7>&-
+	kill "$qpid" 2>/dev/null || true
+	wait "$qpid" 2>/dev/null || true
+	ip netns del "$nq"
+done
 lin_rr=$(run "$nc" 192.0.2.3 9 rr)     # weir-bench server: discard 9, echo 10
 lin_bulk=$(run "$nc" 192.0.2.3 9 bulk)
-printf s >&7
-sleep 0.5
 
 echo "bench-qemu: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ${dur} s per figure"
-printf '%-34s %14s %12s %12s %12s\n' "" "bulk Mbit/s" "rr mean us" "rr p50 us" "rr p99 us"
-printf '%-34s %14s %12s %12s %12s\n' "weir image, QEMU mps2-an386, TAP" \
-	"$(awk -v g="$(val "$img_bulk" gbit_s)" 'BEGIN { printf "%.1f", g * 1000 }')" \
-	"$(val "$img_rr" mean_us)" "$(val "$img_rr" p50_us)" "$(val "$img_rr" p99_us)"
-printf '%-34s %14s %12s %12s %12s\n' "Linux kernel, veth (same client)" \
-	"$(awk -v g="$(val "$lin_bulk" gbit_s)" 'BEGIN { printf "%.1f", g * 1000 }')" \
-	"$(val "$lin_rr" mean_us)" "$(val "$lin_rr" p50_us)" "$(val "$lin_rr" p99_us)"
-echo "image counters after the run: $(grep '^stats:' "$tmp/uart.log" | tail -1 | tr -d '\r')"
+row() {
+	printf '%-40s %14s %12s %12s %12s\n' "$1" \
+		"$(awk -v g="$(val "$3" gbit_s)" 'BEGIN { if (g == "") print "-"; else printf "%.1f", g * 1000 }')" \
+		"$(val "$2" mean_us)" "$(val "$2" p50_us)" "$(val "$2" p99_us)"
+}
+printf '%-40s %14s %12s %12s %12s\n' "" "bulk Mbit/s" "rr mean us" "rr p50 us" "rr p99 us"
+for b in "${board_list[@]}"; do
+	case $b in
+	mps2-an386) what="weir image, QEMU mps2-an386 (M4), TAP" ;;
+	virt-aarch64) what="weir image, QEMU virt (A53), virtio-net" ;;
+	*) what="weir image, $b" ;;
+	esac
+	row "$what" "${img_rr[$b]}" "${img_bulk[$b]}"
+done
+row "Linux kernel, veth (same client)" "$lin_rr" "$lin_bulk"
+for b in "${board_list[@]}"; do echo "$b counters after the run: ${img_stats[$b]}"; done

@@ -18,7 +18,8 @@ PKGS=(
 	socat tshark python3                  # integration tests: Linux TCP peers, captures
 	dpkg-dev                              # apt-get source (fetching lwIP)
 	gcc-arm-none-eabi libnewlib-arm-none-eabi # the bare-metal image and portability build
-	qemu-system-arm                       # boots the bare-metal image (tools/run-qemu.sh)
+	gcc-aarch64-linux-gnu picolibc-aarch64-linux-gnu # the virt-aarch64 image (picolibc: its C library)
+	qemu-system-arm                       # boots the bare-metal images (also qemu-system-aarch64)
 	libdpdk-dev librte-net-tap23 librte-net-memif23 librte-net-ring23 # DPDK driver + its tests
 	librte-net-af-packet23 librte-mempool-ring23
 	clang libclang-rt-dev                 # libFuzzer harnesses

@@ -15,10 +15,10 @@
 
 static const char page[] =
 	"<!doctype html>\n"
-	"<html><head><title>weir on MPS2 AN386</title></head>\n"
+	"<html><head><title>weir on " WEIR_IMAGE_TITLE "</title></head>\n"
 	"<body><h1>weir</h1>\n"
-	"<p>A userspace TCP/IP stack on lwIP, here without an OS: a Cortex-M4 (MPS2 AN386), its\n"
-	"LAN9118 Ethernet controller, fibers and the flow API.</p>\n"
+	"<p>A userspace TCP/IP stack on lwIP, here without an OS: " WEIR_IMAGE_TITLE
+	", its\n" WEIR_IMAGE_NIC " network device, fibers and the flow API.</p>\n"
 	"</body></html>\n";
 static const char not_found[] = "not found\n";
 unsigned long weir_image_http_requests;

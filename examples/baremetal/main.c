@@ -7,17 +7,16 @@
 
 #include <weir/baremetal.h>
 #include <weir/board.h>
-#include <weir/board_mps2_an386.h>
 #include <weir/clock.h>
 #include <weir/error.h>
 #include <weir/fiber.h>
 #include <weir/flow.h>
-#include <weir/lan9118.h>
 #include <weir/log.h>
 #include <weir/loop.h>
 #include <weir/stack.h>
 
 #include "http.h"
+#include "nic.h"
 
 #define STATS_EVERY_NS	(10 * WEIR_NS_PER_S)
 #define CONSOLE_POLL_NS (200 * WEIR_NS_PER_MS)
@@ -26,12 +25,6 @@ static struct weir_netdev *nic;
 static struct weir_stack *stack;
 static size_t heap_at_ready;
 static unsigned long echoed, discarded; /* bytes */
-
-static void eth_irq(void *arg)
-{
-	weir_lan9118_irq(arg);
-	weir_baremetal_wake();
-}
 
 static void echo(struct weir_flow *f, void *arg)
 {
@@ -63,32 +56,37 @@ static void print_stats(void)
 {
 	struct weir_stack_stats ss;
 	struct weir_netdev_stats ns;
-	struct weir_lan9118_stats ls;
 	struct weir_tcp_stats ts;
 	size_t heap_used, heap_high, heap_size;
-	char line[480];
+	char line[640];
 	int n;
 
 	weir_stack_get_stats(stack, &ss);
 	weir_netdev_get_stats(nic, &ns);
-	weir_lan9118_get_stats(nic, &ls);
 	weir_tcp_get_stats(&ts);
 	weir_baremetal_heap(&heap_used, &heap_high, &heap_size);
 	n = snprintf(
 		line, sizeof(line),
-		"stats: flows %lu bufs_out %lu frames_held %lu/%lu heap %lu/%lu (at ready %lu, "
-		"peak %lu) stack_deepest %lu rx %lu tx %lu runts %lu oversize %lu rx_errors %lu "
-		"nobuf %lu tx_full %lu link %lu drop_input %lu copied %lu echoed %lu discarded %lu "
-		"http %lu\r\n",
-		(unsigned long)ts.flows, (unsigned long)ts.bufs_out, (unsigned long)ls.frames_held,
-		(unsigned long)ls.frames_total, (unsigned long)heap_used, (unsigned long)heap_size,
-		(unsigned long)heap_at_ready, (unsigned long)heap_high,
+		"stats: flows %lu bufs_out %lu heap %lu/%lu (at ready %lu, peak %lu) "
+		"stack_deepest %lu rx %lu tx %lu runts %lu oversize %lu rx_errors %lu nobuf %lu "
+		"tx_full %lu drop_input %lu copied %lu echoed %lu discarded %lu http %lu",
+		(unsigned long)ts.flows, (unsigned long)ts.bufs_out, (unsigned long)heap_used,
+		(unsigned long)heap_size, (unsigned long)heap_at_ready, (unsigned long)heap_high,
 		(unsigned long)weir_baremetal_fiber_stack_deepest(), (unsigned long)ns.rx_frames,
 		(unsigned long)ns.tx_frames, (unsigned long)ns.rx_runts,
 		(unsigned long)ns.rx_oversize, (unsigned long)ns.rx_errors,
-		(unsigned long)ns.rx_nobuf, (unsigned long)ns.tx_full, (unsigned long)ls.link_up,
-		(unsigned long)ss.drop_input, (unsigned long)ss.rx_copied, echoed, discarded,
-		weir_image_http_requests);
+		(unsigned long)ns.rx_nobuf, (unsigned long)ns.tx_full, (unsigned long)ss.drop_input,
+		(unsigned long)ss.rx_copied, echoed, discarded, weir_image_http_requests);
+	if (n > 0 && (size_t)n < sizeof(line)) {
+		int m = weir_image_nic_stats(nic, line + n, sizeof(line) - (size_t)n);
+
+		if (m > 0)
+			n += m;
+	}
+	if (n > 0 && (size_t)n < sizeof(line) - 2) {
+		line[n++] = '\r';
+		line[n++] = '\n';
+	}
 	if (n > 0)
 		weir_board_console_write(line,
 					 (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
@@ -142,7 +140,6 @@ static int fail(const char *what, int rc)
 
 int main(void)
 {
-	struct weir_lan9118_config lc = { .irq = 1 };
 	struct weir_stack_config sc = { 0 };
 	static const struct {
 		uint16_t port;
@@ -153,18 +150,13 @@ int main(void)
 	char addr[WEIR_IPADDR_STRLEN], line[64];
 	int rc, n;
 
-	weir_log_info("weir on MPS2 AN386 (Cortex-M4), %s", WEIR_IMAGE_IP);
+	weir_log_info("weir on " WEIR_IMAGE_TITLE ", %s", WEIR_IMAGE_IP);
 	rc = weir_loop_create(&sc.loop);
 	if (rc < 0)
 		return fail("loop", rc);
-	weir_lan9118_mmio_bus(&lc.bus, WEIR_MPS2_ETH_BASE);
-	weir_board_id(lc.board_id);
-	rc = weir_lan9118_open(&lc, &nic);
+	rc = weir_image_nic_open(&nic);
 	if (rc < 0)
-		return fail("lan9118", rc);
-	rc = weir_board_irq_attach(WEIR_MPS2_ETH_IRQ, eth_irq, nic);
-	if (rc < 0)
-		return fail("irq", rc);
+		return fail("nic", rc);
 	if (weir_ipaddr_parse_cidr(WEIR_IMAGE_IP, &sc.ip, &sc.prefix_len) < 0 ||
 	    (WEIR_IMAGE_GW[0] != '\0' && weir_ipaddr_parse(WEIR_IMAGE_GW, &sc.gw) < 0))
 		return fail("address " WEIR_IMAGE_IP " " WEIR_IMAGE_GW, WEIR_EINVAL);

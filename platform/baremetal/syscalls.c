@@ -1,6 +1,7 @@
 /* syscalls.c - the few system calls newlib's malloc and stdio reach for, without an OS: the heap
  * is the fixed region the board's linker script reserves, output goes to the board's console,
- * and the rest answer as a system with nothing else would. Linked into every image as an object
+ * and the rest answer as a system with nothing else would. newlib (Cortex-M) and picolibc
+ * (AArch64) both come through here. Linked into every image as an object
  * (weir_baremetal_rt): only the C library refers to these, after weir's libraries are scanned. */
 #include <errno.h>
 #include <stddef.h>
@@ -16,6 +17,17 @@ static char *heap_top = __weir_heap_start;
 
 /* Prototypes for -Wmissing-prototypes: newlib declares these only inside its own build. */
 void *_sbrk(ptrdiff_t incr);
+#ifdef __PICOLIBC__
+/* picolibc's malloc asks sbrk (no underscore); its own sbrk would use the same region, but this
+ * one keeps the high-water mark weir_baremetal_heap() reports. */
+void *sbrk(ptrdiff_t incr);
+
+void *sbrk(ptrdiff_t incr)
+{
+	return _sbrk(incr);
+}
+#endif
+
 int _write(int fd, const void *buf, size_t n);
 int _read(int fd, void *buf, size_t n);
 int _close(int fd);

@@ -3,12 +3,12 @@
 # same connection (same addresses and ports, both boots seeded as tools/run-qemu.sh seeds them),
 # as seen on the wire: the SYN-ACK's sequence number, captured by tshark. (What makes them
 # unpredictable is the seeded key, which no observation of the wire can show; docs/porting.md.)
-# usage: isn.sh SOURCE_DIR IMAGE_BUILD_DIR
+# usage: isn.sh SOURCE_DIR IMAGE_BUILD_DIR [BOARD]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
 . "$here/lib_qemu.sh"
-top=$1 build=$2
+top=$1 build=$2 board=${3:-mps2-an386}
 need_qemu
 command -v tshark >/dev/null || skip "tshark is not installed"
 tmp=$(mktemp -d)

@@ -1,13 +1,27 @@
 # lib_qemu.sh - booting the bare-metal image in QEMU for a test (sourced after
 # tests/integration/lib.sh): the image on TAP device weir0 in the test's namespace, its UART in
 # $tmp/NAME.uart, and input to the UART through a FIFO the test holds open.
-# Needs: $top (the source tree), $build (the image's build directory), $tmp.
+# Needs: $top (the source tree), $build (the image's build directory), $tmp, and $board
+# (mps2-an386 when unset).
 
 # need_qemu: skip (with the reason) unless root, TAP, QEMU and the cross compiler are here.
 need_qemu() {
 	need_root_tap
-	command -v qemu-system-arm >/dev/null || skip "qemu-system-arm is not installed (tools/setup.sh)"
-	command -v arm-none-eabi-gcc >/dev/null || skip "arm-none-eabi-gcc is not installed (tools/setup.sh)"
+	case ${board:=mps2-an386} in
+	mps2-an386) qemu=qemu-system-arm cc=arm-none-eabi-gcc ;;
+	virt-aarch64) qemu=qemu-system-aarch64 cc=aarch64-linux-gnu-gcc ;;
+	*) fail "unknown board '$board'"; finish; exit 1 ;;
+	esac
+	command -v "$qemu" >/dev/null || skip "$qemu is not installed (tools/setup.sh: qemu-system-arm)"
+	command -v "$cc" >/dev/null || skip "$cc is not installed (tools/setup.sh)"
+}
+
+# board_title: what the image's page and first log line call the board.
+board_title() {
+	case ${board:-mps2-an386} in
+	mps2-an386) echo "MPS2 AN386" ;;
+	virt-aarch64) echo "QEMU virt" ;;
+	esac
 }
 
 QPID=""
@@ -18,7 +32,8 @@ boot() {
 	shift
 	rm -f "$tmp/$name.in"
 	mkfifo "$tmp/$name.in"
-	ip netns exec "$WEIR_NS" "$top/tools/run-qemu.sh" --build "$build" --tap weir0 "$@" \
+	ip netns exec "$WEIR_NS" "$top/tools/run-qemu.sh" --board "${board:-mps2-an386}" \
+		--build "$build" --tap weir0 "$@" \
 		<"$tmp/$name.in" >"$tmp/$name.uart" 2>&1 &
 	QPID=$!
 	WEIR_PIDS+=("$QPID")

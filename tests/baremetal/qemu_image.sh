@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# qemu_image.sh - the bare-metal image (examples/baremetal) on MPS2 AN386 in QEMU, reached from
-# Linux over TAP: it boots to "ready"; 20 of 20 pings at 56 and 1400 bytes; a 64 KiB echo
+# qemu_image.sh - the bare-metal image (examples/baremetal) on a board in QEMU (MPS2 AN386 by
+# default, or virt-aarch64), reached from Linux over TAP: it boots to "ready"; 20 of 20 pings at 56 and 1400 bytes; a 64 KiB echo
 # byte-exact; 1 MiB into discard; the page 100 times over one kept-alive connection and 100 times
 # closing each; 8 echo connections open at once; RST from a closed port; malformed frames and
 # 10,000 SYNs from random sources neither crash nor wedge it and a legitimate client gets through
 # afterwards; it still answers at the end, and its counters show every frame buffer back, no
 # buffer out, no flow left and the heap where a second round of the same load left it.
-# usage: qemu_image.sh SOURCE_DIR IMAGE_BUILD_DIR
+# On virt-aarch64 also 64 MiB each way byte-exact (an echo), 64 MiB into discard, and the
+# checksum offload counters moving (frames from Linux came with NEEDS_CSUM, ours left checksums
+# and segmentation to the device).
+# usage: qemu_image.sh SOURCE_DIR IMAGE_BUILD_DIR [BOARD]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../integration/lib.sh"
 . "$here/lib_qemu.sh"
-top=$1 build=$2
+top=$1 build=$2 board=${3:-mps2-an386}
 need_qemu
 command -v socat >/dev/null || skip "socat is not installed"
 command -v curl >/dev/null || skip "curl is not installed"
@@ -49,6 +52,33 @@ if nsx socat -T10 -u - "TCP:$img:9" <"$tmp/r1m" 2>"$tmp/socat.err"; then
 		fail "discard: the image counted $n of 1048576 bytes"
 else fail "discard: socat failed: $(cat "$tmp/socat.err")"; fi
 
+# --- 64 MiB each way (virt-aarch64) ---------------------------------------------------------------
+if [ "$board" = virt-aarch64 ]; then
+	head -c 67108864 /dev/urandom >"$tmp/r64m"
+	t0=$(date +%s.%N)
+	nsx socat -T30 - "TCP:$img:7,shut-down" <"$tmp/r64m" >"$tmp/r64m.out" 2>"$tmp/socat.err"
+	t1=$(date +%s.%N)
+	if cmp -s "$tmp/r64m" "$tmp/r64m.out"; then
+		pass "echo: 64 MiB each way byte-exact ($(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s)"
+	else fail "echo 64 MiB: $(stat -c %s "$tmp/r64m.out") bytes back, $(cmp "$tmp/r64m" "$tmp/r64m.out" 2>&1 | head -1) ($(cat "$tmp/socat.err"))"; fi
+	before=$(field "$(stats)" discarded)
+	if nsx socat -T30 -u - "TCP:$img:9" <"$tmp/r64m" 2>"$tmp/socat.err"; then
+		for _ in $(seq 1 50); do
+			[ "$(field "$(stats)" discarded)" -ge $((before + 67108864)) ] && break
+			sleep 0.1
+		done
+		n=$(( $(field "$(stats)" discarded) - before ))
+		[ "$n" = 67108864 ] && pass "discard: 64 MiB in (the image counted $n bytes)" ||
+			fail "discard: the image counted $n of 67108864 bytes"
+	else fail "discard 64 MiB: socat failed: $(cat "$tmp/socat.err")"; fi
+	rm -f "$tmp/r64m" "$tmp/r64m.out"
+	line=$(stats)
+	if [ "$(field "$line" rx_csum_partial)" -gt 0 ] && [ "$(field "$line" tx_csum)" -gt 0 ] &&
+	   [ "$(field "$line" tx_super)" -gt 0 ]; then
+		pass "offloads in use: $(field "$line" rx_csum_partial) frames in with NEEDS_CSUM, $(field "$line" tx_csum) out with the checksum left to the device, $(field "$line" tx_super) of them TSO super-frames"
+	else fail "offload counters: $line"; fi
+fi
+
 # --- HTTP ------------------------------------------------------------------------------------------
 urls=()
 for _ in $(seq 1 100); do urls+=("http://$img/"); done
@@ -63,7 +93,7 @@ conns=$(echo "$out" | awk '{ n += $2 } END { print n }')
 [ "$ok" = 100 ] && [ "$conns" = 100 ] && pass "HTTP closing: 100 of 100 pages over 100 connections" ||
 	fail "HTTP closing: $ok of 100 pages, $conns connections"
 nsx curl -s -m 10 "http://$img/" >"$tmp/page"
-grep -q "weir on MPS2 AN386" "$tmp/page" && pass "the page is the image's" || fail "page: $(head -c 200 "$tmp/page")"
+grep -q "weir on $(board_title)" "$tmp/page" && pass "the page is the image's" || fail "page: $(head -c 200 "$tmp/page")"
 
 # --- connections at once, and a closed port ----------------------------------------------------
 # Twice: the first round sets the allocator's high-water marks, the second must end where the
@@ -97,9 +127,15 @@ else fail "after the flood: curl gave '${code:-}'"; fi
 line=$(stats)
 # Linux sends nothing shorter than an Ethernet header (true runts are unit-tested); the 1600-byte
 # frame reaches the driver (QEMU's model drops the 3000-byte one itself).
-[ "$(field "$line" oversize)" -ge 1 ] &&
-	pass "the driver dropped and counted the frame over its MTU (oversize $(field "$line" oversize))" ||
-	fail "the oversize frame was not counted: $line"
+if [ "$board" = virt-aarch64 ]; then
+	# Without merged receive buffers QEMU's virtio-net drops a frame that does not fit the
+	# posted buffer itself; the driver's own oversize check is unit-tested (unit.virtio).
+	echo "note: QEMU's virtio-net drops the oversize frames before the driver (oversize $(field "$line" oversize))"
+else
+	[ "$(field "$line" oversize)" -ge 1 ] &&
+		pass "the driver dropped and counted the frame over its MTU (oversize $(field "$line" oversize))" ||
+		fail "the oversize frame was not counted: $line"
+fi
 
 # --- still answering, nothing leaked -------------------------------------------------------------
 got=$(nsx ping -c 5 -i 0.1 -W 2 "$img" | sed -nE 's/.* ([0-9]+) received.*/\1/p')

@@ -6,12 +6,14 @@
  * - Idle: APB timer 0 is armed for the deadline (interrupt line 8), then WFI; any enabled
  *   interrupt (the NIC's, the console's) ends the sleep sooner.
  * - Console: UART0, polled.
- * - Entropy: SipHash over a seed a runner may place in RAM before boot and the jitter of timer
- *   readings at boot (docs/porting.md says what each is worth), then a counter mode.
+ * - Entropy: a seed a runner may place in RAM before boot and the jitter of timer readings at
+ *   boot, into the platform's pool (platform/baremetal/entropy.c; docs/porting.md says what
+ *   each is worth).
  */
 #include <stdint.h>
 #include <string.h>
 
+#include <weir/baremetal.h>
 #include <weir/board.h>
 #include <weir/board_mps2_an386.h>
 #include <weir/clock.h>
@@ -169,53 +171,15 @@ void weir_board_idle(uint64_t deadline_ns)
 
 /* --- entropy -------------------------------------------------------------------------------- */
 
-static uint8_t pool[32]; /* SipHash key (16 bytes) and tweak (16 bytes) */
-static uint64_t pool_ctr;
-
 /* Boot-time jitter: how long UART register reads take, in timer ticks, varies with what the
- * emulator or the bus is doing; 256 such intervals are hashed into the pool with the seed. */
-static void entropy_init(void)
+ * emulator or the bus is doing. */
+static uint32_t jitter(unsigned i)
 {
-	static const uint8_t k0[16] = "weir mps2 pool 0";
-	static const uint8_t k1[16] = "weir mps2 pool 1";
-	uint32_t samples[256 + WEIR_MPS2_SEED_LEN / 4];
-	const volatile uint32_t *seed = (const volatile uint32_t *)(uintptr_t)WEIR_MPS2_SEED_ADDR;
-	uint64_t h[4];
+	uint32_t t0 = DT1_VALUE;
 
-	for (unsigned i = 0; i < 256; i++) {
-		uint32_t t0 = DT1_VALUE;
-
-		for (unsigned k = 0; k < 1 + (i & 7); k++)
-			(void)UART_STATE;
-		samples[i] = t0 - DT1_VALUE;
-	}
-	for (unsigned i = 0; i < WEIR_MPS2_SEED_LEN / 4; i++)
-		samples[256 + i] = seed[i];
-	h[0] = weir_siphash24(k0, samples, sizeof(samples));
-	h[1] = weir_siphash24(k1, samples, sizeof(samples));
-	samples[0] ^= (uint32_t)h[0];
-	h[2] = weir_siphash24(k0, samples, sizeof(samples));
-	h[3] = weir_siphash24(k1, samples, sizeof(samples));
-	memcpy(pool, h, sizeof(pool));
-}
-
-int weir_entropy_fill(void *buf, size_t len)
-{
-	uint8_t *p = buf;
-
-	WEIR_EINVAL_IF(buf == NULL && len != 0);
-	while (len > 0) {
-		/* Counter mode over the pool, with the clock mixed into every block. */
-		uint64_t in[3] = { ++pool_ctr, weir_clock_now_ns(), 0 }, out;
-		size_t n = len < 8 ? len : 8;
-
-		memcpy(&in[2], pool + 16, 8);
-		out = weir_siphash24(pool, in, sizeof(in));
-		memcpy(p, &out, n);
-		p += n;
-		len -= n;
-	}
-	return 0;
+	for (unsigned k = 0; k < 1 + (i & 7); k++)
+		(void)UART_STATE;
+	return t0 - DT1_VALUE;
 }
 
 /* --- the rest ------------------------------------------------------------------------------- */
@@ -254,5 +218,6 @@ void weir_board_init(void)
 	T0_CTRL = 0;
 	T0_INTSTATUS = 1;
 	weir_board_irq_attach(TIMER0_IRQ, timer0_irq, NULL);
-	entropy_init();
+	weir_baremetal_entropy_boot(jitter, (const volatile void *)(uintptr_t)WEIR_MPS2_SEED_ADDR,
+				    WEIR_MPS2_SEED_LEN);
 }

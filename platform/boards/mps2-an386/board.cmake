@@ -6,3 +6,8 @@ target_include_directories(weir_platform PUBLIC
 target_sources(weir_baremetal_rt PRIVATE "${CMAKE_CURRENT_LIST_DIR}/startup.c")
 set(WEIR_BOARD_LDSCRIPT "${CMAKE_CURRENT_LIST_DIR}/mps2-an386.ld")
 set(WEIR_BOARD_QEMU_MACHINE mps2-an386)
+set(WEIR_BOARD_TOOL_PREFIX arm-none-eabi-)
+set(WEIR_BOARD_LIBC_SPECS nano.specs)
+set(WEIR_BOARD_NIC lan9118)
+set(WEIR_BOARD_TITLE "MPS2 AN386 (Cortex-M4)")
+set(WEIR_BOARD_RAM_BASE 0x20000000)

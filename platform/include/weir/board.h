@@ -51,4 +51,10 @@ void weir_baremetal_wake(void);
 /* Whether a wake-up came since the loop last started polling (for weir_board_idle). */
 int weir_baremetal_wake_pending(void);
 
+/* For weir_board_init: seeds the entropy pool (platform/baremetal/entropy.c) from 256 values
+ * of sample(i), meant to jitter (e.g. how many timer ticks 1 + i % 8 register reads take), and
+ * seed_len bytes at seed (a runner's seed in RAM, all zero when there is none). */
+void weir_baremetal_entropy_boot(uint32_t (*sample)(unsigned i), const volatile void *seed,
+				 size_t seed_len);
+
 #endif /* WEIR_BOARD_H */

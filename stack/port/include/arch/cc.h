@@ -5,6 +5,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+/* lwIP's arch.h typedefs ssize_t as int unless <limits.h> defines SSIZE_MAX, which picolibc's
+ * does not (newlib's and glibc's do): the C library's own ssize_t (long on AArch64) then
+ * conflicts. It is there (<sys/types.h>): say so. */
+#ifndef SSIZE_MAX
+#define SSIZE_MAX (__SIZE_MAX__ >> 1)
+#endif
 
 /* glibc's <endian.h> may have defined it already (same values as lwIP's). */
 #ifndef BYTE_ORDER
