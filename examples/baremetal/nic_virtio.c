@@ -45,8 +45,8 @@ int weir_image_nic_open(struct weir_netdev **out)
 		struct weir_virtio_bus bus;
 		uint8_t seed[32];
 
-		weir_virtio_mmio_bus(&bus,
-				     WEIR_VIRT_VIRTIO_BASE + (unsigned)rng * WEIR_VIRT_VIRTIO_STRIDE);
+		weir_virtio_mmio_bus(&bus, WEIR_VIRT_VIRTIO_BASE +
+						   (unsigned)rng * WEIR_VIRT_VIRTIO_STRIDE);
 		rc = weir_virtio_rng_read(&bus, seed, sizeof(seed), 500 * WEIR_NS_PER_MS);
 		if (rc > 0)
 			weir_baremetal_entropy_add(seed, (size_t)rc);
@@ -58,11 +58,13 @@ int weir_image_nic_open(struct weir_netdev **out)
 	}
 	say(line, n, sizeof(line));
 	if (net < 0) {
-		n = snprintf(line, sizeof(line), "image: no virtio-net device on any transport\r\n");
+		n = snprintf(line, sizeof(line),
+			     "image: no virtio-net device on any transport\r\n");
 		say(line, n, sizeof(line));
 		return WEIR_ENODEV;
 	}
-	weir_virtio_mmio_bus(&c.bus, WEIR_VIRT_VIRTIO_BASE + (unsigned)net * WEIR_VIRT_VIRTIO_STRIDE);
+	weir_virtio_mmio_bus(&c.bus,
+			     WEIR_VIRT_VIRTIO_BASE + (unsigned)net * WEIR_VIRT_VIRTIO_STRIDE);
 	weir_board_id(c.board_id);
 	rc = weir_virtio_net_open(&c, out);
 	if (rc < 0) {
@@ -75,8 +77,8 @@ int weir_image_nic_open(struct weir_netdev **out)
 	weir_virtio_net_features_str(vs.features_offered, offered, sizeof(offered));
 	weir_virtio_net_features_str(vs.features_taken, taken, sizeof(taken));
 	n = snprintf(line, sizeof(line),
-		     "virtio-net: transport %d irq %u queues %u/%u; offered: %s; taken: %s\r\n", net,
-		     WEIR_VIRT_VIRTIO_IRQ((unsigned)net), (unsigned)vs.rx_queue_size,
+		     "virtio-net: transport %d irq %u queues %u/%u; offered: %s; taken: %s\r\n",
+		     net, WEIR_VIRT_VIRTIO_IRQ((unsigned)net), (unsigned)vs.rx_queue_size,
 		     (unsigned)vs.tx_queue_size, offered, taken);
 	say(line, n, sizeof(line));
 	return weir_board_irq_attach(WEIR_VIRT_VIRTIO_IRQ((unsigned)net), vnet_irq, *out);

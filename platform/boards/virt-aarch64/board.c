@@ -27,26 +27,26 @@
 #define REG(addr) (*(volatile uint32_t *)(uintptr_t)(addr))
 
 /* PL011. */
-#define UART	 0x09000000u
-#define UART_DR	 REG(UART + 0x00)
-#define UART_FR	 REG(UART + 0x18)
-#define FR_RXFE	 (1u << 4)
-#define FR_TXFF	 (1u << 5)
+#define UART	0x09000000u
+#define UART_DR REG(UART + 0x00)
+#define UART_FR REG(UART + 0x18)
+#define FR_RXFE (1u << 4)
+#define FR_TXFF (1u << 5)
 
 /* GICv2. */
-#define GICD		0x08000000u
-#define GICD_CTLR	REG(GICD + 0x000)
+#define GICD		  0x08000000u
+#define GICD_CTLR	  REG(GICD + 0x000)
 #define GICD_ISENABLER(n) REG(GICD + 0x100 + 4 * (n))
 #define GICD_ICENABLER(n) REG(GICD + 0x180 + 4 * (n))
 #define GICD_ICPENDR(n)	  REG(GICD + 0x280 + 4 * (n))
-#define GICC		0x08010000u
-#define GICC_CTLR	REG(GICC + 0x00)
-#define GICC_PMR	REG(GICC + 0x04)
-#define GICC_IAR	REG(GICC + 0x0c)
-#define GICC_EOIR	REG(GICC + 0x10)
-#define GIC_SPURIOUS	1023u
-#define NUM_IRQS	128u /* SGIs, PPIs and the SPIs of virt's devices */
-#define TIMER_IRQ	27u  /* the EL1 virtual timer's PPI */
+#define GICC		  0x08010000u
+#define GICC_CTLR	  REG(GICC + 0x00)
+#define GICC_PMR	  REG(GICC + 0x04)
+#define GICC_IAR	  REG(GICC + 0x0c)
+#define GICC_EOIR	  REG(GICC + 0x10)
+#define GIC_SPURIOUS	  1023u
+#define NUM_IRQS	  128u /* SGIs, PPIs and the SPIs of virt's devices */
+#define TIMER_IRQ	  27u  /* the EL1 virtual timer's PPI */
 
 #define MAX_IDLE_NS (60 * WEIR_NS_PER_S)
 
