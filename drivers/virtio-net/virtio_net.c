@@ -140,6 +140,10 @@ struct vnet_dev {
 	uint8_t *tx_mem; /* ntx buffers of tx_buf_size */
 	size_t tx_buf_size;
 	uint16_t *tx_free; /* free transmit buffer (= descriptor) numbers */
+	/* Which buffers the device holds now (1 byte each: receive ones, then transmit ones): a
+	 * used element naming one it does not hold is a broken device, counted and ignored rather
+	 * than handing the same frame to the stack twice or freeing a buffer twice. */
+	uint8_t *dev_owns;
 	unsigned ntx_free;
 	unsigned rx_held;
 	uint64_t next_status_ns;
@@ -338,6 +342,7 @@ static void rx_post(struct vnet_dev *d, unsigned i)
 	ds->len = RX_DEV_LEN;
 	ds->flags = VRING_DESC_F_WRITE;
 	ds->next = 0;
+	d->dev_owns[i] = 1;
 	vq_push(&d->rx, (uint16_t)i);
 }
 
@@ -373,12 +378,13 @@ static int vnet_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 		struct weir_frame *f;
 		struct vnet_hdr h;
 
-		if (id >= d->nrx) {
-			/* Not a buffer we gave: a broken device. Nothing to give back. */
+		if (id >= d->nrx || !d->dev_owns[id]) {
+			/* Not a buffer the device holds: a broken device. Nothing to give back. */
 			d->st.rx_errors++;
 			d->vst.device_errors++;
 			continue;
 		}
+		d->dev_owns[id] = 0;
 		f = &d->frames[id];
 		if (len < VNET_HDR_LEN) {
 			d->st.rx_errors++;
@@ -443,12 +449,38 @@ static void tx_reclaim(struct vnet_dev *d)
 	while ((u = vq_next_used(&d->tx)) != NULL) {
 		uint32_t id = u->id;
 
-		if (id >= d->ntx || d->ntx_free >= d->ntx) {
+		if (id >= d->ntx || !d->dev_owns[d->nrx + id]) {
 			d->vst.device_errors++;
 			continue;
 		}
+		d->dev_owns[d->nrx + id] = 0;
 		d->tx_free[d->ntx_free++] = (uint16_t)id;
 	}
+}
+
+/* Whether a frame is one we may send: offloads we negotiated, a gather list whose pieces exist
+ * and add up to len, and a length from an Ethernet header to the MTU's frame (a VLAN tag allowed),
+ * or to a 64 KiB IPv4 packet for a TSO super-frame. */
+static int tx_frame_ok(const struct vnet_dev *d, const struct weir_tx_frame *tf)
+{
+	size_t max = (tf->flags & WEIR_TX_TSO4) ? TX_BUF_TSO - VNET_HDR_LEN
+						: (size_t)d->mtu + WEIR_ETH_HLEN + 4;
+	size_t sum = 0;
+
+	if ((tf->flags & WEIR_TX_L4_CSUM) && !(d->features & WEIR_VIRTIO_NET_F_CSUM))
+		return 0;
+	if ((tf->flags & WEIR_TX_TSO4) && !(d->features & WEIR_VIRTIO_NET_F_HOST_TSO4))
+		return 0;
+	if (tf->len < WEIR_ETH_HLEN || tf->len > max || (tf->iov == NULL && tf->iovcnt != 0))
+		return 0;
+	for (unsigned k = 0; k < tf->iovcnt; k++) {
+		if (tf->iov[k].base == NULL && tf->iov[k].len != 0)
+			return 0;
+		sum += tf->iov[k].len;
+		if (sum > tf->len)
+			return 0;
+	}
+	return sum == tf->len;
 }
 
 static int vnet_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *frames, int n)
@@ -464,10 +496,7 @@ static int vnet_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fra
 		uint8_t *buf, *p;
 		uint16_t id;
 
-		if ((tf->iov == NULL && tf->iovcnt != 0) ||
-		    ((tf->flags & WEIR_TX_L4_CSUM) && !(d->features & WEIR_VIRTIO_NET_F_CSUM)) ||
-		    ((tf->flags & WEIR_TX_TSO4) && !(d->features & WEIR_VIRTIO_NET_F_HOST_TSO4)) ||
-		    tf->len + VNET_HDR_LEN > d->tx_buf_size || tf->len < WEIR_ETH_HLEN) {
+		if (!tx_frame_ok(d, tf)) {
 			/* Malformed, or an offload we did not negotiate: the caller's bug. */
 			bad = 1;
 			break;
@@ -496,12 +525,12 @@ static int vnet_tx_burst(struct weir_netdev *nd, const struct weir_tx_frame *fra
 			memcpy(p, tf->iov[k].base, tf->iov[k].len);
 			p += tf->iov[k].len;
 		}
-		WEIR_BUG_ON((size_t)(p - buf) != VNET_HDR_LEN + tf->len);
 		ds = &d->tx.desc[id];
 		ds->addr = dma(buf);
 		ds->len = (uint32_t)(VNET_HDR_LEN + tf->len);
 		ds->flags = 0;
 		ds->next = 0;
+		d->dev_owns[d->nrx + id] = 1;
 		vq_push(&d->tx, id);
 		d->st.tx_frames++;
 		d->st.tx_bytes += tf->len;
@@ -580,6 +609,7 @@ static void vnet_free(struct vnet_dev *d)
 	free(d->tx_mem);
 	free(d->frames);
 	free(d->tx_free);
+	free(d->dev_owns);
 	free(d);
 }
 
@@ -762,7 +792,9 @@ int weir_virtio_net_open(const struct weir_virtio_net_config *cfg, struct weir_n
 	d->frames = calloc(d->nrx, sizeof(*d->frames));
 	d->tx_mem = malloc(d->ntx * d->tx_buf_size);
 	d->tx_free = calloc(d->ntx, sizeof(*d->tx_free));
-	if (d->rx_mem == NULL || d->frames == NULL || d->tx_mem == NULL || d->tx_free == NULL) {
+	d->dev_owns = calloc(d->nrx + d->ntx, 1);
+	if (d->rx_mem == NULL || d->frames == NULL || d->tx_mem == NULL || d->tx_free == NULL ||
+	    d->dev_owns == NULL) {
 		weir__netdev_set_error("no memory for %u receive and %u transmit buffers", d->nrx,
 				       d->ntx);
 		return open_fail(d, WEIR_ENOMEM);
@@ -894,7 +926,9 @@ int weir_virtio_rng_read(const struct weir_virtio_bus *bus, void *buf, size_t le
 	int rc;
 
 	WEIR_EINVAL_IF(bus == NULL || bus->read == NULL || bus->write == NULL || buf == NULL ||
-		       len == 0 || len > 4096);
+		       len == 0);
+	if (len > 4096)
+		len = 4096; /* "up to len": one buffer a page long at most */
 	rc = negotiate(bus, WEIR_VIRTIO_ID_RNG, WEIR_VIRTIO_F_VERSION_1, &offered, &taken);
 	if (rc < 0)
 		return rc;

@@ -125,9 +125,9 @@ int weir_virtio_net_get_stats(const struct weir_netdev *dev, struct weir_virtio_
  * into buf, always NUL-terminated when len > 0; returns what snprintf would. */
 int weir_virtio_net_features_str(uint64_t bits, char *buf, size_t len);
 
-/* Reads up to len bytes of entropy from a virtio entropy device (WEIR_VIRTIO_ID_RNG) on bus,
- * polling for at most timeout_ns; the device is reset when done. Returns the bytes read (> 0),
- * or WEIR_EINVAL, WEIR_ENODEV (no entropy device there), WEIR_ENOTSUP (legacy), WEIR_ETIMEDOUT,
+/* Reads up to len bytes (4096 at most) of entropy from a virtio entropy device (WEIR_VIRTIO_ID_RNG)
+ * on bus, polling for at most timeout_ns; the device is reset when done. Returns the bytes read (>
+ * 0), or WEIR_EINVAL, WEIR_ENODEV (no entropy device there), WEIR_ENOTSUP (legacy), WEIR_ETIMEDOUT,
  * WEIR_ENOMEM. For a board's boot, before any netdev is open. */
 int weir_virtio_rng_read(const struct weir_virtio_bus *bus, void *buf, size_t len,
 			 uint64_t timeout_ns);
