@@ -7,13 +7,14 @@
 # weir: the appliance (echo:7, http:80) on TAP in a namespace; N idle connections to its echo
 # service from four source addresses (192.0.2.10-13), held by four client processes (this
 # machine allows 20,000 open files per process). Printed: the appliance's RSS growth per
-# connection and the kernel's slab growth (the clients' sockets); crr (weir-bench --kernel, a
-# Linux client) before and while the N are open; a sample of them echoes; an HTTP request
+# connection and the kernel's slab growth (the clients' sockets); its CPU time while the N sit
+# idle (ms per s over 3 s); crr (weir-bench --kernel, a Linux client) before and while the N are
+# open; a sample of them echoes; an HTTP request
 # answered while they are open.
 # Linux: nginx (Debian's nginx-light, 4 workers, reuseport) in a namespace behind a veth pair,
 # the same N idle clients (to HTTP: nginx holds an idle connection until client_header_timeout,
-# set to 10 minutes). Printed: nginx's RSS growth and the slab growth (clients' and nginx's
-# sockets). Linux's server-side kernel memory per connection is the slab growth of its run minus
+# set to 10 minutes). Printed: nginx's RSS growth, the slab growth (clients' and nginx's
+# sockets) and nginx's CPU time while they sit idle. Linux's server-side kernel memory per connection is the slab growth of its run minus
 # that of weir's run (the same clients), divided by N.
 # Default N 50,000 (tests/integration/tap_conns.sh runs 5,000 in CI). Both ends share this
 # machine's CPUs; memory figures are what matters here. Needs root. Addresses: 192.0.2.0/24.
@@ -27,7 +28,7 @@ while [ $# -gt 0 ]; do
 	--build) build=$(cd "${2:?--build needs a directory}" && pwd) || exit 2; shift ;;
 	--conns) N=${2:?}; shift ;;
 	--duration) duration=${2:?}; shift ;;
-	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench-conns.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -64,6 +65,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 slab_kib() { awk '/^Slab:/ { print $2 }' /proc/meminfo; }
+cpu_ms() { # cpu_ms PID...: their user + system CPU time so far, in ms, summed
+	local t=0 p hz
+	hz=$(getconf CLK_TCK)
+	for p in "$@"; do
+		t=$((t + $(awk -v hz="$hz" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
+idle_cpu() { # idle_cpu PID...: their CPU ms per s over 3 s (the N connections sitting idle)
+	local c0 c1
+	c0=$(cpu_ms "$@")
+	sleep 3
+	c1=$(cpu_ms "$@")
+	echo "$(((c1 - c0) / 3))"
+}
 rss_kib() { # rss_kib PID...: their RSS summed
 	local t=0 p
 	for p in "$@"; do t=$((t + $(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0))); done
@@ -125,6 +141,7 @@ t0=$(date +%s.%N)
 hold "$ns" 7 200
 t1=$(date +%s.%N)
 slab1=$(slab_kib); rss1=$(rss_kib "$apid")
+w_idle=$(idle_cpu "$apid")
 http=$(ip netns exec "$ns" curl -s -m 10 -o /dev/null -w '%{http_code} in %{time_total} s' http://192.0.2.2/index.html)
 crr1=$(crr "$ns" 192.0.2.2 6)
 release; wrel=$REPORT
@@ -145,7 +162,7 @@ done
 ip -n "$sns" addr add 192.0.2.2/24 dev "wbc$$b"
 ip -n "$cns" link set "wbc$$a" up
 ip -n "$sns" link set "wbc$$b" up
-l_rss="-"; l_slab="-"; lrel="nginx not run"; lcrr="-"
+l_rss="-"; l_slab="-"; lrel="nginx not run"; lcrr="-"; l_idle="-"
 if command -v nginx >/dev/null; then
 	mkdir -p "$tmp/nginx/logs"
 	cat >"$tmp/nginx/nginx.conf" <<EOF
@@ -174,6 +191,7 @@ EOF
 	hold "$cns" 80 0
 	lheld=$HELD
 	slab1=$(slab_kib); rss1=$(rss_kib $(workers))
+	l_idle=$(idle_cpu $(workers))
 	release; lrel=$REPORT
 	l_rss=$(( (rss1 - rss0) * 1024 / (lheld > 0 ? lheld : 1) ))
 	l_slab=$((slab1 - slab0))
@@ -184,6 +202,7 @@ printf '%-44s %s\n' "weir appliance (TAP): held" "$HELD of $N in $(printf '%.1f'
 printf '%-44s %s\n' "  HTTP request while they were open" "$http"
 printf '%-44s %s\n' "  appliance RSS per connection" "$w_rss B"
 printf '%-44s %s\n' "  kernel slab growth (the clients' sockets)" "$w_slab KiB"
+printf '%-44s %s\n' "  appliance CPU while they sit idle" "$w_idle ms per s"
 printf '%-44s %s\n' "  crr conn/s (Linux client): none open" "$crr0"
 printf '%-44s %s\n' "  crr conn/s with the $N open" "$crr1 ($(echo "scale=2; ${crr1:-0} / ${crr0:-1}" | bc)x)"
 if [ "$l_rss" != "-" ]; then
@@ -191,6 +210,7 @@ if [ "$l_rss" != "-" ]; then
 	printf '%-44s %s\n' "Linux nginx (veth): held" "$lheld of $N; $lrel"
 	printf '%-44s %s\n' "  nginx RSS per connection" "$l_rss B"
 	printf '%-44s %s\n' "  kernel slab growth (clients' + nginx's)" "$l_slab KiB"
+	printf '%-44s %s\n' "  nginx CPU while they sit idle" "$l_idle ms per s"
 	printf '%-44s %s\n' "  server-side kernel memory per connection" "$l_kernel B (slab growth minus weir run's)"
 	printf '%-44s %s\n' "  crr conn/s (weir-bench --kernel server)" "$lcrr"
 	echo

@@ -140,6 +140,9 @@ def lwipopts(kconf):
                      "weir counts pcbs in them"))
         opts.append(("TCP_PCB_HASH", 1, "4-tuple hash, O(1) unlink, run-time limits (0015)"))
         opts.append(("TCP_PCB_HASH_BITS", 16, "65,536 buckets (512 KiB, touched as used)"))
+        slow_ms = 2 * (v("LWIP_TCP_TMR_INTERVAL") or 250)
+        opts.append(("TCP_SLOW_IDLE_TICKS", max(1, (1000 + slow_ms // 2) // slow_ms),
+                     "idle pcbs visited by the slow timer once a second (0022)"))
     if v("LWIP_TCP_QUEUE_OOSEQ"):
         opts.append(("TCP_OOSEQ_MAX_PBUFS", v("LWIP_TCP_OOSEQ_MAX_PBUFS"), ""))
         opts.append(("TCP_OOSEQ_MAX_BYTES", wnd, "never hold more than one window"))

@@ -1598,6 +1598,116 @@ START_TEST(test_fasttmr_sends_delayed_ack_and_redelivers_refused_data)
 			ck_assert_uint_eq(t.dport, 43017);
 }
 END_TEST
+
+#if TCP_SLOW_IDLE_TICKS > 1
+static unsigned polls_of_3;
+
+static err_t count_poll(void *arg, struct tcp_pcb *pcb)
+{
+	(void)arg;
+	(void)pcb;
+	polls_of_3++;
+	return ERR_OK;
+}
+
+START_TEST(test_slowtmr_visits_idle_pcbs_once_in_idle_ticks)
+{
+	/* stack/patches/0022. lwIP's slow timer visited every active pcb every tick (40 ms in
+	 * the hosted profile): with 50,000 idle connections that walk was a third of the time of
+	 * a process serving new ones. Idle pcbs are now visited once in TCP_SLOW_IDLE_TICKS
+	 * ticks; a pcb whose retransmission timer starts is visited every tick from then on.
+	 * (The stack's own timer may add a tick now and then while the test runs: the checks
+	 * count tcp_ticks, not calls.) */
+	struct frame_tcp_info t;
+	struct tcp_pcb *p[40];
+	u8_t idle_mark;
+	u32_t t0, start;
+	unsigned rto_ticks, polls_due;
+
+	listen_on_80_acc();
+	for (int i = 0; i < 40; i++)
+		p[i] = acc_connect((uint16_t)(44000 + i), 31000u + 100u * (unsigned)i);
+	/* One whole walk (every pcb), so each idle pcb's last visit is known. */
+	do
+		tcp_slowtmr();
+	while (tcp_ticks % TCP_SLOW_IDLE_TICKS != 0);
+	idle_mark = p[0]->last_timer;
+	for (int i = 0; i < 40; i++)
+		ck_assert_uint_eq(p[i]->last_timer, idle_mark);
+
+	/* p[17] sends a byte the peer never ACKs: its retransmission timer runs. */
+	t0 = tcp_ticks;
+	ck_assert_int_eq(tcp_write(p[17], "y", 1, TCP_WRITE_FLAG_COPY), ERR_OK);
+	ck_assert_int_eq(tcp_output(p[17]), ERR_OK);
+	weir_stack_poll(st);
+	ck_assert_int_ge(p[17]->rtime, 0);
+	rto_ticks = (unsigned)p[17]->rto;
+	ck_assert_uint_lt(rto_ticks + 2, TCP_SLOW_IDLE_TICKS); /* else the test shows nothing */
+	md.ntx = 0;
+	peer.port = 44017; /* find_tx looks at this connection's frames */
+	/* It goes again after rto ticks, not at the next walk of every pcb; the idle ones are not
+	 * even looked at until then (lwIP's walk marked every active pcb every tick). */
+	while (tcp_ticks - t0 < TCP_SLOW_IDLE_TICKS - 1) {
+		tcp_slowtmr();
+		weir_stack_poll(st);
+		for (int i = 0; i < 40; i++)
+			if (i != 17)
+				ck_assert_uint_eq(p[i]->last_timer, idle_mark);
+		if (find_tx(0, FRAME_TCP_SYN | FRAME_TCP_FIN | FRAME_TCP_RST, 0, 1, &t) >= 0)
+			break;
+	}
+	ck_assert_msg(find_tx(0, FRAME_TCP_SYN | FRAME_TCP_FIN | FRAME_TCP_RST, 0, 1, &t) >= 0,
+		      "not retransmitted in %u ticks (rto %u)", (unsigned)(tcp_ticks - t0),
+		      rto_ticks);
+	ck_assert_msg(tcp_ticks - t0 <= rto_ticks + 1, "retransmitted after %u ticks, rto %u",
+		      (unsigned)(tcp_ticks - t0), rto_ticks);
+	ck_assert_uint_eq(t.len, 1);
+	ck_assert_uint_eq(t.dport, 44017);
+
+	/* A poll every 2 * TCP_SLOW_IDLE_TICKS ticks on an idle pcb comes on time: the ticks
+	 * between visits are counted (counting visits, it would come 25 times too late). */
+	while (tcp_ticks % TCP_SLOW_IDLE_TICKS != 0)
+		tcp_slowtmr();
+	tcp_poll(p[3], count_poll, 2 * TCP_SLOW_IDLE_TICKS);
+	p[3]->polltmr = 0;
+	polls_of_3 = 0;
+	start = tcp_ticks;
+	for (unsigned i = 0; i < 10 * TCP_SLOW_IDLE_TICKS; i++)
+		tcp_slowtmr();
+	polls_due = (unsigned)(tcp_ticks - start) / (2 * TCP_SLOW_IDLE_TICKS);
+	ck_assert_msg(polls_of_3 + 1 >= polls_due && polls_of_3 <= polls_due,
+		      "%u polls in %u ticks", polls_of_3, (unsigned)(tcp_ticks - start));
+
+	/* Once acknowledged, p[17] is idle again and off the per-tick list. */
+	peer_send(FRAME_TCP_ACK, p[17]->rcv_nxt, p[17]->snd_nxt, NULL, 0);
+	ck_assert_int_lt(p[17]->rtime, 0);
+	do
+		tcp_slowtmr();
+	while (tcp_ticks % TCP_SLOW_IDLE_TICKS != 0);
+	tcp_slowtmr();
+	ck_assert_uint_eq(p[17]->last_timer, p[0]->last_timer);
+
+	/* A TIME-WAIT pcb past its 2 MSL goes on the next walk of every pcb, not before: the
+	 * TIME-WAIT list is not walked every tick either. */
+	{
+		ip_addr_t ours, theirs;
+		u32_t tw = tcp_tw_count;
+
+		lwip_addrs(&ours, &theirs);
+		to_time_wait(p[5], 44005);
+		ck_assert_uint_eq(tcp_tw_count, tw + 1);
+		p[5]->tmr = tcp_ticks - 2 * TCP_MSL / TCP_SLOW_INTERVAL - 2; /* 2 MSL are over */
+		while ((tcp_ticks + 1) % TCP_SLOW_IDLE_TICKS != 0) {
+			tcp_slowtmr();
+			ck_assert_ptr_nonnull(tcp_pcb_hash_find(&ours, 80, &theirs, 44005, NULL));
+		}
+		tcp_slowtmr(); /* the walk of every pcb */
+		ck_assert_ptr_null(tcp_pcb_hash_find(&ours, 80, &theirs, 44005, NULL));
+		ck_assert_uint_eq(tcp_tw_count, tw);
+	}
+}
+END_TEST
+#endif /* TCP_SLOW_IDLE_TICKS > 1 */
 #endif /* TCP_PCB_HASH */
 
 /* --- 0018: window updates by RFC 9293's rule; a reopened window sends at once ------------------
@@ -2373,6 +2483,9 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tp, test_pcbs_connect_passes_or_takes_over_time_wait);
 	tcase_add_test(tp, test_pcbs_cookie_returned_at_the_limit_is_refused);
 	tcase_add_test(tp, test_fasttmr_sends_delayed_ack_and_redelivers_refused_data);
+#if TCP_SLOW_IDLE_TICKS > 1
+	tcase_add_test(tp, test_slowtmr_visits_idle_pcbs_once_in_idle_ticks);
+#endif
 	suite_add_tcase(s, tp);
 #endif
 	return s;
