@@ -201,6 +201,13 @@ void weir_board_id(uint8_t id[8])
 void weir_board_exit(int code)
 {
 #if WEIR_VIRT_SEMIHOSTING
+	static int exiting;
+
+	/* Without semihosting (QEMU run without -semihosting-config, or hardware) HLT traps, and
+	 * the fault handler comes back here: the second time, just stop. */
+	if (exiting++)
+		for (;;)
+			__asm__ volatile("wfi");
 	/* SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit and the status (AArch64 semihosting
 	 * takes a two-word block). */
 	uint64_t block[2] = { 0x20026u, (uint64_t)(int64_t)code };
