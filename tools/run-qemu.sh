@@ -174,5 +174,5 @@ run-qemu: the image runs in QEMU (${machine[*]}) inside namespace $ns; try
   ip netns exec $ns curl http://$addr/
   echo hello | ip netns exec $ns socat - TCP:$addr:7
   echo s | socat - UNIX-CONNECT:$state/uart.sock   # the image prints its counters
-  tools/run-qemu.sh stop                             # removes it all
+  tools/run-qemu.sh --board $board stop          # removes it all
 EOF
