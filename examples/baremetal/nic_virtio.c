@@ -91,10 +91,12 @@ int weir_image_nic_stats(const struct weir_netdev *nic, char *buf, size_t len)
 	weir_virtio_net_get_stats(nic, &vs);
 	return snprintf(buf, len,
 			" frames_held %lu/%lu link %lu rx_csum_partial %lu rx_csum_valid %lu "
-			"tx_csum %lu tx_super %lu rx_bad_header %lu irqs %lu device_errors %lu",
+			"tx_csum %lu tx_super %lu rx_bad_header %lu irqs %lu notifies %lu "
+			"device_errors %lu",
 			(unsigned long)vs.frames_held, (unsigned long)vs.frames_total,
 			(unsigned long)vs.link_up, (unsigned long)vs.rx_csum_partial,
 			(unsigned long)vs.rx_csum_valid, (unsigned long)vs.tx_csum_offload,
 			(unsigned long)vs.tx_super, (unsigned long)vs.rx_bad_header,
-			(unsigned long)vs.irqs, (unsigned long)vs.device_errors);
+			(unsigned long)vs.irqs, (unsigned long)vs.notifies,
+			(unsigned long)vs.device_errors);
 }
