@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tap_appliance.sh - the appliance as an operator runs it: chargen, a proxy to a Linux HTTP server
-# (and to one that is down), --service-max-connections, --pcap, SIGUSR1 stats, a config file, and a
-# SIGTERM that drains an in-flight 10 MiB download before exiting 0.
+# (and to one that is down), --service-max-connections, --pcap, SIGUSR1 stats, the counters for a
+# Prometheus scraper (--serve metrics:PORT), a config file, and a SIGTERM that drains an in-flight
+# 10 MiB download before exiting 0.
 # usage: tap_appliance.sh PATH/TO/weir-appliance
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -46,6 +47,7 @@ serve = proxy:8082=192.0.2.1:8001   # nothing listens there
 serve = proxy:8083=backend.weir.test:8000   # by name, through dnsmasq below
 dns = 192.0.2.1
 serve = http:8080:$tmp/www
+serve = metrics:9100
 service-max-connections = 2
 log-level = info
 CONF
@@ -99,6 +101,41 @@ kill -USR1 "$pid"
 sleep 0.3
 if grep -q 'stats: flows open .* refused [1-9]' "$tmp/log"; then pass "SIGUSR1: $(grep 'stats:' "$tmp/log" | tail -1 | sed 's/.*stats: //')"
 else fail "no stats line after SIGUSR1"; fi
+
+# 5b. The same counters for a scraper: the Prometheus text format (0.0.4), every sample under its
+# HELP and TYPE, counters named *_total, and the numbers the traffic above made.
+if nsx curl -sf -m 10 -D "$tmp/metrics.hdr" -o "$tmp/metrics" http://192.0.2.2:9100/metrics &&
+   out=$("$PY" - "$tmp/metrics" "$tmp/metrics.hdr" <<'PYEOF'
+import re, sys
+text = open(sys.argv[1]).read()
+hdr = open(sys.argv[2]).read().lower()
+assert "content-type: text/plain; version=0.0.4" in hdr, "content type: " + hdr
+types, helps, samples = {}, set(), {}
+sample = re.compile(r'^(weir_[a-z_]+)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? ([0-9]+)$')
+for line in text.splitlines():
+    if line.startswith("# HELP "):
+        helps.add(line.split()[2])
+    elif line.startswith("# TYPE "):
+        _, _, name, kind = line.split()
+        assert kind in ("counter", "gauge"), line
+        assert name.endswith("_total") == (kind == "counter"), "counter names end in _total: " + line
+        types[name] = kind
+    else:
+        m = sample.match(line)
+        assert m, "not a sample line: %r" % line
+        assert m.group(1) in types and m.group(1) in helps, "no HELP/TYPE before: " + line
+        samples[m.group(1) + (m.group(2) or "")] = int(m.group(4))
+assert samples["weir_rx_frames_total"] > 0 and samples["weir_netdev_tx_frames_total"] > 0
+refused = sum(v for k, v in samples.items() if k.startswith("weir_service_flows_refused_total"))
+assert refused >= 1, "the refused connection of step 4 is not counted"
+assert samples['weir_service_flows_accepted_total{service="chargen",port="19"}'] >= 1
+print("metrics: %d samples of %d metrics, rx frames %d, refused %d" %
+      (len(samples), len(types), samples["weir_rx_frames_total"], refused))
+PYEOF
+   ); then pass "$out"
+else fail "metrics: ${out:-curl failed}: $(head -c 300 "$tmp/metrics" 2>/dev/null)"; fi
+code=$(printf 'POST / HTTP/1.0\r\n\r\n' | nsx socat -T5 - TCP:192.0.2.2:9100 | head -1 | tr -d '\r')
+[ "$code" = "HTTP/1.0 400 Bad Request" ] && pass "metrics: a POST gets 400" || fail "metrics: a POST got '$code'"
 
 # 6. SIGTERM while a 10 MiB download is in flight (rate-limited to ~5 s): the download completes
 #    byte-exact, then the appliance exits 0.

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,8 @@ static const char usage[] =
 	"                       address or a name (looked up per connection: every address\n"
 	"                       tried in turn, asked again when all fail; needs --dns or DHCP)\n"
 	"  --serve udp-echo:PORT       RFC 862 echo over UDP\n"
+	"  --serve metrics:PORT        every counter over HTTP in the Prometheus text format\n"
+	"                              (for a scraper: GET any path)\n"
 	"  --http-cache MIB     memory for files of 64 KiB and more that HTTP services keep\n"
 	"                       and send without a copy (default 256; 0: read each file for\n"
 	"                       each request; a changed file is read again)\n"
@@ -493,6 +496,176 @@ static void print_stats(void)
 	}
 }
 
+/* --- metrics: the counters in the Prometheus text format (--serve metrics:PORT) ------------ */
+
+struct page {
+	char *p;
+	size_t cap, len; /* len counts what did not fit too */
+};
+
+__attribute__((format(printf, 2, 3))) static void page_put(struct page *pg, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(pg->len < pg->cap ? pg->p + pg->len : NULL,
+		      pg->len < pg->cap ? pg->cap - pg->len : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		pg->len += (size_t)n;
+}
+
+/* One metric's HELP and TYPE lines (counters end in _total, as the format asks). */
+static void page_head(struct page *pg, const char *name, const char *type, const char *help)
+{
+	page_put(pg, "# HELP weir_%s %s\n# TYPE weir_%s %s\n", name, help, name, type);
+}
+
+static void page_one(struct page *pg, const char *name, const char *type, const char *help,
+		     uint64_t v)
+{
+	page_head(pg, name, type, help);
+	page_put(pg, "weir_%s %llu\n", name, (unsigned long long)v);
+}
+
+static size_t render_metrics(char *buf, size_t cap)
+{
+	struct page pg = { .p = buf, .cap = cap };
+	struct weir_stack_stats st;
+	struct weir_netdev_stats ds = { 0 };
+	static const char *const C = "counter", *const G = "gauge";
+
+	weir_stack_get_stats(stack, &st);
+	weir_netdev_get_stats(base_dev, &ds);
+	page_one(&pg, "rx_frames_total", C, "Frames handed to the TCP/IP stack.", st.rx_frames);
+	page_one(&pg, "rx_bytes_total", C, "Bytes of the frames handed to the stack.", st.rx_bytes);
+	page_one(&pg, "rx_copied_total", C,
+		 "Received frames copied out of device buffers that ran low.", st.rx_copied);
+	page_one(&pg, "tx_frames_total", C, "Frames the device took.", st.tx_frames);
+	page_one(&pg, "tx_bytes_total", C, "Bytes of the frames the device took.", st.tx_bytes);
+	page_one(&pg, "tx_segments_total", C, "TCP/IP frames in them (more with TSO).",
+		 st.tx_segments);
+	page_one(&pg, "tx_super_total", C, "TCP super-frames the device cut (TSO).", st.tx_super);
+	page_one(&pg, "tx_acks_folded_total", C, "ACKs not sent: a later one said more.",
+		 st.tx_acks_folded);
+	page_head(&pg, "drops_total", C, "Frames dropped by the stack, by reason.");
+	{
+		const struct {
+			const char *reason;
+			uint64_t v;
+		} d[] = { { "runt", st.drop_runt },	    { "wrap", st.drop_wrap },
+			  { "input", st.drop_input },	    { "tx_full", st.drop_tx_full },
+			  { "tx_error", st.drop_tx_error }, { "tx_oversize", st.drop_tx_oversize },
+			  { "tx_chain", st.drop_tx_chain } };
+
+		for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+			page_put(&pg, "weir_drops_total{reason=\"%s\"} %llu\n", d[i].reason,
+				 (unsigned long long)d[i].v);
+	}
+	page_head(&pg, "lwip_drops_total", C, "Packets lwIP dropped, by layer (with LWIP_STATS).");
+	page_put(&pg,
+		 "weir_lwip_drops_total{layer=\"ip\"} %llu\nweir_lwip_drops_total{layer=\"tcp\"} "
+		 "%llu\nweir_lwip_drops_total{layer=\"etharp\"} %llu\n"
+		 "weir_lwip_drops_total{layer=\"icmp\"} %llu\n",
+		 (unsigned long long)st.ip_drops, (unsigned long long)st.tcp_drops,
+		 (unsigned long long)st.etharp_drops, (unsigned long long)st.icmp_drops);
+	page_one(&pg, "syncookies_sent_total", C, "SYNs answered with a cookie.",
+		 st.syncookies_sent);
+	page_one(&pg, "syncookies_accepted_total", C, "Connections made from a returned cookie.",
+		 st.syncookies_accepted);
+	page_one(&pg, "syncookies_rejected_total", C, "ACKs that carried no valid cookie.",
+		 st.syncookies_rejected);
+	page_one(&pg, "tcp_connections", G, "TCP connections open now.", st.tcp_connections);
+	page_one(&pg, "tcp_time_wait", G, "TCP connections in TIME-WAIT now.", st.tcp_time_wait);
+	page_one(&pg, "tcp_refused_total", C, "Connections refused at --max-connections.",
+		 st.tcp_refused);
+	page_one(&pg, "tcp_time_wait_dropped_total", C,
+		 "TIME-WAIT connections forgotten at the TIME-WAIT limit.",
+		 st.tcp_time_wait_dropped);
+	page_one(&pg, "tcp_time_wait_reused_total", C, "TIME-WAIT connections a connect took over.",
+		 st.tcp_time_wait_reused);
+	/* The device's own counters. */
+	page_one(&pg, "netdev_rx_frames_total", C, "Frames the device received.", ds.rx_frames);
+	page_one(&pg, "netdev_rx_bytes_total", C, "Bytes the device received.", ds.rx_bytes);
+	page_one(&pg, "netdev_tx_frames_total", C, "Frames the device sent.", ds.tx_frames);
+	page_one(&pg, "netdev_tx_bytes_total", C, "Bytes the device sent.", ds.tx_bytes);
+	page_head(&pg, "netdev_errors_total", C, "Device-level drops and errors, by kind.");
+	{
+		const struct {
+			const char *kind;
+			uint64_t v;
+		} e[] = { { "rx_runt", ds.rx_runts },	{ "rx_oversize", ds.rx_oversize },
+			  { "rx_nobuf", ds.rx_nobuf },	{ "rx_error", ds.rx_errors },
+			  { "tx_error", ds.tx_errors }, { "tx_full", ds.tx_full } };
+
+		for (size_t i = 0; i < sizeof(e) / sizeof(e[0]); i++)
+			page_put(&pg, "weir_netdev_errors_total{kind=\"%s\"} %llu\n", e[i].kind,
+				 (unsigned long long)e[i].v);
+	}
+	/* Per service: flows open now, accepted and refused, bytes of the flows that ended. */
+	{
+		static const struct {
+			const char *name, *type, *help;
+		} m[] = {
+			{ "service_flows_open", "gauge", "Flows a service is serving now." },
+			{ "service_flows_accepted_total", "counter", "Flows a service accepted." },
+			{ "service_flows_refused_total", "counter",
+			  "Connections a service refused (its limit)." },
+			{ "service_bytes_in_total", "counter",
+			  "Bytes received by a service's ended flows." },
+			{ "service_bytes_out_total", "counter",
+			  "Bytes sent by a service's ended flows." },
+		};
+
+		for (size_t k = 0; k < sizeof(m) / sizeof(m[0]); k++) {
+			page_head(&pg, m[k].name, m[k].type, m[k].help);
+			for (unsigned i = 0; i < opts.nservices; i++) {
+				const struct service *sv = &opts.services[i];
+				struct weir_listener_stats ls = { 0 };
+				uint64_t v;
+
+				if (sv->listener != NULL)
+					weir_listener_get_stats(sv->listener, &ls);
+				v = k == 0   ? ls.active
+				    : k == 1 ? ls.accepted
+				    : k == 2 ? ls.refused
+				    : k == 3 ? sv->bytes_in
+					     : sv->bytes_out;
+				page_put(&pg, "weir_%s{service=\"%s\",port=\"%u\"} %llu\n",
+					 m[k].name, service_name(sv), sv->port,
+					 (unsigned long long)v);
+			}
+		}
+	}
+	if (opts.impair_on) {
+		struct weir_impair_stats is;
+		static const char *const what[] = { "frames",	  "dropped",   "corrupted",
+						    "duplicated", "reordered", "delayed" };
+
+		weir_impair_get_stats(dev, &is);
+		for (size_t k = 0; k < sizeof(what) / sizeof(what[0]); k++) {
+			char name[40];
+
+			snprintf(name, sizeof(name), "impair_%s_total", what[k]);
+			page_head(&pg, name, C,
+				  "Frames the impairment wrapper saw or changed, by direction.");
+			for (int d = 0; d < 2; d++) {
+				const uint64_t *arr = k == 0   ? is.frames
+						      : k == 1 ? is.dropped
+						      : k == 2 ? is.corrupted
+						      : k == 3 ? is.duplicated
+						      : k == 4 ? is.reordered
+							       : is.delayed;
+
+				page_put(&pg, "weir_%s{dir=\"%s\"} %llu\n", name,
+					 d == 0 ? "tx" : "rx", (unsigned long long)arr[d]);
+			}
+		}
+	}
+	return pg.len;
+}
+
 static void stats_fiber(void *arg)
 {
 	WEIR_UNUSED(arg);
@@ -620,6 +793,8 @@ static int bring_up(struct weir_loop *loop, const struct sig_source *ss, unsigne
 	for (; *nstarted < opts.nservices; (*nstarted)++) {
 		struct service *sv = &opts.services[*nstarted];
 
+		if (sv->kind == SERVICE_METRICS)
+			sv->metrics = render_metrics;
 		rc = service_start(sv, stack, &opts.fo);
 		if (rc < 0) {
 			fprintf(stderr, "weir-appliance: serve %s:%u: %s\n", service_name(sv),

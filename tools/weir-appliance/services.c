@@ -10,6 +10,7 @@
 
 #define WEIR_LOG_COMPONENT "service"
 #include <weir/clock.h>
+#include <weir/compiler.h>
 #include <weir/error.h>
 #include <weir/log.h>
 
@@ -17,8 +18,10 @@
 #include "services.h"
 
 static const char *const kind_names[] = {
-	[SERVICE_ECHO] = "echo", [SERVICE_DISCARD] = "discard", [SERVICE_CHARGEN] = "chargen",
-	[SERVICE_HTTP] = "http", [SERVICE_PROXY] = "proxy",	[SERVICE_UDP_ECHO] = "udp-echo",
+	[SERVICE_ECHO] = "echo",       [SERVICE_DISCARD] = "discard",
+	[SERVICE_CHARGEN] = "chargen", [SERVICE_HTTP] = "http",
+	[SERVICE_PROXY] = "proxy",     [SERVICE_UDP_ECHO] = "udp-echo",
+	[SERVICE_METRICS] = "metrics",
 };
 
 const char *service_name(const struct service *sv)
@@ -69,7 +72,8 @@ int service_parse(const char *spec, struct service *out, const char **why)
 	const char *colon = spec ? strchr(spec, ':') : NULL, *rest;
 	size_t klen;
 
-	*why = "expected KIND:PORT (echo, discard, chargen), http:PORT:DIR or proxy:PORT=HOST:PORT";
+	*why = "expected KIND:PORT (echo, discard, chargen, metrics), http:PORT:DIR or "
+	       "proxy:PORT=HOST:PORT";
 	if (colon == NULL)
 		return WEIR_EINVAL;
 	memset(out, 0, sizeof(*out));
@@ -80,7 +84,7 @@ int service_parse(const char *spec, struct service *out, const char **why)
 			goto known;
 		}
 	}
-	*why = "unknown service kind (echo, discard, chargen, http, proxy, udp-echo)";
+	*why = "unknown service kind (echo, discard, chargen, http, proxy, udp-echo, metrics)";
 	return WEIR_EINVAL;
 known:
 	switch (out->kind) {
@@ -362,12 +366,77 @@ void service_stop_udp(struct service *sv)
 	sv->udp = NULL;
 }
 
+/* The counters for a scraper (Prometheus and the tools that read its text format): each request
+ * (GET or HEAD, any path) is answered with the page and the connection closed, HTTP/1.0 style. */
+#define METRICS_REQ_MAX	 4096
+#define METRICS_PAGE_MAX (256 * 1024)
+
+static void metrics_handler(struct weir_flow *f, void *arg)
+{
+	struct service *sv = arg;
+	uint64_t t0 = weir_clock_now_ns();
+	char req[METRICS_REQ_MAX + 1], hdr[160];
+	size_t got = 0, len;
+	char *page = NULL;
+	int head, n;
+
+	/* The request up to its blank line (what it asks does not matter: there is one page). */
+	while (got < METRICS_REQ_MAX) {
+		struct weir_buf b;
+		ssize_t r = weir_flow_read(f, &b);
+		size_t take;
+
+		if (r <= 0)
+			break;
+		take = WEIR_MIN(b.len, METRICS_REQ_MAX - got);
+		memcpy(req + got, b.data, take);
+		got += take;
+		weir_buf_release(&b);
+		req[got] = '\0';
+		if (strstr(req, "\r\n\r\n") != NULL || strstr(req, "\n\n") != NULL)
+			break;
+	}
+	req[got] = '\0';
+	if (got < 4 || (strncmp(req, "GET ", 4) != 0 && strncmp(req, "HEAD ", 5) != 0)) {
+		static const char bad[] = "HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n"
+					  "Connection: close\r\n\r\n";
+
+		if (got > 0)
+			weir_flow_write(f, bad, sizeof(bad) - 1);
+		goto out;
+	}
+	head = strncmp(req, "HEAD ", 5) == 0;
+	page = malloc(METRICS_PAGE_MAX);
+	len = page != NULL && sv->metrics != NULL ? sv->metrics(page, METRICS_PAGE_MAX) : 0;
+	if (page == NULL || len >= METRICS_PAGE_MAX) {
+		static const char busy[] =
+			"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n"
+			"Connection: close\r\n\r\n";
+
+		weir_log_warn("metrics: %s", page == NULL ? "no memory for the page"
+							  : "the page is larger than its buffer");
+		weir_flow_write(f, busy, sizeof(busy) - 1);
+		goto out;
+	}
+	n = snprintf(hdr, sizeof(hdr),
+		     "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		     len);
+	if (weir_flow_write(f, hdr, (size_t)n) == 0 && !head)
+		weir_flow_write(f, page, len);
+out:
+	free(page);
+	if (weir_flow_close_reason(f) == WEIR_CLOSE_NONE)
+		weir_flow_close(f);
+	service_log_end(sv, f, t0);
+}
+
 int service_start(struct service *sv, struct weir_stack *stack, const struct weir_flow_opts *fo)
 {
 	static const weir_flow_handler handlers[] = {
 		[SERVICE_ECHO] = echo_handler,	     [SERVICE_DISCARD] = discard_handler,
 		[SERVICE_CHARGEN] = chargen_handler, [SERVICE_HTTP] = http_handler,
-		[SERVICE_PROXY] = proxy_handler,
+		[SERVICE_PROXY] = proxy_handler,     [SERVICE_METRICS] = metrics_handler,
 	};
 	struct weir_tcp_listen_opts o = {
 		.port = sv->port,

@@ -15,7 +15,12 @@ enum service_kind {
 	SERVICE_HTTP,
 	SERVICE_PROXY,
 	SERVICE_UDP_ECHO,
+	SERVICE_METRICS,
 };
+
+/* Renders every counter in the Prometheus text format (version 0.0.4) into buf, at most cap
+ * bytes; returns the length, or more than cap when it did not fit (main.c). */
+typedef size_t (*service_metrics_fn)(char *buf, size_t cap);
 
 struct service {
 	enum service_kind kind;
@@ -29,9 +34,11 @@ struct service {
 	struct weir_udp *udp;		/* udp-echo */
 	struct weir_fiber *udp_fiber;
 	uint64_t bytes_in, bytes_out; /* over all flows, for the stats line */
+	service_metrics_fn metrics;   /* metrics: what the page holds */
 };
 
-/* Parses echo:PORT, discard:PORT, chargen:PORT, http:PORT:DIR or proxy:PORT=HOST:PORT. On
+/* Parses echo:PORT, discard:PORT, chargen:PORT, metrics:PORT, http:PORT:DIR or
+ * proxy:PORT=HOST:PORT. On
  * failure returns WEIR_EINVAL and points *why at a static explanation. */
 int service_parse(const char *spec, struct service *out, const char **why);
 /* Stops a UDP service (TCP services close through their listener). */
