@@ -53,7 +53,14 @@ uint32_t weir__netdev_rx_len(uint8_t *data, uint32_t len, struct weir_netdev_sta
 
 uint32_t weir__mmio_read32(void *ctx, uint32_t off)
 {
-	return *(volatile const uint32_t *)((uintptr_t)ctx + off);
+	uint32_t v = *(volatile const uint32_t *)((uintptr_t)ctx + off);
+
+#if defined(__aarch64__)
+	/* Later loads of memory the device writes (a used ring after its interrupt status) are
+	 * not to pass this read (what Linux's readl() does). */
+	__asm__ volatile("dmb oshld" ::: "memory");
+#endif
+	return v;
 }
 
 void weir__mmio_write32(void *ctx, uint32_t off, uint32_t v)
@@ -87,7 +94,15 @@ int weir__netdev_rx_csum_partial(struct weir_frame *f, size_t len, size_t start,
 		f->flags |= WEIR_FRAME_L4_CSUM_OK;
 		return 0;
 	}
-	/* The field holds the pseudo-header sum: summing from csum_start includes it. */
+	/* The field holds the pseudo-header sum: summing from csum_start includes it. An IPv4
+	 * packet ends where its total length says: what follows is Ethernet padding. */
+	if (len >= WEIR_ETH_HLEN + 20 && f->data[12] == 0x08 && f->data[13] == 0x00 &&
+	    (f->data[14] >> 4) == 4) {
+		size_t end = WEIR_ETH_HLEN + (((size_t)f->data[16] << 8) | f->data[17]);
+
+		if (end < len && end >= at + 2)
+			len = end;
+	}
 	sum = (uint16_t)~weir_csum(f->data + start, len - start);
 	if (sum == 0)
 		sum = 0xffff; /* the same in one's complement; 0 is "none" to UDP */

@@ -304,7 +304,9 @@ static void vq_push(struct vq *q, uint16_t head)
 /* Publishes what vq_push offered and tells the device, unless it asked not to be told. */
 static void vq_publish(struct vnet_dev *d, struct vq *q, unsigned idx)
 {
-	wmb_dev();
+	/* A full barrier, not a store barrier: a receive buffer goes back to the device here, and
+	 * the stack's loads from it must be done before the device may write it again. */
+	mb_dev();
 	q->avail[1] = q->avail_idx;
 	mb_dev(); /* the index before we read the device's NO_NOTIFY (2.6.13.6) */
 	if (!(q->used[0] & VRING_USED_F_NO_NOTIFY)) {
@@ -949,7 +951,8 @@ int weir_virtio_rng_read(const struct weir_virtio_bus *bus, void *buf, size_t le
 	q.avail[1] = q.avail_idx;
 	mb_dev();
 	wr(bus, VMMIO_QUEUE_NOTIFY, 0);
-	deadline = weir_clock_now_ns() + timeout_ns;
+	deadline = weir_clock_now_ns();
+	deadline = timeout_ns > UINT64_MAX - deadline ? UINT64_MAX : deadline + timeout_ns;
 	rc = WEIR_ETIMEDOUT;
 	while ((u = vq_next_used(&q)) == NULL && weir_clock_now_ns() < deadline)
 		;

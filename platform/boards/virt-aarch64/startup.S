@@ -45,10 +45,11 @@ _start:
 	mov	x0, #0xff00
 	msr	mair_el1, x0
 	/* TCR: T0SZ 32 (a 4 GiB space from level 1), walks write-back cacheable and inner
-	 * shareable, 4 KiB granule, no TTBR1 walks (EPD1), 32-bit physical addresses. */
-	ldr	x0, =((32 << 0) | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 23))
+	 * shareable, 4 KiB granule, no TTBR1 walks (EPD1, with TG1 4 KiB: 0 is reserved),
+	 * 32-bit physical addresses. */
+	ldr	x0, =((32 << 0) | (1 << 8) | (1 << 10) | (3 << 12) | (1 << 23) | (2 << 30))
 	msr	tcr_el1, x0
-	adr	x0, weir__virt_l1
+	adrp	x0, weir__virt_l1		/* 4 KiB aligned: adrp alone reaches it anywhere */
 	msr	ttbr0_el1, x0
 	isb
 	tlbi	vmalle1

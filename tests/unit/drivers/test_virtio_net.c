@@ -917,6 +917,31 @@ START_TEST(test_rx_needs_csum_on_a_fragment_is_finished_in_the_frame)
 }
 END_TEST
 
+START_TEST(test_rx_needs_csum_finished_over_the_ip_packet_not_the_padding)
+{
+	/* A short UDP fragment behind which the wire left non-zero padding: the checksum the
+	 * driver finishes covers the IPv4 packet (its total length), not the frame's end. */
+	uint8_t f[80];
+	struct virtio_model_net_hdr h = partial_tcp;
+	struct weir_frame *got[2];
+	size_t l;
+	uint16_t want;
+
+	open_frames(4, 4);
+	l = make_ip(f, 17, 5, IP_MF, 4, 9); /* 14 + 20 + 8 + 4 = 46 bytes */
+	want = finished_csum(f, l, 34);
+	memset(f + l, 0xa5, sizeof(f) - l); /* padding up to a 60-byte frame and beyond */
+	h.csum_offset = 6;
+	ck_assert_int_ge(virtio_model_rx(&m, &h, f, 64), 0);
+	rx_expect(got, 2, 1);
+	ck_assert_uint_eq(got[0]->flags, 0);
+	ck_assert_uint_eq(get16(got[0]->data + 34 + 6), want);
+	ck_assert_uint_eq(sum16(got[0]->data + 34, l - 34, pseudo_sum(got[0]->data + 14, l - 34)),
+			  0xffff);
+	release_all(got, 1);
+}
+END_TEST
+
 START_TEST(test_rx_data_valid_flags_only_unfragmented_tcp_and_udp)
 {
 	struct virtio_model_net_hdr valid = { .flags = VIRTIO_MODEL_HDR_F_DATA_VALID,
@@ -1730,6 +1755,7 @@ Suite *weir_test_virtio_suite(void)
 	tcase_add_test(tc, test_rx_bad_lengths_and_headers_dropped_and_reposted);
 	tcase_add_test(tc, test_rx_needs_csum_on_unfragmented_tcp_and_udp_is_flagged);
 	tcase_add_test(tc, test_rx_needs_csum_on_a_fragment_is_finished_in_the_frame);
+	tcase_add_test(tc, test_rx_needs_csum_finished_over_the_ip_packet_not_the_padding);
 	tcase_add_test(tc, test_rx_data_valid_flags_only_unfragmented_tcp_and_udp);
 	tcase_add_test(tc, test_rx_checksum_flags_without_guest_csum_dropped);
 	tcase_add_test(tc, test_tx_plain_frame_has_a_zero_header_and_exact_bytes);
