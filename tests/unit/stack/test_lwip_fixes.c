@@ -2408,6 +2408,40 @@ START_TEST(test_tx_sack_acks_folded_when_blocks_covered)
 }
 END_TEST
 
+/* --- ephemeral ports (0023) ----------------------------------------------------------------- */
+
+/* lwIP's default range (src/core/tcp.c keeps it to itself). */
+#define EPHEMERAL_FIRST 0xc000u
+#define EPHEMERAL_END	0xffffu
+
+/* tcp_init() starts the port counter at a random place in the range; 1 in 16,384 starts is the
+ * range's end, where 2.1.3's increment wrapped the counter to 0: the next connect or bind to
+ * port 0 failed with ERR_BUF (WEIR_ENOMEM from weir_tcp_connect: a test's first connect failed
+ * once in CI) and, with 0015's count per port, read before the array. Without 0023 one of the
+ * starts below lands there (the chance that none does is e^-18): ASan reports the read, or the
+ * bind fails or gives a port below the range. */
+START_TEST(test_ephemeral_port_from_every_start_is_in_range)
+{
+	unsigned first_seen = 0;
+
+	for (int i = 0; i < 300000; i++) {
+		struct tcp_pcb *pcb;
+
+		tcp_init();
+		pcb = tcp_new();
+		ck_assert_ptr_nonnull(pcb);
+		ck_assert_int_eq(tcp_bind(pcb, IP_ANY_TYPE, 0), ERR_OK);
+		if (pcb->local_port < EPHEMERAL_FIRST || pcb->local_port >= EPHEMERAL_END)
+			ck_abort_msg("start %d: ephemeral port %u out of [%u, %u)", i,
+				     pcb->local_port, EPHEMERAL_FIRST, EPHEMERAL_END);
+		first_seen += pcb->local_port == EPHEMERAL_FIRST;
+		ck_assert_int_eq(tcp_close(pcb), ERR_OK);
+	}
+	/* The starts covered the range's end (the first port follows it, and the one before). */
+	ck_assert_uint_gt(first_seen, 0);
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -2441,6 +2475,12 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tl, test_segment_filling_gap_acked_at_once);
 	tcase_add_test(tl, test_rto_keeps_queued_retransmissions_in_order);
 	suite_add_tcase(s, tl);
+
+	TCase *te = tcase_create("ports");
+	tcase_add_checked_fixture(te, setup, teardown);
+	tcase_set_timeout(te, 60); /* 300,000 pcbs: 0.4 s, 8 s under ASan */
+	tcase_add_test(te, test_ephemeral_port_from_every_start_is_in_range);
+	suite_add_tcase(s, te);
 
 	TCase *tw = tcase_create("window");
 	tcase_add_checked_fixture(tw, setup, teardown);
