@@ -522,6 +522,22 @@ static void page_head(struct page *pg, const char *name, const char *type, const
 	page_put(pg, "# HELP weir_%s %s\n# TYPE weir_%s %s\n", name, help, name, type);
 }
 
+/* One value of a metric family labelled by one name (e.g. reason="runt"). */
+struct page_label {
+	const char *value;
+	uint64_t v;
+};
+
+/* A counter family with one label: its HELP/TYPE head, then a sample per label value. */
+static void page_labelled(struct page *pg, const char *name, const char *help, const char *label,
+			  const struct page_label *lv, size_t n)
+{
+	page_head(pg, name, "counter", help);
+	for (size_t i = 0; i < n; i++)
+		page_put(pg, "weir_%s{%s=\"%s\"} %llu\n", name, label, lv[i].value,
+			 (unsigned long long)lv[i].v);
+}
+
 static void page_one(struct page *pg, const char *name, const char *type, const char *help,
 		     uint64_t v)
 {
@@ -549,27 +565,26 @@ static size_t render_metrics(char *buf, size_t cap)
 	page_one(&pg, "tx_super_total", C, "TCP super-frames the device cut (TSO).", st.tx_super);
 	page_one(&pg, "tx_acks_folded_total", C, "ACKs not sent: a later one said more.",
 		 st.tx_acks_folded);
-	page_head(&pg, "drops_total", C, "Frames dropped by the stack, by reason.");
 	{
-		const struct {
-			const char *reason;
-			uint64_t v;
-		} d[] = { { "runt", st.drop_runt },	    { "wrap", st.drop_wrap },
-			  { "input", st.drop_input },	    { "tx_full", st.drop_tx_full },
-			  { "tx_error", st.drop_tx_error }, { "tx_oversize", st.drop_tx_oversize },
-			  { "tx_chain", st.drop_tx_chain } };
+		const struct page_label d[] = {
+			{ "runt", st.drop_runt },	  { "wrap", st.drop_wrap },
+			{ "input", st.drop_input },	  { "tx_full", st.drop_tx_full },
+			{ "tx_error", st.drop_tx_error }, { "tx_oversize", st.drop_tx_oversize },
+			{ "tx_chain", st.drop_tx_chain },
+		};
+		const struct page_label l[] = {
+			{ "ip", st.ip_drops },
+			{ "tcp", st.tcp_drops },
+			{ "etharp", st.etharp_drops },
+			{ "icmp", st.icmp_drops },
+		};
 
-		for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
-			page_put(&pg, "weir_drops_total{reason=\"%s\"} %llu\n", d[i].reason,
-				 (unsigned long long)d[i].v);
+		page_labelled(&pg, "drops_total", "Frames dropped by the stack, by reason.",
+			      "reason", d, sizeof(d) / sizeof(d[0]));
+		page_labelled(&pg, "lwip_drops_total",
+			      "Packets lwIP dropped, by layer (with LWIP_STATS).", "layer", l,
+			      sizeof(l) / sizeof(l[0]));
 	}
-	page_head(&pg, "lwip_drops_total", C, "Packets lwIP dropped, by layer (with LWIP_STATS).");
-	page_put(&pg,
-		 "weir_lwip_drops_total{layer=\"ip\"} %llu\nweir_lwip_drops_total{layer=\"tcp\"} "
-		 "%llu\nweir_lwip_drops_total{layer=\"etharp\"} %llu\n"
-		 "weir_lwip_drops_total{layer=\"icmp\"} %llu\n",
-		 (unsigned long long)st.ip_drops, (unsigned long long)st.tcp_drops,
-		 (unsigned long long)st.etharp_drops, (unsigned long long)st.icmp_drops);
 	page_one(&pg, "syncookies_sent_total", C, "SYNs answered with a cookie.",
 		 st.syncookies_sent);
 	page_one(&pg, "syncookies_accepted_total", C, "Connections made from a returned cookie.",
@@ -590,18 +605,15 @@ static size_t render_metrics(char *buf, size_t cap)
 	page_one(&pg, "netdev_rx_bytes_total", C, "Bytes the device received.", ds.rx_bytes);
 	page_one(&pg, "netdev_tx_frames_total", C, "Frames the device sent.", ds.tx_frames);
 	page_one(&pg, "netdev_tx_bytes_total", C, "Bytes the device sent.", ds.tx_bytes);
-	page_head(&pg, "netdev_errors_total", C, "Device-level drops and errors, by kind.");
 	{
-		const struct {
-			const char *kind;
-			uint64_t v;
-		} e[] = { { "rx_runt", ds.rx_runts },	{ "rx_oversize", ds.rx_oversize },
-			  { "rx_nobuf", ds.rx_nobuf },	{ "rx_error", ds.rx_errors },
-			  { "tx_error", ds.tx_errors }, { "tx_full", ds.tx_full } };
+		const struct page_label e[] = {
+			{ "rx_runt", ds.rx_runts },   { "rx_oversize", ds.rx_oversize },
+			{ "rx_nobuf", ds.rx_nobuf },  { "rx_error", ds.rx_errors },
+			{ "tx_error", ds.tx_errors }, { "tx_full", ds.tx_full },
+		};
 
-		for (size_t i = 0; i < sizeof(e) / sizeof(e[0]); i++)
-			page_put(&pg, "weir_netdev_errors_total{kind=\"%s\"} %llu\n", e[i].kind,
-				 (unsigned long long)e[i].v);
+		page_labelled(&pg, "netdev_errors_total", "Device-level drops and errors, by kind.",
+			      "kind", e, sizeof(e) / sizeof(e[0]));
 	}
 	/* Per service: flows open now, accepted and refused, bytes of the flows that ended. */
 	{
