@@ -3,7 +3,7 @@
 
 #include "buf_priv.h"
 
-uint32_t weir__bufs_out;
+WEIR_PER_SHARD uint32_t weir__bufs_out;
 
 void weir__buf_hand_out(struct weir_buf *buf, struct pbuf *p)
 {

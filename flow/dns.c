@@ -167,7 +167,7 @@ int weir__dns_parse(const uint8_t *msg, size_t len, uint16_t id, const char *qna
 		    struct weir__dns_result *res)
 {
 	/* The names the question's answers may be under: qname, then each CNAME's target. */
-	static char chain[DNS_CHAIN_MAX + 1][WEIR_NAME_MAX + 1];
+	static WEIR_PER_SHARD char chain[DNS_CHAIN_MAX + 1][WEIR_NAME_MAX + 1];
 	size_t nchain = 1, off, first_rr, an;
 	char qn[WEIR_NAME_MAX + 1];
 	struct rr r;
@@ -248,7 +248,7 @@ int weir__dns_parse(const uint8_t *msg, size_t len, uint16_t id, const char *qna
 static int dns_ask(struct weir_stack *stack, const char *qname, uint16_t qtype,
 		   struct weir__dns_result *res, uint64_t deadline)
 {
-	static uint8_t q[512], a[DNS_MSG_MAX];
+	static WEIR_PER_SHARD uint8_t q[512], a[DNS_MSG_MAX];
 	struct weir_ipaddr servers[DNS_MAX_SERVERS];
 	struct weir_udp_opts uo = { 0 };
 	struct weir_udp *u = NULL;
@@ -336,7 +336,7 @@ out:
 
 /* --- the cache -------------------------------------------------------------------------------- */
 
-static struct {
+static WEIR_PER_SHARD struct {
 	char name[WEIR_NAME_MAX + 1];
 	struct weir_ipaddr addrs[WEIR__DNS_ADDRS_MAX];
 	size_t n;

@@ -67,11 +67,11 @@ const char *weir_service_name(uint16_t port)
 
 /* --- hosts table ------------------------------------------------------------------------------ */
 
-static struct {
+static WEIR_PER_SHARD struct {
 	char name[WEIR_NAME_MAX + 1];
 	struct weir_ipaddr addr;
 } hosts[64];
-static size_t nhosts;
+static WEIR_PER_SHARD size_t nhosts;
 
 int weir_hosts_add(const char *name, struct weir_ipaddr addr)
 {

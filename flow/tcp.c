@@ -34,16 +34,16 @@
 #define POLL_INTERVAL 1
 #define POLL_IDLE     25
 
-u8_t weir__flow_ext_id;
-static int ext_id_ready;
-static uint64_t next_flow_id = 1;
+WEIR_PER_SHARD u8_t weir__flow_ext_id;
+static WEIR_PER_SHARD int ext_id_ready;
+static WEIR_PER_SHARD uint64_t next_flow_id = 1;
 
 /* Freed flows and handler records wait for the next connection (every accepted connection takes
  * one of each). */
 #define OBJ_CACHE_KEEP (WEIR_ASAN ? 0 : 4096)
-static struct weir__freelist flow_cache = { .keep = OBJ_CACHE_KEEP },
-			     handler_cache = { .keep = OBJ_CACHE_KEEP };
-static uint32_t live_flows, live_listeners;
+static WEIR_PER_SHARD struct weir__freelist flow_cache = { .keep = OBJ_CACHE_KEEP },
+					    handler_cache = { .keep = OBJ_CACHE_KEEP };
+static WEIR_PER_SHARD uint32_t live_flows, live_listeners;
 
 struct listener_handler {
 	struct weir_listener *l;
@@ -75,7 +75,7 @@ struct weir_listener {
 
 /* Every live flow, so that closing the stack can end them (those whose pcb is already gone may
  * still hold unread data; listeners are found through lwIP's own list). */
-static struct weir_list all_flows; /* struct weir_flow */
+static WEIR_PER_SHARD struct weir_list all_flows; /* struct weir_flow */
 
 static const char *const reason_str[] = {
 #define WEIR__CR_STR(name, str) [WEIR_CLOSE_##name] = str,

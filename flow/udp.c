@@ -41,7 +41,7 @@ struct weir_udp {
 	struct weir_scope_item item;
 };
 
-static uint32_t live_sockets, live_queued;
+static WEIR_PER_SHARD uint32_t live_sockets, live_queued;
 
 static void queue_drop(struct weir_udp *u);
 static void on_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,

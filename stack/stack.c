@@ -19,6 +19,9 @@
 #include "lwip/stats.h"
 #include "lwip/timeouts.h"
 #include "netif/ethernet.h"
+#if LWIP_PER_THREAD_STATE
+#include <pthread.h>
+#endif
 
 #define WEIR_LOG_COMPONENT "stack"
 #include <weir/clock.h>
@@ -46,8 +49,28 @@ struct rx_pbuf {
 };
 _Static_assert(sizeof(struct rx_pbuf) <= WEIR_FRAME_STACK_PRIV, "rx pbuf must fit in the frame");
 
-static struct weir_stack *the_stack;
-static int lwip_initialised;
+static WEIR_PER_SHARD struct weir_stack *the_stack;
+static WEIR_PER_SHARD int lwip_initialised;
+
+#if LWIP_PER_THREAD_STATE
+/* Shards: lwIP is initialised once per thread and stays so for the thread's life; what it then
+ * holds for good (the cyclic timers' timeouts, reachable only from the thread's own state) goes
+ * when the thread ends. */
+static pthread_key_t lwip_thread_key;
+static pthread_once_t lwip_thread_once = PTHREAD_ONCE_INIT;
+
+static void lwip_thread_end(void *unused)
+{
+	WEIR_UNUSED(unused);
+	sys_timeouts_free_all();
+	weir__lwip_mem_drain();
+}
+
+static void lwip_thread_key_create(void)
+{
+	WEIR_BUG_ON(pthread_key_create(&lwip_thread_key, lwip_thread_end) != 0);
+}
+#endif
 
 static void rx_pbuf_free(struct pbuf *p)
 {
@@ -224,6 +247,10 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 		 * twice. */
 		lwip_init();
 		lwip_initialised = 1;
+#if LWIP_PER_THREAD_STATE
+		pthread_once(&lwip_thread_once, lwip_thread_key_create);
+		pthread_setspecific(lwip_thread_key, &lwip_initialised); /* any non-NULL value */
+#endif
 	}
 #if TCP_PCB_HASH
 	tcp_pcb_limit = cfg->max_connections ? cfg->max_connections : CONFIG_WEIR_MAX_CONNECTIONS;
@@ -350,7 +377,7 @@ void weir__stack_tx_release_lazy(void)
 	}
 }
 
-static weir__stack_close_fn close_fns[4];
+static WEIR_PER_SHARD weir__stack_close_fn close_fns[4];
 
 void weir__stack_on_close(weir__stack_close_fn fn)
 {
@@ -418,6 +445,9 @@ void weir_stack_close(struct weir_stack *s)
 	netif_remove(&s->netif);
 	the_stack = NULL;
 	free(s);
+#if MEM_LIBC_MALLOC
+	weir__lwip_mem_drain();
+#endif
 	/* Another thread may open the next stack. */
 	weir__lwip_port_fini();
 }

@@ -143,6 +143,8 @@ def lwipopts(kconf):
         slow_ms = 2 * (v("LWIP_TCP_TMR_INTERVAL") or 250)
         opts.append(("TCP_SLOW_IDLE_TICKS", max(1, (1000 + slow_ms // 2) // slow_ms),
                      "idle pcbs visited by the slow timer once a second (0022)"))
+    if v("WEIR_SHARDS"):
+        opts.append(("LWIP_PER_THREAD_STATE", 1, "one lwIP per thread (shards, patch 0024)"))
     if v("LWIP_TCP_QUEUE_OOSEQ"):
         opts.append(("TCP_OOSEQ_MAX_PBUFS", v("LWIP_TCP_OOSEQ_MAX_PBUFS"), ""))
         opts.append(("TCP_OOSEQ_MAX_BYTES", wnd, "never hold more than one window"))

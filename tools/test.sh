@@ -3,7 +3,8 @@
 # plain build with warnings fatal, the same under AddressSanitizer + UndefinedBehaviorSanitizer
 # (each: unit, layering, lwIP's own suites, integration over TAP and DPDK virtual devices, SYN
 # flood, fault soak, misuse, install; the plain run also boots the bare-metal image in QEMU), the
-# libFuzzer harnesses for a bounded time, and the bare-metal portability build.
+# shards' tests under ThreadSanitizer, the libFuzzer harnesses for a bounded time, and the
+# bare-metal portability build.
 # Tests that need root (TAP, namespaces) skip with a message when not run as root.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,6 +12,7 @@ cd "$top"
 "$top/tools/setup.sh" || exit 1
 
 jobs=$(nproc)
+build_target= # run_suite builds everything unless this names one target
 total_pass=0 total_fail=0 failed_runs=()
 
 run_suite() { # name builddir cmake-args...
@@ -20,12 +22,12 @@ run_suite() { # name builddir cmake-args...
 	if ! cmake -S "$top" -B "$dir" -DWEIR_WERROR=ON -DWEIR_BUILD_TESTS=ON "$@" >"$dir.configure.log" 2>&1; then
 		cat "$dir.configure.log"; failed_runs+=("$name: configure"); return
 	fi
-	if ! cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1; then
+	if ! cmake --build "$dir" -j"$jobs" ${build_target:+--target "$build_target"} >"$dir.build.log" 2>&1; then
 		grep -E "error|warning" -A3 "$dir.build.log" | head -60; failed_runs+=("$name: build"); return
 	fi
 	echo "=== $name: ctest ${ctest_args[*]}"
 	out=$(cd "$dir" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 TSAN_OPTIONS=halt_on_error=1 \
 		ctest --output-on-failure --timeout 300 "${ctest_args[@]}" 2>&1)
 	local rc=$?
 	echo "$out"
@@ -50,6 +52,12 @@ run_suite "plain" "$top/build"
 # The bare-metal image does not change with the host's sanitizers: the plain run boots it.
 ctest_args=(-LE baremetal)
 run_suite "asan+ubsan" "$top/build-asan" -DWEIR_SANITIZE=ON
+# ThreadSanitizer: the shards' tests (several stacks in one process, one per thread), and only
+# those (label "shards"): the rest of weir runs one thread per stack.
+ctest_args=(-L shards)
+build_target=weir-unit
+run_suite "tsan (shards)" "$top/build-tsan" -DWEIR_SANITIZE_THREAD=ON
+build_target=
 
 echo "=== fuzz: libFuzzer harnesses over the receive path (clang, ASan+UBSan), ~60 s each"
 "$top/tools/fuzz.sh" --ci --build "$top/build-fuzz"

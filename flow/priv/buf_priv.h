@@ -9,7 +9,7 @@
 struct pbuf;
 
 /* Buffers handed out and not yet released, in all flows and sockets (weir_tcp_get_stats). */
-extern uint32_t weir__bufs_out;
+extern WEIR_PER_SHARD uint32_t weir__bufs_out;
 
 /* Fills buf with the single pbuf p (p->len bytes at p->payload); buf owns p from then on, until
  * weir_buf_release(). */

@@ -67,7 +67,7 @@ struct weir_flow {
 };
 
 /* tcp.c */
-extern u8_t weir__flow_ext_id;
+extern WEIR_PER_SHARD u8_t weir__flow_ext_id;
 void weir__flow_wake_all(struct weir_flow *f);
 /* Returns the fiber-context error for a blocking call, or 0. */
 int weir__flow_check_fiber(void);

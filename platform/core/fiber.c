@@ -42,6 +42,9 @@
 #if WEIR__FIBER_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#if WEIR__FIBER_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #define FIBER_MAGIC 0x66696272u /* "fibr": catches stale and foreign handles */
 #define SCOPE_MAGIC 0x73636f70u /* "scop" */
@@ -86,6 +89,9 @@ struct weir_fiber {
 	uint64_t timer_seq; /* orders equal deadlines FIFO */
 	uint32_t heap_idx;
 	struct weir_event join_ev; /* broadcast when the fiber finishes */
+#if WEIR__FIBER_TSAN
+	void *tsan_fiber;
+#endif
 	char name[];
 };
 
@@ -99,7 +105,7 @@ struct weir_scope {
 	uint32_t running;	     /* how many of them have not finished */
 };
 
-static struct {
+static WEIR_PER_SHARD struct {
 	struct weir_loop *loop; /* NULL: not initialized */
 	struct weir_loop_source *src;
 	struct weir_scope *root;
@@ -117,6 +123,9 @@ static struct {
 #if WEIR__FIBER_ASAN
 	const void *main_stack_bottom;
 	size_t main_stack_size;
+#endif
+#if WEIR__FIBER_TSAN
+	void *main_tsan_fiber;
 #endif
 } sched;
 
@@ -341,11 +350,18 @@ static void resume(struct weir_fiber *f)
 	sched.current = f;
 	sched.stats.switches++;
 	asan_start_switch(&fake, f->stack_lo, f->stack_size);
+#if WEIR__FIBER_TSAN
+	__tsan_switch_to_fiber(f->tsan_fiber, 0);
+#endif
 	weir__fiber_switch(&sched.main_ctx, &f->ctx);
 	asan_finish_switch(fake, 0);
 	sched.current = NULL;
 	if (f->state == FIBER_FINISHED) {
 		/* Now that we are off its stack, nothing needs it any more. */
+#if WEIR__FIBER_TSAN
+		__tsan_destroy_fiber(f->tsan_fiber);
+		f->tsan_fiber = NULL;
+#endif
 		weir__fiber_stack_free(f->stack_lo, f->stack_size);
 		f->stack_lo = NULL;
 		if (f->detached)
@@ -362,6 +378,9 @@ static void suspend(struct weir_fiber *f, int finishing)
 	weir_assert(sched.current == f);
 	/* A finishing fiber passes no save slot, so ASan drops its fake stack for good. */
 	asan_start_switch(finishing ? NULL : &fake, main_stack_bottom(), main_stack_size());
+#if WEIR__FIBER_TSAN
+	__tsan_switch_to_fiber(sched.main_tsan_fiber, 0);
+#endif
 	weir__fiber_switch(&f->ctx, &sched.main_ctx);
 	asan_finish_switch(fake, 1);
 }
@@ -487,7 +506,7 @@ static void scope_unlink_fiber(struct weir_fiber *f)
 #else
 #define RECORD_CACHE_KEEP 0
 #endif
-static struct weir__freelist record_cache = { .keep = RECORD_CACHE_KEEP };
+static WEIR_PER_SHARD struct weir__freelist record_cache = { .keep = RECORD_CACHE_KEEP };
 
 static struct weir_fiber *record_alloc(size_t namelen)
 {
@@ -556,6 +575,9 @@ int weir_fiber_spawn(struct weir_scope *scope, weir_fiber_fn fn, void *arg,
 	f->heap_idx = NOT_IN_HEAP;
 	weir_event_init(&f->join_ev);
 	weir__fiber_ctx_init(&f->ctx, f->stack_lo, f->stack_size, fiber_entry, f);
+#if WEIR__FIBER_TSAN
+	f->tsan_fiber = __tsan_create_fiber(0);
+#endif
 	scope_link_fiber(scope, f);
 	scope->running++;
 	sched.stats.spawned++;
@@ -899,6 +921,9 @@ int weir_fibers_init(struct weir_loop *loop)
 	sched.root = root;
 	sched.stats.scopes = 1;
 	sched.loop = loop;
+#if WEIR__FIBER_TSAN
+	sched.main_tsan_fiber = __tsan_get_current_fiber();
+#endif
 	return 0;
 }
 

@@ -17,6 +17,7 @@
  * one by one. weir__fiber_stack_trim() unmaps everything once no stack is in use.
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,8 +40,12 @@
 #define CHUNK 16
 #define HOT   64
 
-static size_t page_size;
-static int handler_installed;
+/* Per shard (thread): the alternate signal stack the handler runs on is the thread's. The
+ * handler itself is the process's, installed once. */
+static WEIR_PER_SHARD size_t page_size;
+static WEIR_PER_SHARD int handler_installed;
+static WEIR_PER_SHARD void *alt_stack; /* ours, if this thread had none */
+static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
 static struct sigaction prev_segv;
 
 static size_t fmt_u64(char *buf, uint64_t v)
@@ -99,9 +104,19 @@ static void segv_handler(int sig, siginfo_t *si, void *uctx)
 		raise(sig);
 }
 
-static void install_handler(void)
+static void install_segv_handler(void)
 {
 	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = segv_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &prev_segv);
+}
+
+static void install_handler(void)
+{
 	stack_t ss;
 
 	handler_installed = 1;
@@ -116,13 +131,11 @@ static void install_handler(void)
 			ss.ss_flags = 0;
 			if (sigaltstack(&ss, NULL) < 0)
 				munmap(p, ALT_STACK_SIZE);
+			else
+				alt_stack = p;
 		}
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = segv_handler;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, &prev_segv);
+	pthread_once(&segv_once, install_segv_handler);
 }
 
 #ifndef MADV_GUARD_INSTALL
@@ -137,14 +150,14 @@ struct pool {
 	size_t total; /* stacks carved from chunks */
 };
 
-static struct pool pools[POOLS];
-static unsigned npools;
-static struct {
+static WEIR_PER_SHARD struct pool pools[POOLS];
+static WEIR_PER_SHARD unsigned npools;
+static WEIR_PER_SHARD struct {
 	void *base;
 	size_t len;
 } * chunks;
-static size_t nchunks, chunks_cap;
-static int guard_regions = -1; /* unknown until the first chunk; then 1 or 0 */
+static WEIR_PER_SHARD size_t nchunks, chunks_cap;
+static WEIR_PER_SHARD int guard_regions = -1; /* unknown until the first chunk; then 1 or 0 */
 
 static struct pool *pool_for(size_t len)
 {
@@ -292,4 +305,12 @@ void weir__fiber_stack_trim(void)
 	npools = 0;
 	chunks = NULL;
 	nchunks = chunks_cap = 0;
+	if (alt_stack != NULL) { /* a shard's thread may end: its alternate stack goes with it */
+		stack_t ss = { .ss_flags = SS_DISABLE };
+
+		if (sigaltstack(&ss, NULL) == 0)
+			munmap(alt_stack, ALT_STACK_SIZE);
+		alt_stack = NULL;
+		handler_installed = 0;
+	}
 }

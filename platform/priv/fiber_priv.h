@@ -15,6 +15,8 @@
 /* AddressSanitizer must be told about every stack switch, or it reports false stack overflows
  * and use-after-returns on fiber stacks. */
 #define WEIR__FIBER_ASAN WEIR_ASAN
+/* So must ThreadSanitizer, which keeps a shadow call stack per fiber. */
+#define WEIR__FIBER_TSAN WEIR_TSAN
 
 /* A suspended execution context. For the assembly switches, sp is the saved stack pointer and the
  * callee-saved registers sit on that stack; for ucontext, sp points at a ucontext_t living on the

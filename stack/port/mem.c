@@ -6,7 +6,7 @@
  * larger ones go straight to the C library.
  *
  * Under AddressSanitizer the cache is off: every block is the C library's, so a use after free
- * is still reported. One lwIP instance per process, one thread: no locks. */
+ * is still reported. One lwIP per thread (shards: the cache is per thread too), so no locks. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +32,7 @@ struct block {
 	struct block *next; /* on the free list */
 };
 
-static struct {
+static WEIR_PER_SHARD struct {
 	struct block *free[NCLASS];
 	unsigned nfree[NCLASS];
 } cache;
@@ -92,6 +92,19 @@ void weir__lwip_free(void *p)
 		return;
 	}
 	free(base);
+}
+
+void weir__lwip_mem_drain(void)
+{
+	for (unsigned c = 0; c < NCLASS; c++) {
+		while (cache.free[c] != NULL) {
+			struct block *b = cache.free[c];
+
+			cache.free[c] = b->next;
+			free((uint8_t *)b - HDR);
+		}
+		cache.nfree[c] = 0;
+	}
 }
 
 #endif /* MEM_LIBC_MALLOC */

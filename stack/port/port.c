@@ -3,6 +3,7 @@
  * Built into the lwIP library itself (it needs lwipopts.h), so that lwIP links on its own.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,12 +20,16 @@
 #include "weir_lwip_hooks.h"
 #include "lwip_port.h"
 
-const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
-static struct weir_prng port_rng;
-static uint8_t isn_key[16];
-static uintptr_t core_owner;
-static int core_owned;
-#if defined(__linux__)
+WEIR_PER_SHARD const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
+static WEIR_PER_SHARD struct weir_prng port_rng;
+static WEIR_PER_SHARD uint8_t isn_key[16];
+static WEIR_PER_SHARD uintptr_t core_owner;
+static WEIR_PER_SHARD int core_owned;
+#if defined(__linux__) && CONFIG_WEIR_SHARDS
+/* Shards: each thread has an lwIP of its own (stack/patches/0024), so the mistake to catch is a
+ * thread without one entering lwIP while another thread has one (it meant that one). */
+static atomic_int shards_open;
+#elif defined(__linux__)
 /* Hosted: lwIP is entered at every API call and segment, so the check is a thread-local compare,
  * not a call into the C library: the owner thread holds the current generation. */
 static unsigned core_gen;
@@ -40,7 +45,10 @@ int weir__lwip_port_init(void)
 		return WEIR_EIO;
 	weir_prng_seed(&port_rng, seed);
 	core_owner = weir_thread_id();
-#if defined(__linux__)
+#if defined(__linux__) && CONFIG_WEIR_SHARDS
+	if (!core_owned)
+		atomic_fetch_add(&shards_open, 1);
+#elif defined(__linux__)
 	core_gen_here = ++core_gen;
 #endif
 	core_owned = 1;
@@ -49,12 +57,18 @@ int weir__lwip_port_init(void)
 
 void weir__lwip_port_fini(void)
 {
+#if defined(__linux__) && CONFIG_WEIR_SHARDS
+	if (core_owned)
+		atomic_fetch_sub(&shards_open, 1);
+#endif
 	core_owned = 0;
 }
 
 void weir__lwip_assert_core_locked(void)
 {
-#if defined(__linux__)
+#if defined(__linux__) && CONFIG_WEIR_SHARDS
+	if (WEIR_UNLIKELY(!core_owned && atomic_load_explicit(&shards_open, memory_order_relaxed)))
+#elif defined(__linux__)
 	if (WEIR_UNLIKELY(core_owned && core_gen_here != core_gen))
 #else
 	if (WEIR_UNLIKELY(core_owned && weir_thread_id() != core_owner))

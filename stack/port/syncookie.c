@@ -7,8 +7,8 @@
 
 #include "weir_lwip_hooks.h"
 
-static uint8_t cookie_key[16];
-static int cookie_key_ready;
+static WEIR_PER_SHARD uint8_t cookie_key[16];
+static WEIR_PER_SHARD int cookie_key_ready;
 
 u32_t weir__lwip_syncookie_hash(const ip_addr_t *local_ip, u16_t local_port,
 				const ip_addr_t *remote_ip, u16_t remote_port, u32_t peer_isn,

@@ -52,6 +52,12 @@
 #undef MEMP_MEM_MALLOC
 #define MEMP_MEM_MALLOC 0
 
+/* Static pools and lwIP's heap are shared by every thread, so the profile's one lwIP per thread
+ * (LWIP_PER_THREAD_STATE, stack/patches/0024) goes too: the suites run in one thread, and the
+ * per-thread state has a test of its own (tests/unit/stack/test_shards.c). */
+#undef LWIP_PER_THREAD_STATE
+#define LWIP_PER_THREAD_STATE 0
+
 /* The suites build their input segments and datagrams from PBUF_POOL; the profile has no pool
  * (our drivers bring their own buffers as custom pbufs). 400 is what upstream's test config uses;
  * the buffer size stays the profile's default (one MSS-sized frame). */

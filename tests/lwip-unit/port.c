@@ -17,7 +17,7 @@
 #include "lwip_port.h"
 
 /* No flow layer here: the TCP segment hooks stay compiled in (as in production) and do nothing. */
-const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
+WEIR_PER_SHARD const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
 
 static pthread_t core_owner;
 static int core_owned;

@@ -12,7 +12,7 @@ int main(void)
 		weir_test_message_suite,  weir_test_server_suite, weir_test_resolve_suite,
 		weir_test_addr_suite,	  weir_test_udp_suite,	  weir_test_fiber_suite,
 		weir_test_lwipfix_suite,  weir_test_misuse_suite, weir_test_seeds_suite,
-		weir_test_impair_suite,	  weir_test_virtio_suite,
+		weir_test_impair_suite,	  weir_test_virtio_suite, weir_test_shards_suite,
 	};
 	SRunner *sr = srunner_create(NULL);
 	int failed;

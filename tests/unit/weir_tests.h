@@ -24,5 +24,6 @@ Suite *weir_test_misuse_suite(void);  /* flow/test_misuse.c: every public call m
 Suite *weir_test_impair_suite(void);  /* drivers/test_impair.c: the impairment wrapper */
 Suite *weir_test_seeds_suite(void);   /* flow/test_seeds.c: what the seed interfaces promise */
 Suite *weir_test_virtio_suite(void);  /* drivers/test_virtio_net.c: against a device model */
+Suite *weir_test_shards_suite(void);  /* stack/test_shards.c: two stacks in two threads */
 
 #endif

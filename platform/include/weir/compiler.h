@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <weir/config.h>
+
 #define WEIR_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define WEIR_CONTAINER_OF(ptr, type, member)                                                       \
 	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -14,6 +16,16 @@
 #define WEIR_LIKELY(x)	  __builtin_expect(!!(x), 1)
 #define WEIR_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #define WEIR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* WEIR_PER_SHARD qualifies a variable of which each shard (a thread that runs a stack of its
+ * own: docs/shards.md) has its own copy: thread-local when built with CONFIG_WEIR_SHARDS (hosted,
+ * where lwIP's state is per thread too: stack/patches/0024), a plain variable otherwise. State
+ * that every shard shares is not marked and is synchronised where it is written. */
+#if defined(CONFIG_WEIR_SHARDS) && CONFIG_WEIR_SHARDS
+#define WEIR_PER_SHARD __thread
+#else
+#define WEIR_PER_SHARD
+#endif
 
 /* 1 when built with AddressSanitizer (gcc says so with __SANITIZE_ADDRESS__, clang with
  * __has_feature): caches of freed memory step aside then, so a use after free is still reported,
@@ -27,6 +39,18 @@
 #endif
 #ifndef WEIR_ASAN
 #define WEIR_ASAN 0
+#endif
+
+/* 1 when built with ThreadSanitizer (the shards' test): fiber switches are announced to it. */
+#if defined(__SANITIZE_THREAD__)
+#define WEIR_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEIR_TSAN 1
+#endif
+#endif
+#ifndef WEIR_TSAN
+#define WEIR_TSAN 0
 #endif
 
 /* Reports a broken invariant and stops the program (hosted: abort()). Never returns. */

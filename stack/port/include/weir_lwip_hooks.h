@@ -5,6 +5,8 @@
 #include "lwip/err.h"
 #include "lwip/ip_addr.h"
 
+#include <weir/compiler.h>
+
 /* RFC 6528 initial sequence number: a 4 µs clock plus a keyed hash of the connection 4-tuple. */
 u32_t weir__lwip_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
 			 u16_t remote_port);
@@ -25,7 +27,7 @@ struct weir__lwip_tcp_hooks {
 	void (*segment_in)(struct tcp_pcb *pcb, struct tcp_hdr *hdr, struct pbuf *p);
 	void (*segment_out)(struct tcp_pcb *pcb, struct tcp_hdr *hdr, struct pbuf *p);
 };
-extern const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
+extern WEIR_PER_SHARD const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
 
 static inline err_t weir__lwip_hook_tcp_in(struct tcp_pcb *pcb, struct tcp_hdr *hdr, struct pbuf *p)
 {
