@@ -185,6 +185,43 @@ void weir_netdev_close(struct weir_netdev *dev)
 		dev->ops->close(dev);
 }
 
+int weir_netdev_rx_queue_of(const struct weir_netdev *dev, const struct weir_flow_key *k)
+{
+	if (dev == NULL || k == NULL || dev->ops->rx_queue_of == NULL)
+		return -1;
+	return dev->ops->rx_queue_of(dev, k);
+}
+
+int weir_netdev_open_queues(const char *spec, const struct weir_netdev_params *params, unsigned n,
+			    struct weir_netdev **out)
+{
+	static const struct weir_netdev_params defaults;
+	const struct weir__netdev_driver *const *d;
+	const char *colon;
+
+	last_error[0] = '\0';
+	WEIR_EINVAL_IF(spec == NULL || out == NULL || n == 0 || n > WEIR_NETDEV_QUEUES_MAX);
+	if (n == 1)
+		return weir_netdev_open(spec, params, out);
+	colon = strchr(spec, ':');
+	for (d = weir__netdev_drivers; colon != NULL && *d != NULL; d++) {
+		size_t len = strlen((*d)->prefix);
+
+		if ((size_t)(colon - spec) != len || memcmp(spec, (*d)->prefix, len) != 0)
+			continue;
+		if ((*d)->open_queues == NULL) {
+			weir__netdev_set_error("%s: %s", spec,
+					       (*d)->open == NULL
+						       ? (*d)->missing
+						       : "this driver opens one queue (no shards)");
+			return WEIR_ENOTSUP;
+		}
+		return (*d)->open_queues(colon + 1, params != NULL ? params : &defaults, n, out);
+	}
+	/* No such driver: weir_netdev_open says so, listing the known ones. */
+	return weir_netdev_open(spec, params, out);
+}
+
 int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
 		     struct weir_netdev **out)
 {

@@ -32,6 +32,7 @@
 
 #include "lwip_port.h"
 #include "stack_priv.h"
+#include "weir_lwip_hooks.h"
 #include "weir_stack_lwip.h"
 
 /* Frames received per poll: big enough to amortise the syscall, small enough to keep timers and
@@ -126,7 +127,7 @@ static u8_t icmp_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_a
 	iphlen = (u16_t)((((const u8_t *)p->payload)[0] & 0x0f) * 4);
 	if (pbuf_copy_partial(p, &h, sizeof(h), iphlen) != sizeof(h))
 		return 0;
-	if (h.type != ICMP_ER || h.id != lwip_htons(PING_ID))
+	if (h.type != ICMP_ER || h.id != lwip_htons(s->ping_id))
 		return 0; /* not ours: let lwIP's ICMP handle it */
 	s->st.icmp_echo_replies_in++;
 	pbuf_free(p);
@@ -183,6 +184,27 @@ static const struct weir_loop_source_ops stack_source_ops = {
 	.next_deadline_ns = stack_next_deadline,
 };
 
+#if CONFIG_WEIR_SHARDS
+/* LWIP_HOOK_TCP_CONNECT_PORT_OK: whether the device steers the replies of a connection from
+ * `port` to this stack's receive queue (or cannot tell). */
+static int port_comes_back(const struct tcp_pcb *pcb, u16_t port)
+{
+	struct weir_flow_key k = {
+		.remote_ip = ip_2_ip4(&pcb->remote_ip)->addr,
+		.local_ip = ip_2_ip4(&pcb->local_ip)->addr,
+		.remote_port = pcb->remote_port,
+		.local_port = port,
+		.proto = 6,
+	};
+	int q;
+
+	if (the_stack == NULL)
+		return 1;
+	q = weir_netdev_rx_queue_of(the_stack->dev, &k);
+	return q < 0 || q == the_stack->rx_queue;
+}
+#endif
+
 static int check_config(const struct weir_stack_config *cfg, const struct weir_netdev_caps *caps)
 {
 	WEIR_EINVAL_IF(cfg->dhcp != 0 && cfg->dhcp != 1);
@@ -201,6 +223,15 @@ static int check_config(const struct weir_stack_config *cfg, const struct weir_n
 	}
 	if (cfg->mac[0] & 1) {
 		weir_log_error("config: MAC address is multicast");
+		return WEIR_EINVAL;
+	}
+	if (cfg->group != NULL && !CONFIG_WEIR_SHARDS) {
+		weir_log_error("config: shards are not built in (CONFIG_WEIR_SHARDS)");
+		return WEIR_ENOTSUP;
+	}
+	if (cfg->group != NULL && cfg->dhcp) {
+		weir_log_error("config: shards share one address: give it (DHCP would lease one "
+			       "per shard)");
 		return WEIR_EINVAL;
 	}
 #if !TCP_PCB_HASH
@@ -237,6 +268,8 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 	s->dev = cfg->netdev;
 	s->loop = cfg->loop;
 	s->mtu = cfg->mtu ? cfg->mtu : caps.mtu;
+	s->rx_queue = caps.rx_queue;
+	s->ping_id = (uint16_t)(PING_ID + (cfg->group != NULL ? cfg->shard : 0));
 
 	/* Every open reseeds the port and makes this thread the one allowed into lwIP. */
 	rc = weir__lwip_port_init();
@@ -268,6 +301,10 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 		memcpy(s->netif.hwaddr, cfg->mac, WEIR_ETH_ALEN);
 	else if (memcmp(caps.mac, zero_mac, WEIR_ETH_ALEN) != 0)
 		memcpy(s->netif.hwaddr, caps.mac, WEIR_ETH_ALEN);
+#if CONFIG_WEIR_SHARDS
+	else if (cfg->group != NULL)
+		weir__shard_group_mac(cfg->group, s->netif.hwaddr); /* one MAC for all shards */
+#endif
 	else {
 		/* A random unicast, locally administered address (IEEE 802 U/L bit set). */
 		rc = weir_entropy_fill(s->netif.hwaddr, WEIR_ETH_ALEN);
@@ -316,6 +353,22 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 		goto fail_raw;
 	}
 	s->dhcp = cfg->dhcp;
+#endif
+#if CONFIG_WEIR_SHARDS
+	if (cfg->group != NULL) {
+		rc = weir__shard_join(s, cfg->group, cfg->shard);
+		if (rc < 0) {
+			weir_log_error("config: cannot be shard %u of a group of %u (%s)",
+				       cfg->shard, weir_shard_group_size(cfg->group),
+				       weir_strerror(rc));
+			weir_loop_remove(s->loop, s->src);
+			goto fail_raw;
+		}
+	}
+	/* A device with several receive queues steers each flow to one: connect from ports
+	 * whose replies come back to ours (stack/patches/0025). */
+	if (caps.rx_queues > 1)
+		weir__lwip_connect_port_ok = port_comes_back;
 #endif
 	the_stack = s;
 	*out = s;
@@ -398,6 +451,10 @@ void weir_stack_close(struct weir_stack *s)
 
 	if (s == NULL)
 		return;
+#if CONFIG_WEIR_SHARDS
+	weir__shard_leave(s);
+	weir__lwip_connect_port_ok = NULL;
+#endif
 	/* The flows, listeners and sockets still open end first (RSTs to their peers), then any
 	 * connection left that nobody above us owns, so a later stack starts from nothing. */
 	had_tcp = tcp_active_pcbs != NULL || tcp_tw_pcbs != NULL;
@@ -452,6 +509,23 @@ void weir_stack_close(struct weir_stack *s)
 	weir__lwip_port_fini();
 }
 
+err_t weir__stack_input(struct weir_stack *s, struct pbuf *p, uint32_t flags)
+{
+	u16_t ctrl;
+	err_t e;
+
+	if (!(flags & WEIR_FRAME_L4_CSUM_OK))
+		return s->netif.input(p, &s->netif);
+	/* The driver vouches for this frame's TCP/UDP checksum: lwIP's per-netif check is off
+	 * for it alone (input runs to completion here). */
+	ctrl = s->netif.chksum_flags;
+	NETIF_SET_CHECKSUM_CTRL(
+		&s->netif, ctrl & (u16_t) ~(NETIF_CHECKSUM_CHECK_TCP | NETIF_CHECKSUM_CHECK_UDP));
+	e = s->netif.input(p, &s->netif);
+	NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl);
+	return e;
+}
+
 /* Hands one received frame to lwIP: zero-copy (lwIP holds the driver's buffer), or copied out
  * when the device's buffers run low. */
 static void input_frame(struct weir_stack *s, struct weir_frame *f, int low)
@@ -473,6 +547,13 @@ static void input_frame(struct weir_stack *s, struct weir_frame *f, int low)
 		weir_netdev_release(f);
 		return;
 	}
+#if CONFIG_WEIR_SHARDS
+	/* Shards: ARP and ICMP go to the others too, UDP for another's socket to them instead. */
+	if (s->group != NULL && weir__shard_share(s, f->data, len, flags)) {
+		weir_netdev_release(f);
+		return;
+	}
+#endif
 	if (low) {
 		p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
 		if (p != NULL) {
@@ -493,18 +574,7 @@ static void input_frame(struct weir_stack *s, struct weir_frame *f, int low)
 	}
 	s->st.rx_frames++;
 	s->st.rx_bytes += len;
-	if (flags & WEIR_FRAME_L4_CSUM_OK) {
-		/* The driver vouches for this frame's TCP/UDP checksum: lwIP's per-netif
-		 * check is off for it alone (input runs to completion here). */
-		u16_t ctrl = s->netif.chksum_flags;
-
-		NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl & (u16_t) ~(NETIF_CHECKSUM_CHECK_TCP |
-								    NETIF_CHECKSUM_CHECK_UDP));
-		e = s->netif.input(p, &s->netif);
-		NETIF_SET_CHECKSUM_CTRL(&s->netif, ctrl);
-	} else {
-		e = s->netif.input(p, &s->netif);
-	}
+	e = weir__stack_input(s, p, flags);
 	if (e != ERR_OK) {
 		s->st.drop_input++;
 		pbuf_free(p);
@@ -657,7 +727,7 @@ int weir_stack_ping(struct weir_stack *s, struct weir_ipaddr dst, uint16_t seq, 
 	h->type = ICMP_ECHO;
 	h->code = 0;
 	h->chksum = 0;
-	h->id = lwip_htons(PING_ID);
+	h->id = lwip_htons(s->ping_id);
 	h->seqno = lwip_htons(seq);
 	for (size_t i = 0; i < payload_len; i++)
 		((u8_t *)(h + 1))[i] = (u8_t)i;

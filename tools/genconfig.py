@@ -145,6 +145,9 @@ def lwipopts(kconf):
                      "idle pcbs visited by the slow timer once a second (0022)"))
     if v("WEIR_SHARDS"):
         opts.append(("LWIP_PER_THREAD_STATE", 1, "one lwIP per thread (shards, patch 0024)"))
+        opts.append(("LWIP_HOOK_TCP_CONNECT_PORT_OK(pcb, port)",
+                     "weir__lwip_hook_connect_port_ok(pcb, port)",
+                     "shards: ports whose replies reach this queue (0025)"))
     if v("LWIP_TCP_QUEUE_OOSEQ"):
         opts.append(("TCP_OOSEQ_MAX_PBUFS", v("LWIP_TCP_OOSEQ_MAX_PBUFS"), ""))
         opts.append(("TCP_OOSEQ_MAX_BYTES", wnd, "never hold more than one window"))

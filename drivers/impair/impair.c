@@ -373,6 +373,11 @@ static void im_close(struct weir_netdev *nd)
 	free(d);
 }
 
+static int im_rx_queue_of(const struct weir_netdev *nd, const struct weir_flow_key *k)
+{
+	return weir_netdev_rx_queue_of(((const struct impair_dev *)nd)->inner, k);
+}
+
 static const struct weir_netdev_ops impair_ops = {
 	.rx_burst = im_rx_burst,	      /* required */
 	.release = im_release,		      /* required */
@@ -382,6 +387,7 @@ static const struct weir_netdev_ops impair_ops = {
 	.next_deadline_ns = im_next_deadline, /* optional */
 	.poll = im_poll,		      /* optional */
 	.rx_buffers_low = im_rx_buffers_low,  /* optional */
+	.rx_queue_of = im_rx_queue_of,	      /* optional */
 	.close = im_close,		      /* required */
 };
 

@@ -102,6 +102,11 @@ static int pd_rx_buffers_low(struct weir_netdev *nd)
 	return weir_netdev_rx_buffers_low(((struct pcap_dev *)nd)->inner);
 }
 
+static int pd_rx_queue_of(const struct weir_netdev *nd, const struct weir_flow_key *k)
+{
+	return weir_netdev_rx_queue_of(((const struct pcap_dev *)nd)->inner, k);
+}
+
 static const struct weir_netdev_ops pcap_ops = {
 	.rx_burst = pd_rx_burst,	      /* required */
 	.release = pd_release,		      /* required */
@@ -111,6 +116,7 @@ static const struct weir_netdev_ops pcap_ops = {
 	.next_deadline_ns = pd_next_deadline, /* optional */
 	.poll = pd_poll,		      /* optional */
 	.rx_buffers_low = pd_rx_buffers_low,  /* optional */
+	.rx_queue_of = pd_rx_queue_of,	      /* optional */
 	.close = pd_close,		      /* required */
 };
 

@@ -40,6 +40,9 @@ struct weir__netdev_driver {
 	 * of a failure with weir__netdev_set_error(). */
 	int (*open)(const char *args, const struct weir_netdev_params *params,
 		    struct weir_netdev **out);
+	/* Optional: opens n > 1 queues of the device as out[0..n-1] (weir_netdev_open_queues). */
+	int (*open_queues)(const char *args, const struct weir_netdev_params *params, unsigned n,
+			   struct weir_netdev **out);
 	/* For a driver this build left out (open is NULL): why, e.g. "not built in (...)". */
 	const char *missing;
 };

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -46,6 +48,8 @@ struct tap_dev {
 	unsigned burst;
 	uint32_t buf_size;
 	int vnet;		   /* frames carry a virtio_net_hdr: offload on */
+	uint16_t nqueues, queue;   /* multi-queue: this object reads queue `queue` of nqueues */
+	int steered;		   /* our steering program picks the queues (tap_rx_queue_of) */
 	struct weir_frame *frames; /* all frames; buffers in one allocation */
 	uint8_t *bufs;
 	struct weir_frame **free_list;
@@ -227,8 +231,9 @@ static void tap_get_caps(const struct weir_netdev *nd, struct weir_netdev_caps *
 	 * checksums to finish and TCP super-frames to cut (it accepts them whatever it was told
 	 * it may send us). */
 	caps->offloads = t->vnet ? WEIR_OFFLOAD_TX_CSUM_L4 | WEIR_OFFLOAD_TX_TSO4 : 0;
-	caps->rx_queues = 1;
-	caps->tx_queues = 1;
+	caps->rx_queues = t->nqueues ? t->nqueues : 1;
+	caps->tx_queues = caps->rx_queues;
+	caps->rx_queue = t->queue;
 	caps->fd = t->fd;
 	caps->poll_mode = 0;
 }
@@ -260,6 +265,64 @@ static int tap_rx_buffers_low(struct weir_netdev *nd)
 	return t->nfree < t->nframes / 8;
 }
 
+/* --- several queues (shards) ------------------------------------------------------------------ */
+
+/* The queue a multi-queue TAP hands a packet to is what this program returns, modulo the number of
+ * queues (TUNSETSTEERINGEBPF; without it Linux hashes flows to queues with a secret key and
+ * keeps a flow on the queue that last sent for it, forgetting idle flows after 3 s). For IPv4
+ * TCP and UDP, not fragmented: source port XOR destination port, so both directions of a flow
+ * agree and a shard can pick ephemeral ports whose replies come to it (tap_rx_queue_of);
+ * anything else, ARP and ICMP included, goes to queue 0 (the stack shares those between shards).
+ * LD_ABS/LD_IND load from the Ethernet header in host byte order; a load past the end ends the
+ * program with 0. */
+static int tap_steering_load(void)
+{
+#define INSN(c, d, s, o, i)                                                                        \
+	{                                                                                          \
+		.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)                \
+	}
+	static const struct bpf_insn prog[] = {
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0),	    /* 0: r6 = skb (for LD_ABS) */
+		INSN(BPF_LD | BPF_ABS | BPF_H, 0, 0, 0, 12),	    /* 1: r0 = ethertype */
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 15, 0x0800),  /* 2: not IPv4 -> 18 */
+		INSN(BPF_LD | BPF_ABS | BPF_B, 0, 0, 0, 23),	    /* 3: r0 = protocol */
+		INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1, 6),	    /* 4: TCP -> 6 */
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 12, 17),	    /* 5: not UDP -> 18 */
+		INSN(BPF_LD | BPF_ABS | BPF_H, 0, 0, 0, 20),	    /* 6: r0 = flags, offset */
+		INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 0x3fff), /* 7: MF or an offset */
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 9, 0),	    /* 8: a fragment -> 18 */
+		INSN(BPF_LD | BPF_ABS | BPF_B, 0, 0, 0, 14),	    /* 9: r0 = version, IHL */
+		INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 0x0f),   /* 10 */
+		INSN(BPF_ALU64 | BPF_LSH | BPF_K, 0, 0, 0, 2),	    /* 11: r0 = IP header length */
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 7, 0, 0, 0),	    /* 12: r7 = r0 */
+		INSN(BPF_LD | BPF_IND | BPF_H, 0, 7, 0, 14),	    /* 13: r0 = source port */
+		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 8, 0, 0, 0),	    /* 14: r8 = r0 */
+		INSN(BPF_LD | BPF_IND | BPF_H, 0, 7, 0, 16),	    /* 15: r0 = destination port */
+		INSN(BPF_ALU64 | BPF_XOR | BPF_X, 0, 8, 0, 0),	    /* 16: r0 ^= r8 */
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),		    /* 17 */
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0),	    /* 18: r0 = 0 */
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),		    /* 19 */
+	};
+#undef INSN
+	union bpf_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	a.insns = (uint64_t)(uintptr_t)prog;
+	a.insn_cnt = (uint32_t)WEIR_ARRAY_SIZE(prog);
+	a.license = (uint64_t)(uintptr_t) "GPL";
+	return (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+}
+
+static int tap_rx_queue_of(const struct weir_netdev *nd, const struct weir_flow_key *k)
+{
+	const struct tap_dev *t = (const struct tap_dev *)nd;
+
+	if (!t->steered || (k->proto != 6 && k->proto != 17))
+		return -1;
+	return (int)((unsigned)(k->remote_port ^ k->local_port) % t->nqueues);
+}
+
 static const struct weir_netdev_ops tap_ops = {
 	.rx_burst = tap_rx_burst,	      /* required */
 	.release = tap_release,		      /* required */
@@ -267,6 +330,7 @@ static const struct weir_netdev_ops tap_ops = {
 	.get_caps = tap_get_caps,	      /* required */
 	.get_stats = tap_get_stats,	      /* optional */
 	.rx_buffers_low = tap_rx_buffers_low, /* optional */
+	.rx_queue_of = tap_rx_queue_of,	      /* optional */
 	.close = tap_close,		      /* required */
 };
 
@@ -311,8 +375,8 @@ int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *nam
 	return 0;
 }
 
-static int tap_open_spec(const char *args, const struct weir_netdev_params *params,
-			 struct weir_netdev **out)
+static int tap_open_queues_spec(const char *args, const struct weir_netdev_params *params,
+				unsigned n, struct weir_netdev **out)
 {
 	struct weir_tap_config cfg;
 	char name[IFNAMSIZ];
@@ -322,13 +386,20 @@ static int tap_open_spec(const char *args, const struct weir_netdev_params *para
 		return rc;
 	if (cfg.mtu == 0)
 		cfg.mtu = params->mtu;
-	return weir_tap_open(&cfg, out);
+	return weir_tap_open_queues(&cfg, n, out);
+}
+
+static int tap_open_spec(const char *args, const struct weir_netdev_params *params,
+			 struct weir_netdev **out)
+{
+	return tap_open_queues_spec(args, params, 1, out);
 }
 
 const struct weir__netdev_driver weir__netdev_driver_tap = {
 	.prefix = "tap",
 	.usage = "tap:IFNAME[,offload=0|1][,mtu=N]",
 	.open = tap_open_spec,
+	.open_queues = tap_open_queues_spec,
 };
 
 int weir_tap_get_stats(const struct weir_netdev *nd, struct weir_tap_stats *out)
@@ -338,7 +409,8 @@ int weir_tap_get_stats(const struct weir_netdev *nd, struct weir_tap_stats *out)
 	return 0;
 }
 
-int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
+static int tap_open_one(const struct weir_tap_config *cfg, int multi_queue,
+			struct weir_netdev **out)
 {
 	struct tap_dev *t;
 	struct ifreq ifr;
@@ -370,7 +442,8 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 								: WEIR_EIO;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (cfg->no_offload ? 0 : IFF_VNET_HDR);
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (cfg->no_offload ? 0 : IFF_VNET_HDR) |
+				(multi_queue ? IFF_MULTI_QUEUE : 0));
 	memcpy(ifr.ifr_name, cfg->ifname, namelen);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int e = errno;
@@ -380,7 +453,10 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
 			e == EPERM || e == EACCES
 				? " (creating a TAP device needs root or CAP_NET_ADMIN)"
 			: e == EBUSY ? " (another process has the device)"
-				     : "");
+			: e == EINVAL && multi_queue
+				? " (several queues need a device made with multi_queue: ip tuntap "
+				  "add dev NAME mode tap multi_queue)"
+				: "");
 		close(fd);
 		return e == EPERM || e == EACCES ? WEIR_EPERM : e == EBUSY ? WEIR_EBUSY : WEIR_EIO;
 	}
@@ -451,4 +527,49 @@ nomem:
 	}
 	close(fd);
 	return rc;
+}
+
+int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out)
+{
+	return tap_open_one(cfg, 0, out);
+}
+
+int weir_tap_open_queues(const struct weir_tap_config *cfg, unsigned n, struct weir_netdev **out)
+{
+	int prog, rc = 0;
+	unsigned i;
+
+	WEIR_EINVAL_IF(cfg == NULL || out == NULL || n == 0 || n > WEIR_NETDEV_QUEUES_MAX);
+	if (n == 1)
+		return weir_tap_open(cfg, out);
+	/* Linux numbers the queues in the order they attach. */
+	for (i = 0; i < n && rc == 0; i++)
+		rc = tap_open_one(cfg, 1, &out[i]);
+	if (rc < 0) {
+		while (--i > 0)
+			weir_netdev_close(out[i - 1]);
+		return rc;
+	}
+	prog = tap_steering_load();
+	if (prog >= 0 && ioctl(((struct tap_dev *)out[0])->fd, TUNSETSTEERINGEBPF, &prog) == 0) {
+		close(prog); /* the device holds it */
+		prog = 1;
+	} else {
+		weir_log_warn("%s: no steering program (%s; loading one needs CAP_BPF or root): "
+			      "Linux steers flows to queues, and a connection idle for 3 s may "
+			      "come back on another shard's queue",
+			      out[0]->name, strerror(errno));
+		if (prog >= 0)
+			close(prog);
+		prog = 0;
+	}
+	for (i = 0; i < n; i++) {
+		struct tap_dev *t = (struct tap_dev *)out[i];
+
+		t->nqueues = (uint16_t)n;
+		t->queue = (uint16_t)i;
+		t->steered = prog;
+		snprintf(t->name, sizeof(t->name), "tap:%s/%u", cfg->ifname, i);
+	}
+	return 0;
 }

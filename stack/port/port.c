@@ -21,6 +21,7 @@
 #include "lwip_port.h"
 
 WEIR_PER_SHARD const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
+WEIR_PER_SHARD weir__lwip_port_ok_fn weir__lwip_connect_port_ok;
 static WEIR_PER_SHARD struct weir_prng port_rng;
 static WEIR_PER_SHARD uint8_t isn_key[16];
 static WEIR_PER_SHARD uintptr_t core_owner;

@@ -62,7 +62,26 @@ struct weir_stack {
 	int dhcp;	     /* lwIP's DHCP client runs on the netif */
 	struct weir_stack_stats st;
 	struct weir__txq txq;
+	struct weir_shard_group *group; /* shards: the group this stack is shard `shard` of */
+	unsigned shard;
+	uint16_t rx_queue; /* the device's receive queue we read (caps.rx_queue) */
+	uint16_t ping_id;  /* ICMP echo id of our pings (one per shard) */
 };
+
+/* stack.c: hands p (a received frame) to lwIP, skipping the TCP/UDP checksum check when flags
+ * say the device vouched for it. Returns lwIP's verdict (on error p is still the caller's). */
+err_t weir__stack_input(struct weir_stack *s, struct pbuf *p, uint32_t flags);
+
+/* shard.c (CONFIG_WEIR_SHARDS) */
+/* Makes s shard `shard` of g (its inbox attached to s's loop). Returns 0, WEIR_EINVAL (shard
+ * out of range), WEIR_EBUSY (a stack is that shard already), WEIR_ENOMEM. */
+int weir__shard_join(struct weir_stack *s, struct weir_shard_group *g, unsigned shard);
+void weir__shard_leave(struct weir_stack *s);
+/* The group's MAC, chosen when it was made (a random locally administered one). */
+void weir__shard_group_mac(const struct weir_shard_group *g, uint8_t mac[WEIR_ETH_ALEN]);
+/* Copies a received frame to the other shards when they must see it (shard.c says which).
+ * Returns 1 when this shard must not take the frame itself, else 0. */
+int weir__shard_share(struct weir_stack *s, const uint8_t *d, uint32_t len, uint32_t flags);
 
 /* tx.c */
 /* Sets up the queue for the device's offloads. */

@@ -18,6 +18,7 @@
 
 /* No flow layer here: the TCP segment hooks stay compiled in (as in production) and do nothing. */
 WEIR_PER_SHARD const struct weir__lwip_tcp_hooks *weir__lwip_tcp_hooks;
+WEIR_PER_SHARD weir__lwip_port_ok_fn weir__lwip_connect_port_ok; /* NULL: any port */
 
 static pthread_t core_owner;
 static int core_owned;

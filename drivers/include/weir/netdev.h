@@ -86,6 +86,9 @@ struct weir_netdev_caps {
 	uint16_t mtu;		    /* largest IP packet the device carries */
 	uint32_t offloads;	    /* enum weir_netdev_offload bits */
 	uint16_t rx_queues, tx_queues;
+	/* A multi-queue device opened as one object per queue (weir_netdev_open_queues: one per
+	 * shard): the receive queue this object reads, 0..rx_queues-1. */
+	uint16_t rx_queue;
 	int fd;	       /* readable when rx_burst has work; -1 if poll-mode */
 	int poll_mode; /* 1: the loop must busy-poll this device */
 	/* Poll-mode devices only: nonzero lets the loop sleep when the device is idle; the device
@@ -106,6 +109,14 @@ struct weir_netdev_stats {
 	uint64_t tx_full; /* times the transmit queue was found full (EAGAIN) */
 	/* What only one driver counts is in that driver's own stats call (weir_tap_get_stats,
 	 * weir_link_get_stats, weir_dpdk_get_stats). */
+};
+
+/* A TCP or UDP flow as its packets arrive at us: addresses in network byte order, ports in host
+ * order, proto 6 (TCP) or 17 (UDP). */
+struct weir_flow_key {
+	uint32_t remote_ip, local_ip;
+	uint16_t remote_port, local_port;
+	uint8_t proto;
 };
 
 /* The ops table every driver provides (designated initializers, see STYLE.md). */
@@ -129,6 +140,11 @@ struct weir_netdev_ops {
 	/* Optional. Nonzero when the device's receive buffers run low (most of them are held by
 	 * the stack): the stack should give back what it can, e.g. out-of-order segments. */
 	int (*rx_buffers_low)(struct weir_netdev *dev);
+	/* Optional. The receive queue (0..rx_queues-1) on which the device delivers the packets of
+	 * flow k that come to us, or -1 when it cannot tell. Multi-queue devices whose steering
+	 * is known (TAP with weir's steering program, DPDK's RSS) say, so that a shard connects
+	 * from ports whose replies come back to its own queue. */
+	int (*rx_queue_of)(const struct weir_netdev *dev, const struct weir_flow_key *k);
 	/* Required. Frees the device. Every frame must have been released. */
 	void (*close)(struct weir_netdev *dev);
 };
@@ -150,6 +166,9 @@ int weir_netdev_poll(struct weir_netdev *dev);
 /* Nonzero when the device asks the stack to release receive buffers; 0 for NULL or a device
  * without the op. */
 int weir_netdev_rx_buffers_low(struct weir_netdev *dev);
+/* The receive queue the device delivers flow k's packets on (rx_queue_of above), or -1: a device
+ * with one queue, one that cannot tell, NULL arguments. */
+int weir_netdev_rx_queue_of(const struct weir_netdev *dev, const struct weir_flow_key *k);
 /* Closes the device. NULL is ignored. */
 void weir_netdev_close(struct weir_netdev *dev);
 
@@ -170,5 +189,13 @@ int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
  * failed, e.g. "no DPDK port 1 (1 port available)"; "" when the driver gave no reason. The
  * string stays valid until the next open. */
 const char *weir_netdev_last_error(void);
+
+#define WEIR_NETDEV_QUEUES_MAX 64
+/* Opens n receive/transmit queue pairs of one device as n device objects, out[i] reading queue i
+ * (shards: one per thread, each object used by one thread only). n == 1 is weir_netdev_open. A
+ * driver without several queues refuses n > 1 with WEIR_ENOTSUP; on any failure nothing stays
+ * open. Same spec and returns as weir_netdev_open. */
+int weir_netdev_open_queues(const char *spec, const struct weir_netdev_params *params, unsigned n,
+			    struct weir_netdev **out);
 
 #endif /* WEIR_NETDEV_H */

@@ -29,6 +29,16 @@ int weir_tap_parse_spec(const char *spec, struct weir_tap_config *cfg, char *nam
  * WEIR_EPERM (no CAP_NET_ADMIN), WEIR_EBUSY (another process has the device), WEIR_ENODEV (no
  * /dev/net/tun), WEIR_ENOMEM, WEIR_EIO; the one-line reason is in weir_netdev_last_error(). */
 int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out);
+/* Shards: opens n queues of the device (IFF_MULTI_QUEUE) as out[0..n-1], out[i] reading queue i
+ * (caps.rx_queue), each for one thread. A device that exists must have been made with
+ * multi_queue (ip tuntap add dev NAME mode tap multi_queue); one that does not is created so.
+ * Which queue a packet arrives on is set by a steering program weir attaches to the device
+ * (TUNSETSTEERINGEBPF; needs CAP_BPF or root): IPv4 TCP and UDP by source port XOR destination
+ * port modulo n (weir_netdev_rx_queue_of says where a flow lands, so a shard connects from ports
+ * that come back to it), everything else to queue 0. The program stays on a persistent device
+ * after the process. Without it (a warning) Linux steers flows itself. n == 1 is weir_tap_open.
+ * Returns as weir_tap_open; on failure nothing stays open. */
+int weir_tap_open_queues(const struct weir_tap_config *cfg, unsigned n, struct weir_netdev **out);
 
 /* What only the TAP driver counts (the generic counters are weir_netdev_get_stats'). */
 struct weir_tap_stats {

@@ -1,4 +1,5 @@
-/* loop.h - the event loop: one per process, it runs every event source until stopped.
+/* loop.h - the event loop: one per thread that runs a stack (a shard), it runs every event source
+ * until stopped.
  *
  * A source is anything that needs the CPU: a netdev's receive path, lwIP's timers, a signal fd.
  * Each turn the loop calls every source's poll(); when no source did any work it sleeps until the
@@ -7,7 +8,7 @@
  * keeps the loop busy-polling, unless it is marked WEIR_LOOP_SOURCE_MAY_SLEEP.
  *
  * Not thread-safe: a loop and its sources belong to one thread. weir_loop_stop() alone may be
- * called from a signal handler.
+ * called from a signal handler, and weir_loop_waker_wake() from any thread (hosted).
  */
 #ifndef WEIR_LOOP_H
 #define WEIR_LOOP_H
@@ -59,6 +60,21 @@ int weir_loop_run_once(struct weir_loop *loop, uint64_t max_wait_ns);
 int weir_loop_run(struct weir_loop *loop);
 /* Makes weir_loop_run() return after the current turn. Async-signal-safe. */
 void weir_loop_stop(struct weir_loop *loop);
+
+/* Waking a loop from another thread (hosted only). A waker may be woken from any thread (or a
+ * signal handler) at any time while it exists; while attached to a loop, its poll(arg) runs in
+ * that loop's thread soon after a wake (wakes not yet seen merge into one), and whenever the loop
+ * polls its sources. Create and destroy anywhere (nobody may wake it after destroy); attach and
+ * detach in the loop's thread, detach before the loop goes. create returns 0 and sets *out, or
+ * WEIR_EINVAL / WEIR_ENOMEM / WEIR_EIO; attach returns 0, WEIR_EINVAL (attached already) or
+ * WEIR_ENOMEM. NULL is ignored by the others. */
+struct weir_loop_waker;
+int weir_loop_waker_create(struct weir_loop_waker **out);
+int weir_loop_waker_attach(struct weir_loop_waker *w, struct weir_loop *loop,
+			   int (*poll)(void *arg), void *arg);
+void weir_loop_waker_wake(struct weir_loop_waker *w);
+void weir_loop_waker_detach(struct weir_loop_waker *w);
+void weir_loop_waker_destroy(struct weir_loop_waker *w);
 
 /* Counters for tests and stats: turns run, sleeps taken, total ns slept. */
 struct weir_loop_stats {

@@ -1,9 +1,10 @@
 /* stack.h - an IPv4 host on one netdev: ARP, ICMP echo, and (through flow/) TCP and UDP.
  *
- * lwIP keeps global state, so there is one stack per process: a second weir_stack_open() before
- * weir_stack_close() fails with WEIR_EBUSY. Every call must come from the thread that runs the
- * stack's loop. Caller bugs (NULL, bad prefix length, zero MTU) return WEIR_EINVAL; nothing here
- * aborts on bad input.
+ * One stack per thread: lwIP's state is per thread in hosted builds (CONFIG_WEIR_SHARDS, shards
+ * below), global in the small profile; a second weir_stack_open() in a thread before
+ * weir_stack_close() fails with WEIR_EBUSY. Every call must come from the thread that opened the
+ * stack and runs its loop. Caller bugs (NULL, bad prefix length, zero MTU) return WEIR_EINVAL;
+ * nothing here aborts on bad input.
  */
 #ifndef WEIR_STACK_H
 #define WEIR_STACK_H
@@ -31,6 +32,21 @@ int weir_mac_parse(const char *text, uint8_t mac[WEIR_ETH_ALEN]);
 
 struct weir_stack;
 
+/* Shards (hosted, CONFIG_WEIR_SHARDS; docs/shards.md): the stacks of one process, one per thread,
+ * each on its own receive queue of one device (weir_netdev_open_queues), with one IP and MAC.
+ * Each has its own lwIP, loop and fibers, and they share nothing on the data path: what one
+ * receives that all must see (ARP, ICMP other than echo requests, UDP for another shard's
+ * socket) is copied to the others through rings, one per pair, without locks. A connect picks an
+ * ephemeral port whose replies the device steers back to the connecting shard's queue. Create
+ * the group first (any thread), open each stack with cfg.group and cfg.shard in its own thread,
+ * destroy the group after the last stack closed. Returns 0 and sets *out, or WEIR_EINVAL (0 or
+ * more than WEIR_SHARDS_MAX shards), WEIR_ENOMEM, WEIR_EIO. */
+#define WEIR_SHARDS_MAX 64
+struct weir_shard_group;
+int weir_shard_group_create(unsigned nshards, struct weir_shard_group **out);
+void weir_shard_group_destroy(struct weir_shard_group *g);	  /* NULL is ignored */
+unsigned weir_shard_group_size(const struct weir_shard_group *g); /* 0 for NULL */
+
 struct weir_stack_config {
 	struct weir_netdev *netdev; /* required; stays the caller's and must outlive the stack */
 	struct weir_loop *loop;	    /* required; the stack attaches itself as a loop source */
@@ -49,6 +65,11 @@ struct weir_stack_config {
 	/* TIME-WAIT connections kept at most; past it the oldest is forgotten (counted in
 	 * tcp_time_wait_dropped); 0: CONFIG_WEIR_MAX_TIME_WAIT (32,768). Hosted only, as above. */
 	uint32_t max_time_wait;
+	/* Shards: the group this stack is shard `shard` (0..size-1) of; NULL: alone. A stack on
+	 * one queue of a multi-queue device connects from ports that come back to its queue
+	 * whether or not it is in a group. */
+	struct weir_shard_group *group;
+	unsigned shard;
 };
 
 struct weir_stack_stats {
@@ -81,6 +102,9 @@ struct weir_stack_stats {
 	 * took over for the same address and ports (since the process started). */
 	uint64_t tcp_connections, tcp_time_wait;
 	uint64_t tcp_refused, tcp_time_wait_dropped, tcp_time_wait_reused;
+	/* Shards: frames copied to other shards (ARP, ICMP, another's UDP), copies taken from
+	 * them, and copies dropped for a full ring or no memory. */
+	uint64_t shard_frames_out, shard_frames_in, shard_frames_dropped;
 };
 
 /* Brings up the host on cfg->netdev and attaches it to cfg->loop. Returns 0 and sets *out, or

@@ -44,4 +44,15 @@ static inline u32_t *weir__lwip_hook_tcp_out(struct pbuf *p, struct tcp_hdr *hdr
 	return opts;
 }
 
+/* Shards (stack/patches/0025): which ephemeral ports tcp_connect() may take for pcb. The stack
+ * sets it, per thread, when its device steers flows to receive queues (a port is good when the
+ * replies come to this stack's queue); NULL: any port. */
+typedef int (*weir__lwip_port_ok_fn)(const struct tcp_pcb *pcb, u16_t port);
+extern WEIR_PER_SHARD weir__lwip_port_ok_fn weir__lwip_connect_port_ok;
+
+static inline int weir__lwip_hook_connect_port_ok(const struct tcp_pcb *pcb, u16_t port)
+{
+	return weir__lwip_connect_port_ok == NULL || weir__lwip_connect_port_ok(pcb, port);
+}
+
 #endif /* WEIR_LWIP_HOOKS_H */

@@ -32,6 +32,7 @@
 #include "frames.h"
 #include "host.h"
 #include "memdev.h"
+#include "weir_lwip_hooks.h"
 #include "weir_stack_lwip.h"
 #include "weir_tests.h"
 
@@ -2442,6 +2443,55 @@ START_TEST(test_ephemeral_port_from_every_start_is_in_range)
 }
 END_TEST
 
+#if CONFIG_WEIR_SHARDS
+/* 0025: tcp_connect() asks weir__lwip_connect_port_ok about each ephemeral port. */
+static unsigned port_hook_calls;
+
+static int one_port_in_three(const struct tcp_pcb *pcb, u16_t port)
+{
+	port_hook_calls++;
+	return pcb->remote_port == 9000 && port % 3 == 1;
+}
+
+static int no_port(const struct tcp_pcb *pcb, u16_t port)
+{
+	WEIR_UNUSED(pcb);
+	WEIR_UNUSED(port);
+	port_hook_calls++;
+	return 0;
+}
+
+START_TEST(test_connect_port_hook_picks_accepted_ports)
+{
+	struct tcp_pcb *pcbs[300], *pcb;
+	ip_addr_t ours, theirs;
+
+	weir__lwip_connect_port_ok = one_port_in_three;
+	for (int i = 0; i < 300; i++) {
+		pcbs[i] = connect_to_9000();
+		ck_assert_msg(pcbs[i]->local_port % 3 == 1, "connect %d took port %u", i,
+			      pcbs[i]->local_port);
+		ck_assert_uint_ge(pcbs[i]->local_port, EPHEMERAL_FIRST);
+	}
+	/* Every third port is taken: the hook saw about three per connect. */
+	ck_assert_uint_ge(port_hook_calls, 300);
+	ck_assert_uint_le(port_hook_calls, 3 * 300 + 3);
+	for (int i = 0; i < 300; i++)
+		tcp_abort(pcbs[i]);
+	/* No port accepted: the connect fails instead of taking a refused port. */
+	weir__lwip_connect_port_ok = no_port;
+	port_hook_calls = 0;
+	lwip_addrs(&ours, &theirs);
+	pcb = tcp_new();
+	ck_assert_ptr_nonnull(pcb);
+	ck_assert_int_eq(tcp_connect(pcb, &theirs, 9000, NULL), ERR_BUF);
+	ck_assert_uint_gt(port_hook_calls, EPHEMERAL_END - EPHEMERAL_FIRST - 1);
+	ck_assert_int_eq(tcp_close(pcb), ERR_OK);
+	weir__lwip_connect_port_ok = NULL;
+}
+END_TEST
+#endif
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -2480,6 +2530,9 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_checked_fixture(te, setup, teardown);
 	tcase_set_timeout(te, 60); /* 300,000 pcbs: 0.4 s, 8 s under ASan */
 	tcase_add_test(te, test_ephemeral_port_from_every_start_is_in_range);
+#if CONFIG_WEIR_SHARDS
+	tcase_add_test(te, test_connect_port_hook_picks_accepted_ports);
+#endif
 	suite_add_tcase(s, te);
 
 	TCase *tw = tcase_create("window");

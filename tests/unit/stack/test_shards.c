@@ -10,14 +10,19 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/tcp.h"
+#include "lwip/udp.h"
 
 #include <weir/clock.h>
+#include <weir/compiler.h>
+#include <weir/config.h>
 #include <weir/error.h>
 #include <weir/fiber.h>
 #include <weir/flow.h>
@@ -25,6 +30,8 @@
 #include <weir/loop.h>
 #include <weir/stack.h>
 
+#include "frames.h"
+#include "memdev.h"
 #include "weir_tests.h"
 
 #define CLIENTS	   8
@@ -35,8 +42,8 @@
 struct shard {
 	int idx, fd;
 	const char *me, *peer;
-	pthread_barrier_t *up;	   /* both stacks open before either connects */
-	atomic_int *clients_done;  /* shards whose clients have all finished */
+	pthread_barrier_t *up;	  /* both stacks open before either connects */
+	atomic_int *clients_done; /* shards whose clients have all finished */
 	struct weir_stack *stack;
 	struct weir_ipaddr peer_ip;
 	int clients_ok;		   /* clients whose echo came back byte-exact */
@@ -184,8 +191,7 @@ static void *shard_main(void *arg)
 			atomic_fetch_add(s->clients_done, 1);
 			counted = 1;
 		}
-		if (counted && atomic_load(s->clients_done) == 2 &&
-		    s->handlers_done == CLIENTS)
+		if (counted && atomic_load(s->clients_done) == 2 && s->handlers_done == CLIENTS)
 			break;
 		weir_loop_run_once(loop, WEIR_NS_PER_MS);
 	}
@@ -250,6 +256,310 @@ START_TEST(test_two_stacks_in_two_threads_at_once)
 }
 END_TEST
 
+/* --- the group: what one shard receives that the others must see -------------------------- */
+
+#if CONFIG_WEIR_SHARDS
+struct grp {
+	struct weir_shard_group *g;
+	_Atomic int step;
+	int udp_got;
+	char err[256];
+};
+
+struct member {
+	struct grp *grp;
+	unsigned shard;
+	struct memdev *md;
+	struct weir_loop *loop;
+	struct weir_stack *st;
+};
+
+static const uint8_t peer_mac[6] = { 0x02, 0, 0x5e, 0, 0x53, 0x01 };
+static const uint8_t peer2_mac[6] = { 0x02, 0, 0x5e, 0, 0x53, 0x09 };
+
+static uint32_t ip4(const char *a)
+{
+	struct weir_ipaddr x;
+
+	weir_ipaddr_parse(a, &x);
+	return x.v4;
+}
+
+#define GFAIL(m, ...)                                                                              \
+	do {                                                                                       \
+		if ((m)->grp->err[0] == '\0') {                                                    \
+			int k_ = snprintf((m)->grp->err, sizeof((m)->grp->err),                    \
+					  "shard %u: ", (m)->shard);                               \
+			snprintf((m)->grp->err + k_, sizeof((m)->grp->err) - (size_t)k_,           \
+				 __VA_ARGS__);                                                     \
+		}                                                                                  \
+		atomic_store(&(m)->grp->step, 100);                                                \
+		return;                                                                            \
+	} while (0)
+
+/* Polls this shard until the group reaches step (or fails). */
+static int wait_step(struct member *m, int step)
+{
+	uint64_t until = weir_clock_now_ns() + 5 * WEIR_NS_PER_S;
+
+	while (atomic_load(&m->grp->step) < step && weir_clock_now_ns() < until)
+		weir_loop_run_once(m->loop, 0);
+	return atomic_load(&m->grp->step) == step;
+}
+
+/* Polls this shard for up to 2 s until cond holds. */
+#define POLL_UNTIL(m, cond)                                                                        \
+	do {                                                                                       \
+		uint64_t until_ = weir_clock_now_ns() + 2 * WEIR_NS_PER_S;                         \
+		while (!(cond) && weir_clock_now_ns() < until_)                                    \
+			weir_loop_run_once((m)->loop, 0);                                          \
+	} while (0)
+
+static unsigned tx_count(const struct memdev *md, uint16_t ethertype, int arp_op)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < md->ntx && i < MEMDEV_MAX_TX; i++) {
+		const uint8_t *d = md->tx[i].data;
+
+		if ((d[12] << 8 | d[13]) == ethertype && (arp_op < 0 || d[21] == arp_op))
+			n++;
+	}
+	return n;
+}
+
+static void udp_count(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr,
+		      u16_t port)
+{
+	WEIR_UNUSED(pcb);
+	WEIR_UNUSED(addr);
+	WEIR_UNUSED(port);
+	((struct grp *)arg)->udp_got++;
+	pbuf_free(p);
+}
+
+/* A UDP datagram from the peer to us, port 40000 -> dport, checksum 0 (none, IPv4). */
+static size_t frame_udp(uint8_t *b, const uint8_t dmac[6], uint16_t dport)
+{
+	uint8_t *ip = b + 14, *udp = ip + 20;
+	uint32_t sip = ip4("192.0.2.1"), dip = ip4("192.0.2.2");
+
+	memcpy(b, dmac, 6);
+	memcpy(b + 6, peer_mac, 6);
+	b[12] = 0x08;
+	b[13] = 0x00;
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	ip[3] = 20 + 8 + 4;
+	ip[8] = 64;
+	ip[9] = 17;
+	memcpy(ip + 12, &sip, 4);
+	memcpy(ip + 16, &dip, 4);
+	{
+		uint16_t c = frame_csum(ip, 20);
+
+		ip[10] = (uint8_t)(c >> 8);
+		ip[11] = (uint8_t)c;
+	}
+	udp[0] = 40000 >> 8;
+	udp[1] = 40000 & 0xff;
+	udp[2] = (uint8_t)(dport >> 8);
+	udp[3] = (uint8_t)dport;
+	udp[4] = 0;
+	udp[5] = 12;
+	udp[6] = udp[7] = 0;
+	memcpy(udp + 8, "ping", 4);
+	return 14 + 20 + 12;
+}
+
+static void member_a(struct member *m)
+{
+	uint8_t f[128], our_mac[6];
+	struct weir_stack_stats ss;
+	size_t n;
+
+	weir_stack_get_mac(m->st, our_mac);
+	/* 2: the peer's ARP reply to B's question arrives here. */
+	if (!wait_step(m, 1))
+		GFAIL(m, "B never asked");
+	n = frame_arp_request(f, peer_mac, ip4("192.0.2.1"), ip4("192.0.2.2"));
+	memcpy(f, our_mac, 6);
+	f[21] = 2; /* reply: to us, from the peer */
+	memcpy(f + 32, our_mac, 6);
+	memdev_inject(m->md, f, 60);
+	weir_stack_poll(m->st);
+	weir_stack_get_stats(m->st, &ss);
+	if (ss.shard_frames_out != 1)
+		GFAIL(m, "the ARP reply was not shared (%llu out)",
+		      (unsigned long long)ss.shard_frames_out);
+	atomic_store(&m->grp->step, 2);
+	/* 4: the echo reply to B's ping arrives here: B counts it, not A. */
+	if (!wait_step(m, 3))
+		GFAIL(m, "B's ping never went out");
+	n = frame_icmp_echo(f, peer_mac, our_mac, ip4("192.0.2.1"), ip4("192.0.2.2"), 0x5746, 1, 8);
+	f[34] = 0; /* echo reply */
+	f[36] = f[37] = 0;
+	{
+		uint16_t c = frame_csum(f + 34, n - 34);
+
+		f[36] = (uint8_t)(c >> 8);
+		f[37] = (uint8_t)c;
+	}
+	memdev_inject(m->md, f, n < 60 ? 60 : n);
+	weir_stack_poll(m->st);
+	weir_stack_get_stats(m->st, &ss);
+	if (ss.icmp_echo_replies_in != 0)
+		GFAIL(m, "took B's echo reply as its own");
+	atomic_store(&m->grp->step, 4);
+	/* 6: UDP to B's socket arrives here: no port unreachable from A. */
+	if (!wait_step(m, 5))
+		GFAIL(m, "B never bound its UDP port");
+	m->md->ntx = 0;
+	n = frame_udp(f, our_mac, 5000);
+	memdev_inject(m->md, f, n < 60 ? 60 : n);
+	weir_stack_poll(m->st);
+	if (m->md->ntx != 0)
+		GFAIL(m, "answered UDP for B's socket (%u frames)", m->md->ntx);
+	atomic_store(&m->grp->step, 6);
+	/* 8: an ARP request for our address: A answers it, once. */
+	if (!wait_step(m, 7))
+		GFAIL(m, "B never got its datagram");
+	m->md->ntx = 0;
+	n = frame_arp_request(f, peer2_mac, ip4("192.0.2.9"), ip4("192.0.2.2"));
+	memdev_inject(m->md, f, 60);
+	weir_stack_poll(m->st);
+	if (tx_count(m->md, 0x0806, 2) != 1)
+		GFAIL(m, "sent %u ARP replies to a request, not 1", tx_count(m->md, 0x0806, 2));
+	atomic_store(&m->grp->step, 8);
+	wait_step(m, 9);
+}
+
+static void member_b(struct member *m)
+{
+	struct weir_stack_stats ss;
+	struct weir_ipaddr peer = { ip4("192.0.2.1") }, peer2 = { ip4("192.0.2.9") };
+	struct udp_pcb *u;
+
+	/* 1: B pings the peer, which starts with an ARP request from B. */
+	m->md->ntx = 0;
+	if (weir_stack_ping(m->st, peer, 1, 8) != 0)
+		GFAIL(m, "ping");
+	weir_stack_poll(m->st);
+	if (tx_count(m->md, 0x0806, 1) != 1)
+		GFAIL(m, "no ARP request");
+	atomic_store(&m->grp->step, 1);
+	/* 3: the reply arrived at A; A's copy teaches B, and the ping leaves. */
+	if (!wait_step(m, 2))
+		GFAIL(m, "A took no ARP reply");
+	POLL_UNTIL(m, weir_stack_arp_resolved(m->st, peer) == 1);
+	if (weir_stack_arp_resolved(m->st, peer) != 1)
+		GFAIL(m, "the ARP reply A got did not reach B");
+	POLL_UNTIL(m, tx_count(m->md, 0x0800, -1) >= 1);
+	if (tx_count(m->md, 0x0800, -1) != 1)
+		GFAIL(m, "the ping did not leave once the peer was known");
+	atomic_store(&m->grp->step, 3);
+	/* 5: the echo reply reached A; its copy is B's. */
+	if (!wait_step(m, 4))
+		GFAIL(m, "A saw no echo reply");
+	POLL_UNTIL(m, (weir_stack_get_stats(m->st, &ss), ss.icmp_echo_replies_in == 1));
+	if (ss.icmp_echo_replies_in != 1)
+		GFAIL(m, "the echo reply A got did not reach B");
+	u = udp_new();
+	if (u == NULL || udp_bind(u, IP_ADDR_ANY, 5000) != ERR_OK)
+		GFAIL(m, "udp bind");
+	udp_recv(u, udp_count, m->grp);
+	atomic_store(&m->grp->step, 5);
+	/* 7: the datagram for B's socket, received by A, is B's. */
+	if (!wait_step(m, 6)) {
+		udp_remove(u);
+		GFAIL(m, "A took no datagram");
+	}
+	POLL_UNTIL(m, m->grp->udp_got == 1);
+	udp_remove(u);
+	if (m->grp->udp_got != 1)
+		GFAIL(m, "the datagram for B's socket did not reach it");
+	m->md->ntx = 0;
+	atomic_store(&m->grp->step, 7);
+	/* 9: A answered the request for us; B learned the asker and answered nothing. */
+	if (!wait_step(m, 8))
+		GFAIL(m, "A did not answer the ARP request");
+	POLL_UNTIL(m, weir_stack_arp_resolved(m->st, peer2) == 1);
+	if (weir_stack_arp_resolved(m->st, peer2) != 1)
+		GFAIL(m, "the asker's address did not reach B");
+	if (tx_count(m->md, 0x0806, 2) != 0)
+		GFAIL(m, "B answered an ARP request A had answered");
+	atomic_store(&m->grp->step, 9);
+}
+
+static void *member_main(void *arg)
+{
+	struct member *m = arg;
+	struct weir_stack_config sc = { 0 };
+	static const uint8_t mac[6] = { 0x02, 0, 0x5e, 0, 0x53, 0x02 };
+	int rc;
+
+	memdev_init(m->md);
+	if ((rc = weir_loop_create(&m->loop)) < 0) {
+		snprintf(m->grp->err, sizeof(m->grp->err), "loop: %s", weir_strerror(rc));
+		return NULL;
+	}
+	sc.netdev = &m->md->nd;
+	sc.loop = m->loop;
+	sc.ip.v4 = ip4("192.0.2.2");
+	sc.prefix_len = 24;
+	memcpy(sc.mac, mac, 6);
+	sc.group = m->grp->g;
+	sc.shard = m->shard;
+	rc = weir_stack_open(&sc, &m->st);
+	if (rc < 0) {
+		snprintf(m->grp->err, sizeof(m->grp->err), "shard %u open: %s", m->shard,
+			 weir_strerror(rc));
+		atomic_store(&m->grp->step, 100);
+	} else {
+		/* B opens first and A starts after B's first step: a copy goes only to open
+		 * shards. */
+		if (m->shard == 0)
+			member_a(m);
+		else
+			member_b(m);
+		weir_stack_close(m->st);
+	}
+	weir_loop_destroy(m->loop);
+	return NULL;
+}
+
+START_TEST(test_group_shares_arp_icmp_and_udp_for_another_shard)
+{
+	struct grp grp = { .step = 0 };
+	struct member m[2];
+	struct weir_shard_group *dup;
+	pthread_t t[2];
+
+	ck_assert_int_eq(weir_shard_group_create(0, &dup), WEIR_EINVAL);
+	ck_assert_int_eq(weir_shard_group_create(WEIR_SHARDS_MAX + 1, &dup), WEIR_EINVAL);
+	ck_assert_int_eq(weir_shard_group_create(2, &grp.g), 0);
+	ck_assert_uint_eq(weir_shard_group_size(grp.g), 2);
+	for (int i = 0; i < 2; i++) {
+		m[i] = (struct member){ .grp = &grp, .shard = (unsigned)i };
+		m[i].md = malloc(sizeof(*m[i].md));
+		ck_assert_ptr_nonnull(m[i].md);
+	}
+	/* B opens first, so that A's copies find it. */
+	ck_assert_int_eq(pthread_create(&t[1], NULL, member_main, &m[1]), 0);
+	while (atomic_load(&grp.step) == 0 && grp.err[0] == '\0')
+		usleep(1000);
+	ck_assert_int_eq(pthread_create(&t[0], NULL, member_main, &m[0]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	weir_shard_group_destroy(grp.g);
+	for (int i = 0; i < 2; i++)
+		free(m[i].md);
+	ck_assert_msg(grp.err[0] == '\0', "%s", grp.err);
+	ck_assert_int_eq(atomic_load(&grp.step), 9);
+}
+END_TEST
+#endif
+
 Suite *weir_test_shards_suite(void)
 {
 	Suite *s = suite_create("shards");
@@ -257,6 +567,9 @@ Suite *weir_test_shards_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_two_stacks_in_two_threads_at_once);
+#if CONFIG_WEIR_SHARDS
+	tcase_add_test(tc, test_group_shares_arp_icmp_and_udp_for_another_shard);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
