@@ -798,7 +798,10 @@ int weir_tcp_listen(struct weir_stack *stack, const struct weir_tcp_listen_opts 
 	    (opts->handler_stack_size != 0 && (opts->handler_stack_size < weir_fiber_stack_min() ||
 					       opts->handler_stack_size > ((size_t)1 << 30))))
 		return WEIR_EINVAL;
-	if (opts->reuse_port || (opts->reuse_addr && !SO_REUSE))
+	/* reuse_port: the listeners on this port in the other shards share it (each shard has its
+	 * own lwIP, and the device spreads connections among them); a stack alone has no others. */
+	if ((opts->reuse_port && weir_stack_group(stack) == NULL) ||
+	    (opts->reuse_addr && !SO_REUSE))
 		return WEIR_ENOTSUP;
 	ensure_ext_id();
 	l = calloc(1, sizeof(*l));

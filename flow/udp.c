@@ -164,7 +164,8 @@ int weir_udp_open(struct weir_stack *stack, const struct weir_udp_opts *opts, st
 		opts = &defaults;
 	WEIR_EINVAL_IF(stack == NULL || opts->reuse_addr < 0 || opts->reuse_addr > 1 ||
 		       opts->reuse_port < 0 || opts->reuse_port > 1);
-	if (opts->reuse_port || (opts->reuse_addr && !SO_REUSE))
+	if ((opts->reuse_port && weir_stack_group(stack) == NULL) ||
+	    (opts->reuse_addr && !SO_REUSE))
 		return WEIR_ENOTSUP;
 	scope = opts->scope ? opts->scope : weir_scope_current();
 	WEIR_EINVAL_IF(scope == NULL);

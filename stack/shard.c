@@ -33,7 +33,7 @@
 struct shard_msg {
 	uint16_t len;
 	uint8_t udp_only_if_bound; /* take only with a socket on the frame's UDP port */
-	uint32_t flags;		   /* the frame's WEIR_FRAME_* flags (a checksum Linux vouched for) */
+	uint32_t flags; /* the frame's WEIR_FRAME_* flags (a checksum Linux vouched for) */
 	uint8_t data[];
 };
 
@@ -239,8 +239,7 @@ static enum share classify(const struct weir_stack *s, const uint8_t *d, uint32_
 
 		if (((d[WEIR_ETH_HLEN + 6] & 0x1f) | d[WEIR_ETH_HLEN + 7]) != 0)
 			return SHARE_NO; /* not the first fragment: no port to look at */
-		return udp_port_bound((uint16_t)(udp[2] << 8 | udp[3])) ? SHARE_NO
-									  : SHARE_INSTEAD;
+		return udp_port_bound((uint16_t)(udp[2] << 8 | udp[3])) ? SHARE_NO : SHARE_INSTEAD;
 	}
 	default:
 		return SHARE_NO;
@@ -263,7 +262,8 @@ int weir__shard_share(struct weir_stack *s, const uint8_t *d, uint32_t len, uint
 		uint32_t tail, head;
 		struct shard_msg *m;
 
-		if (to == s->shard || atomic_load_explicit(&g->stacks[to], memory_order_acquire) == NULL)
+		if (to == s->shard ||
+		    atomic_load_explicit(&g->stacks[to], memory_order_acquire) == NULL)
 			continue;
 		tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 		head = atomic_load_explicit(&r->head, memory_order_acquire);

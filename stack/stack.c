@@ -678,6 +678,11 @@ struct weir_loop *weir_stack_loop(const struct weir_stack *s)
 	return s ? s->loop : NULL;
 }
 
+struct weir_shard_group *weir_stack_group(const struct weir_stack *s)
+{
+	return s != NULL ? s->group : NULL;
+}
+
 int weir_stack_get_stats(const struct weir_stack *s, struct weir_stack_stats *out)
 {
 	WEIR_EINVAL_IF(s == NULL || out == NULL);

@@ -270,11 +270,15 @@ static int tap_rx_buffers_low(struct weir_netdev *nd)
 /* The queue a multi-queue TAP hands a packet to is what this program returns, modulo the number of
  * queues (TUNSETSTEERINGEBPF; without it Linux hashes flows to queues with a secret key and
  * keeps a flow on the queue that last sent for it, forgetting idle flows after 3 s). For IPv4
- * TCP and UDP, not fragmented: source port XOR destination port, so both directions of a flow
- * agree and a shard can pick ephemeral ports whose replies come to it (tap_rx_queue_of);
+ * TCP and UDP, not fragmented: the top 16 bits of (source port XOR destination port) times
+ * 0x9e3779b1, so both directions of a flow agree and a shard can pick ephemeral ports whose
+ * replies come to it (tap_rx_queue_of). (The XOR alone would not do: Linux connects from even
+ * ports, so every client's flows to one server port would share a parity and a queue.)
  * anything else, ARP and ICMP included, goes to queue 0 (the stack shares those between shards).
  * LD_ABS/LD_IND load from the Ethernet header in host byte order; a load past the end ends the
  * program with 0. */
+#define STEER_MUL 0x9e3779b1u
+
 static int tap_steering_load(void)
 {
 #define INSN(c, d, s, o, i)                                                                        \
@@ -284,13 +288,13 @@ static int tap_steering_load(void)
 	static const struct bpf_insn prog[] = {
 		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0),	    /* 0: r6 = skb (for LD_ABS) */
 		INSN(BPF_LD | BPF_ABS | BPF_H, 0, 0, 0, 12),	    /* 1: r0 = ethertype */
-		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 15, 0x0800),  /* 2: not IPv4 -> 18 */
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 17, 0x0800),  /* 2: not IPv4 -> 20 */
 		INSN(BPF_LD | BPF_ABS | BPF_B, 0, 0, 0, 23),	    /* 3: r0 = protocol */
 		INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1, 6),	    /* 4: TCP -> 6 */
-		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 12, 17),	    /* 5: not UDP -> 18 */
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 14, 17),	    /* 5: not UDP -> 20 */
 		INSN(BPF_LD | BPF_ABS | BPF_H, 0, 0, 0, 20),	    /* 6: r0 = flags, offset */
 		INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 0x3fff), /* 7: MF or an offset */
-		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 9, 0),	    /* 8: a fragment -> 18 */
+		INSN(BPF_JMP | BPF_JNE | BPF_K, 0, 0, 11, 0),	    /* 8: a fragment -> 20 */
 		INSN(BPF_LD | BPF_ABS | BPF_B, 0, 0, 0, 14),	    /* 9: r0 = version, IHL */
 		INSN(BPF_ALU64 | BPF_AND | BPF_K, 0, 0, 0, 0x0f),   /* 10 */
 		INSN(BPF_ALU64 | BPF_LSH | BPF_K, 0, 0, 0, 2),	    /* 11: r0 = IP header length */
@@ -299,9 +303,11 @@ static int tap_steering_load(void)
 		INSN(BPF_ALU64 | BPF_MOV | BPF_X, 8, 0, 0, 0),	    /* 14: r8 = r0 */
 		INSN(BPF_LD | BPF_IND | BPF_H, 0, 7, 0, 16),	    /* 15: r0 = destination port */
 		INSN(BPF_ALU64 | BPF_XOR | BPF_X, 0, 8, 0, 0),	    /* 16: r0 ^= r8 */
-		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),		    /* 17 */
-		INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0),	    /* 18: r0 = 0 */
-		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),		    /* 19 */
+		INSN(BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0, (int32_t)STEER_MUL), /* 17: u32 product */
+		INSN(BPF_ALU | BPF_RSH | BPF_K, 0, 0, 0, 16),  /* 18: its top 16 bits */
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),	       /* 19 */
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 0), /* 20: r0 = 0 */
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),	       /* 21 */
 	};
 #undef INSN
 	union bpf_attr a;
@@ -320,7 +326,7 @@ static int tap_rx_queue_of(const struct weir_netdev *nd, const struct weir_flow_
 
 	if (!t->steered || (k->proto != 6 && k->proto != 17))
 		return -1;
-	return (int)((unsigned)(k->remote_port ^ k->local_port) % t->nqueues);
+	return (int)((((uint32_t)(k->remote_port ^ k->local_port) * STEER_MUL) >> 16) % t->nqueues);
 }
 
 static const struct weir_netdev_ops tap_ops = {

@@ -46,8 +46,8 @@ int weir_loop_waker_create(struct weir_loop_waker **out)
 	return 0;
 }
 
-int weir_loop_waker_attach(struct weir_loop_waker *w, struct weir_loop *loop, int (*poll)(void *arg),
-			   void *arg)
+int weir_loop_waker_attach(struct weir_loop_waker *w, struct weir_loop *loop,
+			   int (*poll)(void *arg), void *arg)
 {
 	WEIR_EINVAL_IF(w == NULL || loop == NULL || poll == NULL || w->loop != NULL);
 	w->poll = poll;

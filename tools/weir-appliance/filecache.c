@@ -10,11 +10,14 @@
 
 #include "filecache.h"
 
-static struct {
-	uint64_t limit, used, clock;
+/* One cache per shard (thread): a shard's flows send from its own entries, and nothing is
+ * locked. The limit (--http-cache) is each shard's, set before the shards start. */
+static uint64_t limit = 256ull << 20;
+static __thread struct {
+	uint64_t used, clock;
 	unsigned n;
 	struct filecache_entry *head;
-} fc = { .limit = 256ull << 20 };
+} fc;
 
 static int same_time(struct timespec a, struct timespec b)
 {
@@ -42,7 +45,7 @@ static void unlink_free(struct filecache_entry **pp)
 /* Drops unused entries, least recently used first, until need more bytes fit. */
 static int make_room(uint64_t need)
 {
-	while (fc.used + need > fc.limit) {
+	while (fc.used + need > limit) {
 		struct filecache_entry **victim = NULL;
 
 		for (struct filecache_entry **pp = &fc.head; *pp != NULL; pp = &(*pp)->next)
@@ -58,7 +61,7 @@ static int make_room(uint64_t need)
 
 void filecache_set_limit(uint64_t bytes)
 {
-	fc.limit = bytes;
+	limit = bytes;
 	make_room(0);
 }
 
@@ -68,7 +71,7 @@ struct filecache_entry *filecache_get(int fd, const struct stat *st)
 	uint8_t *data;
 	size_t size = (size_t)st->st_size, off = 0;
 
-	if (st->st_size < (off_t)FILECACHE_MIN_SIZE || (uint64_t)st->st_size > fc.limit)
+	if (st->st_size < (off_t)FILECACHE_MIN_SIZE || (uint64_t)st->st_size > limit)
 		return NULL;
 	for (pp = &fc.head; *pp != NULL;) {
 		e = *pp;
@@ -143,7 +146,7 @@ void filecache_put(struct filecache_entry *e)
 	if (e == NULL)
 		return;
 	WEIR_BUG_ON(e->users == 0);
-	if (--e->users > 0 || (!e->stale && fc.used <= fc.limit))
+	if (--e->users > 0 || (!e->stale && fc.used <= limit))
 		return;
 	for (pp = &fc.head; *pp != e; pp = &(*pp)->next)
 		;

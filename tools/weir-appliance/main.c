@@ -10,7 +10,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +43,7 @@
 
 #define EXIT_USAGE   2
 #define MAX_SERVICES 16
+#define MAX_SHARDS   64
 
 static const char usage[] =
 	"usage: weir-appliance --netdev tap:IFNAME|dpdk:'EAL ARGS' --ip ADDR/PREFIX [options]\n"
@@ -76,7 +83,8 @@ static const char usage[] =
 	"                              (for a scraper: GET any path)\n"
 	"  --http-cache MIB     memory for files of 64 KiB and more that HTTP services keep\n"
 	"                       and send without a copy (default 256; 0: read each file for\n"
-	"                       each request; a changed file is read again)\n"
+	"                       each request; a changed file is read again; with --shards,\n"
+	"                       each shard's)\n"
 	"flows:\n"
 	"  --max-connections N  at most N TCP connections at once in all (default 100000);\n"
 	"                       past it a new one is refused with a RST and counted, and no\n"
@@ -97,6 +105,10 @@ static const char usage[] =
 	"                       tests): loss=0.01,reorder=0.01,dup=0.005,corrupt=0.0005,\n"
 	"                       delay=5ms,seed=N (any subset; rates in [0,1] or N%%); --pcap\n"
 	"                       then records the wire (what the peer sends and gets)\n"
+	"  --shards N           run N stacks, one per thread, each on its own queue of the\n"
+	"                       device (TAP: made with multi_queue, or created so), with one\n"
+	"                       address; every service listens on each (default 1)\n"
+	"  --cpus LIST          pin shard i to the i-th CPU of LIST (e.g. 0,1 or 0-3; wraps)\n"
 	"  --log-level L        error, warn, info or debug (default info)\n"
 	"  --config FILE        read options from FILE first; flags given here override it\n"
 	"  -h, --help           this text\n"
@@ -143,6 +155,9 @@ struct options {
 	const char *config;
 	int impair_on;
 	struct weir_impair_config impair;
+	unsigned shards;      /* 1..MAX_SHARDS */
+	int cpus[MAX_SHARDS]; /* --cpus: shard i runs on cpus[i % ncpus] */
+	unsigned ncpus;
 };
 
 /* Where the option being parsed came from ("" or "FILE:LINE: "), for error messages. */
@@ -191,6 +206,8 @@ static const struct option long_opts[] = {
 	{ "pcap", required_argument, NULL, 'p' },
 	{ "impair", required_argument, NULL, 'I' },
 	{ "log-level", required_argument, NULL, 'l' },
+	{ "shards", required_argument, NULL, 'X' },
+	{ "cpus", required_argument, NULL, 'P' },
 	{ "config", required_argument, NULL, 'C' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -336,6 +353,46 @@ static void apply_option(struct options *o, int c, const char *arg, int from_cmd
 		weir_log_set_level(lvl);
 		break;
 	}
+	case 'X':
+		if (parse_uint(arg, MAX_SHARDS, &v) < 0 || v == 0)
+			die_usage("shards", "'%s' is not a number of shards (1..64)", arg);
+		o->shards = (unsigned)v;
+		break;
+	case 'P': {
+		/* 0,2,4 or 0-3 or both */
+		const char *p = arg;
+
+		o->ncpus = 0;
+		while (*p != '\0') {
+			char *end;
+			unsigned long a = strtoul(p, &end, 10), b;
+
+			if (end == p || a >= 4096)
+				die_usage("cpus", "'%s' is not a list of CPUs like 0,2 or 0-3",
+					  arg);
+			b = a;
+			if (*end == '-') {
+				p = end + 1;
+				b = strtoul(p, &end, 10);
+				if (end == p || b < a || b >= 4096)
+					die_usage("cpus",
+						  "'%s' is not a list of CPUs like 0,2 or 0-3",
+						  arg);
+			}
+			for (; a <= b; a++) {
+				if (o->ncpus == MAX_SHARDS)
+					die_usage("cpus", "'%s' names more than 64 CPUs", arg);
+				o->cpus[o->ncpus++] = (int)a;
+			}
+			if (*end == ',' && end[1] != '\0')
+				end++;
+			else if (*end != '\0')
+				die_usage("cpus", "'%s' is not a list of CPUs like 0,2 or 0-3",
+					  arg);
+			p = end;
+		}
+		break;
+	}
 	case 'C':
 		if (!from_cmdline)
 			die_usage("config", "%s", "a config file cannot include another");
@@ -416,78 +473,142 @@ static void read_config(struct options *o, const char *path)
 
 /* --- running ---------------------------------------------------------------------------------- */
 
-struct sig_source {
-	int fd;
-	struct weir_loop *loop;
-	int stops;     /* SIGINT/SIGTERM received */
-	int last_stop; /* which one */
-	int stats_now; /* SIGUSR1 received */
+/* What a shard's counters were a moment ago: each shard publishes its own, so that any shard's
+ * metrics page (and the main thread's summary) can add them up without touching another
+ * thread's stack. */
+struct snapshot {
+	struct weir_stack_stats st;
+	struct weir_netdev_stats ds;
+	struct weir_tap_stats ts;
+	struct weir_impair_stats is;
+	struct weir_listener_stats ls[MAX_SERVICES];
+	uint64_t bytes_in[MAX_SERVICES], bytes_out[MAX_SERVICES];
 };
 
-static int sig_poll(void *arg)
-{
-	struct sig_source *ss = arg;
-	struct signalfd_siginfo si;
-	int n = 0;
-
-	while (read(ss->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		n++;
-		if (si.ssi_signo == SIGUSR1) {
-			ss->stats_now = 1;
-		} else {
-			ss->stops++;
-			ss->last_stop = (int)si.ssi_signo;
-		}
-		weir_loop_stop(ss->loop);
-	}
-	return n;
-}
-
-static const struct weir_loop_source_ops sig_ops = { .poll = sig_poll };
+/* One stack, in a thread of its own, on one queue of the device (--shards N: N of them). */
+struct shard {
+	unsigned idx;
+	pthread_t thread;
+	struct weir_netdev *dev, *base_dev; /* opened by the main thread, queue idx */
+	struct weir_loop_waker *waker;	    /* the main thread wakes the shard with signals */
+	atomic_int stops;		    /* SIGINT/SIGTERM seen by the main thread */
+	atomic_int stats_now;		    /* SIGUSR1 */
+	atomic_int state;		    /* SHARD_STARTING, _READY, _FAILED, _DONE */
+	int status;			    /* exit status when it failed */
+	struct weir_ipaddr ip, gw;	    /* for the ready line */
+	uint8_t plen, mac[6];
+	unsigned closed_by_force;
+	uint64_t t_stop;
+	pthread_mutex_t snap_lock;
+	struct snapshot snap;
+};
+enum { SHARD_STARTING, SHARD_READY, SHARD_FAILED, SHARD_DONE };
 
 static struct options opts;
-static struct weir_stack *stack;
-static struct weir_netdev *dev; /* what the stack runs on (the wrappers, with --pcap, --impair) */
-static struct weir_netdev *base_dev; /* the device itself */
-static int fibers_up;
+static struct shard *shards;
+static struct weir_shard_group *group; /* --shards > 1 */
+static atomic_int last_stop;	       /* SIGINT or SIGTERM */
+/* The calling shard's: its stack, device (with its wrappers), services and drain. */
+static __thread struct shard *me;
+static __thread struct weir_stack *stack;
+static __thread struct weir_netdev *dev;      /* what the stack runs on (with --pcap, --impair) */
+static __thread struct weir_netdev *base_dev; /* the device queue itself */
+static __thread struct service services[MAX_SERVICES];
+static __thread int fibers_up;
+static __thread unsigned nstarted;
+
+static void take_snapshot(void)
+{
+	struct snapshot sn;
+
+	memset(&sn, 0, sizeof(sn));
+	weir_stack_get_stats(stack, &sn.st);
+	weir_netdev_get_stats(base_dev, &sn.ds);
+	weir_tap_get_stats(base_dev, &sn.ts); /* stays zero for another driver */
+	if (opts.impair_on)
+		weir_impair_get_stats(dev, &sn.is);
+	for (unsigned i = 0; i < nstarted; i++) {
+		if (services[i].listener != NULL)
+			weir_listener_get_stats(services[i].listener, &sn.ls[i]);
+		sn.bytes_in[i] = services[i].bytes_in;
+		sn.bytes_out[i] = services[i].bytes_out;
+	}
+	pthread_mutex_lock(&me->snap_lock);
+	me->snap = sn;
+	pthread_mutex_unlock(&me->snap_lock);
+}
+
+/* Copies every shard's last snapshot into out[] (opts.shards of them). */
+static void read_snapshots(struct snapshot *out)
+{
+	for (unsigned i = 0; i < opts.shards; i++) {
+		pthread_mutex_lock(&shards[i].snap_lock);
+		out[i] = shards[i].snap;
+		pthread_mutex_unlock(&shards[i].snap_lock);
+	}
+}
+
+/* The sum of n snapshots: every field is a uint64_t counter or gauge, so they add up as arrays. */
+static void add_snapshots(const struct snapshot *in, unsigned n, struct snapshot *sum)
+{
+	uint64_t *o = (uint64_t *)(void *)sum;
+
+	_Static_assert(sizeof(struct snapshot) % sizeof(uint64_t) == 0, "all u64");
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned k = 0; k < n; k++) {
+		const uint64_t *a = (const uint64_t *)(const void *)&in[k];
+
+		for (size_t j = 0; j < sizeof(*sum) / sizeof(uint64_t); j++)
+			o[j] += a[j];
+	}
+}
 
 static void print_stats(void)
 {
 	struct weir_stack_stats st;
 	struct weir_listener_stats ls;
 	uint64_t open = 0, accepted = 0, refused = 0, in = 0, out = 0;
+	char who[24] = "";
 
+	if (opts.shards > 1)
+		snprintf(who, sizeof(who), "shard %u: ", me->idx);
 	weir_stack_get_stats(stack, &st);
-	for (unsigned i = 0; i < opts.nservices; i++) {
-		if (weir_listener_get_stats(opts.services[i].listener, &ls) == 0) {
+	for (unsigned i = 0; i < nstarted; i++) {
+		if (weir_listener_get_stats(services[i].listener, &ls) == 0) {
 			open += ls.active;
 			accepted += ls.accepted;
 			refused += ls.refused;
 		}
-		in += opts.services[i].bytes_in;
-		out += opts.services[i].bytes_out;
+		in += services[i].bytes_in;
+		out += services[i].bytes_out;
 	}
 	weir_log_info(
-		"stats: flows open %llu accepted %llu refused %llu; bytes in %llu out %llu "
+		"stats: %sflows open %llu accepted %llu refused %llu; bytes in %llu out %llu "
 		"(ended flows); frames rx %llu tx %llu; drops %llu; syn-cookies sent %llu "
 		"accepted %llu; tcp connections %llu time-wait %llu refused %llu",
-		(unsigned long long)open, (unsigned long long)accepted, (unsigned long long)refused,
-		(unsigned long long)in, (unsigned long long)out, (unsigned long long)st.rx_frames,
-		(unsigned long long)st.tx_frames,
+		who, (unsigned long long)open, (unsigned long long)accepted,
+		(unsigned long long)refused, (unsigned long long)in, (unsigned long long)out,
+		(unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
 		(unsigned long long)(st.drop_runt + st.drop_wrap + st.drop_input + st.drop_tx_full +
 				     st.drop_tx_error + st.drop_tx_oversize + st.drop_tx_chain),
 		(unsigned long long)st.syncookies_sent, (unsigned long long)st.syncookies_accepted,
 		(unsigned long long)st.tcp_connections, (unsigned long long)st.tcp_time_wait,
 		(unsigned long long)st.tcp_refused);
+	if (opts.shards > 1)
+		weir_log_info("stats: %sframes shared with other shards %llu, from them %llu, "
+			      "dropped %llu",
+			      who, (unsigned long long)st.shard_frames_out,
+			      (unsigned long long)st.shard_frames_in,
+			      (unsigned long long)st.shard_frames_dropped);
 	if (opts.impair_on) {
 		struct weir_impair_stats is;
 
 		weir_impair_get_stats(dev, &is);
 		for (int d = 0; d < 2; d++)
 			weir_log_info(
-				"impair %s: frames %llu dropped %llu corrupted %llu duplicated "
+				"impair %s%s: frames %llu dropped %llu corrupted %llu duplicated "
 				"%llu reordered %llu delayed %llu",
-				d == 0 ? "tx" : "rx", (unsigned long long)is.frames[d],
+				who, d == 0 ? "tx" : "rx", (unsigned long long)is.frames[d],
 				(unsigned long long)is.dropped[d],
 				(unsigned long long)is.corrupted[d],
 				(unsigned long long)is.duplicated[d],
@@ -500,7 +621,9 @@ static void print_stats(void)
 
 struct page {
 	char *p;
-	size_t cap, len; /* len counts what did not fit too */
+	size_t cap, len;		    /* len counts what did not fit too */
+	const struct snapshot *snaps, *sum; /* every shard's, and their sum */
+	unsigned n;
 };
 
 __attribute__((format(printf, 2, 3))) static void page_put(struct page *pg, const char *fmt, ...)
@@ -522,61 +645,93 @@ static void page_head(struct page *pg, const char *name, const char *type, const
 	page_put(pg, "# HELP weir_%s %s\n# TYPE weir_%s %s\n", name, help, name, type);
 }
 
+/* The counter at byte offset off of a snapshot. */
+static uint64_t snap_at(const struct snapshot *sn, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)sn + off, sizeof(v));
+	return v;
+}
+
+#define SNAP(field) offsetof(struct snapshot, field)
+
+/* One sample line for the total (labels as given), then, with several shards, one per shard
+ * with shard="i" added. */
+static void page_samples(struct page *pg, const char *name, const char *labels, size_t off)
+{
+	page_put(pg, "weir_%s%s%s%s %llu\n", name, labels[0] ? "{" : "", labels,
+		 labels[0] ? "}" : "", (unsigned long long)snap_at(pg->sum, off));
+	for (unsigned i = 0; pg->n > 1 && i < pg->n; i++)
+		page_put(pg, "weir_%s{%s%sshard=\"%u\"} %llu\n", name, labels, labels[0] ? "," : "",
+			 i, (unsigned long long)snap_at(&pg->snaps[i], off));
+}
+
 /* One value of a metric family labelled by one name (e.g. reason="runt"). */
 struct page_label {
 	const char *value;
-	uint64_t v;
+	size_t off;
 };
 
-/* A counter family with one label: its HELP/TYPE head, then a sample per label value. */
+/* A counter family with one label: its HELP/TYPE head, then the samples per label value. */
 static void page_labelled(struct page *pg, const char *name, const char *help, const char *label,
 			  const struct page_label *lv, size_t n)
 {
 	page_head(pg, name, "counter", help);
-	for (size_t i = 0; i < n; i++)
-		page_put(pg, "weir_%s{%s=\"%s\"} %llu\n", name, label, lv[i].value,
-			 (unsigned long long)lv[i].v);
+	for (size_t i = 0; i < n; i++) {
+		char l[96];
+
+		snprintf(l, sizeof(l), "%s=\"%s\"", label, lv[i].value);
+		page_samples(pg, name, l, lv[i].off);
+	}
 }
 
 static void page_one(struct page *pg, const char *name, const char *type, const char *help,
-		     uint64_t v)
+		     size_t off)
 {
 	page_head(pg, name, type, help);
-	page_put(pg, "weir_%s %llu\n", name, (unsigned long long)v);
+	page_samples(pg, name, "", off);
 }
 
 static size_t render_metrics(char *buf, size_t cap)
 {
-	struct page pg = { .p = buf, .cap = cap };
-	struct weir_stack_stats st;
-	struct weir_netdev_stats ds = { 0 };
+	struct snapshot snaps[MAX_SHARDS], sum;
+	struct page pg = { .p = buf, .cap = cap, .snaps = snaps, .sum = &sum, .n = opts.shards };
 	static const char *const C = "counter", *const G = "gauge";
 
-	weir_stack_get_stats(stack, &st);
-	weir_netdev_get_stats(base_dev, &ds);
-	page_one(&pg, "rx_frames_total", C, "Frames handed to the TCP/IP stack.", st.rx_frames);
-	page_one(&pg, "rx_bytes_total", C, "Bytes of the frames handed to the stack.", st.rx_bytes);
+	take_snapshot(); /* this shard's counters now; the others' from their last tick */
+	read_snapshots(snaps);
+	add_snapshots(snaps, opts.shards, &sum);
+	page_one(&pg, "rx_frames_total", C, "Frames handed to the TCP/IP stack.",
+		 SNAP(st.rx_frames));
+	page_one(&pg, "rx_bytes_total", C, "Bytes of the frames handed to the stack.",
+		 SNAP(st.rx_bytes));
 	page_one(&pg, "rx_copied_total", C,
-		 "Received frames copied out of device buffers that ran low.", st.rx_copied);
-	page_one(&pg, "tx_frames_total", C, "Frames the device took.", st.tx_frames);
-	page_one(&pg, "tx_bytes_total", C, "Bytes of the frames the device took.", st.tx_bytes);
+		 "Received frames copied out of device buffers that ran low.", SNAP(st.rx_copied));
+	page_one(&pg, "tx_frames_total", C, "Frames the device took.", SNAP(st.tx_frames));
+	page_one(&pg, "tx_bytes_total", C, "Bytes of the frames the device took.",
+		 SNAP(st.tx_bytes));
 	page_one(&pg, "tx_segments_total", C, "TCP/IP frames in them (more with TSO).",
-		 st.tx_segments);
-	page_one(&pg, "tx_super_total", C, "TCP super-frames the device cut (TSO).", st.tx_super);
+		 SNAP(st.tx_segments));
+	page_one(&pg, "tx_super_total", C, "TCP super-frames the device cut (TSO).",
+		 SNAP(st.tx_super));
 	page_one(&pg, "tx_acks_folded_total", C, "ACKs not sent: a later one said more.",
-		 st.tx_acks_folded);
+		 SNAP(st.tx_acks_folded));
 	{
 		const struct page_label d[] = {
-			{ "runt", st.drop_runt },	  { "wrap", st.drop_wrap },
-			{ "input", st.drop_input },	  { "tx_full", st.drop_tx_full },
-			{ "tx_error", st.drop_tx_error }, { "tx_oversize", st.drop_tx_oversize },
-			{ "tx_chain", st.drop_tx_chain },
+			{ "runt", SNAP(st.drop_runt) },
+			{ "wrap", SNAP(st.drop_wrap) },
+			{ "input", SNAP(st.drop_input) },
+			{ "tx_full", SNAP(st.drop_tx_full) },
+			{ "tx_error", SNAP(st.drop_tx_error) },
+			{ "tx_oversize", SNAP(st.drop_tx_oversize) },
+			{ "tx_chain", SNAP(st.drop_tx_chain) },
 		};
 		const struct page_label l[] = {
-			{ "ip", st.ip_drops },
-			{ "tcp", st.tcp_drops },
-			{ "etharp", st.etharp_drops },
-			{ "icmp", st.icmp_drops },
+			{ "ip", SNAP(st.ip_drops) },
+			{ "tcp", SNAP(st.tcp_drops) },
+			{ "etharp", SNAP(st.etharp_drops) },
+			{ "icmp", SNAP(st.icmp_drops) },
 		};
 
 		page_labelled(&pg, "drops_total", "Frames dropped by the stack, by reason.",
@@ -586,30 +741,43 @@ static size_t render_metrics(char *buf, size_t cap)
 			      sizeof(l) / sizeof(l[0]));
 	}
 	page_one(&pg, "syncookies_sent_total", C, "SYNs answered with a cookie.",
-		 st.syncookies_sent);
+		 SNAP(st.syncookies_sent));
 	page_one(&pg, "syncookies_accepted_total", C, "Connections made from a returned cookie.",
-		 st.syncookies_accepted);
+		 SNAP(st.syncookies_accepted));
 	page_one(&pg, "syncookies_rejected_total", C, "ACKs that carried no valid cookie.",
-		 st.syncookies_rejected);
-	page_one(&pg, "tcp_connections", G, "TCP connections open now.", st.tcp_connections);
-	page_one(&pg, "tcp_time_wait", G, "TCP connections in TIME-WAIT now.", st.tcp_time_wait);
+		 SNAP(st.syncookies_rejected));
+	page_one(&pg, "tcp_connections", G, "TCP connections open now.", SNAP(st.tcp_connections));
+	page_one(&pg, "tcp_time_wait", G, "TCP connections in TIME-WAIT now.",
+		 SNAP(st.tcp_time_wait));
 	page_one(&pg, "tcp_refused_total", C, "Connections refused at --max-connections.",
-		 st.tcp_refused);
+		 SNAP(st.tcp_refused));
 	page_one(&pg, "tcp_time_wait_dropped_total", C,
 		 "TIME-WAIT connections forgotten at the TIME-WAIT limit.",
-		 st.tcp_time_wait_dropped);
+		 SNAP(st.tcp_time_wait_dropped));
 	page_one(&pg, "tcp_time_wait_reused_total", C, "TIME-WAIT connections a connect took over.",
-		 st.tcp_time_wait_reused);
+		 SNAP(st.tcp_time_wait_reused));
+	if (opts.shards > 1) {
+		const struct page_label sh[] = {
+			{ "out", SNAP(st.shard_frames_out) },
+			{ "in", SNAP(st.shard_frames_in) },
+			{ "dropped", SNAP(st.shard_frames_dropped) },
+		};
+
+		page_labelled(&pg, "shard_frames_total",
+			      "Frames (ARP, ICMP, UDP for another shard) copied between shards.",
+			      "dir", sh, sizeof(sh) / sizeof(sh[0]));
+	}
 	/* The device's own counters. */
-	page_one(&pg, "netdev_rx_frames_total", C, "Frames the device received.", ds.rx_frames);
-	page_one(&pg, "netdev_rx_bytes_total", C, "Bytes the device received.", ds.rx_bytes);
-	page_one(&pg, "netdev_tx_frames_total", C, "Frames the device sent.", ds.tx_frames);
-	page_one(&pg, "netdev_tx_bytes_total", C, "Bytes the device sent.", ds.tx_bytes);
+	page_one(&pg, "netdev_rx_frames_total", C, "Frames the device received.",
+		 SNAP(ds.rx_frames));
+	page_one(&pg, "netdev_rx_bytes_total", C, "Bytes the device received.", SNAP(ds.rx_bytes));
+	page_one(&pg, "netdev_tx_frames_total", C, "Frames the device sent.", SNAP(ds.tx_frames));
+	page_one(&pg, "netdev_tx_bytes_total", C, "Bytes the device sent.", SNAP(ds.tx_bytes));
 	{
 		const struct page_label e[] = {
-			{ "rx_runt", ds.rx_runts },   { "rx_oversize", ds.rx_oversize },
-			{ "rx_nobuf", ds.rx_nobuf },  { "rx_error", ds.rx_errors },
-			{ "tx_error", ds.tx_errors }, { "tx_full", ds.tx_full },
+			{ "rx_runt", SNAP(ds.rx_runts) },   { "rx_oversize", SNAP(ds.rx_oversize) },
+			{ "rx_nobuf", SNAP(ds.rx_nobuf) },  { "rx_error", SNAP(ds.rx_errors) },
+			{ "tx_error", SNAP(ds.tx_errors) }, { "tx_full", SNAP(ds.tx_full) },
 		};
 
 		page_labelled(&pg, "netdev_errors_total", "Device-level drops and errors, by kind.",
@@ -634,28 +802,23 @@ static size_t render_metrics(char *buf, size_t cap)
 			page_head(&pg, m[k].name, m[k].type, m[k].help);
 			for (unsigned i = 0; i < opts.nservices; i++) {
 				const struct service *sv = &opts.services[i];
-				struct weir_listener_stats ls = { 0 };
-				uint64_t v;
+				char l[96];
+				size_t off = k == 0   ? SNAP(ls[i].active)
+					     : k == 1 ? SNAP(ls[i].accepted)
+					     : k == 2 ? SNAP(ls[i].refused)
+					     : k == 3 ? SNAP(bytes_in[i])
+						      : SNAP(bytes_out[i]);
 
-				if (sv->listener != NULL)
-					weir_listener_get_stats(sv->listener, &ls);
-				v = k == 0   ? ls.active
-				    : k == 1 ? ls.accepted
-				    : k == 2 ? ls.refused
-				    : k == 3 ? sv->bytes_in
-					     : sv->bytes_out;
-				page_put(&pg, "weir_%s{service=\"%s\",port=\"%u\"} %llu\n",
-					 m[k].name, service_name(sv), sv->port,
-					 (unsigned long long)v);
+				snprintf(l, sizeof(l), "service=\"%s\",port=\"%u\"",
+					 service_name(sv), sv->port);
+				page_samples(&pg, m[k].name, l, off);
 			}
 		}
 	}
 	if (opts.impair_on) {
-		struct weir_impair_stats is;
 		static const char *const what[] = { "frames",	  "dropped",   "corrupted",
 						    "duplicated", "reordered", "delayed" };
 
-		weir_impair_get_stats(dev, &is);
 		for (size_t k = 0; k < sizeof(what) / sizeof(what[0]); k++) {
 			char name[40];
 
@@ -663,15 +826,14 @@ static size_t render_metrics(char *buf, size_t cap)
 			page_head(&pg, name, C,
 				  "Frames the impairment wrapper saw or changed, by direction.");
 			for (int d = 0; d < 2; d++) {
-				const uint64_t *arr = k == 0   ? is.frames
-						      : k == 1 ? is.dropped
-						      : k == 2 ? is.corrupted
-						      : k == 3 ? is.duplicated
-						      : k == 4 ? is.reordered
-							       : is.delayed;
+				size_t off = k == 0   ? SNAP(is.frames[d])
+					     : k == 1 ? SNAP(is.dropped[d])
+					     : k == 2 ? SNAP(is.corrupted[d])
+					     : k == 3 ? SNAP(is.duplicated[d])
+					     : k == 4 ? SNAP(is.reordered[d])
+						      : SNAP(is.delayed[d]);
 
-				page_put(&pg, "weir_%s{dir=\"%s\"} %llu\n", name,
-					 d == 0 ? "tx" : "rx", (unsigned long long)arr[d]);
+				page_samples(&pg, name, d == 0 ? "dir=\"tx\"" : "dir=\"rx\"", off);
 			}
 		}
 	}
@@ -685,8 +847,17 @@ static void stats_fiber(void *arg)
 		print_stats();
 }
 
-static unsigned drain_pending;
-static struct weir_fiber *drainers[MAX_SERVICES];
+/* Keeps this shard's snapshot fresh for the other shards' metrics pages. */
+static void snapshot_fiber(void *arg)
+{
+	WEIR_UNUSED(arg);
+	do
+		take_snapshot();
+	while (weir_fiber_sleep_ns(250 * WEIR_NS_PER_MS) == 0);
+}
+
+static __thread unsigned drain_pending;
+static __thread struct weir_fiber *drainers[MAX_SERVICES];
 
 static void drain_fiber(void *arg)
 {
@@ -700,8 +871,8 @@ static unsigned open_flows(void)
 	struct weir_listener_stats ls;
 	unsigned n = 0;
 
-	for (unsigned i = 0; i < opts.nservices; i++)
-		if (weir_listener_get_stats(opts.services[i].listener, &ls) == 0)
+	for (unsigned i = 0; i < nstarted; i++)
+		if (weir_listener_get_stats(services[i].listener, &ls) == 0)
 			n += ls.active;
 	return n;
 }
@@ -739,57 +910,89 @@ static void parse_args(int argc, char **argv)
 		die_usage("ip", "%s", "is required (or --dhcp)");
 	if (opts.have_ip && opts.cfg.dhcp)
 		die_usage("ip", "%s", "and --dhcp exclude each other");
+	if (opts.shards == 0)
+		opts.shards = 1;
+	if (opts.shards > 1 && opts.cfg.dhcp)
+		die_usage("shards", "%s",
+			  "share one address: give --ip (DHCP would lease one per shard)");
 	for (unsigned i = 0; i < opts.nservices; i++)
 		opts.services[i].max_connections = opts.service_max_connections;
 }
 
-/* Opens the device (and its capture wrapper). Returns 0, or the exit status for a failure:
- * EXIT_USAGE when the arguments are what is wrong, 1 when the machine is (permissions, a device
- * another process holds, memory). */
-static int open_device(void)
+/* Opens the device's queues, one per shard, each with its capture and impairment wrappers.
+ * Returns 0, or the exit status for a failure: EXIT_USAGE when the arguments are what is wrong,
+ * 1 when the machine is (permissions, a device another process holds, memory). */
+static int open_devices(void)
 {
 	struct weir_netdev_params params = { .mtu = opts.cfg.mtu };
-	int rc = weir_netdev_open(opts.netdev, &params, &dev);
+	struct weir_netdev *q[MAX_SHARDS];
+	int rc = weir_netdev_open_queues(opts.netdev, &params, opts.shards, q);
 
 	if (rc < 0) {
 		fprintf(stderr, "weir-appliance: netdev: %s: %s\n", weir_strerror(rc),
 			weir_netdev_last_error()[0] ? weir_netdev_last_error() : opts.netdev);
 		return rc == WEIR_EPERM || rc == WEIR_EBUSY || rc == WEIR_ENOMEM ? 1 : EXIT_USAGE;
 	}
-	base_dev = dev;
-	if (opts.pcap != NULL) {
-		struct weir_netdev *cap;
+	for (unsigned i = 0; i < opts.shards; i++)
+		shards[i].dev = shards[i].base_dev = q[i];
+	for (unsigned i = 0; i < opts.shards; i++) {
+		struct shard *sh = &shards[i];
 
-		rc = weir_pcap_wrap(dev, opts.pcap, &cap);
-		if (rc < 0) {
-			fprintf(stderr, "weir-appliance: pcap: cannot write %s: %s\n", opts.pcap,
-				weir_strerror(rc));
-			return EXIT_USAGE;
-		}
-		dev = cap;
-	}
-	if (opts.impair_on) {
-		struct weir_netdev *imp;
+		if (opts.pcap != NULL) {
+			struct weir_netdev *cap;
+			char path[PATH_MAX];
 
-		rc = weir_impair_wrap(dev, &opts.impair, &imp);
-		if (rc < 0) {
-			fprintf(stderr, "weir-appliance: impair: %s\n", weir_strerror(rc));
-			return EXIT_USAGE;
+			/* One capture per shard: FILE, or FILE.0, FILE.1, ... */
+			if (opts.shards > 1)
+				snprintf(path, sizeof(path), "%s.%u", opts.pcap, i);
+			else
+				snprintf(path, sizeof(path), "%s", opts.pcap);
+			rc = weir_pcap_wrap(sh->dev, path, &cap);
+			if (rc < 0) {
+				fprintf(stderr, "weir-appliance: pcap: cannot write %s: %s\n", path,
+					weir_strerror(rc));
+				return EXIT_USAGE;
+			}
+			sh->dev = cap;
 		}
-		dev = imp;
+		if (opts.impair_on) {
+			struct weir_impair_config ic = opts.impair;
+			struct weir_netdev *imp;
+
+			ic.seed += i; /* each shard's own, repeatable draws */
+			rc = weir_impair_wrap(sh->dev, &ic, &imp);
+			if (rc < 0) {
+				fprintf(stderr, "weir-appliance: impair: %s\n", weir_strerror(rc));
+				return EXIT_USAGE;
+			}
+			sh->dev = imp;
+		}
 	}
 	return 0;
 }
 
-/* Brings the host up on the device and starts the services; prints "ready" once the host answers
- * on the network. Returns 0 or the exit status for a failure. */
-static int bring_up(struct weir_loop *loop, const struct sig_source *ss, unsigned *nstarted)
+/* The main thread's signals, as the shard sees them (its waker runs this). */
+static int shard_wake(void *arg)
 {
+	struct weir_loop *loop = arg;
+
+	if (atomic_load(&me->stops) > 0 || atomic_load(&me->stats_now))
+		weir_loop_stop(loop);
+	return 0;
+}
+
+/* Brings this shard's host up on its device and starts the services. Returns 0 or the exit
+ * status for a failure. */
+static int bring_up(struct weir_loop *loop)
+{
+	struct weir_stack_config cfg = opts.cfg;
 	int rc;
 
-	opts.cfg.netdev = dev;
-	opts.cfg.loop = loop;
-	rc = weir_stack_open(&opts.cfg, &stack);
+	cfg.netdev = dev;
+	cfg.loop = loop;
+	cfg.group = group;
+	cfg.shard = me->idx;
+	rc = weir_stack_open(&cfg, &stack);
 	if (rc < 0) {
 		fprintf(stderr, "weir-appliance: stack: %s\n", weir_strerror(rc));
 		return rc == WEIR_EINVAL ? EXIT_USAGE : 1;
@@ -802,9 +1005,10 @@ static int bring_up(struct weir_loop *loop, const struct sig_source *ss, unsigne
 		return 1;
 	}
 	fibers_up = 1;
-	for (; *nstarted < opts.nservices; (*nstarted)++) {
-		struct service *sv = &opts.services[*nstarted];
+	for (; nstarted < opts.nservices; nstarted++) {
+		struct service *sv = &services[nstarted];
 
+		*sv = opts.services[nstarted];
 		if (sv->kind == SERVICE_METRICS)
 			sv->metrics = render_metrics;
 		rc = service_start(sv, stack, &opts.fo);
@@ -813,80 +1017,75 @@ static int bring_up(struct weir_loop *loop, const struct sig_source *ss, unsigne
 				sv->port, weir_strerror(rc));
 			return 1;
 		}
-		weir_log_info("serving %s on port %u", service_name(sv), sv->port);
+		if (me->idx == 0)
+			weir_log_info("serving %s on port %u%s", service_name(sv), sv->port,
+				      opts.shards > 1 ? " (every shard)" : "");
 	}
 	if (opts.stats_s > 0)
 		weir_fiber_spawn(NULL, stats_fiber, NULL,
 				 &(struct weir_fiber_opts){ .name = "stats" }, NULL);
+	if (opts.shards > 1)
+		weir_fiber_spawn(NULL, snapshot_fiber, NULL,
+				 &(struct weir_fiber_opts){ .name = "snapshot" }, NULL);
 	if (opts.cfg.dhcp) {
 		uint64_t deadline = weir_clock_now_ns() + 30 * WEIR_NS_PER_S;
 
 		/* "ready" means answering on the network: wait for the lease. */
-		while (weir_stack_get_addr(stack, NULL, NULL, NULL) != 1 && ss->stops == 0 &&
-		       weir_clock_now_ns() < deadline)
+		while (weir_stack_get_addr(stack, NULL, NULL, NULL) != 1 &&
+		       atomic_load(&me->stops) == 0 && weir_clock_now_ns() < deadline)
 			weir_loop_run_once(loop, 100 * WEIR_NS_PER_MS);
 		if (weir_stack_get_addr(stack, NULL, NULL, NULL) != 1) {
 			fprintf(stderr, "weir-appliance: dhcp: no lease within 30 s\n");
 			return 1;
 		}
 	}
-	{
-		uint8_t m[6], plen;
-		char a[WEIR_IPADDR_STRLEN], g[WEIR_IPADDR_STRLEN];
-		struct weir_ipaddr ip, gw;
-
-		weir_stack_get_mac(stack, m);
-		weir_stack_get_addr(stack, &ip, &plen, &gw);
-		printf("ready %s %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x%s%s\n", opts.netdev,
-		       weir_ipaddr_format(ip, a), plen, m[0], m[1], m[2], m[3], m[4], m[5],
-		       gw.v4 ? " gw " : "", gw.v4 ? weir_ipaddr_format(gw, g) : "");
-		fflush(stdout);
-	}
+	weir_stack_get_mac(stack, me->mac);
+	weir_stack_get_addr(stack, &me->ip, &me->plen, &me->gw);
 	return 0;
 }
 
 /* Serves until a stop signal (SIGUSR1 only prints the counters). */
-static void serve(struct weir_loop *loop, struct sig_source *ss)
+static void serve(struct weir_loop *loop)
 {
 	for (;;) {
 		int rc = weir_loop_run(loop);
 
-		if (rc < 0 || ss->stops > 0)
+		if (rc < 0 || atomic_load(&me->stops) > 0)
 			break;
-		if (ss->stats_now) {
-			ss->stats_now = 0;
+		if (atomic_exchange(&me->stats_now, 0))
 			print_stats();
-		}
 	}
 }
 
 /* Stops accepting and lets open flows finish for up to --drain-timeout (a second signal ends it
  * at once). Returns how many flows were still open at the end. */
-static unsigned drain(struct weir_loop *loop, struct sig_source *ss, uint64_t t_stop)
+static unsigned drain(struct weir_loop *loop, uint64_t t_stop)
 {
 	unsigned draining = open_flows(), left;
 	uint64_t deadline = t_stop + (uint64_t)opts.drain_s * WEIR_NS_PER_S;
+	char who[24] = "";
 
-	weir_log_info("%s: stop accepting; draining %u open flows for up to %u s",
-		      ss->last_stop == SIGINT ? "SIGINT" : "SIGTERM", draining, opts.drain_s);
-	for (unsigned i = 0; i < opts.nservices; i++) {
-		if (opts.services[i].listener == NULL)
+	if (opts.shards > 1)
+		snprintf(who, sizeof(who), " (shard %u)", me->idx);
+	weir_log_info("%s: stop accepting; draining %u open flows for up to %u s%s",
+		      atomic_load(&last_stop) == SIGINT ? "SIGINT" : "SIGTERM", draining,
+		      opts.drain_s, who);
+	for (unsigned i = 0; i < nstarted; i++) {
+		if (services[i].listener == NULL)
 			continue; /* UDP: nothing to drain */
-		if (weir_fiber_spawn(NULL, drain_fiber, opts.services[i].listener, NULL,
-				     &drainers[i]) == 0)
+		if (weir_fiber_spawn(NULL, drain_fiber, services[i].listener, NULL, &drainers[i]) ==
+		    0)
 			drain_pending++;
 	}
-	while (drain_pending > 0 && ss->stops < 2 && weir_clock_now_ns() < deadline) {
+	while (drain_pending > 0 && atomic_load(&me->stops) < 2 && weir_clock_now_ns() < deadline) {
 		weir_loop_run_once(loop, 50 * WEIR_NS_PER_MS);
-		if (ss->stats_now) {
-			ss->stats_now = 0;
+		if (atomic_exchange(&me->stats_now, 0))
 			print_stats();
-		}
 	}
 	left = open_flows();
 	/* Drainers still waiting inside weir_listener_stop must be gone before the listeners they
 	 * wait on are closed and freed. */
-	for (unsigned i = 0; i < opts.nservices; i++) {
+	for (unsigned i = 0; i < nstarted; i++) {
 		if (drainers[i] != NULL) {
 			weir_fiber_cancel(drainers[i]);
 			weir_fiber_join(drainers[i]);
@@ -895,96 +1094,236 @@ static unsigned drain(struct weir_loop *loop, struct sig_source *ss, uint64_t t_
 	return left;
 }
 
-/* The summary line after a stop. */
-static void print_summary(const struct sig_source *ss, uint64_t t_stop, unsigned closed_by_force)
+/* The summary line after a stop: for the whole appliance, and with several shards one per
+ * shard. */
+static void print_summary(uint64_t t_stop, int forced)
 {
-	struct weir_stack_stats st;
-	struct weir_netdev_stats ds;
-	struct weir_tap_stats ts = { 0 };
-	uint64_t in = 0, out_bytes = 0;
+	struct snapshot snaps[MAX_SHARDS], sum;
+	unsigned closed = 0;
 
-	weir_stack_get_stats(stack, &st);
-	weir_netdev_get_stats(dev, &ds);
-	weir_tap_get_stats(base_dev, &ts); /* stays zero for another driver */
-	for (unsigned i = 0; i < opts.nservices; i++) {
-		in += opts.services[i].bytes_in;
-		out_bytes += opts.services[i].bytes_out;
+	read_snapshots(snaps);
+	add_snapshots(snaps, opts.shards, &sum);
+	for (unsigned k = 0; k <= opts.shards; k++) {
+		const struct snapshot *sn = k == 0 ? &sum : &snaps[k - 1];
+		uint64_t in = 0, out_bytes = 0;
+		char who[24] = "";
+
+		if (k > 0 && opts.shards == 1)
+			break;
+		if (k > 0)
+			snprintf(who, sizeof(who), "shard %u ", k - 1);
+		for (unsigned i = 0; i < opts.nservices; i++) {
+			in += sn->bytes_in[i];
+			out_bytes += sn->bytes_out[i];
+		}
+		closed = 0;
+		for (unsigned i = 0; i < opts.shards; i++)
+			if (k == 0 || i == k - 1)
+				closed += shards[i].closed_by_force;
+		weir_log_info(
+			"%sstopped%s after %llu ms: %u flows closed before finishing; bytes in "
+			"%llu "
+			"out %llu; frames rx %llu tx %llu; device: runts %llu, padded %llu, "
+			"oversize %llu, no buffer %llu, super-frames %llu, checksums left by Linux "
+			"%llu, TSO frames %llu",
+			who, forced ? " at once (second signal)" : "",
+			(unsigned long long)((weir_clock_now_ns() - t_stop) / WEIR_NS_PER_MS),
+			closed, (unsigned long long)in, (unsigned long long)out_bytes,
+			(unsigned long long)sn->st.rx_frames, (unsigned long long)sn->st.tx_frames,
+			(unsigned long long)sn->ds.rx_runts, (unsigned long long)sn->ds.rx_padded,
+			(unsigned long long)sn->ds.rx_oversize, (unsigned long long)sn->ds.rx_nobuf,
+			(unsigned long long)sn->ts.rx_super,
+			(unsigned long long)sn->ts.rx_csum_partial,
+			(unsigned long long)sn->st.tx_super);
 	}
-	weir_log_info(
-		"stopped%s after %llu ms: %u flows closed before finishing; bytes in %llu "
-		"out %llu; frames rx %llu tx %llu; device: runts %llu, padded %llu, "
-		"oversize %llu, no buffer %llu, super-frames %llu, checksums left by Linux %llu, "
-		"TSO frames %llu",
-		ss->stops >= 2 ? " at once (second signal)" : "",
-		(unsigned long long)((weir_clock_now_ns() - t_stop) / WEIR_NS_PER_MS),
-		closed_by_force, (unsigned long long)in, (unsigned long long)out_bytes,
-		(unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
-		(unsigned long long)ds.rx_runts, (unsigned long long)ds.rx_padded,
-		(unsigned long long)ds.rx_oversize, (unsigned long long)ds.rx_nobuf,
-		(unsigned long long)ts.rx_super, (unsigned long long)ts.rx_csum_partial,
-		(unsigned long long)st.tx_super);
+}
+
+/* A shard's thread: its loop, stack and services, from start to drain. */
+static void *shard_main(void *arg)
+{
+	struct weir_loop *loop = NULL;
+	int rc, status;
+
+	me = arg;
+	dev = me->dev;
+	base_dev = me->base_dev;
+	if (opts.ncpus > 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(opts.cpus[me->idx % opts.ncpus], &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+			weir_log_warn("shard %u: cannot run on CPU %d", me->idx,
+				      opts.cpus[me->idx % opts.ncpus]);
+	}
+	rc = weir_loop_create(&loop);
+	if (rc == 0)
+		rc = weir_loop_waker_attach(me->waker, loop, shard_wake, loop);
+	if (rc < 0) {
+		fprintf(stderr, "weir-appliance: event loop: %s\n", weir_strerror(rc));
+		status = 1;
+	} else {
+		status = bring_up(loop);
+	}
+	if (status == 0) {
+		atomic_store(&me->state, SHARD_READY);
+		take_snapshot();
+		serve(loop);
+		me->t_stop = weir_clock_now_ns();
+		me->closed_by_force = drain(loop, me->t_stop);
+	} else {
+		me->status = status;
+	}
+	/* Listeners first (closing cancels the handlers still running), then fibers. */
+	for (unsigned i = 0; i < nstarted; i++) {
+		if (services[i].kind == SERVICE_UDP_ECHO) {
+			service_stop_udp(&services[i]);
+		} else {
+			weir_listener_close(services[i].listener);
+			services[i].listener = NULL; /* freed */
+		}
+	}
+	if (fibers_up)
+		weir_fibers_fini();
+	if (stack != NULL)
+		take_snapshot(); /* the last counters (bytes of every flow), for the summary */
+	weir_stack_close(stack);
+	weir_netdev_close(dev);
+	weir_loop_waker_detach(me->waker);
+	weir_loop_destroy(loop);
+	filecache_clear();
+	atomic_store(&me->state, status == 0 ? SHARD_DONE : SHARD_FAILED);
+	return NULL;
+}
+
+/* Tells every shard about a signal and wakes it. */
+static void signal_shards(int signo)
+{
+	for (unsigned i = 0; i < opts.shards; i++) {
+		if (signo == SIGUSR1)
+			atomic_store(&shards[i].stats_now, 1);
+		else
+			atomic_fetch_add(&shards[i].stops, 1);
+		weir_loop_waker_wake(shards[i].waker);
+	}
+}
+
+static int count_state(int state)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < opts.shards; i++)
+		n += atomic_load(&shards[i].state) == state;
+	return n;
 }
 
 int main(int argc, char **argv)
 {
-	struct weir_loop *loop = NULL;
-	struct weir_loop_source *sigsrc = NULL;
-	struct sig_source ss = { .fd = -1 };
-	unsigned nstarted = 0, closed_by_force = 0;
-	int rc, status = 1;
+	struct signalfd_siginfo si;
+	unsigned started = 0;
+	int sfd, status = 1, stops = 0, readied = 0;
 	uint64_t t_stop = 0;
 	sigset_t mask;
+	struct pollfd pfd;
 
 	parse_args(argc, argv);
 
-	/* Signals arrive through a signalfd on the loop: no handler races the loop's sleep. */
+	/* Signals arrive at the main thread through a signalfd (blocked in every thread, which
+	 * inherit the mask); it tells the shards. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	ss.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-
-	rc = weir_loop_create(&loop);
-	if (rc == 0 && ss.fd >= 0) {
-		ss.loop = loop;
-		rc = weir_loop_add(loop, &sig_ops, &ss, ss.fd, 0, &sigsrc);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	shards = calloc(opts.shards, sizeof(*shards));
+	if (sfd < 0 || shards == NULL) {
+		fprintf(stderr, "weir-appliance: %s\n",
+			weir_strerror(sfd < 0 ? WEIR_EIO : WEIR_ENOMEM));
+		return 1;
 	}
-	if (rc < 0 || ss.fd < 0) {
-		fprintf(stderr, "weir-appliance: event loop: %s\n",
-			weir_strerror(rc < 0 ? rc : WEIR_EIO));
+	for (unsigned i = 0; i < opts.shards; i++) {
+		shards[i].idx = i;
+		pthread_mutex_init(&shards[i].snap_lock, NULL);
+		if (weir_loop_waker_create(&shards[i].waker) < 0) {
+			fprintf(stderr, "weir-appliance: event loop: %s\n",
+				weir_strerror(WEIR_EIO));
+			goto out;
+		}
+	}
+	if (opts.shards > 1 && weir_shard_group_create(opts.shards, &group) < 0) {
+		fprintf(stderr, "weir-appliance: shards: %s\n", weir_strerror(WEIR_ENOMEM));
 		goto out;
 	}
-	status = open_device();
+	status = open_devices();
 	if (status != 0)
 		goto out;
-	status = bring_up(loop, &ss, &nstarted);
-	if (status != 0)
-		goto out;
-	serve(loop, &ss);
-	t_stop = weir_clock_now_ns();
-	closed_by_force = drain(loop, &ss, t_stop);
-	status = ss.stops >= 2 ? 1 : 0;
+	for (; started < opts.shards; started++) {
+		if (pthread_create(&shards[started].thread, NULL, shard_main, &shards[started]) !=
+		    0) {
+			fprintf(stderr, "weir-appliance: cannot start shard %u\n", started);
+			status = 1;
+			break;
+		}
+	}
+	/* The devices of shards that never started are still ours. */
+	for (unsigned i = started; i < opts.shards; i++)
+		weir_netdev_close(shards[i].dev);
+	pfd.fd = sfd;
+	pfd.events = POLLIN;
+	while (count_state(SHARD_DONE) + count_state(SHARD_FAILED) < (int)started) {
+		if (poll(&pfd, 1, 20) > 0) {
+			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo != SIGUSR1) {
+					atomic_store(&last_stop, (int)si.ssi_signo);
+					if (stops++ == 0)
+						t_stop = weir_clock_now_ns();
+				}
+				signal_shards((int)si.ssi_signo);
+			}
+		}
+		if (!readied && count_state(SHARD_FAILED) > 0 && stops == 0) {
+			/* One shard could not come up: the others stop at once. */
+			stops = 2;
+			signal_shards(SIGTERM);
+			signal_shards(SIGTERM);
+		}
+		if (!readied && started == opts.shards &&
+		    count_state(SHARD_READY) + count_state(SHARD_DONE) == (int)opts.shards) {
+			const struct shard *s0 = &shards[0];
+			char a[WEIR_IPADDR_STRLEN], g[WEIR_IPADDR_STRLEN], n[24] = "";
 
+			readied = 1;
+			if (opts.shards > 1)
+				snprintf(n, sizeof(n), " shards %u", opts.shards);
+			printf("ready %s %s/%u mac %02x:%02x:%02x:%02x:%02x:%02x%s%s%s\n",
+			       opts.netdev, weir_ipaddr_format(s0->ip, a), s0->plen, s0->mac[0],
+			       s0->mac[1], s0->mac[2], s0->mac[3], s0->mac[4], s0->mac[5],
+			       s0->gw.v4 ? " gw " : "",
+			       s0->gw.v4 ? weir_ipaddr_format(s0->gw, g) : "", n);
+			fflush(stdout);
+		}
+	}
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(shards[i].thread, NULL);
+	status = 0;
+	for (unsigned i = 0; i < started; i++)
+		if (shards[i].status != 0 && status == 0)
+			status = shards[i].status;
+	if (started < opts.shards)
+		status = 1;
+	if (status == 0) {
+		print_summary(t_stop, stops >= 2);
+		status = stops >= 2 ? 1 : 0;
+	}
 out:
-	/* Listeners first (closing cancels the handlers still running), then fibers. */
-	for (unsigned i = 0; i < nstarted; i++) {
-		if (opts.services[i].kind == SERVICE_UDP_ECHO)
-			service_stop_udp(&opts.services[i]);
-		else
-			weir_listener_close(opts.services[i].listener);
+	weir_shard_group_destroy(group);
+	for (unsigned i = 0; i < opts.shards; i++) {
+		weir_loop_waker_destroy(shards[i].waker);
+		pthread_mutex_destroy(&shards[i].snap_lock);
 	}
-	if (fibers_up)
-		weir_fibers_fini();
-	if (t_stop != 0)
-		print_summary(&ss, t_stop, closed_by_force);
-	weir_stack_close(stack);
-	weir_netdev_close(dev);
-	weir_loop_remove(loop, sigsrc);
-	weir_loop_destroy(loop);
-	filecache_clear();
-	if (ss.fd >= 0)
-		close(ss.fd);
+	free(shards);
+	close(sfd);
 	return status;
 }

@@ -33,9 +33,9 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out);
  * (caps.rx_queue), each for one thread. A device that exists must have been made with
  * multi_queue (ip tuntap add dev NAME mode tap multi_queue); one that does not is created so.
  * Which queue a packet arrives on is set by a steering program weir attaches to the device
- * (TUNSETSTEERINGEBPF; needs CAP_BPF or root): IPv4 TCP and UDP by source port XOR destination
- * port modulo n (weir_netdev_rx_queue_of says where a flow lands, so a shard connects from ports
- * that come back to it), everything else to queue 0. The program stays on a persistent device
+ * (TUNSETSTEERINGEBPF; needs CAP_BPF or root): IPv4 TCP and UDP by a hash of the two ports,
+ * the same both ways (weir_netdev_rx_queue_of says where a flow lands, so a shard connects from
+ * ports that come back to it), everything else to queue 0. The program stays on a persistent device
  * after the process. Without it (a warning) Linux steers flows itself. n == 1 is weir_tap_open.
  * Returns as weir_tap_open; on failure nothing stays open. */
 int weir_tap_open_queues(const struct weir_tap_config *cfg, unsigned n, struct weir_netdev **out);

@@ -113,7 +113,10 @@ struct weir_tcp_listen_opts {
 	/* 1: listen on a port that connections in TIME_WAIT still use (SO_REUSEADDR, as Eio's
 	 * and Async's reuse_addr); WEIR_ENOTSUP in a build without CONFIG_LWIP_SO_REUSE. */
 	int reuse_addr;
-	/* SO_REUSEPORT (Eio's reuse_port): not yet; it comes with shards. 1: WEIR_ENOTSUP. */
+	/* SO_REUSEPORT (Eio's reuse_port): 1 on a stack that is a shard (weir/stack.h): the
+	 * listeners on this port in the group's other shards share it, the device spreading the
+	 * connections. (Each shard has its own lwIP, so they may listen on one port anyway; this
+	 * says it is meant.) On a stack alone: WEIR_ENOTSUP. */
 	int reuse_port;
 	/* Handlers running at once (0: no limit). When all run, a new connection waits in the
 	 * backlog until one returns (Eio), unless refuse_over_max is 1: then it is closed at once

@@ -43,7 +43,8 @@ struct weir_udp_opts {
 	 * datagrams go to the one opened first, broadcasts to all). WEIR_ENOTSUP in a build
 	 * without CONFIG_LWIP_SO_REUSE. */
 	int reuse_addr;
-	int reuse_port; /* SO_REUSEPORT: not yet (it comes with shards): WEIR_ENOTSUP */
+	int reuse_port; /* SO_REUSEPORT: 1 on a shard's stack (as weir_tcp_listen's); alone:
+			   WEIR_ENOTSUP */
 };
 
 /* Opens a socket bound to opts->local_ip:local_port (opts may be NULL: any address, ephemeral

@@ -127,6 +127,9 @@ int weir_stack_poll(struct weir_stack *stack);
 int weir_stack_get_addr(const struct weir_stack *stack, struct weir_ipaddr *ip, uint8_t *prefix_len,
 			struct weir_ipaddr *gw);
 
+/* The shard group the stack is in, NULL when alone (or for NULL). */
+struct weir_shard_group *weir_stack_group(const struct weir_stack *stack);
+
 /* The loop the stack is attached to (NULL for NULL). */
 struct weir_loop *weir_stack_loop(const struct weir_stack *stack);
 

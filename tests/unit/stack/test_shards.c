@@ -28,6 +28,7 @@
 #include <weir/flow.h>
 #include <weir/link.h>
 #include <weir/loop.h>
+#include <weir/shards.h>
 #include <weir/stack.h>
 
 #include "frames.h"
@@ -558,6 +559,151 @@ START_TEST(test_group_shares_arp_icmp_and_udp_for_another_shard)
 	ck_assert_int_eq(atomic_load(&grp.step), 9);
 }
 END_TEST
+
+/* --- weir_shards_run_server: Eio's run_server with additional domains --------------------------
+ */
+
+#define SRV_CLIENTS 4
+#define SRV_BYTES   (64 * 1024)
+
+static _Atomic int listening_calls, served;
+static pthread_t served_by[64];
+
+static void on_listening(uint16_t port, void *arg)
+{
+	WEIR_UNUSED(arg);
+	if (port == PORT)
+		atomic_fetch_add(&listening_calls, 1);
+}
+
+static int echo_server_handler(struct weir_flow *f, void *arg)
+{
+	struct weir_buf b;
+	int i = atomic_fetch_add(&served, 1);
+
+	WEIR_UNUSED(arg);
+	if (i < 64)
+		served_by[i] = pthread_self();
+	while (weir_flow_read(f, &b) > 0) {
+		int rc = weir_flow_write(f, b.data, b.len);
+
+		weir_buf_release(&b);
+		if (rc < 0)
+			return rc;
+	}
+	return weir_flow_shutdown(f, WEIR_SHUT_WR);
+}
+
+static int echo_client_shard(unsigned shard, struct weir_stack *stack, void *arg)
+{
+	static __thread uint8_t out[SRV_BYTES], in[SRV_BYTES];
+	struct weir_ipaddr srv;
+
+	WEIR_UNUSED(arg);
+	weir_ipaddr_parse("192.0.2.2", &srv);
+	for (int c = 0; c < SRV_CLIENTS; c++) {
+		struct weir_flow *f;
+		size_t got = 0;
+		int rc = weir_tcp_connect(stack, srv, PORT, NULL, &f);
+
+		if (rc < 0)
+			return rc;
+		for (size_t i = 0; i < SRV_BYTES; i++)
+			out[i] = pattern((int)shard, c, i);
+		rc = weir_flow_write(f, out, SRV_BYTES);
+		while (rc == 0 && got < SRV_BYTES) {
+			ssize_t n = weir_flow_read_into(f, in + got, SRV_BYTES - got);
+
+			if (n <= 0)
+				rc = n < 0 ? (int)n : WEIR_ECLOSED;
+			else
+				got += (size_t)n;
+		}
+		weir_flow_close(f);
+		weir_flow_free(f);
+		if (rc < 0)
+			return rc;
+		if (memcmp(in, out, SRV_BYTES) != 0)
+			return WEIR_EIO;
+	}
+	return 0;
+}
+
+struct server_thread {
+	struct weir_shards_config cfg;
+	struct weir_server_opts opts;
+	struct weir_shards_stop stop;
+	int rc;
+};
+
+static void *run_server_thread(void *arg)
+{
+	struct server_thread *st = arg;
+
+	st->rc = weir_shards_run_server(&st->cfg, &st->opts, echo_server_handler, NULL, &st->stop);
+	return NULL;
+}
+
+START_TEST(test_shards_run_server_serves_on_every_shard)
+{
+	struct weir_netdev *sdev[2], *cdev[2];
+	struct server_thread st;
+	struct weir_shards_config cc;
+	pthread_t t;
+	int fds[2][2], distinct = 0;
+
+	atomic_store(&listening_calls, 0);
+	atomic_store(&served, 0);
+	for (int i = 0; i < 2; i++) {
+		struct weir_link_config a = { .name = "srv" }, b = { .name = "cli" };
+
+		ck_assert_int_eq(weir_link_socketpair(fds[i]), 0);
+		a.fd = fds[i][0];
+		b.fd = fds[i][1];
+		ck_assert_int_eq(weir_link_open(&a, &sdev[i]), 0);
+		ck_assert_int_eq(weir_link_open(&b, &cdev[i]), 0);
+	}
+	memset(&st, 0, sizeof(st));
+	st.cfg.n = 2;
+	st.cfg.devs = sdev;
+	weir_ipaddr_parse("192.0.2.2", &st.cfg.stack.ip);
+	st.cfg.stack.prefix_len = 24;
+	st.opts.listen.port = PORT;
+	st.opts.on_listening = on_listening;
+	weir_shards_stop_init(&st.stop);
+	/* Misuse first: no stop, no handler, no devices. */
+	ck_assert_int_eq(weir_shards_run_server(&st.cfg, &st.opts, echo_server_handler, NULL, NULL),
+			 WEIR_EINVAL);
+	ck_assert_int_eq(weir_shards_run_server(&st.cfg, &st.opts, NULL, NULL, &st.stop),
+			 WEIR_EINVAL);
+	ck_assert_int_eq(weir_shards_run(NULL, echo_client_shard, NULL, NULL), WEIR_EINVAL);
+	ck_assert_int_eq(pthread_create(&t, NULL, run_server_thread, &st), 0);
+	while (atomic_load(&listening_calls) < 2)
+		usleep(1000);
+
+	memset(&cc, 0, sizeof(cc));
+	cc.n = 2;
+	cc.devs = cdev;
+	weir_ipaddr_parse("192.0.2.1", &cc.stack.ip);
+	cc.stack.prefix_len = 24;
+	ck_assert_int_eq(weir_shards_run(&cc, echo_client_shard, NULL, NULL), 0);
+
+	weir_shards_stop_trigger(&st.stop);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(st.rc, 0);
+	ck_assert_int_eq(atomic_load(&listening_calls), 2);
+	ck_assert_int_eq(atomic_load(&served), 2 * SRV_CLIENTS);
+	/* Each link reaches one shard: both served, in their own threads. */
+	for (int i = 1; i < 2 * SRV_CLIENTS; i++)
+		if (!pthread_equal(served_by[i], served_by[0]))
+			distinct = 1;
+	ck_assert_int_eq(distinct, 1);
+	for (int i = 0; i < 2; i++) {
+		weir_netdev_close(sdev[i]);
+		weir_netdev_close(cdev[i]);
+	}
+}
+END_TEST
 #endif
 
 Suite *weir_test_shards_suite(void)
@@ -569,6 +715,7 @@ Suite *weir_test_shards_suite(void)
 	tcase_add_test(tc, test_two_stacks_in_two_threads_at_once);
 #if CONFIG_WEIR_SHARDS
 	tcase_add_test(tc, test_group_shares_arp_icmp_and_udp_for_another_shard);
+	tcase_add_test(tc, test_shards_run_server_serves_on_every_shard);
 #endif
 	suite_add_tcase(s, tc);
 	return s;
