@@ -185,6 +185,25 @@ void weir_netdev_close(struct weir_netdev *dev)
 		dev->ops->close(dev);
 }
 
+uint32_t weir__toeplitz(const uint8_t *key, size_t keylen, const uint8_t *in, size_t len)
+{
+	uint32_t hash = 0, window;
+
+	if (keylen < 4)
+		return 0;
+	window = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 | (uint32_t)key[2] << 8 | key[3];
+	/* Each input bit, from the most significant, XORs in the 32 key bits starting at its
+	 * position; the window slides one key bit per input bit. */
+	for (size_t i = 0; i < len && i + 4 < keylen; i++) {
+		for (int b = 7; b >= 0; b--) {
+			if (in[i] & (1u << b))
+				hash ^= window;
+			window = window << 1 | ((uint32_t)(key[i + 4] >> b) & 1u);
+		}
+	}
+	return hash;
+}
+
 int weir_netdev_rx_queue_of(const struct weir_netdev *dev, const struct weir_flow_key *k)
 {
 	if (dev == NULL || k == NULL || dev->ops->rx_queue_of == NULL)

@@ -73,7 +73,7 @@ struct shard {
 	unsigned idx;
 	pthread_t thread;
 	struct weir_stack *stack;
-	int rc;   /* fn's return, or why the shard could not start */
+	int rc;	  /* fn's return, or why the shard could not start */
 	int done; /* fn returned (its fiber's own flag) */
 };
 
@@ -242,7 +242,6 @@ static int server_shard(unsigned shard, struct weir_stack *stack, void *arg)
 	weir_fiber_join(f);
 	return rc;
 }
-
 
 int weir_shards_run_server(const struct weir_shards_config *cfg, struct weir_server_opts *opts,
 			   int (*handler)(struct weir_flow *flow, void *arg), void *arg,

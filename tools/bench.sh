@@ -2,7 +2,7 @@
 # bench.sh - weir against the Linux kernel on this machine, in one run: one table, JSON and a chart.
 #
 #   tools/bench.sh [--quick] [--build DIR] [--out DIR] [--duration S] [--reps N] [--note TEXT]
-#                  [--only memif,link,tap,linux,http,loss]   (default: every section)
+#                  [--only memif,link,tap,linux,http,loss,shards]   (default: every section)
 #
 # Scenarios (each skipped with a line saying why when its prerequisites are missing):
 #   weir-memif   weir <-> weir over DPDK net_memif, poll mode, server on CPU 0, client on CPU 1
@@ -47,8 +47,8 @@ done
 [[ "$duration" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: bad --duration '$duration'" >&2; exit 2; }
 [[ "$reps" =~ ^[1-9]$ ]] || { echo "bench.sh: --reps must be 1..9" >&2; exit 2; }
 for o in ${only//,/ }; do
-	case "$o" in memif|link|tap|linux|http) ;;
-	*) echo "bench.sh: --only takes memif, link, tap, linux, http (not '$o')" >&2; exit 2 ;;
+	case "$o" in memif|link|tap|linux|http|loss|shards) ;;
+	*) echo "bench.sh: --only takes memif, link, tap, linux, http, loss, shards (not '$o')" >&2; exit 2 ;;
 	esac
 done
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; } # want SECTION: it runs this time
@@ -419,6 +419,18 @@ if want loss; then
 			--reps "$reps" >>"$log" 2>&1 || echo "  bench-loss.sh failed (see $log)"
 	else
 		skip loss "needs root (namespaces, TAP)"
+	fi
+fi
+
+# ---- 7. shards: CPU time per connection and per GiB, per shard, 1 shard against 2 ----
+# Its own table (OUT/shards.txt): tools/bench-shards.sh.
+if want shards; then
+	if [ $root = 1 ]; then
+		echo "== shards ($(($(date +%s) - start_ts)) s)"
+		"$here/tools/bench-shards.sh" --build "$build" --out "$out" --duration "$duration" \
+			--reps "$reps" >>"$log" 2>&1 || echo "  bench-shards.sh failed (see $log)"
+	else
+		skip shards "needs root (namespaces, TAP, DPDK)"
 	fi
 fi
 

@@ -20,7 +20,7 @@ declare -A shared=(
 	[link_zero_pad]="link.c: zeros, only read (frame padding)"
 	[the_dev]="lan9118.c: the bare-metal board's one NIC (unit tests drive it from one thread)"
 	[rx_bufs]="lan9118.c: the bare-metal board's receive buffers"
-	[eal_state]="dpdk.c: DPDK's EAL is one per process; opened from one thread"
+	[eal_state]="dpdk.c: DPDK's EAL is one per process (under dpdk_lock)"
 	[eal_holding]="dpdk.c: EAL log capture during rte_eal_init, one thread"
 	[eal_last_error]="dpdk.c: EAL log capture during rte_eal_init, one thread"
 	[eal_loud]="dpdk.c: EAL log capture during rte_eal_init, one thread"
@@ -35,8 +35,9 @@ declare -A shared=(
 	[in_memory.4]="dpdk.c: EAL arguments, built once"
 	[no_shconf.5]="dpdk.c: EAL arguments, built once"
 	[lcores.2]="dpdk.c: EAL arguments, built once"
-	[open_ports]="dpdk.c: ports opened in the process, opened from one thread"
-	[pool_seq.1]="dpdk.c: mbuf pool names, opened from one thread"
+	[open_ports]="dpdk.c: ports open in the process (under dpdk_lock)"
+	[dpdk_lock]="dpdk.c: the mutex of opening and closing ports, which shards do in their threads"
+	[pool_seq.1]="dpdk.c: mbuf pool names (under dpdk_lock)"
 )
 
 bad=0

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,10 +47,26 @@ _Static_assert(_Alignof(struct weir_frame) <= RTE_CACHE_LINE_SIZE,
 _Static_assert(sizeof(struct rte_mbuf) % _Alignof(struct weir_frame) == 0,
 	       "the frame must be aligned right after the mbuf header");
 
+/* A port opened as several queue objects (shards): what they share. The last one closed stops
+ * and closes the port; until then every object's pools stay (the port's rings hold their
+ * mbufs). */
+struct dpdk_port {
+	uint16_t port, nqueues;
+	unsigned open; /* queue objects not yet closed */
+	struct dpdk_dev *q[WEIR_NETDEV_QUEUES_MAX];
+};
+
+#define RSS_KEY_LEN 40
+
 struct dpdk_dev {
 	struct weir_netdev nd;
 	char name[40];
 	uint16_t port;
+	uint16_t queue;		  /* the RX/TX queue pair this object uses */
+	struct dpdk_port *shared; /* NULL: the port's only queue */
+	int rss;		  /* the port spreads flows by rss_key and a RETA of queue j % n */
+	uint16_t reta_size;
+	uint8_t rss_key[RSS_KEY_LEN];
 	uint16_t mtu;
 	uint16_t rx_desc, tx_desc;
 	uint32_t idle_sleep_us;
@@ -84,6 +101,9 @@ static char *eal_args_used; /* the user's arguments the EAL was started with */
 static char *eal_argbuf;    /* the argument strings (the EAL may keep pointers into them) */
 static char *eal_argv[DPDK_MAX_ARGS + 8];
 static unsigned open_ports;
+/* Opening and closing ports (not the data path): shards close their queues from their own
+ * threads. */
+static pthread_mutex_t dpdk_lock = PTHREAD_MUTEX_INITIALIZER;
 static int eal_loud;		 /* forward DPDK errors at warn level (after open) */
 static char eal_last_error[200]; /* the last error DPDK logged, for the one-line message */
 static FILE *eal_log_stream;
@@ -383,7 +403,7 @@ static int dpdk_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 
 	if (n > DPDK_BURST)
 		n = DPDK_BURST;
-	nb = rte_eth_rx_burst(d->port, 0, ms, (uint16_t)n);
+	nb = rte_eth_rx_burst(d->port, d->queue, ms, (uint16_t)n);
 	for (uint16_t i = 0; i < nb; i++) {
 		struct rte_mbuf *m = ms[i];
 		struct weir_frame *f = mbuf_frame(m);
@@ -438,7 +458,7 @@ static void dpdk_release(struct weir_netdev *nd, struct weir_frame *f)
 	d->held--;
 	f->drv = NULL;
 	rte_pktmbuf_free(m);
-	if (d->closed && d->held == 0)
+	if (d->closed == 1 && d->held == 0)
 		dpdk_dev_free(d);
 }
 
@@ -617,7 +637,7 @@ static int dpdk_tx_burst_once(struct dpdk_dev *d, const struct weir_tx_frame *fr
 	}
 	if (k == 0)
 		return 0;
-	sent = rte_eth_tx_burst(d->port, 0, ms, (uint16_t)k);
+	sent = rte_eth_tx_burst(d->port, d->queue, ms, (uint16_t)k);
 	if (sent < k) {
 		d->sw.tx_full++;
 		rte_pktmbuf_free_bulk(ms + sent, (unsigned)(k - sent));
@@ -634,8 +654,9 @@ static void dpdk_get_caps(const struct weir_netdev *nd, struct weir_netdev_caps 
 	memcpy(caps->mac, d->mac, WEIR_ETH_ALEN);
 	caps->mtu = d->mtu;
 	caps->offloads = d->offloads;
-	caps->rx_queues = 1;
-	caps->tx_queues = 1;
+	caps->rx_queues = d->shared != NULL ? d->shared->nqueues : 1;
+	caps->tx_queues = caps->rx_queues;
+	caps->rx_queue = d->queue;
 	caps->fd = -1;
 	caps->poll_mode = 1;
 	caps->idle_sleep_us = d->idle_sleep_us;
@@ -647,7 +668,16 @@ static void dpdk_get_stats(const struct weir_netdev *nd, struct weir_netdev_stat
 	struct rte_eth_stats es;
 
 	*st = d->sw;
-	if (rte_eth_stats_get(d->port, &es) == 0) {
+	if (d->shared != NULL && rte_eth_stats_get(d->port, &es) == 0) {
+		/* One queue of several: its own counters, where the port keeps them per queue. */
+		if (d->queue < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
+			st->rx_frames = es.q_ipackets[d->queue];
+			st->rx_bytes = es.q_ibytes[d->queue];
+			st->tx_frames = es.q_opackets[d->queue];
+			st->tx_bytes = es.q_obytes[d->queue];
+			st->rx_errors = es.q_errors[d->queue] + d->csum_bad;
+		}
+	} else if (rte_eth_stats_get(d->port, &es) == 0) {
 		st->rx_frames = es.ipackets;
 		st->rx_bytes = es.ibytes;
 		st->tx_frames = es.opackets;
@@ -716,7 +746,8 @@ static int dpdk_rx_buffers_low(struct weir_netdev *nd)
 	return 1;
 }
 
-static void dpdk_dev_free(struct dpdk_dev *d)
+/* With dpdk_lock held. */
+static void dpdk_dev_free_locked(struct dpdk_dev *d)
 {
 	rte_mempool_free(d->rx_pool);
 	rte_mempool_free(d->tx_pool);
@@ -726,24 +757,74 @@ static void dpdk_dev_free(struct dpdk_dev *d)
 	eal_release();
 }
 
+static void dpdk_dev_free(struct dpdk_dev *d)
+{
+	pthread_mutex_lock(&dpdk_lock);
+	dpdk_dev_free_locked(d);
+	pthread_mutex_unlock(&dpdk_lock);
+}
+
+/* Stops and closes the port; then frees each queue object the stack holds no frame of (the
+ * others go with their last frame). With dpdk_lock held. */
+static void port_close_locked(uint16_t port, struct dpdk_dev **q, unsigned n)
+{
+	int rc = rte_eth_dev_stop(port);
+
+	if (rc != 0)
+		weir_log_debug("dpdk:port%u: stop: %s", port, rte_strerror(-rc));
+	/* Closing the port frees the mbufs in its rings; the stack's are still valid. */
+	rte_eth_dev_close(port);
+	for (unsigned i = 0; i < n; i++) {
+		if (q[i]->held > 0) {
+			/* The stack still holds frames (e.g. lwIP freed later than its netdev):
+			 * the pool must outlive them, so the last release frees it. */
+			weir_log_warn("%s closed with %u frames still held by the stack",
+				      q[i]->name, q[i]->held);
+			q[i]->closed = 1;
+		} else {
+			dpdk_dev_free_locked(q[i]);
+		}
+	}
+}
+
 static void dpdk_close(struct weir_netdev *nd)
 {
 	struct dpdk_dev *d = (struct dpdk_dev *)nd;
-	int rc;
+	struct dpdk_port *sp = d->shared;
 
-	rc = rte_eth_dev_stop(d->port);
-	if (rc != 0)
-		weir_log_debug("%s: stop: %s", d->name, rte_strerror(-rc));
-	/* Closing the port frees the mbufs in its rings; the stack's are still valid. */
-	rte_eth_dev_close(d->port);
-	if (d->held > 0) {
-		/* The stack still holds frames (e.g. lwIP freed later than its netdev): the pool
-		 * must outlive them, so the last release frees it. */
-		weir_log_warn("%s closed with %u frames still held by the stack", d->name, d->held);
-		d->closed = 1;
-		return;
+	pthread_mutex_lock(&dpdk_lock);
+	if (sp == NULL) {
+		port_close_locked(d->port, &d, 1);
+	} else if (--sp->open == 0) {
+		/* The last queue: the port goes, and every queue object with it. */
+		port_close_locked(sp->port, sp->q, sp->nqueues);
+		free(sp);
+	} else {
+		d->closed = 2; /* closed, waiting for the port's last queue */
 	}
-	dpdk_dev_free(d);
+	pthread_mutex_unlock(&dpdk_lock);
+}
+
+/* Which queue the port's RSS sends flow k to: the Toeplitz hash of source address, destination
+ * address, source port, destination port (as the packet arrives: the peer's first), its low
+ * bits indexing a RETA whose entry j is queue j % n. -1 without RSS (memif, rings: the peer's
+ * queue i arrives on our queue i, so a connection stays on the queue it started from). */
+static int dpdk_rx_queue_of(const struct weir_netdev *nd, const struct weir_flow_key *k)
+{
+	const struct dpdk_dev *d = (const struct dpdk_dev *)nd;
+	uint8_t in[12];
+
+	if (!d->rss || d->shared == NULL || (k->proto != 6 && k->proto != 17))
+		return -1;
+	memcpy(in, &k->remote_ip, 4);
+	memcpy(in + 4, &k->local_ip, 4);
+	in[8] = (uint8_t)(k->remote_port >> 8);
+	in[9] = (uint8_t)k->remote_port;
+	in[10] = (uint8_t)(k->local_port >> 8);
+	in[11] = (uint8_t)k->local_port;
+	return (int)((weir__toeplitz(d->rss_key, RSS_KEY_LEN, in, sizeof(in)) &
+		      (d->reta_size - 1u)) %
+		     d->shared->nqueues);
 }
 
 static const struct weir_netdev_ops dpdk_ops = {
@@ -755,6 +836,7 @@ static const struct weir_netdev_ops dpdk_ops = {
 	.next_deadline_ns = dpdk_next_deadline, /* optional */
 	.poll = dpdk_poll,			/* optional */
 	.rx_buffers_low = dpdk_rx_buffers_low,	/* optional */
+	.rx_queue_of = dpdk_rx_queue_of,	/* optional */
 	.close = dpdk_close,			/* required */
 };
 
@@ -776,9 +858,12 @@ static uint32_t default_pool_size(uint32_t rx_desc)
 	return size;
 }
 
-static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
+/* Sets up n queue pairs of q[0]'s port, q[i] using pair i with pools of its own; n > 1 turns on
+ * RSS over IPv4 TCP/UDP where the port has it, with our key and a RETA of j % n. */
+static int port_setup_queues(struct dpdk_dev **q, unsigned n, const struct weir_dpdk_config *cfg)
 {
 	static unsigned pool_seq;
+	struct dpdk_dev *d = q[0];
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
 	struct rte_ether_addr mac;
@@ -844,11 +929,33 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 			d->offloads |= WEIR_OFFLOAD_TX_TSO4;
 		}
 	}
-	rc = rte_eth_dev_configure(d->port, 1, 1, &conf);
+	if (n > info.max_rx_queues || n > info.max_tx_queues) {
+		weir__netdev_set_error("port %u (%s) has %u RX and %u TX queues, not %u", d->port,
+				       d->driver, info.max_rx_queues, info.max_tx_queues, n);
+		return WEIR_ENOTSUP;
+	}
+	if (n > 1 &&
+	    (info.flow_type_rss_offloads &
+	     (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP)) != 0 &&
+	    info.hash_key_size == RSS_KEY_LEN && info.reta_size >= n &&
+	    (info.reta_size & (info.reta_size - 1)) == 0) {
+		/* Our key: its hash is one we can compute (dpdk_rx_queue_of). */
+		if (weir_entropy_fill(d->rss_key, RSS_KEY_LEN) != 0)
+			return WEIR_EIO;
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = d->rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = RSS_KEY_LEN;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			info.flow_type_rss_offloads &
+			(RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP);
+		d->rss = 1;
+		d->reta_size = info.reta_size;
+	}
+	rc = rte_eth_dev_configure(d->port, (uint16_t)n, (uint16_t)n, &conf);
 	if (rc != 0) {
 		weir__netdev_set_error(
-			"port %u (%s): configure with 1 RX and 1 TX queue failed: %s", d->port,
-			d->driver, rte_strerror(-rc));
+			"port %u (%s): configure with %u RX and %u TX queue%s failed: %s", d->port,
+			d->driver, n, n, n == 1 ? "" : "s", rte_strerror(-rc));
 		return WEIR_ENOTSUP;
 	}
 	d->rx_desc = cfg->rx_desc ? cfg->rx_desc : DPDK_DEFAULT_DESC;
@@ -872,31 +979,57 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 				       d->rx_desc);
 		return WEIR_EINVAL;
 	}
-	snprintf(pname, sizeof(pname), "weir_rx%u_%u", d->port, pool_seq);
-	d->rx_pool = rte_pktmbuf_pool_create(pname, d->pool_size, 256, DPDK_PRIV_SIZE,
-					     (uint16_t)data_room, socket);
-	snprintf(pname, sizeof(pname), "weir_tx%u_%u", d->port, pool_seq++);
-	/* With TSO a burst of super-frames is up to 33 mbufs each. */
-	d->tx_pool = rte_pktmbuf_pool_create(pname,
-					     2u * d->tx_desc + (d->tso ? 34u : 4u) * DPDK_BURST - 1,
-					     64, 0, (uint16_t)data_room, socket);
-	if (d->rx_pool == NULL || d->tx_pool == NULL) {
-		weir__netdev_set_error(
-			"mbuf pools (%u + %u mbufs of %u bytes): %s (with --no-huge, "
-			"give the EAL more memory: -m MB)",
-			d->pool_size, 2u * d->tx_desc, data_room, rte_strerror(rte_errno));
-		return WEIR_ENOMEM;
-	}
 	d->tx_seg_room = data_room - RTE_PKTMBUF_HEADROOM;
 	d->tx_data_room = WEIR_MIN(d->tx_seg_room, (uint32_t)mtu + WEIR_ETH_HLEN + 4);
+	for (unsigned i = 0; i < n; i++) {
+		struct dpdk_dev *e = q[i];
 
-	rc = rte_eth_rx_queue_setup(d->port, 0, d->rx_desc, (unsigned)socket, NULL, d->rx_pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(d->port, 0, d->tx_desc, (unsigned)socket, NULL);
-	if (rc != 0) {
-		weir__netdev_set_error("port %u (%s): queue setup: %s", d->port, d->driver,
-				       rte_strerror(-rc));
-		return WEIR_ENOTSUP;
+		if (i > 0) { /* what the port is, every queue object knows */
+			e->mtu = d->mtu;
+			e->offloads = d->offloads;
+			e->tx_csum = d->tx_csum;
+			e->tso = d->tso;
+			e->tso_l2_in_mtu = d->tso_l2_in_mtu;
+			e->rx_csum = d->rx_csum;
+			e->rx_trust = d->rx_trust;
+			e->rx_desc = d->rx_desc;
+			e->tx_desc = d->tx_desc;
+			e->pool_size = d->pool_size;
+			e->tx_seg_room = d->tx_seg_room;
+			e->tx_data_room = d->tx_data_room;
+			e->rss = d->rss;
+			e->reta_size = d->reta_size;
+			memcpy(e->rss_key, d->rss_key, RSS_KEY_LEN);
+			memcpy(e->driver, d->driver, sizeof(e->driver));
+		}
+		/* Pools per queue: a shard's buffers are its own (no lcore cache for threads that
+		 * are not EAL lcores, so sharing one would be a shared ring per frame). */
+		snprintf(pname, sizeof(pname), "weir_rx%u_%u", d->port, pool_seq);
+		e->rx_pool = rte_pktmbuf_pool_create(pname, e->pool_size, 256, DPDK_PRIV_SIZE,
+						     (uint16_t)data_room, socket);
+		snprintf(pname, sizeof(pname), "weir_tx%u_%u", d->port, pool_seq++);
+		/* With TSO a burst of super-frames is up to 33 mbufs each. */
+		e->tx_pool = rte_pktmbuf_pool_create(
+			pname, 2u * e->tx_desc + (e->tso ? 34u : 4u) * DPDK_BURST - 1, 64, 0,
+			(uint16_t)data_room, socket);
+		if (e->rx_pool == NULL || e->tx_pool == NULL) {
+			weir__netdev_set_error(
+				"mbuf pools (%u + %u mbufs of %u bytes%s): %s (with --no-huge, "
+				"give the EAL more memory: -m MB)",
+				e->pool_size, 2u * e->tx_desc, data_room,
+				n > 1 ? ", per queue" : "", rte_strerror(rte_errno));
+			return WEIR_ENOMEM;
+		}
+		rc = rte_eth_rx_queue_setup(d->port, (uint16_t)i, e->rx_desc, (unsigned)socket,
+					    NULL, e->rx_pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(d->port, (uint16_t)i, e->tx_desc,
+						    (unsigned)socket, NULL);
+		if (rc != 0) {
+			weir__netdev_set_error("port %u (%s): queue %u setup: %s", d->port,
+					       d->driver, i, rte_strerror(-rc));
+			return WEIR_ENOTSUP;
+		}
 	}
 	rc = rte_eth_dev_start(d->port);
 	if (rc != 0) {
@@ -904,19 +1037,46 @@ static int port_setup(struct dpdk_dev *d, const struct weir_dpdk_config *cfg)
 				       rte_strerror(-rc));
 		return WEIR_EIO;
 	}
+	if (d->rss) {
+		/* RETA entry j is queue j % n (what dpdk_rx_queue_of assumes). */
+		struct rte_eth_rss_reta_entry64
+			reta[RTE_ETH_RSS_RETA_SIZE_512 / RTE_ETH_RETA_GROUP_SIZE];
+
+		memset(reta, 0, sizeof(reta));
+		for (unsigned j = 0; j < d->reta_size && j < RTE_ETH_RSS_RETA_SIZE_512; j++) {
+			reta[j / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ull
+								  << (j % RTE_ETH_RETA_GROUP_SIZE);
+			reta[j / RTE_ETH_RETA_GROUP_SIZE].reta[j % RTE_ETH_RETA_GROUP_SIZE] =
+				(uint16_t)(j % n);
+		}
+		if (d->reta_size > RTE_ETH_RSS_RETA_SIZE_512 ||
+		    rte_eth_dev_rss_reta_update(d->port, reta, d->reta_size) != 0) {
+			/* The port keeps its own table: where a flow lands is unknown. */
+			weir_log_warn("dpdk:port%u (%s): cannot set the RSS table; connections may "
+				      "come back on another shard's queue",
+				      d->port, d->driver);
+			for (unsigned i = 0; i < n; i++)
+				q[i]->rss = 0;
+		}
+	}
 	if (rte_eth_macaddr_get(d->port, &mac) == 0)
-		memcpy(d->mac, mac.addr_bytes, WEIR_ETH_ALEN);
-	d->pool_baseline = rte_mempool_in_use_count(d->rx_pool);
+		for (unsigned i = 0; i < n; i++)
+			memcpy(q[i]->mac, mac.addr_bytes, WEIR_ETH_ALEN);
+	for (unsigned i = 0; i < n; i++)
+		q[i]->pool_baseline = rte_mempool_in_use_count(q[i]->rx_pool);
 	return 0;
 }
 
-int weir_dpdk_open(const struct weir_dpdk_config *cfg, struct weir_netdev **out)
+int weir_dpdk_open_queues(const struct weir_dpdk_config *cfg, unsigned n, struct weir_netdev **out)
 {
-	struct dpdk_dev *d;
+	struct dpdk_dev *q[WEIR_NETDEV_QUEUES_MAX] = { 0 };
+	struct dpdk_port *sp = NULL;
 	int rc, started_eal;
 	uint16_t nports;
+	unsigned made = 0;
 
-	WEIR_EINVAL_IF(cfg == NULL || out == NULL || cfg->eal_args == NULL);
+	WEIR_EINVAL_IF(cfg == NULL || out == NULL || cfg->eal_args == NULL || n == 0 ||
+		       n > WEIR_NETDEV_QUEUES_MAX);
 	if ((cfg->mtu != 0 && (cfg->mtu < 576 || cfg->mtu > 9000)) ||
 	    (cfg->rx_desc != 0 && cfg->rx_desc < 64) || (cfg->tx_desc != 0 && cfg->tx_desc < 64) ||
 	    cfg->idle_sleep_us > 1000000) {
@@ -925,16 +1085,25 @@ int weir_dpdk_open(const struct weir_dpdk_config *cfg, struct weir_netdev **out)
 			"<= 1000000");
 		return WEIR_EINVAL;
 	}
+	pthread_mutex_lock(&dpdk_lock);
 	started_eal = eal_state == EAL_NONE;
 	rc = eal_start(cfg->eal_args);
-	if (rc < 0)
+	if (rc < 0) {
+		pthread_mutex_unlock(&dpdk_lock);
 		return rc;
-	d = calloc(1, sizeof(*d));
-	if (d == NULL) {
-		rc = WEIR_ENOMEM;
-		goto fail_eal;
 	}
-	open_ports++;
+	if (n > 1 && (sp = calloc(1, sizeof(*sp))) == NULL) {
+		rc = WEIR_ENOMEM;
+		goto fail;
+	}
+	for (; made < n; made++) {
+		q[made] = calloc(1, sizeof(*q[made]));
+		if (q[made] == NULL) {
+			rc = WEIR_ENOMEM;
+			goto fail;
+		}
+		open_ports++;
+	}
 	nports = rte_eth_dev_count_avail();
 	if (!rte_eth_dev_is_valid_port(cfg->port)) {
 		weir__netdev_set_error(
@@ -944,37 +1113,68 @@ int weir_dpdk_open(const struct weir_dpdk_config *cfg, struct weir_netdev **out)
 		rc = WEIR_ENODEV;
 		goto fail;
 	}
-	d->port = cfg->port;
-	d->idle_sleep_us = cfg->idle_sleep_us;
-	snprintf(d->name, sizeof(d->name), "dpdk:port%u", d->port);
-	rc = port_setup(d, cfg);
+	for (unsigned i = 0; i < n; i++) {
+		struct dpdk_dev *d = q[i];
+
+		d->port = cfg->port;
+		d->queue = (uint16_t)i;
+		d->shared = sp;
+		d->idle_sleep_us = cfg->idle_sleep_us;
+		if (n > 1)
+			snprintf(d->name, sizeof(d->name), "dpdk:port%u/%u", d->port, i);
+		else
+			snprintf(d->name, sizeof(d->name), "dpdk:port%u", d->port);
+		d->nd.ops = &dpdk_ops;
+		d->nd.name = d->name;
+	}
+	rc = port_setup_queues(q, n, cfg);
 	if (rc < 0) {
-		rte_eth_dev_stop(d->port);
-		rte_eth_dev_close(d->port);
+		rte_eth_dev_stop(cfg->port);
+		rte_eth_dev_close(cfg->port);
 		goto fail;
 	}
-	d->nd.ops = &dpdk_ops;
-	d->nd.name = d->name;
-	check_link(d, weir_clock_now_ns());
-	weir_log_info("%s (%s): mtu %u, rings %u/%u, %u receive mbufs (%u in use at start), "
-		      "checksum offload tx %s rx %s, TSO %s, link %s, %s",
-		      d->name, d->driver, d->mtu, d->rx_desc, d->tx_desc, d->pool_size,
-		      d->pool_baseline, d->tx_csum ? "on" : "off", d->rx_csum ? "on" : "off",
-		      d->tso ? "on" : "off", d->link_up ? "up" : "down",
-		      d->idle_sleep_us ? "sleeps when idle" : "busy-polls");
+	if (sp != NULL) {
+		sp->port = cfg->port;
+		sp->nqueues = (uint16_t)n;
+		sp->open = n;
+		memcpy(sp->q, q, n * sizeof(q[0]));
+	}
+	for (unsigned i = 0; i < n; i++) {
+		check_link(q[i], weir_clock_now_ns());
+		out[i] = &q[i]->nd;
+	}
+	weir_log_info("%s (%s): mtu %u, %u queue pair%s%s, rings %u/%u, %u receive mbufs%s (%u in "
+		      "use at start), checksum offload tx %s rx %s, TSO %s, link %s, %s",
+		      q[0]->name, q[0]->driver, q[0]->mtu, n, n == 1 ? "" : "s",
+		      n == 1	  ? ""
+		      : q[0]->rss ? " (RSS)"
+				  : " (no RSS: queue i pairs with the peer's)",
+		      q[0]->rx_desc, q[0]->tx_desc, q[0]->pool_size, n == 1 ? "" : " per queue",
+		      q[0]->pool_baseline, q[0]->tx_csum ? "on" : "off",
+		      q[0]->rx_csum ? "on" : "off", q[0]->tso ? "on" : "off",
+		      q[0]->link_up ? "up" : "down",
+		      q[0]->idle_sleep_us ? "sleeps when idle" : "busy-polls");
 	eal_loud = 1;
-	*out = &d->nd;
+	pthread_mutex_unlock(&dpdk_lock);
 	return 0;
 
 fail:
-	rte_mempool_free(d->rx_pool);
-	rte_mempool_free(d->tx_pool);
-	free(d);
-	open_ports--;
-fail_eal:
+	for (unsigned i = 0; i < made; i++) {
+		rte_mempool_free(q[i]->rx_pool);
+		rte_mempool_free(q[i]->tx_pool);
+		free(q[i]);
+		open_ports--;
+	}
+	free(sp);
 	if (started_eal)
 		eal_release();
+	pthread_mutex_unlock(&dpdk_lock);
 	return rc;
+}
+
+int weir_dpdk_open(const struct weir_dpdk_config *cfg, struct weir_netdev **out)
+{
+	return weir_dpdk_open_queues(cfg, 1, out);
 }
 
 int weir_dpdk_get_stats(struct weir_netdev *nd, struct weir_dpdk_stats *out)
@@ -985,7 +1185,7 @@ int weir_dpdk_get_stats(struct weir_netdev *nd, struct weir_dpdk_stats *out)
 	WEIR_EINVAL_IF(nd == NULL || out == NULL || nd->ops != &dpdk_ops);
 	memset(out, 0, sizeof(*out));
 	/* TX mbufs a PMD keeps until its ring wraps are released now where it can. */
-	rte_eth_tx_done_cleanup(d->port, 0, 0);
+	rte_eth_tx_done_cleanup(d->port, d->queue, 0);
 	out->pool_size = d->pool_size;
 	out->pool_in_use = rte_mempool_in_use_count(d->rx_pool);
 	out->pool_baseline = d->pool_baseline;
@@ -1100,8 +1300,8 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 	return 0;
 }
 
-static int dpdk_open_spec(const char *args, const struct weir_netdev_params *params,
-			  struct weir_netdev **out)
+static int dpdk_open_queues_spec(const char *args, const struct weir_netdev_params *params,
+				 unsigned n, struct weir_netdev **out)
 {
 	struct weir_dpdk_config cfg;
 	char eal[1024];
@@ -1112,11 +1312,18 @@ static int dpdk_open_spec(const char *args, const struct weir_netdev_params *par
 	/* The port is set to the MTU the caller asks for, unless the spec says otherwise. */
 	if (cfg.mtu == 0)
 		cfg.mtu = params->mtu;
-	return weir_dpdk_open(&cfg, out);
+	return weir_dpdk_open_queues(&cfg, n, out);
+}
+
+static int dpdk_open_spec(const char *args, const struct weir_netdev_params *params,
+			  struct weir_netdev **out)
+{
+	return dpdk_open_queues_spec(args, params, 1, out);
 }
 
 const struct weir__netdev_driver weir__netdev_driver_dpdk = {
 	.prefix = "dpdk",
 	.usage = "dpdk:EAL ARGS[,port=N][,KEY=VALUE]...",
 	.open = dpdk_open_spec,
+	.open_queues = dpdk_open_queues_spec,
 };

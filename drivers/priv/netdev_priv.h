@@ -48,4 +48,8 @@ struct weir__netdev_driver {
 };
 extern const struct weir__netdev_driver *const weir__netdev_drivers[];
 
+/* The Toeplitz hash (Microsoft's RSS) of len bytes of input under a key of keylen bytes (40 for
+ * IPv4 with ports): what a port with RSS computes over a flow to pick its RETA entry. */
+uint32_t weir__toeplitz(const uint8_t *key, size_t keylen, const uint8_t *in, size_t len);
+
 #endif /* WEIR_NETDEV_PRIV_H */

@@ -418,6 +418,7 @@ int weir_tap_get_stats(const struct weir_netdev *nd, struct weir_tap_stats *out)
 static int tap_open_one(const struct weir_tap_config *cfg, int multi_queue,
 			struct weir_netdev **out)
 {
+	int attached;
 	struct tap_dev *t;
 	struct ifreq ifr;
 	size_t namelen;
@@ -451,7 +452,14 @@ static int tap_open_one(const struct weir_tap_config *cfg, int multi_queue,
 	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | (cfg->no_offload ? 0 : IFF_VNET_HDR) |
 				(multi_queue ? IFF_MULTI_QUEUE : 0));
 	memcpy(ifr.ifr_name, cfg->ifname, namelen);
-	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+	attached = ioctl(fd, TUNSETIFF, &ifr);
+	if (attached < 0 && errno == EINVAL && !multi_queue) {
+		/* A device made with multi_queue takes one queue only if asked so. */
+		ifr.ifr_flags = (short)(ifr.ifr_flags | IFF_MULTI_QUEUE);
+		multi_queue = 1;
+		attached = ioctl(fd, TUNSETIFF, &ifr);
+	}
+	if (attached < 0) {
 		int e = errno;
 
 		weir__netdev_set_error(

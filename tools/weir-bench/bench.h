@@ -32,6 +32,7 @@ struct bench_opts {
 	const char *bind_ip; /* kernel server: address to bind (NULL: any) */
 	int server_cpu, client_cpu; /* link mode: CPUs to pin to (-1: none) */
 	const char *impair;	    /* weir: weir_impair_parse() spec for the device, or NULL */
+	unsigned shards; /* weir server/client: stacks, one per thread and device queue */
 };
 
 /* What a client run measured. */
@@ -58,6 +59,11 @@ int bench_kernel_server(const struct bench_opts *o);
 int bench_kernel_client(const struct bench_opts *o, struct bench_result *r);
 int bench_weir_server(const struct bench_opts *o, int link_fd, int ready_fd);
 int bench_weir_client(const struct bench_opts *o, int link_fd, struct bench_result *r);
+/* --shards N (N >= 1): the same on N shards (weir/shards.h). The server prints a line per shard
+ * at the end (connections, bytes, the thread's CPU time); the client splits the flows (bulk) or
+ * runs the workload in each shard (crr) and reports the sum. */
+int bench_weir_server_shards(const struct bench_opts *o);
+int bench_weir_client_shards(const struct bench_opts *o, struct bench_result *r);
 
 /* Set by SIGINT/SIGTERM in server roles. */
 extern volatile int bench_stop;

@@ -52,6 +52,9 @@ static const char usage[] =
 	"dpdk:EAL ARGS[,port=N]. link forks a weir server (192.0.2.2) and runs a weir client\n"
 	"(192.0.2.1) over the link driver; --cpus pins them (server first). --impair SPEC\n"
 	"(weir_impair_parse: loss=0.01,reorder=...,seed=N) impairs weir's device both ways.\n"
+	"--shards N (weir): N stacks, one per thread, on N queues of the device (TAP made\n"
+	"multi_queue, DPDK); the server prints per shard: connections, bytes, CPU time of the\n"
+	"shard's thread (getrusage RUSAGE_THREAD); the client splits its flows across shards.\n"
 	"Example: weir-bench link --test rr --duration 2\n";
 
 static int bad(const char *what, const char *val)
@@ -258,6 +261,7 @@ int main(int argc, char **argv)
 		{ "bind", required_argument, NULL, 'b' },
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "impair", required_argument, NULL, 'I' },
+		{ "shards", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -340,6 +344,11 @@ int main(int argc, char **argv)
 			o.client_cpu = (int)b;
 			break;
 		}
+		case 'S':
+			if (parse_uint(optarg, 1, 64, &v) < 0)
+				return bad("--shards (1..64)", optarg);
+			o.shards = (unsigned)v;
+			break;
 		case 'I': {
 			struct weir_impair_config ic;
 			const char *why;
@@ -362,8 +371,8 @@ int main(int argc, char **argv)
 		return bad("missing --test", NULL);
 	if (o.test != BENCH_BULK && o.flows != 1)
 		return bad("only bulk runs several flows (--flows)", NULL);
-	if (o.kernel && (o.netdev || o.ip || o.impair))
-		return bad("--kernel does not take --netdev, --ip or --impair", NULL);
+	if (o.kernel && (o.netdev || o.ip || o.impair || o.shards))
+		return bad("--kernel does not take --netdev, --ip, --impair or --shards", NULL);
 	if (!strcmp(role, "link")) {
 		if (o.kernel || o.netdev || o.ip || o.peer)
 			return bad("link takes only --test, --flows, --duration and --cpus", NULL);
@@ -386,11 +395,16 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (!strcmp(role, "server")) {
 		catch_stop();
+		if (o.shards > 0 && !o.kernel)
+			return bench_weir_server_shards(&o);
 		return o.kernel ? bench_kernel_server(&o) : bench_weir_server(&o, -1, -1);
 	}
 	if (o.peer == NULL)
 		return bad("missing --peer", NULL);
-	rc = o.kernel ? bench_kernel_client(&o, &r) : bench_weir_client(&o, -1, &r);
+	if (o.shards > 0 && !o.kernel)
+		rc = bench_weir_client_shards(&o, &r);
+	else
+		rc = o.kernel ? bench_kernel_client(&o, &r) : bench_weir_client(&o, -1, &r);
 	if (rc == 0)
 		bench_report(&r);
 	free(r.lat_ns);

@@ -1,9 +1,11 @@
 /* weir.c - weir-bench's weir backend: server and client on the public flow API, on any netdev
  * that weir_netdev_open() knows, or on one end of a link socketpair. */
 #define _GNU_SOURCE
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <weir/clock.h>
@@ -14,6 +16,7 @@
 #include <weir/loop.h>
 #include <weir/impair.h>
 #include <weir/netdev.h>
+#include <weir/shards.h>
 #include <weir/stack.h>
 
 #include "bench.h"
@@ -339,7 +342,8 @@ static int run_rr(struct client *c)
 		if (i >= BENCH_RR_WARMUP && t0 >= c->deadline_ns)
 			break;
 		if ((rc = weir_flow_write(f, req, sizeof(req))) < 0 ||
-		    (rc = read_exact(f, rep, sizeof(rep))) < 0) {
+		    (rc = read_exact(f, rep, sizeof(rep))) < 0 ||
+		    (rc = memcmp(rep, req, sizeof(req)) != 0 ? WEIR_EIO : 0) < 0) {
 			weir_flow_free(f);
 			return fail("rr round trip", rc);
 		}
@@ -369,6 +373,8 @@ static int run_crr(struct client *c)
 		rc = connect_to(c, (uint16_t)(c->o->port + 1), 1, &f);
 		if (rc == 0 && (rc = weir_flow_write(f, req, sizeof(req))) == 0)
 			rc = read_exact(f, rep, sizeof(rep));
+		if (rc == 0 && memcmp(rep, req, sizeof(req)) != 0)
+			rc = WEIR_EIO; /* the echo must be what we sent */
 		if (rc == 0)
 			c->r->ops++;
 		else if (c->r->errors++ == 0)
@@ -459,4 +465,195 @@ int bench_weir_client(const struct bench_opts *o, int link_fd, struct bench_resu
 	}
 	host_down(&h);
 	return c.rc;
+}
+
+/* ---- shards (--shards N): the same server and client, one per shard ---- */
+
+struct shard_tally {
+	uint64_t conns, bytes, cpu_ns, user_ns, sleeps;
+};
+
+struct shards_run {
+	const struct bench_opts *o;
+	struct shard_tally tally[64];
+	struct bench_result res[64];
+	_Atomic unsigned ready;
+	int rc[64];
+};
+
+static __thread uint64_t shard_bytes; /* what this shard's discard flows received */
+
+/* This thread's CPU time, all of it and in user space only (weir's own work; the kernel's share
+ * is the system calls and, over TAP, the Linux peer's TCP work done in our writes). */
+static uint64_t thread_cpu_ns(uint64_t *user_ns)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+		return *user_ns = 0;
+	*user_ns = (uint64_t)ru.ru_utime.tv_sec * WEIR_NS_PER_S +
+		   (uint64_t)ru.ru_utime.tv_usec * 1000u;
+	return *user_ns + (uint64_t)ru.ru_stime.tv_sec * WEIR_NS_PER_S +
+	       (uint64_t)ru.ru_stime.tv_usec * 1000u;
+}
+
+static void shard_discard(struct weir_flow *f, void *arg)
+{
+	struct weir_buf b;
+
+	(void)arg;
+	while (weir_flow_read(f, &b) > 0) {
+		shard_bytes += b.len;
+		weir_buf_release(&b);
+	}
+}
+
+static int server_shard(unsigned shard, struct weir_stack *stack, void *arg)
+{
+	struct shards_run *sr = arg;
+	const struct bench_opts *o = sr->o;
+	struct weir_tcp_listen_opts lo = { .port = o->port, .reuse_addr = 1 };
+	struct weir_listener *ld, *le;
+	struct weir_listener_stats a, b;
+	struct weir_loop_stats ls0, ls1;
+	uint64_t cpu0, user0, user1;
+	int rc;
+
+	/* Every shard listens on both ports; the device spreads the connections. */
+	lo.reuse_port = weir_stack_group(stack) != NULL;
+	if ((rc = weir_tcp_listen(stack, &lo, shard_discard, NULL, &ld)) < 0)
+		return fail("listen (discard)", rc);
+	lo.port = (uint16_t)(o->port + 1);
+	lo.flow.nodelay = 1;
+	if ((rc = weir_tcp_listen(stack, &lo, echo, NULL, &le)) < 0) {
+		weir_listener_close(ld);
+		return fail("listen (echo)", rc);
+	}
+	if (atomic_fetch_add(&sr->ready, 1) + 1 == o->shards) {
+		printf("ready weir server %s ports %u,%u shards %u\n", o->ip, o->port, o->port + 1,
+		       o->shards);
+		fflush(stdout);
+	}
+	cpu0 = thread_cpu_ns(&user0);
+	weir_loop_get_stats(weir_stack_loop(stack), &ls0);
+	while (!bench_stop && weir_fiber_sleep_ns(20 * WEIR_NS_PER_MS) == 0)
+		;
+	sr->tally[shard].cpu_ns = thread_cpu_ns(&user1) - cpu0;
+	sr->tally[shard].user_ns = user1 - user0;
+	weir_loop_get_stats(weir_stack_loop(stack), &ls1);
+	sr->tally[shard].sleeps = ls1.sleeps - ls0.sleeps;
+	weir_listener_get_stats(ld, &a);
+	weir_listener_get_stats(le, &b);
+	sr->tally[shard].conns = a.accepted + b.accepted;
+	sr->tally[shard].bytes = shard_bytes;
+	weir_listener_close(le);
+	weir_listener_close(ld);
+	return 0;
+}
+
+/* Opens o->shards queues of the device, each wrapped with --impair if given. */
+static int open_queues(const struct bench_opts *o, struct weir_netdev **q)
+{
+	int rc = weir_netdev_open_queues(o->netdev, NULL, o->shards, q);
+
+	if (rc < 0) {
+		fprintf(stderr, "weir-bench: netdev '%s': %s: %s\n", o->netdev, weir_strerror(rc),
+			weir_netdev_last_error());
+		return 1;
+	}
+	return 0;
+}
+
+static int run_shards(const struct bench_opts *o, weir_shard_fn fn, struct shards_run *sr)
+{
+	struct weir_netdev *q[64];
+	struct weir_shards_config cfg = { .n = o->shards, .devs = q };
+	int rc;
+
+	if (weir_ipaddr_parse_cidr(o->ip, &cfg.stack.ip, &cfg.stack.prefix_len) < 0) {
+		fprintf(stderr, "weir-bench: bad --ip '%s' (want ADDR/PREFIX)\n", o->ip);
+		return 1;
+	}
+	if (open_queues(o, q) != 0)
+		return 1;
+	rc = weir_shards_run(&cfg, fn, sr, NULL);
+	for (unsigned i = 0; i < o->shards; i++)
+		weir_netdev_close(q[i]);
+	return rc < 0 ? fail("shards", rc) : 0;
+}
+
+int bench_weir_server_shards(const struct bench_opts *o)
+{
+	struct shards_run *sr = calloc(1, sizeof(*sr));
+	struct shard_tally sum = { 0 };
+	int rc;
+
+	if (sr == NULL)
+		return fail("shards", WEIR_ENOMEM);
+	sr->o = o;
+	rc = run_shards(o, server_shard, sr);
+	for (unsigned i = 0; rc == 0 && i < o->shards; i++) {
+		const struct shard_tally *t = &sr->tally[i];
+
+		printf("shard %u conns=%llu bytes=%llu cpu_ms=%.1f user_ms=%.1f sleeps=%llu\n", i,
+		       (unsigned long long)t->conns, (unsigned long long)t->bytes,
+		       (double)t->cpu_ns / 1e6, (double)t->user_ns / 1e6,
+		       (unsigned long long)t->sleeps);
+		sum.conns += t->conns;
+		sum.bytes += t->bytes;
+		sum.cpu_ns += t->cpu_ns;
+	}
+	if (rc == 0)
+		printf("shards n=%u conns=%llu bytes=%llu cpu_ms=%.1f\n", o->shards,
+		       (unsigned long long)sum.conns, (unsigned long long)sum.bytes,
+		       (double)sum.cpu_ns / 1e6);
+	fflush(stdout);
+	free(sr);
+	return rc;
+}
+
+static int client_shard(unsigned shard, struct weir_stack *stack, void *arg)
+{
+	struct shards_run *sr = arg;
+	struct bench_opts mine = *sr->o;
+	struct client c = { .o = &mine, .r = &sr->res[shard], .stack = stack };
+
+	/* Bulk: the flows split across the shards (the first ones take the remainder); crr: every
+	 * shard connects in a loop of its own. */
+	if (mine.test == BENCH_BULK) {
+		mine.flows = sr->o->flows / sr->o->shards + (shard < sr->o->flows % sr->o->shards);
+		if (mine.flows == 0)
+			return 0;
+	}
+	weir_ipaddr_parse(sr->o->peer, &c.peer);
+	client_main(&c);
+	return c.rc != 0 ? WEIR_EIO : 0;
+}
+
+int bench_weir_client_shards(const struct bench_opts *o, struct bench_result *r)
+{
+	struct shards_run *sr;
+	int rc;
+
+	if (o->test == BENCH_RR) {
+		fprintf(stderr, "weir-bench: rr runs one flow: no --shards\n");
+		return 1;
+	}
+	sr = calloc(1, sizeof(*sr));
+	if (sr == NULL)
+		return fail("shards", WEIR_ENOMEM);
+	sr->o = o;
+	r->test = o->test;
+	r->flows = o->flows;
+	rc = run_shards(o, client_shard, sr);
+	for (unsigned i = 0; i < o->shards; i++) {
+		r->bytes += sr->res[i].bytes;
+		r->ops += sr->res[i].ops;
+		r->errors += sr->res[i].errors;
+		r->retrans += sr->res[i].retrans;
+		if (sr->res[i].seconds > r->seconds)
+			r->seconds = sr->res[i].seconds;
+	}
+	free(sr);
+	return rc;
 }

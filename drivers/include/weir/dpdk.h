@@ -60,6 +60,13 @@ struct weir_dpdk_config {
 /* Initialises the EAL (once per process) and starts one port. Returns 0 and sets *out, or one of
  * the errors above. */
 int weir_dpdk_open(const struct weir_dpdk_config *cfg, struct weir_netdev **out);
+/* Shards: starts the port with n RX/TX queue pairs, out[i] using pair i with mbuf pools of its
+ * own (one thread each). Where the port has RSS over IPv4 TCP/UDP (a NIC), weir sets the key
+ * and a RETA of queue j % n and weir_netdev_rx_queue_of computes the Toeplitz hash, so a shard
+ * connects from ports whose replies come to its queue. Without RSS (memif, rings) the peer's
+ * queue i arrives on our queue i: two sharded weir processes pair their shards. n == 1 is
+ * weir_dpdk_open; counters are per queue where the PMD keeps them so. */
+int weir_dpdk_open_queues(const struct weir_dpdk_config *cfg, unsigned n, struct weir_netdev **out);
 
 /* Parses the part of a spec after "dpdk:" into *cfg; eal_args then points into buf (size bytes,
  * it receives a copy of the EAL arguments). Returns 0 or WEIR_EINVAL. */

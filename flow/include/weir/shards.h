@@ -1,4 +1,5 @@
-/* shards.h - run code, or a server, on every shard: N stacks in N threads (hosted, CONFIG_WEIR_SHARDS).
+/* shards.h - run code, or a server, on every shard: N stacks in N threads (hosted,
+ * CONFIG_WEIR_SHARDS).
  *
  * Eio's Net.run_server ~additional_domains runs the accept loop in more domains; weir's shards
  * are the same idea with a stack per thread (docs/shards.md): weir_shards_run_server with n

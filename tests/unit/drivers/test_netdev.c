@@ -125,6 +125,49 @@ START_TEST(test_tap_spec_parse)
 END_TEST
 #endif
 
+/* Microsoft's RSS verification vectors (the "Verifying the RSS Hash Calculation" page; DPDK's
+ * test_thash uses the same): IPv4 with TCP ports, source address, destination address, source
+ * port, destination port, in network order. */
+START_TEST(test_toeplitz_matches_the_rss_verification_suite)
+{
+	static const uint8_t key[40] = {
+		0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+		0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+		0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+	};
+	static const struct {
+		uint8_t src[4], dst[4];
+		uint16_t sport, dport;
+		uint32_t with_ports, addrs_only;
+	} v[] = {
+		{ { 66, 9, 149, 187 }, { 161, 142, 100, 80 }, 2794, 1766, 0x51ccc178, 0x323e8fc2 },
+		{ { 199, 92, 111, 2 }, { 65, 69, 140, 83 }, 14230, 4739, 0xc626b0ea, 0xd718262a },
+		{ { 24, 19, 198, 95 }, { 12, 22, 207, 184 }, 12898, 38024, 0x5c2b394a, 0xd2d0a5de },
+		{ { 38, 27, 205, 30 }, { 209, 142, 163, 6 }, 48228, 2217, 0xafc7327f, 0x82989176 },
+		{ { 153, 39, 163, 191 },
+		  { 202, 188, 127, 2 },
+		  44251,
+		  1303,
+		  0x10e828a2,
+		  0x5d1809c5 },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		uint8_t in[12];
+
+		memcpy(in, v[i].src, 4);
+		memcpy(in + 4, v[i].dst, 4);
+		in[8] = (uint8_t)(v[i].sport >> 8);
+		in[9] = (uint8_t)v[i].sport;
+		in[10] = (uint8_t)(v[i].dport >> 8);
+		in[11] = (uint8_t)v[i].dport;
+		ck_assert_uint_eq(weir__toeplitz(key, sizeof(key), in, 12), v[i].with_ports);
+		ck_assert_uint_eq(weir__toeplitz(key, sizeof(key), in, 8), v[i].addrs_only);
+	}
+	ck_assert_uint_eq(weir__toeplitz(key, 3, key, 4), 0); /* a key too short for a window */
+}
+END_TEST
+
 Suite *weir_test_netdev_suite(void)
 {
 	Suite *s = suite_create("netdev");
@@ -134,6 +177,7 @@ Suite *weir_test_netdev_suite(void)
 	tcase_add_test(tc, test_rx_len_pads_short_frames_with_zeros);
 	tcase_add_test(tc, test_rx_len_leaves_full_frames_alone);
 	tcase_add_test(tc, test_netdev_wrappers_reject_null);
+	tcase_add_test(tc, test_toeplitz_matches_the_rss_verification_suite);
 #ifdef HAVE_TAP
 	tcase_add_test(tc, test_tap_spec_parse);
 #endif
