@@ -8,8 +8,9 @@
 # time, getrusage(RUSAGE_THREAD), and its connections and bytes):
 #   tap     the server on a multi-queue TAP, a Linux client (weir-bench --kernel) in the namespace
 #   memif   server and client both weir with the same --shards, over DPDK net_memif with as many
-#           queue pairs (idle_sleep_us=100: an idle loop sleeps, so CPU time is work plus the
-#           polling while traffic flows)
+#           queue pairs (idle_sleep_us=100: an idle loop sleeps; idle_yield=1: an empty poll
+#           yields the CPU, since 4 polling threads share 2 CPUs here; so CPU time is work plus
+#           the polling while traffic flows)
 #   linux   Linux to Linux over a veth pair, same client: the wall-clock figure to compare
 # Workloads: crr (connect, 64-byte request and reply, close, in a loop; memif: one loop per
 # client shard) and bulk x8 (8 flows into the discard port). Figures: per shard, CPU us per
@@ -94,13 +95,13 @@ memif_row() { # memif_row SHARDS WORKLOAD FLOWS
 	for r in $(seq 1 "$reps"); do
 		so=$(mktemp); sock=/tmp/weir-shards-$$-$n-$w-$r.sock
 		"$bench" server --shards "$n" --ip 192.0.2.2/24 \
-			--netdev "dpdk:$EAL --file-prefix=wsbs$$ --vdev=net_memif0,role=server,socket=$sock,idle_sleep_us=100" \
+			--netdev "dpdk:$EAL --file-prefix=wsbs$$ --vdev=net_memif0,role=server,socket=$sock,idle_sleep_us=100,idle_yield=1" \
 			>"$so" 2>&1 &
 		srv=$!; PIDS+=("$srv")
 		for _ in $(seq 1 200); do grep -q '^ready' "$so" && break; kill -0 "$srv" 2>/dev/null || break; sleep 0.05; done
 		res=$(timeout $((duration * 2 + 60)) "$bench" client --shards "$n" --ip 192.0.2.1/24 \
 			--peer 192.0.2.2 --test "$w" --flows "$f" --duration "$duration" \
-			--netdev "dpdk:$EAL --file-prefix=wsbc$$ --vdev=net_memif0,role=client,socket=$sock,idle_sleep_us=100" \
+			--netdev "dpdk:$EAL --file-prefix=wsbc$$ --vdev=net_memif0,role=client,socket=$sock,idle_sleep_us=100,idle_yield=1" \
 			2>&1 | grep '^result')
 		kill -TERM "$srv"; wait "$srv"
 		record memif "$n" "$w" "$res" "$so"

@@ -70,6 +70,7 @@ struct dpdk_dev {
 	uint16_t mtu;
 	uint16_t rx_desc, tx_desc;
 	uint32_t idle_sleep_us;
+	int idle_yield;	   /* an empty receive poll gives the CPU away (sched_yield) */
 	uint32_t offloads; /* enum weir_netdev_offload bits in use */
 	int tx_csum;	   /* the port fills IPv4 and TCP/UDP checksums */
 	int tso;	   /* the port cuts TCP super-frames (RTE_ETH_TX_OFFLOAD_TCP_TSO) */
@@ -443,6 +444,8 @@ static int dpdk_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 	}
 	if (nb > 0 && d->idle_sleep_us != 0)
 		d->last_busy_ns = weir_clock_now_ns();
+	else if (nb == 0 && d->idle_yield)
+		sched_yield(); /* more polling threads than CPUs: let the peer's run */
 	return got;
 }
 
@@ -1120,6 +1123,7 @@ int weir_dpdk_open_queues(const struct weir_dpdk_config *cfg, unsigned n, struct
 		d->queue = (uint16_t)i;
 		d->shared = sp;
 		d->idle_sleep_us = cfg->idle_sleep_us;
+		d->idle_yield = cfg->idle_yield;
 		if (n > 1)
 			snprintf(d->name, sizeof(d->name), "dpdk:port%u/%u", d->port, i);
 		else
@@ -1228,7 +1232,7 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 	} keys[] = {
 		{ "port", 65535 },    { "idle_sleep_us", 1000000 }, { "rx_desc", 65535 },
 		{ "tx_desc", 65535 }, { "mbufs", 1u << 24 },	    { "mtu", 9000 },
-		{ "tso", 1 },
+		{ "tso", 1 },	      { "idle_yield", 1 },
 	};
 	size_t end;
 
@@ -1283,6 +1287,9 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 			break;
 		case 6:
 			cfg->no_tso = v == 0;
+			break;
+		case 7:
+			cfg->idle_yield = (int)v;
 			break;
 		default:
 			cfg->mtu = (uint16_t)v;

@@ -75,7 +75,8 @@ int weir_loop_add(struct weir_loop *loop, const struct weir_loop_source_ops *ops
 	struct weir_loop_source *src;
 
 	if (loop == NULL || ops == NULL || ops->poll == NULL || out == NULL ||
-	    (flags & ~(unsigned)WEIR_LOOP_SOURCE_MAY_SLEEP) != 0)
+	    (flags & ~(unsigned)(WEIR_LOOP_SOURCE_MAY_SLEEP | WEIR_LOOP_SOURCE_EDGE)) != 0 ||
+	    ((flags & WEIR_LOOP_SOURCE_EDGE) && fd < 0))
 		return WEIR_EINVAL;
 	if (loop->nsrcs == loop->cap) {
 		unsigned cap = loop->cap ? loop->cap * 2 : 8;
@@ -94,7 +95,10 @@ int weir_loop_add(struct weir_loop *loop, const struct weir_loop_source_ops *ops
 	src->fd = fd;
 	src->flags = flags;
 	if (fd >= 0) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
+		struct epoll_event ev = {
+			.events = EPOLLIN | ((flags & WEIR_LOOP_SOURCE_EDGE) ? EPOLLET : 0u),
+			.data.ptr = src,
+		};
 
 		if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			int e = errno;

@@ -1,5 +1,6 @@
 /* waker.c - waking a loop from another thread: a loop source on an eventfd (hosted). */
 #define _GNU_SOURCE
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -10,21 +11,27 @@
 
 struct weir_loop_waker {
 	int fd;
+	atomic_int pending; /* woken since the last poll: set before the fd is written */
 	struct weir_loop *loop; /* NULL while detached */
 	struct weir_loop_source *src;
 	int (*poll)(void *arg);
 	void *arg;
 };
 
+/* The loop polls every source every turn: without a wake this costs an atomic load, not a read of
+ * the eventfd. The fd is edge-triggered, so a write the poll did not drain (a wake between the
+ * flag and the read) wakes the loop once, not for ever; and the flag is set before the write, so
+ * a wake is never missed: its flag is seen by this poll or by the one its write wakes. */
 static int waker_poll(void *arg)
 {
 	struct weir_loop_waker *w = arg;
 	uint64_t n;
 
-	/* Reset the count first: a wake that comes while poll() runs wakes the loop again. */
+	if (!atomic_exchange(&w->pending, 0))
+		return w->poll(w->arg);
 	if (read(w->fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
-		n = 0;
-	return w->poll(w->arg) + (n != 0);
+		n = 0; /* drained by an earlier poll */
+	return w->poll(w->arg) + 1;
 }
 
 static const struct weir_loop_source_ops waker_ops = { .poll = waker_poll };
@@ -52,7 +59,7 @@ int weir_loop_waker_attach(struct weir_loop_waker *w, struct weir_loop *loop,
 	WEIR_EINVAL_IF(w == NULL || loop == NULL || poll == NULL || w->loop != NULL);
 	w->poll = poll;
 	w->arg = arg;
-	if (weir_loop_add(loop, &waker_ops, w, w->fd, 0, &w->src) < 0)
+	if (weir_loop_add(loop, &waker_ops, w, w->fd, WEIR_LOOP_SOURCE_EDGE, &w->src) < 0)
 		return WEIR_ENOMEM;
 	w->loop = loop;
 	return 0;
@@ -71,8 +78,11 @@ void weir_loop_waker_wake(struct weir_loop_waker *w)
 {
 	uint64_t one = 1;
 
+	if (w == NULL)
+		return;
+	atomic_store(&w->pending, 1);
 	/* A full counter (2^64 - 2 unseen wakes) wakes the loop already: nothing is lost. */
-	if (w != NULL && write(w->fd, &one, sizeof(one)) < 0)
+	if (write(w->fd, &one, sizeof(one)) < 0)
 		return;
 }
 

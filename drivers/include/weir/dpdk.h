@@ -19,6 +19,9 @@
  *     port=N           the ethdev port (default 0)
  *     idle_sleep_us=N  let the loop sleep up to N us when the port has been idle for 1 ms
  *                      (default 0: busy-poll, one core at 100%)
+ *     idle_yield=1     a receive poll that finds nothing yields the CPU (sched_yield): for
+ *                      more polling threads than CPUs (shards and their peers on a small
+ *                      machine), so that the thread with work runs instead of one spinning
  *     rx_desc=N tx_desc=N  ring sizes (default 1024 / 1024)
  *     mbufs=N          receive pool size (default: RX ring + four TCP windows + the ooseq cap)
  *     mtu=N            IP MTU to set on the port (default: the port's, at most 1500)
@@ -55,6 +58,7 @@ struct weir_dpdk_config {
 	uint32_t mbufs;		/* receive pool size; 0: computed (see above) */
 	uint32_t idle_sleep_us; /* 0: busy-poll; else may sleep this long when idle */
 	int no_tso;		/* 1: send MSS-sized frames even where the port offers TSO */
+	int idle_yield;		/* 1: an empty receive poll yields the CPU (sched_yield) */
 };
 
 /* Initialises the EAL (once per process) and starts one port. Returns 0 and sets *out, or one of

@@ -30,6 +30,9 @@ enum weir_loop_source_flags {
 	/* The source has no fd but does not need busy polling: the loop may sleep (bounded by the
 	 * deadline) even though it cannot be woken by the source. */
 	WEIR_LOOP_SOURCE_MAY_SLEEP = 1 << 0,
+	/* Hosted: wake the loop when the fd becomes readable, not for as long as it is (epoll's
+	 * edge trigger): for a source that does not read its fd every turn (a waker). */
+	WEIR_LOOP_SOURCE_EDGE = 1 << 1,
 };
 
 struct weir_loop_source;
