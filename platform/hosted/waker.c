@@ -11,7 +11,7 @@
 
 struct weir_loop_waker {
 	int fd;
-	atomic_int pending; /* woken since the last poll: set before the fd is written */
+	atomic_int pending;	/* woken since the last poll: set before the fd is written */
 	struct weir_loop *loop; /* NULL while detached */
 	struct weir_loop_source *src;
 	int (*poll)(void *arg);
