@@ -184,7 +184,7 @@ static const struct weir_loop_source_ops stack_source_ops = {
 	.next_deadline_ns = stack_next_deadline,
 };
 
-#if CONFIG_WEIR_SHARDS
+#if WEIR_SHARDS
 /* LWIP_HOOK_TCP_CONNECT_PORT_OK: whether the device steers the replies of a connection from
  * `port` to this stack's receive queue (or cannot tell). */
 static int port_comes_back(const struct tcp_pcb *pcb, u16_t port)
@@ -225,7 +225,7 @@ static int check_config(const struct weir_stack_config *cfg, const struct weir_n
 		weir_log_error("config: MAC address is multicast");
 		return WEIR_EINVAL;
 	}
-	if (cfg->group != NULL && !CONFIG_WEIR_SHARDS) {
+	if (cfg->group != NULL && !WEIR_SHARDS) {
 		weir_log_error("config: shards are not built in (CONFIG_WEIR_SHARDS)");
 		return WEIR_ENOTSUP;
 	}
@@ -301,7 +301,7 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 		memcpy(s->netif.hwaddr, cfg->mac, WEIR_ETH_ALEN);
 	else if (memcmp(caps.mac, zero_mac, WEIR_ETH_ALEN) != 0)
 		memcpy(s->netif.hwaddr, caps.mac, WEIR_ETH_ALEN);
-#if CONFIG_WEIR_SHARDS
+#if WEIR_SHARDS
 	else if (cfg->group != NULL)
 		weir__shard_group_mac(cfg->group, s->netif.hwaddr); /* one MAC for all shards */
 #endif
@@ -354,7 +354,7 @@ int weir_stack_open(const struct weir_stack_config *cfg, struct weir_stack **out
 	}
 	s->dhcp = cfg->dhcp;
 #endif
-#if CONFIG_WEIR_SHARDS
+#if WEIR_SHARDS
 	if (cfg->group != NULL) {
 		rc = weir__shard_join(s, cfg->group, cfg->shard);
 		if (rc < 0) {
@@ -451,7 +451,7 @@ void weir_stack_close(struct weir_stack *s)
 
 	if (s == NULL)
 		return;
-#if CONFIG_WEIR_SHARDS
+#if WEIR_SHARDS
 	weir__shard_leave(s);
 	weir__lwip_connect_port_ok = NULL;
 #endif
@@ -547,7 +547,7 @@ static void input_frame(struct weir_stack *s, struct weir_frame *f, int low)
 		weir_netdev_release(f);
 		return;
 	}
-#if CONFIG_WEIR_SHARDS
+#if WEIR_SHARDS
 	/* Shards: ARP and ICMP go to the others too, UDP for another's socket to them instead. */
 	if (s->group != NULL && weir__shard_share(s, f->data, len, flags)) {
 		weir_netdev_release(f);

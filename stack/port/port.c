@@ -26,7 +26,7 @@ static WEIR_PER_SHARD struct weir_prng port_rng;
 static WEIR_PER_SHARD uint8_t isn_key[16];
 static WEIR_PER_SHARD uintptr_t core_owner;
 static WEIR_PER_SHARD int core_owned;
-#if defined(__linux__) && CONFIG_WEIR_SHARDS
+#if defined(__linux__) && WEIR_SHARDS
 /* Shards: each thread has an lwIP of its own (stack/patches/0024), so the mistake to catch is a
  * thread without one entering lwIP while another thread has one (it meant that one). */
 static atomic_int shards_open;
@@ -46,7 +46,7 @@ int weir__lwip_port_init(void)
 		return WEIR_EIO;
 	weir_prng_seed(&port_rng, seed);
 	core_owner = weir_thread_id();
-#if defined(__linux__) && CONFIG_WEIR_SHARDS
+#if defined(__linux__) && WEIR_SHARDS
 	if (!core_owned)
 		atomic_fetch_add(&shards_open, 1);
 #elif defined(__linux__)
@@ -58,7 +58,7 @@ int weir__lwip_port_init(void)
 
 void weir__lwip_port_fini(void)
 {
-#if defined(__linux__) && CONFIG_WEIR_SHARDS
+#if defined(__linux__) && WEIR_SHARDS
 	if (core_owned)
 		atomic_fetch_sub(&shards_open, 1);
 #endif
@@ -67,7 +67,7 @@ void weir__lwip_port_fini(void)
 
 void weir__lwip_assert_core_locked(void)
 {
-#if defined(__linux__) && CONFIG_WEIR_SHARDS
+#if defined(__linux__) && WEIR_SHARDS
 	if (WEIR_UNLIKELY(!core_owned && atomic_load_explicit(&shards_open, memory_order_relaxed)))
 #elif defined(__linux__)
 	if (WEIR_UNLIKELY(core_owned && core_gen_here != core_gen))

@@ -22,8 +22,10 @@
  * where lwIP's state is per thread too: stack/patches/0024), a plain variable otherwise. State
  * that every shard shares is not marked and is synchronised where it is written. */
 #if defined(CONFIG_WEIR_SHARDS) && CONFIG_WEIR_SHARDS
+#define WEIR_SHARDS    1
 #define WEIR_PER_SHARD __thread
 #else
+#define WEIR_SHARDS 0 /* Kconfig leaves an unset bool undefined: test this one in #if */
 #define WEIR_PER_SHARD
 #endif
 

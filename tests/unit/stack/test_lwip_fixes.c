@@ -2443,7 +2443,7 @@ START_TEST(test_ephemeral_port_from_every_start_is_in_range)
 }
 END_TEST
 
-#if CONFIG_WEIR_SHARDS
+#if WEIR_SHARDS
 /* 0025: tcp_connect() asks weir__lwip_connect_port_ok about each ephemeral port. */
 static unsigned port_hook_calls;
 
@@ -2530,7 +2530,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_checked_fixture(te, setup, teardown);
 	tcase_set_timeout(te, 60); /* 300,000 pcbs: 0.4 s, 8 s under ASan */
 	tcase_add_test(te, test_ephemeral_port_from_every_start_is_in_range);
-#if CONFIG_WEIR_SHARDS
+#if WEIR_SHARDS
 	tcase_add_test(te, test_connect_port_hook_picks_accepted_ports);
 #endif
 	suite_add_tcase(s, te);

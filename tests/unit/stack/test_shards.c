@@ -259,7 +259,7 @@ END_TEST
 
 /* --- the group: what one shard receives that the others must see -------------------------- */
 
-#if CONFIG_WEIR_SHARDS
+#if WEIR_SHARDS
 struct grp {
 	struct weir_shard_group *g;
 	_Atomic int step;
@@ -713,7 +713,7 @@ Suite *weir_test_shards_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_two_stacks_in_two_threads_at_once);
-#if CONFIG_WEIR_SHARDS
+#if WEIR_SHARDS
 	tcase_add_test(tc, test_group_shares_arp_icmp_and_udp_for_another_shard);
 	tcase_add_test(tc, test_shards_run_server_serves_on_every_shard);
 #endif
