@@ -46,6 +46,11 @@ expect2 "drain-timeout not a number" --netdev tap:x --ip 192.0.2.2/24 --drain-ti
 expect2 "config file missing" --config /nonexistent/weir.conf
 expect2 "ip and dhcp together" --netdev tap:x --ip 192.0.2.2/24 --dhcp
 expect2 "dns not an address" --netdev tap:x --ip 192.0.2.2/24 --dns resolver
+expect2 "shards zero" --netdev tap:x --ip 192.0.2.2/24 --shards 0
+expect2 "shards too many" --netdev tap:x --ip 192.0.2.2/24 --shards 65
+expect2 "shards with dhcp" --netdev tap:x --dhcp --shards 2
+expect2 "cpus not a list" --netdev tap:x --ip 192.0.2.2/24 --shards 2 --cpus 0,x
+expect2 "cpus range backwards" --netdev tap:x --ip 192.0.2.2/24 --shards 2 --cpus 3-1
 
 tmpc=$(mktemp -d)
 trap 'rm -rf "$tmpc"' EXIT

@@ -16,6 +16,15 @@ tmp=$(mktemp -d)
 trap 'cleanup; rm -rf "$tmp"' EXIT
 nsx() { ip netns exec "$WEIR_NS" "$@"; } # foreground only (see tap_tcp.sh)
 
+# A device made without multi_queue cannot give two queues: one line saying so, exit 2.
+ip -n "$WEIR_NS" tuntap add dev weir1 mode tap
+err=$(ip netns exec "$WEIR_NS" "$app" --netdev tap:weir1 --ip 192.0.2.2/24 --shards 2 \
+	--serve echo:7 2>&1 >/dev/null)
+rc=$?
+if [ "$rc" = 2 ] && [[ "$err" == *multi_queue* ]]; then pass "a single-queue device refused: $err"
+else fail "single-queue device with --shards 2: exit $rc: $err"; fi
+ip -n "$WEIR_NS" link del weir1
+
 ip -n "$WEIR_NS" tuntap add dev weir0 mode tap multi_queue
 ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev weir0
 ip -n "$WEIR_NS" link set weir0 up

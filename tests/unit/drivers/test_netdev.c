@@ -168,6 +168,25 @@ START_TEST(test_toeplitz_matches_the_rss_verification_suite)
 }
 END_TEST
 
+/* Several queues: bad counts, a driver with one queue, unknown drivers: clear errors. */
+START_TEST(test_open_queues_rejects_misuse)
+{
+	struct weir_netdev *q[2] = { NULL, NULL };
+
+	ck_assert_int_eq(weir_netdev_open_queues(NULL, NULL, 2, q), WEIR_EINVAL);
+	ck_assert_int_eq(weir_netdev_open_queues("tap:x", NULL, 2, NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_netdev_open_queues("tap:x", NULL, 0, q), WEIR_EINVAL);
+	ck_assert_int_eq(weir_netdev_open_queues("tap:x", NULL, WEIR_NETDEV_QUEUES_MAX + 1, q),
+			 WEIR_EINVAL);
+	ck_assert_int_eq(weir_netdev_open_queues("nosuch:x", NULL, 2, q), WEIR_EINVAL);
+	ck_assert_ptr_nonnull(strstr(weir_netdev_last_error(), "names no driver"));
+	ck_assert_int_eq(weir_netdev_open_queues("tap:bad,mtu=1", NULL, 2, q), WEIR_EINVAL);
+	ck_assert_ptr_null(q[0]);
+	/* Without a device: -1 (no queue known) for NULL, and for a device without the op. */
+	ck_assert_int_eq(weir_netdev_rx_queue_of(NULL, NULL), -1);
+}
+END_TEST
+
 Suite *weir_test_netdev_suite(void)
 {
 	Suite *s = suite_create("netdev");
@@ -178,6 +197,7 @@ Suite *weir_test_netdev_suite(void)
 	tcase_add_test(tc, test_rx_len_leaves_full_frames_alone);
 	tcase_add_test(tc, test_netdev_wrappers_reject_null);
 	tcase_add_test(tc, test_toeplitz_matches_the_rss_verification_suite);
+	tcase_add_test(tc, test_open_queues_rejects_misuse);
 #ifdef HAVE_TAP
 	tcase_add_test(tc, test_tap_spec_parse);
 #endif
