@@ -217,52 +217,30 @@ int weir_netdev_open_queues(const char *spec, const struct weir_netdev_params *p
 	static const struct weir_netdev_params defaults;
 	const struct weir__netdev_driver *const *d;
 	const char *colon;
+	char known[256];
+	size_t used = 0;
 
 	last_error[0] = '\0';
 	WEIR_EINVAL_IF(spec == NULL || out == NULL || n == 0 || n > WEIR_NETDEV_QUEUES_MAX);
-	if (n == 1)
-		return weir_netdev_open(spec, params, out);
+	if (params == NULL)
+		params = &defaults;
 	colon = strchr(spec, ':');
 	for (d = weir__netdev_drivers; colon != NULL && *d != NULL; d++) {
 		size_t len = strlen((*d)->prefix);
 
 		if ((size_t)(colon - spec) != len || memcmp(spec, (*d)->prefix, len) != 0)
 			continue;
-		if ((*d)->open_queues == NULL) {
-			weir__netdev_set_error("%s: %s", spec,
-					       (*d)->open == NULL
-						       ? (*d)->missing
-						       : "this driver opens one queue (no shards)");
-			return WEIR_ENOTSUP;
-		}
-		return (*d)->open_queues(colon + 1, params != NULL ? params : &defaults, n, out);
-	}
-	/* No such driver: weir_netdev_open says so, listing the known ones. */
-	return weir_netdev_open(spec, params, out);
-}
-
-int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
-		     struct weir_netdev **out)
-{
-	static const struct weir_netdev_params defaults;
-	const struct weir__netdev_driver *const *d;
-	const char *colon;
-	char known[256];
-	size_t used = 0;
-
-	last_error[0] = '\0';
-	WEIR_EINVAL_IF(spec == NULL || out == NULL);
-	colon = strchr(spec, ':');
-	for (d = weir__netdev_drivers; colon != NULL && *d != NULL; d++) {
-		size_t n = strlen((*d)->prefix);
-
-		if ((size_t)(colon - spec) != n || memcmp(spec, (*d)->prefix, n) != 0)
-			continue;
 		if ((*d)->open == NULL) {
 			weir__netdev_set_error("%s", (*d)->missing);
 			return WEIR_ENOTSUP;
 		}
-		return (*d)->open(colon + 1, params != NULL ? params : &defaults, out);
+		if (n == 1)
+			return (*d)->open(colon + 1, params, out);
+		if ((*d)->open_queues == NULL) {
+			weir__netdev_set_error("%s: this driver opens one queue (no shards)", spec);
+			return WEIR_ENOTSUP;
+		}
+		return (*d)->open_queues(colon + 1, params, n, out);
 	}
 	known[0] = '\0';
 	for (d = weir__netdev_drivers; *d != NULL && used < sizeof(known); d++)
@@ -272,4 +250,10 @@ int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
 	weir__netdev_set_error("'%s' names no driver built in (%s)", spec,
 			       known[0] != '\0' ? known : "none");
 	return WEIR_EINVAL;
+}
+
+int weir_netdev_open(const char *spec, const struct weir_netdev_params *params,
+		     struct weir_netdev **out)
+{
+	return weir_netdev_open_queues(spec, params, 1, out);
 }

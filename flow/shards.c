@@ -35,7 +35,7 @@ void weir_shards_stop_trigger(struct weir_shards_stop *s)
 
 int weir_shards_stop_triggered(const struct weir_shards_stop *s)
 {
-	return s != NULL && atomic_load(&((struct weir_shards_stop *)(uintptr_t)s)->triggered);
+	return s != NULL && atomic_load(&s->triggered);
 }
 
 /* Per shard: the stop as this thread's fibers see it (an event the waker broadcasts). */

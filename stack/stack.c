@@ -502,9 +502,6 @@ void weir_stack_close(struct weir_stack *s)
 	netif_remove(&s->netif);
 	the_stack = NULL;
 	free(s);
-#if MEM_LIBC_MALLOC
-	weir__lwip_mem_drain();
-#endif
 	/* Another thread may open the next stack. */
 	weir__lwip_port_fini();
 }

@@ -671,7 +671,9 @@ static void dpdk_get_stats(const struct weir_netdev *nd, struct weir_netdev_stat
 	struct rte_eth_stats es;
 
 	*st = d->sw;
-	if (d->shared != NULL && rte_eth_stats_get(d->port, &es) == 0) {
+	if (rte_eth_stats_get(d->port, &es) != 0)
+		return;
+	if (d->shared != NULL) {
 		/* One queue of several: its own counters, where the port keeps them per queue. */
 		if (d->queue < RTE_ETHDEV_QUEUE_STAT_CNTRS) {
 			st->rx_frames = es.q_ipackets[d->queue];
@@ -680,16 +682,16 @@ static void dpdk_get_stats(const struct weir_netdev *nd, struct weir_netdev_stat
 			st->tx_bytes = es.q_obytes[d->queue];
 			st->rx_errors = es.q_errors[d->queue] + d->csum_bad;
 		}
-	} else if (rte_eth_stats_get(d->port, &es) == 0) {
-		st->rx_frames = es.ipackets;
-		st->rx_bytes = es.ibytes;
-		st->tx_frames = es.opackets;
-		st->tx_bytes = es.obytes;
-		st->rx_errors = es.ierrors + d->csum_bad;
-		st->tx_errors = es.oerrors;
-		/* Frames the port dropped because no mbuf or descriptor was free. */
-		st->rx_nobuf = es.rx_nombuf + es.imissed;
+		return;
 	}
+	st->rx_frames = es.ipackets;
+	st->rx_bytes = es.ibytes;
+	st->tx_frames = es.opackets;
+	st->tx_bytes = es.obytes;
+	st->rx_errors = es.ierrors + d->csum_bad;
+	st->tx_errors = es.oerrors;
+	/* Frames the port dropped because no mbuf or descriptor was free. */
+	st->rx_nobuf = es.rx_nombuf + es.imissed;
 }
 
 static void check_link(struct dpdk_dev *d, uint64_t now)

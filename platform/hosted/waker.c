@@ -19,16 +19,17 @@ struct weir_loop_waker {
 };
 
 /* The loop polls every source every turn: without a wake this costs an atomic load, not a read of
- * the eventfd. The fd is edge-triggered, so a write the poll did not drain (a wake between the
- * flag and the read) wakes the loop once, not for ever; and the flag is set before the write, so
- * a wake is never missed: its flag is seen by this poll or by the one its write wakes. */
+ * the eventfd nor the user's poll. The fd is edge-triggered, so a write the poll did not drain (a
+ * wake between the flag and the read) wakes the loop once, not for ever; and the flag is set
+ * before the write (after whatever the waker published), so a wake is never missed: its flag is
+ * seen by this poll or by the one its write wakes. */
 static int waker_poll(void *arg)
 {
 	struct weir_loop_waker *w = arg;
 	uint64_t n;
 
 	if (!atomic_exchange(&w->pending, 0))
-		return w->poll(w->arg);
+		return 0;
 	if (read(w->fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
 		n = 0; /* drained by an earlier poll */
 	return w->poll(w->arg) + 1;

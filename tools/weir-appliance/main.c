@@ -563,58 +563,53 @@ static void add_snapshots(const struct snapshot *in, unsigned n, struct snapshot
 	}
 }
 
+/* This shard's counters now (SIGUSR1, --stats-interval): from a fresh snapshot, which the
+ * other shards' metrics pages then see too. */
 static void print_stats(void)
 {
-	struct weir_stack_stats st;
-	struct weir_listener_stats ls;
+	const struct snapshot *sn = &me->snap; /* written only by this thread */
+	const struct weir_stack_stats *st = &sn->st;
 	uint64_t open = 0, accepted = 0, refused = 0, in = 0, out = 0;
 	char who[24] = "";
 
 	if (opts.shards > 1)
 		snprintf(who, sizeof(who), "shard %u: ", me->idx);
-	weir_stack_get_stats(stack, &st);
+	take_snapshot();
 	for (unsigned i = 0; i < nstarted; i++) {
-		if (weir_listener_get_stats(services[i].listener, &ls) == 0) {
-			open += ls.active;
-			accepted += ls.accepted;
-			refused += ls.refused;
-		}
-		in += services[i].bytes_in;
-		out += services[i].bytes_out;
+		open += sn->ls[i].active;
+		accepted += sn->ls[i].accepted;
+		refused += sn->ls[i].refused;
+		in += sn->bytes_in[i];
+		out += sn->bytes_out[i];
 	}
-	weir_log_info(
-		"stats: %sflows open %llu accepted %llu refused %llu; bytes in %llu out %llu "
-		"(ended flows); frames rx %llu tx %llu; drops %llu; syn-cookies sent %llu "
-		"accepted %llu; tcp connections %llu time-wait %llu refused %llu",
-		who, (unsigned long long)open, (unsigned long long)accepted,
-		(unsigned long long)refused, (unsigned long long)in, (unsigned long long)out,
-		(unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
-		(unsigned long long)(st.drop_runt + st.drop_wrap + st.drop_input + st.drop_tx_full +
-				     st.drop_tx_error + st.drop_tx_oversize + st.drop_tx_chain),
-		(unsigned long long)st.syncookies_sent, (unsigned long long)st.syncookies_accepted,
-		(unsigned long long)st.tcp_connections, (unsigned long long)st.tcp_time_wait,
-		(unsigned long long)st.tcp_refused);
+	weir_log_info("stats: %sflows open %llu accepted %llu refused %llu; bytes in %llu out %llu "
+		      "(ended flows); frames rx %llu tx %llu; drops %llu; syn-cookies sent %llu "
+		      "accepted %llu; tcp connections %llu time-wait %llu refused %llu",
+		      who, (unsigned long long)open, (unsigned long long)accepted,
+		      (unsigned long long)refused, (unsigned long long)in, (unsigned long long)out,
+		      (unsigned long long)st->rx_frames, (unsigned long long)st->tx_frames,
+		      (unsigned long long)(st->drop_runt + st->drop_wrap + st->drop_input +
+					   st->drop_tx_full + st->drop_tx_error +
+					   st->drop_tx_oversize + st->drop_tx_chain),
+		      (unsigned long long)st->syncookies_sent,
+		      (unsigned long long)st->syncookies_accepted,
+		      (unsigned long long)st->tcp_connections,
+		      (unsigned long long)st->tcp_time_wait, (unsigned long long)st->tcp_refused);
 	if (opts.shards > 1)
 		weir_log_info("stats: %sframes shared with other shards %llu, from them %llu, "
 			      "dropped %llu",
-			      who, (unsigned long long)st.shard_frames_out,
-			      (unsigned long long)st.shard_frames_in,
-			      (unsigned long long)st.shard_frames_dropped);
-	if (opts.impair_on) {
-		struct weir_impair_stats is;
-
-		weir_impair_get_stats(dev, &is);
-		for (int d = 0; d < 2; d++)
-			weir_log_info(
-				"impair %s%s: frames %llu dropped %llu corrupted %llu duplicated "
-				"%llu reordered %llu delayed %llu",
-				who, d == 0 ? "tx" : "rx", (unsigned long long)is.frames[d],
-				(unsigned long long)is.dropped[d],
-				(unsigned long long)is.corrupted[d],
-				(unsigned long long)is.duplicated[d],
-				(unsigned long long)is.reordered[d],
-				(unsigned long long)is.delayed[d]);
-	}
+			      who, (unsigned long long)st->shard_frames_out,
+			      (unsigned long long)st->shard_frames_in,
+			      (unsigned long long)st->shard_frames_dropped);
+	for (int d = 0; opts.impair_on && d < 2; d++)
+		weir_log_info("impair %s%s: frames %llu dropped %llu corrupted %llu duplicated "
+			      "%llu reordered %llu delayed %llu",
+			      who, d == 0 ? "tx" : "rx", (unsigned long long)sn->is.frames[d],
+			      (unsigned long long)sn->is.dropped[d],
+			      (unsigned long long)sn->is.corrupted[d],
+			      (unsigned long long)sn->is.duplicated[d],
+			      (unsigned long long)sn->is.reordered[d],
+			      (unsigned long long)sn->is.delayed[d]);
 }
 
 /* --- metrics: the counters in the Prometheus text format (--serve metrics:PORT) ------------ */

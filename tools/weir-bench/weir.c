@@ -138,13 +138,17 @@ static int host_up(const struct bench_opts *o, int link_fd, const char *role, st
 
 /* ---- server ---- */
 
+static __thread uint64_t shard_bytes; /* what this thread's discard flows received */
+
 static void discard(struct weir_flow *f, void *arg)
 {
 	struct weir_buf b;
 
 	(void)arg;
-	while (weir_flow_read(f, &b) > 0)
+	while (weir_flow_read(f, &b) > 0) {
+		shard_bytes += b.len;
 		weir_buf_release(&b);
+	}
 }
 
 static void echo(struct weir_flow *f, void *arg)
@@ -161,26 +165,38 @@ static void echo(struct weir_flow *f, void *arg)
 	}
 }
 
-int bench_weir_server(const struct bench_opts *o, int link_fd, int ready_fd)
+/* The server's two listeners: discard on the port, echo on the next. On a shard, every shard
+ * listens on both (the device spreads the connections). Returns 0 or 1 (printed). */
+static int listen_both(struct weir_stack *stack, const struct bench_opts *o,
+		       struct weir_listener **ld, struct weir_listener **le)
 {
 	struct weir_tcp_listen_opts lo = { .port = o->port, .reuse_addr = 1 };
-	struct weir_listener *ld, *le;
-	struct host h;
 	int rc;
 
-	if (host_up(o, link_fd, "server", &h) != 0)
-		return 1;
-	if ((rc = weir_tcp_listen(h.stack, &lo, discard, NULL, &ld)) < 0) {
-		host_down(&h);
+	lo.reuse_port = weir_stack_group(stack) != NULL;
+	if ((rc = weir_tcp_listen(stack, &lo, discard, NULL, ld)) < 0)
 		return fail("listen (discard)", rc);
-	}
 	/* Replies go out at once: the client waits for them. */
 	lo.port = (uint16_t)(o->port + 1);
 	lo.flow.nodelay = 1;
-	if ((rc = weir_tcp_listen(h.stack, &lo, echo, NULL, &le)) < 0) {
-		weir_listener_close(ld);
-		host_down(&h);
+	if ((rc = weir_tcp_listen(stack, &lo, echo, NULL, le)) < 0) {
+		weir_listener_close(*ld);
 		return fail("listen (echo)", rc);
+	}
+	return 0;
+}
+
+int bench_weir_server(const struct bench_opts *o, int link_fd, int ready_fd)
+{
+	struct weir_listener *ld, *le;
+	struct host h;
+	int rc = 0;
+
+	if (host_up(o, link_fd, "server", &h) != 0)
+		return 1;
+	if (listen_both(h.stack, o, &ld, &le) != 0) {
+		host_down(&h);
+		return 1;
 	}
 	printf("ready weir server %s ports %u,%u\n", o->ip, o->port, o->port + 1);
 	fflush(stdout);
@@ -481,8 +497,6 @@ struct shards_run {
 	int rc[64];
 };
 
-static __thread uint64_t shard_bytes; /* what this shard's discard flows received */
-
 /* This thread's CPU time, all of it and in user space only (weir's own work; the kernel's share
  * is the system calls and, over TAP, the Linux peer's TCP work done in our writes). */
 static uint64_t thread_cpu_ns(uint64_t *user_ns)
@@ -497,38 +511,17 @@ static uint64_t thread_cpu_ns(uint64_t *user_ns)
 	       (uint64_t)ru.ru_stime.tv_usec * 1000u;
 }
 
-static void shard_discard(struct weir_flow *f, void *arg)
-{
-	struct weir_buf b;
-
-	(void)arg;
-	while (weir_flow_read(f, &b) > 0) {
-		shard_bytes += b.len;
-		weir_buf_release(&b);
-	}
-}
-
 static int server_shard(unsigned shard, struct weir_stack *stack, void *arg)
 {
 	struct shards_run *sr = arg;
 	const struct bench_opts *o = sr->o;
-	struct weir_tcp_listen_opts lo = { .port = o->port, .reuse_addr = 1 };
 	struct weir_listener *ld, *le;
 	struct weir_listener_stats a, b;
 	struct weir_loop_stats ls0, ls1;
 	uint64_t cpu0, user0, user1;
-	int rc;
 
-	/* Every shard listens on both ports; the device spreads the connections. */
-	lo.reuse_port = weir_stack_group(stack) != NULL;
-	if ((rc = weir_tcp_listen(stack, &lo, shard_discard, NULL, &ld)) < 0)
-		return fail("listen (discard)", rc);
-	lo.port = (uint16_t)(o->port + 1);
-	lo.flow.nodelay = 1;
-	if ((rc = weir_tcp_listen(stack, &lo, echo, NULL, &le)) < 0) {
-		weir_listener_close(ld);
-		return fail("listen (echo)", rc);
-	}
+	if (listen_both(stack, o, &ld, &le) != 0)
+		return WEIR_EIO;
 	if (atomic_fetch_add(&sr->ready, 1) + 1 == o->shards) {
 		printf("ready weir server %s ports %u,%u shards %u\n", o->ip, o->port, o->port + 1,
 		       o->shards);

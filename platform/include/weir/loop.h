@@ -66,11 +66,11 @@ void weir_loop_stop(struct weir_loop *loop);
 
 /* Waking a loop from another thread (hosted only). A waker may be woken from any thread (or a
  * signal handler) at any time while it exists; while attached to a loop, its poll(arg) runs in
- * that loop's thread soon after a wake (wakes not yet seen merge into one), and whenever the loop
- * polls its sources. Create and destroy anywhere (nobody may wake it after destroy); attach and
- * detach in the loop's thread, detach before the loop goes. create returns 0 and sets *out, or
- * WEIR_EINVAL / WEIR_ENOMEM / WEIR_EIO; attach returns 0, WEIR_EINVAL (attached already) or
- * WEIR_ENOMEM. NULL is ignored by the others. */
+ * that loop's thread soon after a wake, and only then (wakes not yet seen merge into one; what
+ * the waking thread wrote before the wake is visible to poll). Create and destroy anywhere (nobody
+ * may wake it after destroy); attach and detach in the loop's thread, detach before the loop goes.
+ * create returns 0 and sets *out, or WEIR_EINVAL / WEIR_ENOMEM / WEIR_EIO; attach returns 0,
+ * WEIR_EINVAL (attached already) or WEIR_ENOMEM. NULL is ignored by the others. */
 struct weir_loop_waker;
 int weir_loop_waker_create(struct weir_loop_waker **out);
 int weir_loop_waker_attach(struct weir_loop_waker *w, struct weir_loop *loop,

@@ -68,9 +68,9 @@ static void shard_fail(struct shard *s, const char *what, int rc)
 			 rc ? weir_strerror(rc) : "mismatch");
 }
 
-static void echo_handler(struct weir_flow *f, void *arg)
+/* Writes back what it reads until the peer's FIN, then half-closes. Returns 0 or a weir error. */
+static int echo_back(struct weir_flow *f)
 {
-	struct shard *s = arg;
 	struct weir_buf b;
 
 	while (weir_flow_read(f, &b) > 0) {
@@ -78,9 +78,16 @@ static void echo_handler(struct weir_flow *f, void *arg)
 
 		weir_buf_release(&b);
 		if (rc < 0)
-			break;
+			return rc;
 	}
-	weir_flow_shutdown(f, WEIR_SHUT_WR);
+	return weir_flow_shutdown(f, WEIR_SHUT_WR);
+}
+
+static void echo_handler(struct weir_flow *f, void *arg)
+{
+	struct shard *s = arg;
+
+	echo_back(f);
 	s->handlers_done++;
 }
 
@@ -578,20 +585,12 @@ static void on_listening(uint16_t port, void *arg)
 
 static int echo_server_handler(struct weir_flow *f, void *arg)
 {
-	struct weir_buf b;
 	int i = atomic_fetch_add(&served, 1);
 
 	WEIR_UNUSED(arg);
 	if (i < 64)
 		served_by[i] = pthread_self();
-	while (weir_flow_read(f, &b) > 0) {
-		int rc = weir_flow_write(f, b.data, b.len);
-
-		weir_buf_release(&b);
-		if (rc < 0)
-			return rc;
-	}
-	return weir_flow_shutdown(f, WEIR_SHUT_WR);
+	return echo_back(f);
 }
 
 static int echo_client_shard(unsigned shard, struct weir_stack *stack, void *arg)

@@ -42,8 +42,8 @@ uint32_t weir__lwip_rand(void);
 void *weir__lwip_malloc(size_t size);
 void *weir__lwip_calloc(size_t count, size_t size);
 void weir__lwip_free(void *p);
-/* Gives the calling thread's cached free blocks back to the C library (a stack closing: its
- * thread may end, and the cache is per thread with shards). */
+/* Gives the calling thread's cached free blocks back to the C library (a shard's thread ending:
+ * the cache is per thread with shards). */
 void weir__lwip_mem_drain(void);
 
 /* The Internet checksum 64 bytes per step instead of lwIP's two (weir/csum.h). lwIP passes an
