@@ -33,6 +33,8 @@ struct bench_opts {
 	int server_cpu, client_cpu; /* link mode: CPUs to pin to (-1: none) */
 	const char *impair;	    /* weir: weir_impair_parse() spec for the device, or NULL */
 	unsigned shards; /* weir server/client: stacks, one per thread and device queue */
+	double rate;	 /* client: 0 (as fast as it goes), or the load offered in total: bulk
+			  * Mbit/s, crr connections/s, shared evenly by the flows */
 };
 
 /* What a client run measured. */
@@ -47,6 +49,15 @@ struct bench_result {
 	uint64_t *lat_ns; /* rr: one round-trip time per op (malloc'd) */
 	size_t lat_len, lat_cap;
 };
+
+/* Pacing (--rate): when the next unit of a flow is due, given the previous due time, the
+ * units just done and the flow's share of the rate in units per second. A flow that fell
+ * behind by more than 10 ms starts again from now instead of catching up in a burst. */
+static inline uint64_t bench_next_due(uint64_t due, uint64_t now, double units, double per_s)
+{
+	due += (uint64_t)(units / per_s * 1e9);
+	return due + 10000000u < now ? now : due;
+}
 
 /* Appends one latency sample; returns 0 or -1 (no memory). */
 int bench_lat_add(struct bench_result *r, uint64_t ns);

@@ -257,9 +257,19 @@ static int read_exact(int fd, uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* Sleeps until the monotonic time due (ns). */
+static void pace_until(uint64_t due)
+{
+	struct timespec ts = { .tv_sec = (time_t)(due / 1000000000u),
+			       .tv_nsec = (long)(due % 1000000000u) };
+
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
 struct kbulk {
 	const struct bench_opts *o;
 	uint64_t deadline, bytes, end, retrans;
+	double share; /* --rate: this flow's Mbit/s, or 0 */
 	int rc;
 	pthread_t th;
 };
@@ -269,15 +279,22 @@ static void *bulk_thread(void *arg)
 	static uint8_t chunk[BENCH_CHUNK];
 	struct kbulk *b = arg;
 	uint8_t sink[256];
+	uint64_t due, now;
 	int fd = dial(b->o, b->o->port, 0);
 
 	if (fd < 0) {
 		b->rc = sysfail("bulk connect");
 		return NULL;
 	}
-	while (now_ns() < b->deadline) {
-		ssize_t w = write(fd, chunk, sizeof(chunk));
+	due = now_ns();
+	while ((now = now_ns()) < b->deadline) {
+		ssize_t w;
 
+		if (b->share > 0 && now < due) {
+			pace_until(due);
+			continue;
+		}
+		w = write(fd, chunk, sizeof(chunk));
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
@@ -286,6 +303,8 @@ static void *bulk_thread(void *arg)
 			return NULL;
 		}
 		b->bytes += (uint64_t)w;
+		if (b->share > 0)
+			due = bench_next_due(due, now, (double)w * 8 / 1e6, b->share);
 	}
 	/* The server reads to our FIN and closes: its FIN says every byte arrived. */
 	shutdown(fd, SHUT_WR);
@@ -310,6 +329,43 @@ static void *bulk_thread(void *arg)
 	return NULL;
 }
 
+struct kcrr {
+	const struct bench_opts *o;
+	uint64_t deadline, ops, errors, end;
+	double share; /* --rate: this loop's connections/s, or 0 */
+	pthread_t th;
+};
+
+/* One crr loop: connect, request, reply, close, until the deadline. */
+static void *crr_thread(void *arg)
+{
+	struct kcrr *c = arg;
+	uint8_t req[BENCH_MSG], rep[BENCH_MSG];
+	uint64_t due = now_ns(), t0;
+	int fd;
+
+	memset(req, 0x42, sizeof(req));
+	while ((t0 = now_ns()) < c->deadline) {
+		if (c->share > 0 && t0 < due) {
+			pace_until(due);
+			continue;
+		}
+		fd = dial(c->o, (uint16_t)(c->o->port + 1), 1);
+		if (fd >= 0 && write(fd, req, sizeof(req)) == (ssize_t)sizeof(req) &&
+		    read_exact(fd, rep, sizeof(rep)) == 0) {
+			c->ops++;
+		} else if (c->errors++ == 0) {
+			sysfail("crr (first error; counting the rest)");
+		}
+		if (fd >= 0)
+			close(fd);
+		if (c->share > 0)
+			due = bench_next_due(due, t0, 1, c->share);
+	}
+	c->end = t0;
+	return NULL;
+}
+
 int bench_kernel_client(const struct bench_opts *o, struct bench_result *r)
 {
 	uint8_t req[BENCH_MSG], rep[BENCH_MSG];
@@ -330,6 +386,7 @@ int bench_kernel_client(const struct bench_opts *o, struct bench_result *r)
 		for (unsigned i = 0; i < o->flows; i++) {
 			b[i].o = o;
 			b[i].deadline = deadline;
+			b[i].share = o->rate / o->flows;
 			if (pthread_create(&b[i].th, NULL, bulk_thread, &b[i]) != 0) {
 				fprintf(stderr, "weir-bench: pthread_create failed\n");
 				for (unsigned k = 0; k < i; k++)
@@ -379,17 +436,29 @@ int bench_kernel_client(const struct bench_opts *o, struct bench_result *r)
 		close(fd);
 		return 0;
 	}
-	while ((t0 = now_ns()) < deadline) {
-		fd = dial(o, (uint16_t)(o->port + 1), 1);
-		if (fd >= 0 && write(fd, req, sizeof(req)) == (ssize_t)sizeof(req) &&
-		    read_exact(fd, rep, sizeof(rep)) == 0) {
-			r->ops++;
-		} else if (r->errors++ == 0) {
-			sysfail("crr (first error; counting the rest)");
+	{
+		struct kcrr c[BENCH_MAX_FLOWS] = { 0 };
+		uint64_t end = start;
+
+		for (unsigned i = 0; i < o->flows; i++) {
+			c[i].o = o;
+			c[i].deadline = deadline;
+			c[i].share = o->rate / o->flows;
+			if (pthread_create(&c[i].th, NULL, crr_thread, &c[i]) != 0) {
+				fprintf(stderr, "weir-bench: pthread_create failed\n");
+				for (unsigned k = 0; k < i; k++)
+					pthread_join(c[k].th, NULL);
+				return 1;
+			}
 		}
-		if (fd >= 0)
-			close(fd);
+		for (unsigned i = 0; i < o->flows; i++) {
+			pthread_join(c[i].th, NULL);
+			r->ops += c[i].ops;
+			r->errors += c[i].errors;
+			if (c[i].end > end)
+				end = c[i].end;
+		}
+		r->seconds = (double)(end - start) / 1e9;
 	}
-	r->seconds = (double)(t0 - start) / 1e9;
 	return r->ops == 0;
 }

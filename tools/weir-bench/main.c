@@ -3,7 +3,7 @@
  *
  *   weir-bench server [--kernel [--bind ADDR] | --netdev SPEC --ip ADDR/PREFIX] [--port P]
  *   weir-bench client --test bulk|rr|crr --peer ADDR [--flows N] [--duration S] [--port P]
- *                     [--kernel | --netdev SPEC --ip ADDR/PREFIX]
+ *                     [--rate R] [--kernel | --netdev SPEC --ip ADDR/PREFIX]
  *   weir-bench link   --test bulk|rr|crr [--flows N] [--duration S] [--cpus SERVER,CLIENT]
  *
  * A server prints "ready" once it listens and serves until SIGINT/SIGTERM. A client prints one
@@ -36,7 +36,8 @@ static const char usage[] =
 	"usage: weir-bench server [--kernel [--bind ADDR] | --netdev SPEC --ip ADDR/PREFIX] "
 	"[--port P]\n"
 	"       weir-bench client --test bulk|rr|crr --peer ADDR [--flows N] [--duration S]\n"
-	"                         [--port P] [--kernel | --netdev SPEC --ip ADDR/PREFIX]\n"
+	"                         [--port P] [--rate R] [--kernel | --netdev SPEC --ip "
+	"ADDR/PREFIX]\n"
 	"       weir-bench link --test bulk|rr|crr [--flows N] [--duration S] [--cpus S,C]\n"
 	"\n"
 	"Workloads (client --test):\n"
@@ -46,7 +47,10 @@ static const char usage[] =
 	"p99,\n"
 	"        p99.9 round-trip time in microseconds (after %d warm-up round trips)\n"
 	"  crr   connect, 64-byte request and reply, close, repeated: prints connections per "
-	"second\n"
+	"second;\n"
+	"        --flows N runs N such loops at once\n"
+	"--rate R paces the client to an offered load in total, shared evenly by the flows: bulk\n"
+	"R Mbit/s, crr R connections per second (default: as fast as it goes).\n"
 	"Ports: P (default %d) discards, P+1 echoes. SPEC is a weir_netdev_open() spec: "
 	"tap:IFNAME,\n"
 	"dpdk:EAL ARGS[,port=N]. link forks a weir server (192.0.2.2) and runs a weir client\n"
@@ -262,6 +266,7 @@ int main(int argc, char **argv)
 		{ "cpus", required_argument, NULL, 'c' },
 		{ "impair", required_argument, NULL, 'I' },
 		{ "shards", required_argument, NULL, 'S' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -349,6 +354,14 @@ int main(int argc, char **argv)
 				return bad("--shards (1..64)", optarg);
 			o.shards = (unsigned)v;
 			break;
+		case 'r':
+			errno = 0;
+			o.rate = strtod(optarg, &end);
+			if (errno || *end != '\0' || !(o.rate >= 1 && o.rate <= 1e6))
+				return bad("--rate (1..1000000: Mbit/s for bulk, connections/s for "
+					   "crr)",
+					   optarg);
+			break;
 		case 'I': {
 			struct weir_impair_config ic;
 			const char *why;
@@ -369,13 +382,16 @@ int main(int argc, char **argv)
 		return bad("argument", argv[optind]);
 	if (strcmp(role, "server") && !have_test)
 		return bad("missing --test", NULL);
-	if (o.test != BENCH_BULK && o.flows != 1)
-		return bad("only bulk runs several flows (--flows)", NULL);
+	if (o.test == BENCH_RR && (o.flows != 1 || o.rate > 0))
+		return bad("rr runs one flow as fast as it goes (no --flows or --rate)", NULL);
+	if (o.rate > 0 && !strcmp(role, "server"))
+		return bad("a server does not take --rate (the client paces)", NULL);
 	if (o.kernel && (o.netdev || o.ip || o.impair || o.shards))
 		return bad("--kernel does not take --netdev, --ip, --impair or --shards", NULL);
 	if (!strcmp(role, "link")) {
 		if (o.kernel || o.netdev || o.ip || o.peer)
-			return bad("link takes only --test, --flows, --duration and --cpus", NULL);
+			return bad("link takes only --test, --flows, --duration, --rate and --cpus",
+				   NULL);
 		signal(SIGPIPE, SIG_IGN);
 		return run_link(&o);
 	}

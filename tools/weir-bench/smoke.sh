@@ -21,6 +21,22 @@ check 'gbit_s=[0-9.]+' --test bulk --duration 0.5
 check 'gbit_s=[0-9.]+' --test bulk --flows 8 --duration 0.5
 check 'p999_us=[0-9.]+' --test rr --duration 0.5
 check 'conn_s=[0-9]+' --test crr --duration 0.5
+check 'conn_s=[0-9]+' --test crr --flows 4 --duration 0.5
+# --rate paces: a client never offers more than asked (a slow machine may offer less). In 1 s,
+# each flow's first unit is due at the start: at most rate + one unit per flow.
+paced() {
+	local field=$1 max=$2; shift 2
+	local out v
+	out=$(timeout 60 "$bench" link "$@" 2>&1)
+	v=$(sed -n "s/^result .*$field=\([0-9]*\).*/\1/p" <<<"$out")
+	if [ -z "$v" ] || [ "$v" -gt "$max" ] || [ "$v" -eq 0 ]; then
+		echo "FAIL: weir-bench link $*: $field=${v:-none}, wanted 1..$max"; echo "$out"; fail=1
+	else
+		echo "ok: paced: weir-bench link $*: $field=$v (at most $max)"
+	fi
+}
+paced conns 504 --test crr --flows 4 --rate 500 --duration 1
+paced bytes $((200 * 1000000 / 8 + 2 * 65536)) --test bulk --flows 2 --rate 200 --duration 1
 # Bad arguments are refused with one line naming the problem, and exit 2.
 refused() {
 	local want=$1; shift
@@ -42,4 +58,7 @@ refused "--flows" link --test bulk --flows 0
 refused "--flows" link --test rr --flows 2
 refused "--duration" link --test bulk --duration 0
 refused "--cpus" link --test rr --cpus 0
+refused "--rate" link --test crr --rate 0
+refused "--rate" link --test rr --rate 100
+refused "--rate" server --kernel --rate 100
 exit $fail

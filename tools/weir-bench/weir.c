@@ -263,8 +263,10 @@ static void bulk_fiber(void *arg)
 {
 	struct bulk_flow *b = arg;
 	struct client *c = b->c;
+	double share = c->o->rate / c->o->flows; /* --rate: this flow's Mbit/s, or 0 */
 	struct weir_flow *f;
 	struct weir_buf buf;
+	uint64_t due, now;
 	ssize_t n;
 
 	b->rc = connect_to(c, c->o->port, 0, &f);
@@ -272,7 +274,12 @@ static void bulk_fiber(void *arg)
 		fail("bulk connect", b->rc);
 		return;
 	}
-	while (weir_clock_now_ns() < c->deadline_ns) {
+	due = weir_clock_now_ns();
+	while ((now = weir_clock_now_ns()) < c->deadline_ns) {
+		if (share > 0 && now < due) {
+			weir_fiber_sleep_ns(due - now);
+			continue;
+		}
 		b->rc = weir_flow_write(f, chunk, sizeof(chunk));
 		if (b->rc < 0) {
 			fail("bulk write", b->rc);
@@ -280,6 +287,8 @@ static void bulk_fiber(void *arg)
 			return;
 		}
 		b->bytes += sizeof(chunk);
+		if (share > 0)
+			due = bench_next_due(due, now, (double)sizeof(chunk) * 8 / 1e6, share);
 	}
 	if (getenv("WEIR_BENCH_FLOWSTATS") != NULL) {
 		/* Where a single flow's rate comes from: its windows and round trip at the end. */
@@ -376,34 +385,80 @@ static int run_rr(struct client *c)
 	return 0;
 }
 
-static int run_crr(struct client *c)
+struct crr_loop {
+	struct client *c;
+	uint64_t ops, errors, end_ns;
+	int cancelled;
+};
+
+/* One crr loop: connect, request, reply, close, until the deadline. */
+static void crr_fiber(void *arg)
 {
+	struct crr_loop *l = arg;
+	struct client *c = l->c;
+	double share = c->o->rate / c->o->flows; /* --rate: this loop's connections/s, or 0 */
 	uint8_t req[BENCH_MSG], rep[BENCH_MSG];
-	uint64_t now;
+	uint64_t now, due = weir_clock_now_ns();
 	int rc;
 
 	memset(req, 0x43, sizeof(req));
 	while ((now = weir_clock_now_ns()) < c->deadline_ns) {
 		struct weir_flow *f = NULL;
 
+		if (share > 0 && now < due) {
+			weir_fiber_sleep_ns(due - now);
+			continue;
+		}
 		rc = connect_to(c, (uint16_t)(c->o->port + 1), 1, &f);
 		if (rc == 0 && (rc = weir_flow_write(f, req, sizeof(req))) == 0)
 			rc = read_exact(f, rep, sizeof(rep));
 		if (rc == 0 && memcmp(rep, req, sizeof(req)) != 0)
 			rc = WEIR_EIO; /* the echo must be what we sent */
 		if (rc == 0)
-			c->r->ops++;
-		else if (c->r->errors++ == 0)
+			l->ops++;
+		else if (l->errors++ == 0)
 			fail("crr (first error; counting the rest)", rc);
 		/* Closes without waiting for the server's FIN (lwIP finishes the close), as
 		 * close(2) does in the Linux client: the same work. weir_flow_close() would wait
 		 * for that FIN, one round trip more per connection. */
 		weir_flow_free(f);
-		if (rc == WEIR_ECANCELED)
-			return 1;
+		if (rc == WEIR_ECANCELED) {
+			l->cancelled = 1;
+			break;
+		}
+		if (share > 0)
+			due = bench_next_due(due, now, 1, share);
 	}
-	c->r->seconds = (double)(now - c->start_ns) / 1e9;
-	return c->r->ops == 0;
+	l->end_ns = now;
+}
+
+static int run_crr(struct client *c)
+{
+	struct crr_loop loops[BENCH_MAX_FLOWS] = { 0 };
+	struct weir_fiber *fib[BENCH_MAX_FLOWS];
+	uint64_t end = c->start_ns;
+	unsigned started = 0;
+	int cancelled = 0, rc = 0;
+
+	for (unsigned i = 0; i < c->o->flows; i++) {
+		loops[i].c = c;
+		rc = weir_fiber_spawn(NULL, crr_fiber, &loops[i], NULL, &fib[i]);
+		if (rc < 0) {
+			fail("spawn", rc);
+			break;
+		}
+		started++;
+	}
+	for (unsigned i = 0; i < started; i++) {
+		weir_fiber_join(fib[i]);
+		c->r->ops += loops[i].ops;
+		c->r->errors += loops[i].errors;
+		cancelled |= loops[i].cancelled;
+		if (loops[i].end_ns > end)
+			end = loops[i].end_ns;
+	}
+	c->r->seconds = (double)(end - c->start_ns) / 1e9;
+	return rc < 0 || cancelled || c->r->ops == 0;
 }
 
 /* One round trip before timing starts: ARP is resolved and the server known to answer, so the
@@ -611,12 +666,19 @@ static int client_shard(unsigned shard, struct weir_stack *stack, void *arg)
 	struct bench_opts mine = *sr->o;
 	struct client c = { .o = &mine, .r = &sr->res[shard], .stack = stack };
 
-	/* Bulk: the flows split across the shards (the first ones take the remainder); crr: every
-	 * shard connects in a loop of its own. */
-	if (mine.test == BENCH_BULK) {
-		mine.flows = sr->o->flows / sr->o->shards + (shard < sr->o->flows % sr->o->shards);
-		if (mine.flows == 0)
-			return 0;
+	/* The flows split across the shards (the first ones take the remainder), and the rate
+	 * with them. Bulk: a shard left without a flow does nothing; crr: every shard runs at
+	 * least one loop. */
+	mine.flows = sr->o->flows / sr->o->shards + (shard < sr->o->flows % sr->o->shards);
+	if (mine.test == BENCH_BULK && mine.flows == 0)
+		return 0;
+	if (mine.flows == 0)
+		mine.flows = 1;
+	{
+		unsigned total =
+			WEIR_MAX(sr->o->flows, mine.test == BENCH_BULK ? 1 : sr->o->shards);
+
+		mine.rate = sr->o->rate * mine.flows / total;
 	}
 	weir_ipaddr_parse(sr->o->peer, &c.peer);
 	client_main(&c);
