@@ -31,8 +31,9 @@
 
 #define DPDK_BURST	  32
 #define DPDK_DEFAULT_DESC 1024
-/* A port counts as busy for this long after it last moved a frame: the loop keeps polling
- * instead of sleeping, so a flow in progress never waits for idle_sleep_us. */
+/* By default a port counts as busy for this long after it last moved a frame: the loop keeps
+ * polling instead of sleeping, so a flow in progress never waits for idle_sleep_us (busy_us=
+ * sets another window). */
 #define DPDK_BUSY_WINDOW_NS (1 * WEIR_NS_PER_MS)
 /* How often the link status is looked at (and changes logged). */
 #define DPDK_LINK_CHECK_NS (1 * WEIR_NS_PER_S)
@@ -70,6 +71,7 @@ struct dpdk_dev {
 	uint16_t mtu;
 	uint16_t rx_desc, tx_desc;
 	uint32_t idle_sleep_us;
+	uint64_t busy_ns;  /* with idle_sleep_us: polling goes on this long after the last frame */
 	int idle_yield;	   /* an empty receive poll gives the CPU away (sched_yield) */
 	uint32_t offloads; /* enum weir_netdev_offload bits in use */
 	int tx_csum;	   /* the port fills IPv4 and TCP/UDP checksums */
@@ -716,7 +718,7 @@ static uint64_t dpdk_next_deadline(struct weir_netdev *nd)
 	if (d->idle_sleep_us == 0)
 		return d->next_link_check_ns; /* busy-polled anyway */
 	now = weir_clock_now_ns();
-	if (now - d->last_busy_ns < DPDK_BUSY_WINDOW_NS)
+	if (now - d->last_busy_ns < d->busy_ns)
 		return now; /* traffic is flowing: keep polling */
 	t = now + (uint64_t)d->idle_sleep_us * 1000;
 	return WEIR_MIN(t, d->next_link_check_ns);
@@ -1084,9 +1086,9 @@ int weir_dpdk_open_queues(const struct weir_dpdk_config *cfg, unsigned n, struct
 		       n > WEIR_NETDEV_QUEUES_MAX);
 	if ((cfg->mtu != 0 && (cfg->mtu < 576 || cfg->mtu > 9000)) ||
 	    (cfg->rx_desc != 0 && cfg->rx_desc < 64) || (cfg->tx_desc != 0 && cfg->tx_desc < 64) ||
-	    cfg->idle_sleep_us > 1000000) {
+	    cfg->idle_sleep_us > 1000000 || (cfg->busy_us_set && cfg->busy_us > 1000000)) {
 		weir__netdev_set_error(
-			"config: mtu 576..9000, rx_desc/tx_desc >= 64, idle_sleep_us "
+			"config: mtu 576..9000, rx_desc/tx_desc >= 64, idle_sleep_us and busy_us "
 			"<= 1000000");
 		return WEIR_EINVAL;
 	}
@@ -1125,6 +1127,7 @@ int weir_dpdk_open_queues(const struct weir_dpdk_config *cfg, unsigned n, struct
 		d->queue = (uint16_t)i;
 		d->shared = sp;
 		d->idle_sleep_us = cfg->idle_sleep_us;
+		d->busy_ns = cfg->busy_us_set ? (uint64_t)cfg->busy_us * 1000 : DPDK_BUSY_WINDOW_NS;
 		d->idle_yield = cfg->idle_yield;
 		if (n > 1)
 			snprintf(d->name, sizeof(d->name), "dpdk:port%u/%u", d->port, i);
@@ -1234,7 +1237,7 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 	} keys[] = {
 		{ "port", 65535 },    { "idle_sleep_us", 1000000 }, { "rx_desc", 65535 },
 		{ "tx_desc", 65535 }, { "mbufs", 1u << 24 },	    { "mtu", 9000 },
-		{ "tso", 1 },	      { "idle_yield", 1 },
+		{ "tso", 1 },	      { "idle_yield", 1 },	    { "busy_us", 1000000 },
 	};
 	size_t end;
 
@@ -1292,6 +1295,10 @@ int weir_dpdk_parse_spec(const char *spec, struct weir_dpdk_config *cfg, char *b
 			break;
 		case 7:
 			cfg->idle_yield = (int)v;
+			break;
+		case 8:
+			cfg->busy_us = v;
+			cfg->busy_us_set = 1;
 			break;
 		default:
 			cfg->mtu = (uint16_t)v;

@@ -19,6 +19,9 @@
  *     port=N           the ethdev port (default 0)
  *     idle_sleep_us=N  let the loop sleep up to N us when the port has been idle for 1 ms
  *                      (default 0: busy-poll, one core at 100%)
+ *     busy_us=N        with idle_sleep_us: how long the port counts as busy after it last
+ *                      moved a frame (default 1000); 0 sleeps as soon as a poll finds
+ *                      nothing: less CPU where threads outnumber CPUs, more latency
  *     idle_yield=1     a receive poll that finds nothing yields the CPU (sched_yield): for
  *                      more polling threads than CPUs (shards and their peers on a small
  *                      machine), so that the thread with work runs instead of one spinning
@@ -59,6 +62,8 @@ struct weir_dpdk_config {
 	uint32_t idle_sleep_us; /* 0: busy-poll; else may sleep this long when idle */
 	int no_tso;		/* 1: send MSS-sized frames even where the port offers TSO */
 	int idle_yield;		/* 1: an empty receive poll yields the CPU (sched_yield) */
+	uint32_t busy_us;	/* with busy_us_set: the busy window (see busy_us= above) */
+	int busy_us_set;	/* 0: the default window, 1000 us */
 };
 
 /* Initialises the EAL (once per process) and starts one port. Returns 0 and sets *out, or one of

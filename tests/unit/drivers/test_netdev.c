@@ -8,6 +8,10 @@
 #include <weir/tap.h>
 #define HAVE_TAP 1
 #endif
+#if defined(CONFIG_WEIR_DRIVER_DPDK) && CONFIG_WEIR_DRIVER_DPDK
+#include <weir/dpdk.h>
+#define HAVE_DPDK 1
+#endif
 
 #include "netdev_priv.h"
 #include "weir_tests.h"
@@ -86,6 +90,37 @@ START_TEST(test_netdev_wrappers_reject_null)
 	}
 }
 END_TEST
+
+#ifdef HAVE_DPDK
+/* dpdk:EAL ARGS[,KEY=VALUE]...: weir's keys come off the end, the rest stays for the EAL;
+ * busy_us=0 is a window of nothing, told apart from no busy_us at all. */
+START_TEST(test_dpdk_spec_parse)
+{
+	struct weir_dpdk_config c;
+	char buf[256];
+
+	ck_assert_int_eq(weir_dpdk_parse_spec("--no-pci --vdev=net_memif0,role=server,"
+					      "idle_sleep_us=50,busy_us=0,idle_yield=1",
+					      &c, buf, sizeof(buf)),
+			 0);
+	ck_assert_str_eq(c.eal_args, "--no-pci --vdev=net_memif0,role=server");
+	ck_assert_uint_eq(c.idle_sleep_us, 50);
+	ck_assert_int_eq(c.busy_us_set, 1);
+	ck_assert_uint_eq(c.busy_us, 0);
+	ck_assert_int_eq(c.idle_yield, 1);
+	ck_assert_int_eq(weir_dpdk_parse_spec("--no-pci,busy_us=250", &c, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(c.busy_us_set, 1);
+	ck_assert_uint_eq(c.busy_us, 250);
+	ck_assert_int_eq(weir_dpdk_parse_spec("--no-pci,port=1", &c, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(c.busy_us_set, 0);
+	ck_assert_int_eq(weir_dpdk_parse_spec("--no-pci,busy_us=1000001", &c, buf, sizeof(buf)),
+			 WEIR_EINVAL);
+	ck_assert_ptr_nonnull(strstr(weir_netdev_last_error(), "busy_us"));
+	ck_assert_int_eq(weir_dpdk_parse_spec("--no-pci,busy_us=", &c, buf, sizeof(buf)),
+			 WEIR_EINVAL);
+}
+END_TEST
+#endif
 
 #ifdef HAVE_TAP
 /* tap:IFNAME[,offload=0|1]: the name (1..15 characters) and the one option; anything else is
@@ -198,6 +233,9 @@ Suite *weir_test_netdev_suite(void)
 	tcase_add_test(tc, test_netdev_wrappers_reject_null);
 	tcase_add_test(tc, test_toeplitz_matches_the_rss_verification_suite);
 	tcase_add_test(tc, test_open_queues_rejects_misuse);
+#ifdef HAVE_DPDK
+	tcase_add_test(tc, test_dpdk_spec_parse);
+#endif
 #ifdef HAVE_TAP
 	tcase_add_test(tc, test_tap_spec_parse);
 #endif
