@@ -87,6 +87,7 @@ struct link_txplan {
 struct link_dev {
 	struct weir_netdev netdev; /* first: the stack sees only this */
 	int fd;
+	uint16_t queue, nqueues; /* weir_link_open_queues: this object's pair, and how many */
 	char *name;
 	uint8_t mac[WEIR_ETH_ALEN];
 	uint16_t mtu;
@@ -796,8 +797,9 @@ static void link_get_caps(const struct weir_netdev *netdev, struct weir_netdev_c
 	memcpy(caps->mac, l->mac, WEIR_ETH_ALEN);
 	caps->mtu = l->mtu;
 	caps->offloads = 0;
-	caps->rx_queues = 1;
-	caps->tx_queues = 1;
+	caps->rx_queues = l->nqueues;
+	caps->tx_queues = l->nqueues;
+	caps->rx_queue = l->queue;
 	caps->fd = l->fd;
 	caps->poll_mode = 0;
 }
@@ -970,6 +972,7 @@ int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out)
 	if (l == NULL)
 		return WEIR_ENOMEM;
 	l->fd = cfg->fd;
+	l->nqueues = 1;
 	l->imp = *imp;
 	l->rx_trust = imp->corrupt == 0 && !cfg->check_rx_csum ? WEIR_FRAME_L4_CSUM_OK : 0;
 	l->impaired = imp->loss > 0 || imp->reorder > 0 || imp->duplicate > 0 || imp->corrupt > 0 ||
@@ -1006,4 +1009,38 @@ int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out)
 		       (unsigned long long)imp->seed);
 	*out = &l->netdev;
 	return 0;
+}
+
+int weir_link_open_queues(const struct weir_link_config *cfg, const int *fds, unsigned n,
+			  struct weir_netdev **out)
+{
+	const char *base;
+	unsigned i;
+	int rc = 0;
+
+	WEIR_EINVAL_IF(cfg == NULL || fds == NULL || out == NULL || n == 0 ||
+		       n > WEIR_NETDEV_QUEUES_MAX);
+	base = cfg->name != NULL ? cfg->name : "link";
+	for (i = 0; i < n; i++) {
+		struct weir_link_config c = *cfg;
+		char name[64];
+
+		snprintf(name, sizeof(name), "%s/%u", base, i);
+		c.fd = fds[i];
+		c.name = n > 1 ? name : cfg->name;
+		c.impair.seed = cfg->impair.seed + i; /* each pair its own draws */
+		rc = weir_link_open(&c, &out[i]);
+		if (rc < 0)
+			break;
+		link_of(out[i])->queue = (uint16_t)i;
+		link_of(out[i])->nqueues = (uint16_t)n;
+	}
+	if (rc == 0)
+		return 0;
+	/* The fds stay the caller's, as with weir_link_open: free what was made, close nothing. */
+	while (i-- > 0) {
+		link_free(link_of(out[i]));
+		out[i] = NULL;
+	}
+	return rc;
 }

@@ -57,6 +57,15 @@ int weir_link_socketpair(int fds[2]);
  * NaN, mtu below 68), WEIR_ENOMEM. On failure the fd still belongs to the caller. */
 int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out);
 
+/* Shards: n link ends, out[i] on fds[i] (one socketpair per shard), each with cfg's settings,
+ * the name "NAME/i" and the impairment seed + i. A frame sent on pair i arrives on the peer's
+ * pair i, so two sharded weir processes pair their shards, as over memif; caps report n queues
+ * and the object's own as rx_queue. n == 1 is weir_link_open. Returns 0, or what
+ * weir_link_open returns, or WEIR_EINVAL (n 0 or above WEIR_NETDEV_QUEUES_MAX, NULL); on
+ * failure every fd still belongs to the caller. */
+int weir_link_open_queues(const struct weir_link_config *cfg, const int *fds, unsigned n,
+			  struct weir_netdev **out);
+
 /* The impairments applied on transmit, counted per decision for frames taken. */
 struct weir_link_stats {
 	uint64_t imp_dropped, imp_duplicated, imp_reordered, imp_corrupted, imp_delayed;

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -520,6 +521,74 @@ START_TEST(test_link_caps_report_config)
 
 	weir_netdev_close(a);
 	weir_netdev_close(b);
+}
+END_TEST
+
+/* Shards: one socketpair per shard. Pair i carries frames between the two ends' queue i only,
+ * each end reports its queue, and a failed open leaves every fd with the caller. */
+START_TEST(test_link_open_queues_pairs_queue_i_with_queue_i)
+{
+	struct weir_link_config cfg = { .name = "q" };
+	struct weir_netdev *a[3], *b[3];
+	struct weir_netdev_caps caps;
+	int fa[3], fb[3], notseq[2];
+	struct rxlog log;
+
+	for (int i = 0; i < 3; i++) {
+		int fds[2];
+
+		ck_assert_int_eq(weir_link_socketpair(fds), 0);
+		fa[i] = fds[0];
+		fb[i] = fds[1];
+	}
+	ck_assert_int_eq(weir_link_open_queues(&cfg, fa, 3, a), 0);
+	ck_assert_int_eq(weir_link_open_queues(&cfg, fb, 3, b), 0);
+	for (int i = 0; i < 3; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "link:q/%d", i);
+		ck_assert_str_eq(a[i]->name, want);
+		ck_assert_int_eq(weir_netdev_get_caps(a[i], &caps), 0);
+		ck_assert_uint_eq(caps.rx_queues, 3);
+		ck_assert_uint_eq(caps.tx_queues, 3);
+		ck_assert_uint_eq(caps.rx_queue, (unsigned)i);
+		ck_assert_int_eq(caps.fd, fa[i]);
+	}
+	/* Frames sent on a's queue i arrive on b's queue i, and on no other. */
+	rxlog_init(&log, 64);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(send_range(a[i], (uint32_t)(100 * i), 5 + i, 200), 5 + i);
+	for (int i = 0; i < 3; i++) {
+		log.n = 0;
+		ck_assert_uint_eq(drain(b[i], &log, 200), (size_t)(5 + i));
+		ck_assert_uint_eq(log.seq[0], (uint32_t)(100 * i));
+		ck_assert_uint_eq(log.seq[log.n - 1], (uint32_t)(100 * i + 4 + i));
+	}
+	rxlog_free(&log);
+	for (int i = 0; i < 3; i++) {
+		weir_netdev_close(a[i]);
+		weir_netdev_close(b[i]);
+	}
+
+	/* Misuse: clear errors. The second fd is no SOCK_SEQPACKET socket: the first end, already
+	 * made, is undone and both fds stay open for the caller. */
+	ck_assert_int_eq(weir_link_open_queues(NULL, fa, 1, a), WEIR_EINVAL);
+	ck_assert_int_eq(weir_link_open_queues(&cfg, NULL, 1, a), WEIR_EINVAL);
+	ck_assert_int_eq(weir_link_open_queues(&cfg, fa, 1, NULL), WEIR_EINVAL);
+	ck_assert_int_eq(weir_link_open_queues(&cfg, fa, 0, a), WEIR_EINVAL);
+	ck_assert_int_eq(weir_link_open_queues(&cfg, fa, WEIR_NETDEV_QUEUES_MAX + 1, a),
+			 WEIR_EINVAL);
+	ck_assert_int_eq(weir_link_socketpair(fa), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, notseq), 0);
+	fb[0] = fa[0];
+	fb[1] = notseq[0];
+	ck_assert_int_eq(weir_link_open_queues(&cfg, fb, 2, a), WEIR_EINVAL);
+	ck_assert(fd_is_open(fa[0]));
+	ck_assert(fd_is_open(notseq[0]));
+	close(fa[0]);
+	close(fa[1]);
+	close(notseq[0]);
+	close(notseq[1]);
 }
 END_TEST
 
@@ -1086,6 +1155,7 @@ Suite *weir_test_link_suite(void)
 	tcase_add_test(tc, test_link_oversize_dropped);
 	tcase_add_test(tc, test_link_short_frame_padded);
 	tcase_add_test(tc, test_link_caps_report_config);
+	tcase_add_test(tc, test_link_open_queues_pairs_queue_i_with_queue_i);
 	tcase_add_test(tc, test_link_release_returns_buffers);
 	tcase_add_test(tc, test_link_open_rejects_bad_config);
 	tcase_add_test(tc, test_link_tx_rejects_bad_args);
