@@ -68,8 +68,10 @@ struct run {
 	struct weir_shard_group *group;
 };
 
+/* One cache line or more each: the array is made by the calling thread, and each shard's
+ * thread writes its own element. */
 struct shard {
-	struct run *run;
+	WEIR_CACHE_ALIGNED struct run *run;
 	unsigned idx;
 	pthread_t thread;
 	struct weir_stack *stack;
@@ -173,11 +175,12 @@ int weir_shards_run(const struct weir_shards_config *cfg, weir_shard_fn fn, void
 		if (rc < 0)
 			return rc;
 	}
-	sh = calloc(cfg->n, sizeof(*sh));
+	sh = aligned_alloc(WEIR_CACHE_LINE, cfg->n * sizeof(*sh));
 	if (sh == NULL) {
 		weir_shard_group_destroy(run.group);
 		return WEIR_ENOMEM;
 	}
+	memset(sh, 0, cfg->n * sizeof(*sh));
 	for (; started < cfg->n; started++) {
 		sh[started].run = &run;
 		sh[started].idx = started;

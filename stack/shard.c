@@ -37,11 +37,12 @@ struct shard_msg {
 	uint8_t data[];
 };
 
-/* One producer (shard `from`), one consumer (shard `to`). */
+/* One producer (shard `from`), one consumer (shard `to`): head and tail on lines of their own,
+ * so each side writes only its own line. */
 struct shard_ring {
-	_Atomic uint32_t head; /* the consumer's next slot */
-	_Atomic uint32_t tail; /* the producer's next slot */
-	struct shard_msg *slot[RING_SLOTS];
+	WEIR_CACHE_ALIGNED _Atomic uint32_t head; /* the consumer's next slot */
+	WEIR_CACHE_ALIGNED _Atomic uint32_t tail; /* the producer's next slot */
+	WEIR_CACHE_ALIGNED struct shard_msg *slot[RING_SLOTS];
 };
 
 struct weir_shard_group {
@@ -66,11 +67,12 @@ int weir_shard_group_create(unsigned nshards, struct weir_shard_group **out)
 		return WEIR_EIO;
 	}
 	g->mac[0] = (uint8_t)((g->mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
-	g->rings = calloc((size_t)nshards * nshards, sizeof(*g->rings));
+	g->rings = aligned_alloc(WEIR_CACHE_LINE, (size_t)nshards * nshards * sizeof(*g->rings));
 	if (g->rings == NULL) {
 		free(g);
 		return WEIR_ENOMEM;
 	}
+	memset(g->rings, 0, (size_t)nshards * nshards * sizeof(*g->rings));
 	for (unsigned i = 0; i < nshards; i++) {
 		int rc = weir_loop_waker_create(&g->wakers[i]);
 

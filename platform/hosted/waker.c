@@ -3,14 +3,18 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <weir/compiler.h>
 #include <weir/error.h>
 #include <weir/loop.h>
 
+/* One cache line each: every loop turn reads pending, and the wakers of a shard group are made
+ * together by one thread, next to each other (weir_shard_group_create). */
 struct weir_loop_waker {
-	int fd;
+	WEIR_CACHE_ALIGNED int fd;
 	atomic_int pending;	/* woken since the last poll: set before the fd is written */
 	struct weir_loop *loop; /* NULL while detached */
 	struct weir_loop_source *src;
@@ -28,7 +32,9 @@ static int waker_poll(void *arg)
 	struct weir_loop_waker *w = arg;
 	uint64_t n;
 
-	if (!atomic_exchange(&w->pending, 0))
+	/* A load first: an exchange on every turn would take the line for writing each time. */
+	if (!atomic_load_explicit(&w->pending, memory_order_relaxed) ||
+	    !atomic_exchange(&w->pending, 0))
 		return 0;
 	if (read(w->fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
 		n = 0; /* drained by an earlier poll */
@@ -42,9 +48,10 @@ int weir_loop_waker_create(struct weir_loop_waker **out)
 	struct weir_loop_waker *w;
 
 	WEIR_EINVAL_IF(out == NULL);
-	w = calloc(1, sizeof(*w));
+	w = aligned_alloc(WEIR_CACHE_LINE, sizeof(*w));
 	if (w == NULL)
 		return WEIR_ENOMEM;
+	memset(w, 0, sizeof(*w));
 	w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->fd < 0) {
 		free(w);

@@ -29,6 +29,11 @@
 #define WEIR_PER_SHARD
 #endif
 
+/* Objects that different shards' threads write stay on cache lines of their own: a line two
+ * CPUs both write moves between them at every write (false sharing). */
+#define WEIR_CACHE_LINE	   64
+#define WEIR_CACHE_ALIGNED _Alignas(WEIR_CACHE_LINE)
+
 /* 1 when built with AddressSanitizer (gcc says so with __SANITIZE_ADDRESS__, clang with
  * __has_feature): caches of freed memory step aside then, so a use after free is still reported,
  * and fiber switches are announced to it. */
