@@ -32,9 +32,13 @@ struct bench_opts {
 	const char *bind_ip; /* kernel server: address to bind (NULL: any) */
 	int server_cpu, client_cpu; /* link mode: CPUs to pin to (-1: none) */
 	const char *impair;	    /* weir: weir_impair_parse() spec for the device, or NULL */
-	unsigned shards; /* weir server/client: stacks, one per thread and device queue */
-	double rate;	 /* client: 0 (as fast as it goes), or the load offered in total: bulk
-			  * Mbit/s, crr connections/s, shared evenly by the flows */
+	unsigned shards;    /* weir server/client: stacks, one per thread and device queue */
+	int shard_cpus[64]; /* --shard-cpus: shard i runs on shard_cpus[i % nshard_cpus] */
+	unsigned nshard_cpus;
+	const int *link_fds; /* link --shards: one socketpair end per shard, else NULL */
+	int ready_fd;	     /* link --shards server: written once every shard listens (-1) */
+	double rate;	     /* client: 0 (as fast as it goes), or the load offered in total: bulk
+			      * Mbit/s, crr connections/s, shared evenly by the flows */
 };
 
 /* What a client run measured. */
@@ -75,6 +79,9 @@ int bench_weir_client(const struct bench_opts *o, int link_fd, struct bench_resu
  * runs the workload in each shard (crr) and reports the sum. */
 int bench_weir_server_shards(const struct bench_opts *o);
 int bench_weir_client_shards(const struct bench_opts *o, struct bench_result *r);
+
+/* pingpong: the machine's own figure, no weir (pingpong.c). 0, or 1 after printing why. */
+int bench_pingpong(const struct bench_opts *o);
 
 /* Set by SIGINT/SIGTERM in server roles. */
 extern volatile int bench_stop;

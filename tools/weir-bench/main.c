@@ -5,6 +5,7 @@
  *   weir-bench client --test bulk|rr|crr --peer ADDR [--flows N] [--duration S] [--port P]
  *                     [--rate R] [--kernel | --netdev SPEC --ip ADDR/PREFIX]
  *   weir-bench link   --test bulk|rr|crr [--flows N] [--duration S] [--cpus SERVER,CLIENT]
+ *   weir-bench pingpong [--shards N] [--shard-cpus LIST] [--duration S]
  *
  * A server prints "ready" once it listens and serves until SIGINT/SIGTERM. A client prints one
  * "result key=value ..." line (bench.sh parses it). Bad arguments print one line and exit 2.
@@ -39,6 +40,7 @@ static const char usage[] =
 	"                         [--port P] [--rate R] [--kernel | --netdev SPEC --ip "
 	"ADDR/PREFIX]\n"
 	"       weir-bench link --test bulk|rr|crr [--flows N] [--duration S] [--cpus S,C]\n"
+	"       weir-bench pingpong [--shards N] [--shard-cpus LIST] [--duration S]\n"
 	"\n"
 	"Workloads (client --test):\n"
 	"  bulk  N flows (--flows, default 1) each write 64 KiB chunks to the discard port for\n"
@@ -54,11 +56,17 @@ static const char usage[] =
 	"Ports: P (default %d) discards, P+1 echoes. SPEC is a weir_netdev_open() spec: "
 	"tap:IFNAME,\n"
 	"dpdk:EAL ARGS[,port=N]. link forks a weir server (192.0.2.2) and runs a weir client\n"
-	"(192.0.2.1) over the link driver; --cpus pins them (server first). --impair SPEC\n"
+	"(192.0.2.1) over the link driver (with --shards, a socketpair per shard); --cpus pins\n"
+	"them (server first). --impair SPEC\n"
 	"(weir_impair_parse: loss=0.01,reorder=...,seed=N) impairs weir's device both ways.\n"
 	"--shards N (weir): N stacks, one per thread, on N queues of the device (TAP made\n"
 	"multi_queue, DPDK); the server prints per shard: connections, bytes, CPU time of the\n"
 	"shard's thread (getrusage RUSAGE_THREAD); the client splits its flows across shards.\n"
+	"--shard-cpus A,B,...: shard i runs on CPU list[i %% n] (link: both ends' shard i).\n"
+	"pingpong: no weir, the machine's own figure: two processes of N threads, thread i of\n"
+	"each exchanging 64-byte messages over socketpair i (epoll_pwait2, 1 ms timeouts, as\n"
+	"weir's loop waits); prints the answering threads' CPU time per round trip in the\n"
+	"sharded server's format.\n"
 	"Example: weir-bench link --test rr --duration 2\n";
 
 static int bad(const char *what, const char *val)
@@ -175,17 +183,29 @@ static void pin(int cpu, const char *who)
 			strerror(errno));
 }
 
-/* Forks a weir server on one end of a link and runs the weir client on the other. */
+/* Forks a weir server on one end of a link and runs the weir client on the other; with
+ * --shards N, N socketpairs, shard i of the client paired with shard i of the server. */
 static int run_link(struct bench_opts *o)
 {
 	struct bench_result r = { 0 };
-	int fds[2], ready[2], status, rc;
+	unsigned n = o->shards > 0 ? o->shards : 1;
+	int cl[64], sv[64], ready[2], status, rc;
 	struct pollfd pfd;
 	pid_t pid;
 	char c;
 
-	if (weir_link_socketpair(fds) < 0 || pipe(ready) < 0) {
-		fprintf(stderr, "weir-bench: socketpair/pipe: %s\n", strerror(errno));
+	for (unsigned i = 0; i < n; i++) {
+		int fds[2];
+
+		if (weir_link_socketpair(fds) < 0) {
+			fprintf(stderr, "weir-bench: socketpair: %s\n", strerror(errno));
+			return 1;
+		}
+		cl[i] = fds[0];
+		sv[i] = fds[1];
+	}
+	if (pipe(ready) < 0) {
+		fprintf(stderr, "weir-bench: pipe: %s\n", strerror(errno));
 		return 1;
 	}
 	pid = fork();
@@ -198,14 +218,21 @@ static int run_link(struct bench_opts *o)
 
 		/* The server must not outlive us, whatever happens to this process. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(fds[0]);
+		for (unsigned i = 0; i < n; i++)
+			close(cl[i]);
 		close(ready[0]);
 		catch_stop();
 		pin(o->server_cpu, "server");
 		so.ip = "192.0.2.2/24";
-		_exit(bench_weir_server(&so, fds[1], ready[1]));
+		if (o->shards > 0) {
+			so.link_fds = sv;
+			so.ready_fd = ready[1];
+			_exit(bench_weir_server_shards(&so));
+		}
+		_exit(bench_weir_server(&so, sv[0], ready[1]));
 	}
-	close(fds[1]);
+	for (unsigned i = 0; i < n; i++)
+		close(sv[i]);
 	close(ready[1]);
 	pin(o->client_cpu, "client");
 	/* Wait (bounded) until the server listens; EOF means it failed to start. */
@@ -220,7 +247,12 @@ static int run_link(struct bench_opts *o)
 	close(ready[0]);
 	o->ip = "192.0.2.1/24";
 	o->peer = "192.0.2.2";
-	rc = bench_weir_client(o, fds[0], &r);
+	if (o->shards > 0) {
+		o->link_fds = cl;
+		rc = bench_weir_client_shards(o, &r);
+	} else {
+		rc = bench_weir_client(o, cl[0], &r);
+	}
 	if (rc == 0)
 		bench_report(&r);
 	free(r.lat_ns);
@@ -267,6 +299,7 @@ int main(int argc, char **argv)
 		{ "impair", required_argument, NULL, 'I' },
 		{ "shards", required_argument, NULL, 'S' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "shard-cpus", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -274,7 +307,8 @@ int main(int argc, char **argv)
 				.duration_s = 2.0,
 				.port = BENCH_DEFAULT_PORT,
 				.server_cpu = -1,
-				.client_cpu = -1 };
+				.client_cpu = -1,
+				.ready_fd = -1 };
 	struct bench_result r = { 0 };
 	const char *role;
 	int have_test = 0, ch, rc;
@@ -290,8 +324,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	role = argv[1];
-	if (strcmp(role, "server") && strcmp(role, "client") && strcmp(role, "link"))
-		return bad("role (server, client or link)", role);
+	if (strcmp(role, "server") && strcmp(role, "client") && strcmp(role, "link") &&
+	    strcmp(role, "pingpong"))
+		return bad("role (server, client, link or pingpong)", role);
 	optind = 2;
 	while ((ch = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (ch) {
@@ -354,6 +389,25 @@ int main(int argc, char **argv)
 				return bad("--shards (1..64)", optarg);
 			o.shards = (unsigned)v;
 			break;
+		case 'C': {
+			char *p = optarg;
+
+			o.nshard_cpus = 0;
+			for (;;) {
+				unsigned long cpu;
+
+				errno = 0;
+				cpu = strtoul(p, &end, 10);
+				if (errno || end == p || *p == '-' || cpu >= CPU_SETSIZE ||
+				    (*end != ',' && *end != '\0') || o.nshard_cpus == 64)
+					return bad("--shard-cpus (CPU[,CPU]...)", optarg);
+				o.shard_cpus[o.nshard_cpus++] = (int)cpu;
+				if (*end == '\0')
+					break;
+				p = end + 1;
+			}
+			break;
+		}
 		case 'r':
 			errno = 0;
 			o.rate = strtod(optarg, &end);
@@ -380,6 +434,14 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return bad("argument", argv[optind]);
+	if (o.nshard_cpus > 0 && o.shards == 0)
+		return bad("--shard-cpus goes with --shards", NULL);
+	if (!strcmp(role, "pingpong")) {
+		if (have_test || o.kernel || o.netdev || o.ip || o.peer || o.rate > 0 || o.impair)
+			return bad("pingpong takes only --shards, --shard-cpus and --duration",
+				   NULL);
+		return bench_pingpong(&o);
+	}
 	if (strcmp(role, "server") && !have_test)
 		return bad("missing --test", NULL);
 	if (o.test == BENCH_RR && (o.flows != 1 || o.rate > 0))
@@ -390,8 +452,11 @@ int main(int argc, char **argv)
 		return bad("--kernel does not take --netdev, --ip, --impair or --shards", NULL);
 	if (!strcmp(role, "link")) {
 		if (o.kernel || o.netdev || o.ip || o.peer)
-			return bad("link takes only --test, --flows, --duration, --rate and --cpus",
+			return bad("link takes only --test, --flows, --duration, --rate, --shards, "
+				   "--shard-cpus, --impair and --cpus",
 				   NULL);
+		if (o.shards > 0 && o.server_cpu >= 0)
+			return bad("link --shards runs a thread per shard: no --cpus", NULL);
 		signal(SIGPIPE, SIG_IGN);
 		return run_link(&o);
 	}

@@ -22,6 +22,14 @@ check 'gbit_s=[0-9.]+' --test bulk --flows 8 --duration 0.5
 check 'p999_us=[0-9.]+' --test rr --duration 0.5
 check 'conn_s=[0-9]+' --test crr --duration 0.5
 check 'conn_s=[0-9]+' --test crr --flows 4 --duration 0.5
+# --shards over the link: a socketpair per shard, and every server shard served some.
+out=$(timeout 60 "$bench" link --test crr --flows 4 --shards 2 --shard-cpus 0 --duration 0.5 2>&1)
+if grep -q '^result .*conn_s=[0-9]' <<<"$out" && grep -Eq '^shard 0 conns=[1-9]' <<<"$out" &&
+	grep -Eq '^shard 1 conns=[1-9]' <<<"$out"; then
+	echo "ok: weir-bench link --shards 2: both server shards served"
+else
+	echo "FAIL: weir-bench link --shards 2"; echo "$out"; fail=1
+fi
 # --rate paces: a client never offers more than asked (a slow machine may offer less). In 1 s,
 # each flow's first unit is due at the start: at most rate + one unit per flow.
 paced() {
@@ -61,4 +69,7 @@ refused "--cpus" link --test rr --cpus 0
 refused "--rate" link --test crr --rate 0
 refused "--rate" link --test rr --rate 100
 refused "--rate" server --kernel --rate 100
+refused "--shard-cpus" link --test crr --shard-cpus 0
+refused "--shard-cpus" link --test crr --shards 2 --shard-cpus 0,x
+refused "no --cpus" link --test crr --shards 2 --cpus 0,1
 exit $fail

@@ -581,6 +581,8 @@ static int server_shard(unsigned shard, struct weir_stack *stack, void *arg)
 		printf("ready weir server %s ports %u,%u shards %u\n", o->ip, o->port, o->port + 1,
 		       o->shards);
 		fflush(stdout);
+		if (o->ready_fd >= 0 && write(o->ready_fd, "r", 1) != 1)
+			return WEIR_EIO;
 	}
 	cpu0 = thread_cpu_ns(&user0);
 	weir_loop_get_stats(weir_stack_loop(stack), &ls0);
@@ -599,15 +601,42 @@ static int server_shard(unsigned shard, struct weir_stack *stack, void *arg)
 	return 0;
 }
 
-/* Opens o->shards queues of the device, each wrapped with --impair if given. */
+/* Opens o->shards queues of the device (link mode: link ends on o->link_fds, taken over
+ * whatever happens), each wrapped with --impair if given (seed + i: each queue its own draws). */
 static int open_queues(const struct bench_opts *o, struct weir_netdev **q)
 {
-	int rc = weir_netdev_open_queues(o->netdev, NULL, o->shards, q);
+	const char *what = o->link_fds != NULL ? "link" : o->netdev;
+	int rc;
 
+	if (o->link_fds != NULL) {
+		struct weir_link_config lc = { .name = "bench" };
+
+		rc = weir_link_open_queues(&lc, o->link_fds, o->shards, q);
+		if (rc < 0)
+			for (unsigned i = 0; i < o->shards; i++)
+				close(o->link_fds[i]);
+	} else {
+		rc = weir_netdev_open_queues(o->netdev, NULL, o->shards, q);
+	}
 	if (rc < 0) {
-		fprintf(stderr, "weir-bench: netdev '%s': %s: %s\n", o->netdev, weir_strerror(rc),
+		fprintf(stderr, "weir-bench: netdev '%s': %s: %s\n", what, weir_strerror(rc),
 			weir_netdev_last_error());
 		return 1;
+	}
+	for (unsigned i = 0; o->impair != NULL && i < o->shards; i++) {
+		struct weir_impair_config ic;
+		struct weir_netdev *w;
+
+		rc = weir_impair_parse(o->impair, &ic, NULL);
+		ic.seed += i;
+		if (rc == 0)
+			rc = weir_impair_wrap(q[i], &ic, &w);
+		if (rc < 0) {
+			for (unsigned k = 0; k < o->shards; k++)
+				weir_netdev_close(q[k]);
+			return fail("impair", rc);
+		}
+		q[i] = w;
 	}
 	return 0;
 }
@@ -615,7 +644,10 @@ static int open_queues(const struct bench_opts *o, struct weir_netdev **q)
 static int run_shards(const struct bench_opts *o, weir_shard_fn fn, struct shards_run *sr)
 {
 	struct weir_netdev *q[64];
-	struct weir_shards_config cfg = { .n = o->shards, .devs = q };
+	struct weir_shards_config cfg = { .n = o->shards,
+					  .devs = q,
+					  .cpus = o->nshard_cpus ? o->shard_cpus : NULL,
+					  .ncpus = o->nshard_cpus };
 	int rc;
 
 	if (weir_ipaddr_parse_cidr(o->ip, &cfg.stack.ip, &cfg.stack.prefix_len) < 0) {

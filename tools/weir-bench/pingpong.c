@@ -1,0 +1,199 @@
+/* pingpong.c - weir-bench pingpong: what the machine itself does to CPU time per operation when
+ * several threads run at once, with no weir in it.
+ *
+ * Two processes, N threads each; thread i of one and thread i of the other exchange 64-byte
+ * messages over socketpair i, each waiting in epoll_pwait2 with a 1 ms timeout as weir's loop
+ * waits (with lwIP's timers armed). Both threads of pair i may be pinned to one CPU, as
+ * `weir-bench link --shards N --shard-cpus` pins both ends' shard i. The answering side prints a
+ * line per pair in the sharded server's format (round trips as "conns", the thread's CPU time
+ * from getrusage(RUSAGE_THREAD)), the asking side the "result" line, so tools/bench-shards.sh
+ * reads it as one more row: the platform's own 2-vs-1 figure beside weir's, from the same run.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+struct pp_thread {
+	const struct bench_opts *o;
+	int fd, cpu, asks;
+	uint64_t rts, cpu_ns, user_ns, sleeps, end_ns;
+	int rc;
+	pthread_t th;
+};
+
+static uint64_t pp_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t tv_ns(struct timeval tv)
+{
+	return (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+}
+
+/* Waits until fd is readable (1 ms timeouts, as a loop with timers armed); 0, or -1 on EOF or an
+ * error. */
+static int pp_read(struct pp_thread *t, int ep, char *buf)
+{
+	for (;;) {
+		struct timespec tmo = { 0, 1000000 };
+		struct epoll_event ev;
+		ssize_t n = read(t->fd, buf, BENCH_MSG);
+
+		if (n == BENCH_MSG)
+			return 0;
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return -1;
+		t->sleeps++;
+		if (epoll_pwait2(ep, &ev, 1, &tmo, NULL) < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static void *pp_run(void *arg)
+{
+	struct pp_thread *t = arg;
+	struct epoll_event ev = { .events = EPOLLIN };
+	uint64_t deadline = pp_now() + (uint64_t)(t->o->duration_s * 1e9);
+	char buf[BENCH_MSG];
+	struct rusage r0, r1;
+	int ep;
+
+	if (t->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(t->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, t->fd, &ev) < 0) {
+		t->rc = 1;
+		return NULL;
+	}
+	memset(buf, 0x42, sizeof(buf));
+	getrusage(RUSAGE_THREAD, &r0);
+	for (;;) {
+		if (t->asks) {
+			if (pp_now() >= deadline)
+				break;
+			if (write(t->fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
+			    pp_read(t, ep, buf) < 0) {
+				t->rc = 1;
+				break;
+			}
+		} else {
+			if (pp_read(t, ep, buf) < 0)
+				break; /* the asking side closed: done */
+			if (write(t->fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+				break;
+		}
+		t->rts++;
+	}
+	getrusage(RUSAGE_THREAD, &r1);
+	t->end_ns = pp_now();
+	t->user_ns = tv_ns(r1.ru_utime) - tv_ns(r0.ru_utime);
+	t->cpu_ns = t->user_ns + tv_ns(r1.ru_stime) - tv_ns(r0.ru_stime);
+	if (t->asks)
+		shutdown(t->fd, SHUT_RDWR);
+	close(ep);
+	return NULL;
+}
+
+/* Runs n threads over fds; returns 0 or 1. */
+static int pp_side(const struct bench_opts *o, const int *fds, unsigned n, int asks,
+		   struct pp_thread *t)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		t[i] = (struct pp_thread){ .o = o, .fd = fds[i], .asks = asks, .cpu = -1 };
+		if (o->nshard_cpus > 0)
+			t[i].cpu = o->shard_cpus[i % o->nshard_cpus];
+		if (pthread_create(&t[i].th, NULL, pp_run, &t[i]) != 0) {
+			fprintf(stderr, "weir-bench: pthread_create failed\n");
+			for (unsigned k = 0; k < i; k++) {
+				shutdown(fds[k], SHUT_RDWR);
+				pthread_join(t[k].th, NULL);
+			}
+			return 1;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		pthread_join(t[i].th, NULL);
+		rc |= t[i].rc;
+	}
+	return rc;
+}
+
+int bench_pingpong(const struct bench_opts *o)
+{
+	unsigned n = o->shards > 0 ? o->shards : 1;
+	int ask[64], answer[64], status, rc;
+	struct pp_thread t[64];
+	struct bench_result r = { .test = BENCH_CRR, .flows = n };
+	uint64_t start = pp_now(), end = start;
+	pid_t pid;
+
+	for (unsigned i = 0; i < n; i++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+			fprintf(stderr, "weir-bench: socketpair: %s\n", strerror(errno));
+			return 1;
+		}
+		ask[i] = sv[0];
+		answer[i] = sv[1];
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "weir-bench: fork: %s\n", strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (unsigned i = 0; i < n; i++)
+			close(ask[i]);
+		rc = pp_side(o, answer, n, 0, t);
+		for (unsigned i = 0; i < n; i++)
+			printf("shard %u conns=%llu bytes=0 cpu_ms=%.1f user_ms=%.1f sleeps=%llu\n", i,
+			       (unsigned long long)t[i].rts, (double)t[i].cpu_ns / 1e6,
+			       (double)t[i].user_ns / 1e6, (unsigned long long)t[i].sleeps);
+		fflush(stdout);
+		_exit(rc);
+	}
+	for (unsigned i = 0; i < n; i++)
+		close(answer[i]);
+	rc = pp_side(o, ask, n, 1, t);
+	for (unsigned i = 0; i < n; i++) {
+		r.ops += t[i].rts;
+		if (t[i].end_ns > end)
+			end = t[i].end_ns;
+		close(ask[i]);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		rc = 1;
+	r.seconds = (double)(end - start) / 1e9;
+	if (rc == 0)
+		bench_report(&r);
+	return rc;
+}
