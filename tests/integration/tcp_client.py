@@ -9,6 +9,9 @@
   tcp_client.py expect-eof HOST PORT     connected, then closed by the server at once (FIN)
   tcp_client.py chargen HOST PORT N      read N bytes and check RFC 864's line pattern
   tcp_client.py idle-until-closed HOST PORT   send nothing; print seconds until the server closes
+  tcp_client.py slow-get HOST PORT PATH FILE  HTTP/1.0 GET read slowly (a 64 KiB receive
+        buffer, 64 KiB every 20 ms, so flow control holds the server back): prints "started"
+        at the first bytes, then whether the body equals FILE and how long the rest took
 Exit 0 on success; prints one line.
 """
 import socket
@@ -134,6 +137,30 @@ def idle_until_closed(host, port):
     return 0
 
 
+def slow_get(host, port, path, want_file):
+    want = open(want_file, "rb").read()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.settimeout(30)
+    s.connect((host, port))
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.0\r\n\r\n")
+    resp = bytearray(s.recv(65536))
+    print("started", flush=True)
+    t0 = time.time()
+    while True:
+        time.sleep(0.02)
+        b = s.recv(65536)
+        if not b:
+            break
+        resp.extend(b)
+    s.close()
+    body = bytes(resp).split(b"\r\n\r\n", 1)[-1]
+    ok = body == want
+    print("done %s, %d bytes, the rest in %.2f s" % ("byte-exact" if ok else "MISMATCH", len(body),
+                                                      time.time() - t0), flush=True)
+    return 0 if ok else 1
+
+
 def main():
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "refused":
@@ -150,6 +177,8 @@ def main():
         return idle_until_closed(host, port)
     if mode == "chargen":
         return chargen(host, port, int(sys.argv[4]))
+    if mode == "slow-get":
+        return slow_get(host, port, sys.argv[4], sys.argv[5])
     print("unknown mode %s" % mode)
     return 2
 
