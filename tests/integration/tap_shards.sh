@@ -148,6 +148,7 @@ ip netns exec "$WEIR_NS" "$PY" - "$tmp/www/big" >"$tmp/slow.out" 2>&1 <<'PYEOF2'
 import socket, sys, threading, time
 big = open(sys.argv[1], "rb").read()
 results = []
+out = threading.Lock()  # print from threads at once can run two lines into one
 def get(i):
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -155,7 +156,8 @@ def get(i):
     s.connect(("192.0.2.2", 80))
     s.sendall(b"GET /big HTTP/1.0\r\n\r\n")
     resp = bytearray(s.recv(65536))
-    print("started %d" % i, flush=True)
+    with out:
+        print("started %d" % i, flush=True)
     while True:
         time.sleep(0.02)
         b = s.recv(65536)
