@@ -175,8 +175,8 @@ int bench_pingpong(const struct bench_opts *o)
 			close(ask[i]);
 		rc = pp_side(o, answer, n, 0, t);
 		for (unsigned i = 0; i < n; i++)
-			printf("shard %u conns=%llu bytes=0 cpu_ms=%.1f user_ms=%.1f sleeps=%llu\n", i,
-			       (unsigned long long)t[i].rts, (double)t[i].cpu_ns / 1e6,
+			printf("shard %u conns=%llu bytes=0 cpu_ms=%.1f user_ms=%.1f sleeps=%llu\n",
+			       i, (unsigned long long)t[i].rts, (double)t[i].cpu_ns / 1e6,
 			       (double)t[i].user_ns / 1e6, (unsigned long long)t[i].sleeps);
 		fflush(stdout);
 		_exit(rc);
