@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift ;;
 	--only) only=$2; shift ;;
 	--cpus) cpus=$2; shift ;;
-	-h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
 	*) echo "bench-shards.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -68,6 +68,13 @@ cleanup() {
 trap cleanup EXIT
 EAL="--no-huge --no-pci -m 512"
 want() { [[ ",$only," == *",$1,"* ]]; }
+# forget PID: a server that has been waited for leaves the list cleanup kills (a PID can be
+# reused by then).
+forget() {
+	local p keep=()
+	for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	PIDS=("${keep[@]}")
+}
 
 # record ROW CONFIG WORKLOAD FILE: the client's result line and the server's "shard i ..." lines
 # as "ROW CONFIG WORKLOAD RESULT ..." and "ROW CONFIG WORKLOAD SHARD i conns bytes cpu_ms".
@@ -110,7 +117,7 @@ memif_run() { # memif_run CONFIG WORKLOAD FLOWS
 		--ip 192.0.2.1/24 --peer 192.0.2.2 --test "$2" --flows "$3" --duration "$duration" \
 		--netdev "dpdk:$EAL --file-prefix=wsbc$$ --vdev=net_memif0,role=client,socket=$sock,$keys" \
 		2>&1 | grep '^result')
-	kill -TERM "$srv"; wait "$srv"
+	kill -TERM "$srv"; wait "$srv"; forget "$srv"
 	echo "$res" >>"$so"
 	record memif "$1" "$2" "$so"; rm -f "$so" "$sock"
 }
@@ -125,7 +132,7 @@ tap_run() { # tap_run CONFIG WORKLOAD FLOWS
 	for _ in $(seq 1 100); do grep -q '^ready' "$so" && break; sleep 0.05; done
 	res=$(ip netns exec "$tap_ns" "$bench" client --kernel --peer 192.0.2.2 --test "$2" \
 		--flows "$3" --duration "$duration" 2>&1 | grep '^result')
-	kill -TERM "$srv"; wait "$srv"
+	kill -TERM "$srv"; wait "$srv"; forget "$srv"
 	echo "$res" >>"$so"
 	record tap "$1" "$2" "$so"; rm -f "$so"
 }

@@ -1023,13 +1023,19 @@ int weir_link_open_queues(const struct weir_link_config *cfg, const int *fds, un
 	base = cfg->name != NULL ? cfg->name : "link";
 	for (i = 0; i < n; i++) {
 		struct weir_link_config c = *cfg;
-		char name[64];
+		size_t len = strlen(base) + 4; /* "/NN" and the NUL: n is at most 64 */
+		char *name = malloc(len);
 
-		snprintf(name, sizeof(name), "%s/%u", base, i);
+		if (name == NULL) {
+			rc = WEIR_ENOMEM;
+			break;
+		}
+		snprintf(name, len, "%s/%u", base, i);
 		c.fd = fds[i];
 		c.name = n > 1 ? name : cfg->name;
 		c.impair.seed = cfg->impair.seed + i; /* each pair its own draws */
-		rc = weir_link_open(&c, &out[i]);
+		rc = weir_link_open(&c, &out[i]);     /* copies the name */
+		free(name);
 		if (rc < 0)
 			break;
 		link_of(out[i])->queue = (uint16_t)i;

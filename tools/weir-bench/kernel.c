@@ -291,7 +291,7 @@ static void *bulk_thread(void *arg)
 		ssize_t w;
 
 		if (b->share > 0 && now < due) {
-			pace_until(due);
+			pace_until(due < b->deadline ? due : b->deadline); /* never past the end */
 			continue;
 		}
 		w = write(fd, chunk, sizeof(chunk));
@@ -347,7 +347,7 @@ static void *crr_thread(void *arg)
 	memset(req, 0x42, sizeof(req));
 	while ((t0 = now_ns()) < c->deadline) {
 		if (c->share > 0 && t0 < due) {
-			pace_until(due);
+			pace_until(due < c->deadline ? due : c->deadline); /* never past the end */
 			continue;
 		}
 		fd = dial(c->o, (uint16_t)(c->o->port + 1), 1);

@@ -183,6 +183,14 @@ static void pin(int cpu, const char *who)
 			strerror(errno));
 }
 
+static void close_pairs(const int *a, const int *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		close(a[i]);
+		close(b[i]);
+	}
+}
+
 /* Forks a weir server on one end of a link and runs the weir client on the other; with
  * --shards N, N socketpairs, shard i of the client paired with shard i of the server. */
 static int run_link(struct bench_opts *o)
@@ -199,6 +207,7 @@ static int run_link(struct bench_opts *o)
 
 		if (weir_link_socketpair(fds) < 0) {
 			fprintf(stderr, "weir-bench: socketpair: %s\n", strerror(errno));
+			close_pairs(cl, sv, i);
 			return 1;
 		}
 		cl[i] = fds[0];
@@ -206,11 +215,15 @@ static int run_link(struct bench_opts *o)
 	}
 	if (pipe(ready) < 0) {
 		fprintf(stderr, "weir-bench: pipe: %s\n", strerror(errno));
+		close_pairs(cl, sv, n);
 		return 1;
 	}
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "weir-bench: fork: %s\n", strerror(errno));
+		close_pairs(cl, sv, n);
+		close(ready[0]);
+		close(ready[1]);
 		return 1;
 	}
 	if (pid == 0) {

@@ -2,8 +2,8 @@
  * several threads run at once, with no weir in it.
  *
  * Two processes, N threads each; thread i of one and thread i of the other exchange 64-byte
- * messages over socketpair i, each waiting in epoll_pwait2 with a 1 ms timeout as weir's loop
- * waits (with lwIP's timers armed). Both threads of pair i may be pinned to one CPU, as
+ * messages over socketpair i, each waiting in epoll_wait with a 1 ms timeout, as weir's loop
+ * waits with lwIP's timers armed. Both threads of pair i may be pinned to one CPU, as
  * `weir-bench link --shards N --shard-cpus` pins both ends' shard i. The answering side prints a
  * line per pair in the sharded server's format (round trips as "conns", the thread's CPU time
  * from getrusage(RUSAGE_THREAD)), the asking side the "result" line, so tools/bench-shards.sh
@@ -54,7 +54,6 @@ static uint64_t tv_ns(struct timeval tv)
 static int pp_read(struct pp_thread *t, int ep, char *buf)
 {
 	for (;;) {
-		struct timespec tmo = { 0, 1000000 };
 		struct epoll_event ev;
 		ssize_t n = read(t->fd, buf, BENCH_MSG);
 
@@ -63,7 +62,7 @@ static int pp_read(struct pp_thread *t, int ep, char *buf)
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 			return -1;
 		t->sleeps++;
-		if (epoll_pwait2(ep, &ev, 1, &tmo, NULL) < 0 && errno != EINTR)
+		if (epoll_wait(ep, &ev, 1, 1) < 0 && errno != EINTR)
 			return -1;
 	}
 }
@@ -82,10 +81,15 @@ static void *pp_run(void *arg)
 
 		CPU_ZERO(&set);
 		CPU_SET(t->cpu, &set);
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+			fprintf(stderr,
+				"weir-bench: pingpong: cannot pin to CPU %d: runs unpinned\n",
+				t->cpu);
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, t->fd, &ev) < 0) {
+		if (ep >= 0)
+			close(ep);
 		t->rc = 1;
 		return NULL;
 	}
@@ -144,6 +148,14 @@ static int pp_side(const struct bench_opts *o, const int *fds, unsigned n, int a
 	return rc;
 }
 
+static void pp_close(const int *a, const int *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		close(a[i]);
+		close(b[i]);
+	}
+}
+
 int bench_pingpong(const struct bench_opts *o)
 {
 	unsigned n = o->shards > 0 ? o->shards : 1;
@@ -158,6 +170,7 @@ int bench_pingpong(const struct bench_opts *o)
 
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
 			fprintf(stderr, "weir-bench: socketpair: %s\n", strerror(errno));
+			pp_close(ask, answer, i);
 			return 1;
 		}
 		ask[i] = sv[0];
@@ -167,6 +180,7 @@ int bench_pingpong(const struct bench_opts *o)
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "weir-bench: fork: %s\n", strerror(errno));
+		pp_close(ask, answer, n);
 		return 1;
 	}
 	if (pid == 0) {

@@ -277,7 +277,12 @@ static void bulk_fiber(void *arg)
 	due = weir_clock_now_ns();
 	while ((now = weir_clock_now_ns()) < c->deadline_ns) {
 		if (share > 0 && now < due) {
-			weir_fiber_sleep_ns(due - now);
+			/* Never past the deadline; cancelled (the client's hard limit): stop. */
+			b->rc = weir_fiber_sleep_ns(WEIR_MIN(due, c->deadline_ns) - now);
+			if (b->rc < 0) {
+				weir_flow_free(f);
+				return;
+			}
 			continue;
 		}
 		b->rc = weir_flow_write(f, chunk, sizeof(chunk));
@@ -406,7 +411,11 @@ static void crr_fiber(void *arg)
 		struct weir_flow *f = NULL;
 
 		if (share > 0 && now < due) {
-			weir_fiber_sleep_ns(due - now);
+			/* Never past the deadline; cancelled (the client's hard limit): stop. */
+			if (weir_fiber_sleep_ns(WEIR_MIN(due, c->deadline_ns) - now) < 0) {
+				l->cancelled = 1;
+				break;
+			}
 			continue;
 		}
 		rc = connect_to(c, (uint16_t)(c->o->port + 1), 1, &f);
@@ -601,8 +610,9 @@ static int server_shard(unsigned shard, struct weir_stack *stack, void *arg)
 	return 0;
 }
 
-/* Opens o->shards queues of the device (link mode: link ends on o->link_fds, taken over
- * whatever happens), each wrapped with --impair if given (seed + i: each queue its own draws). */
+/* Opens o->shards queues of the device (link mode: link ends on o->link_fds, which this takes
+ * over whatever happens; the process exits soon after any failure before it), each wrapped with
+ * --impair if given (seed + i: each queue its own draws). */
 static int open_queues(const struct bench_opts *o, struct weir_netdev **q)
 {
 	const char *what = o->link_fds != NULL ? "link" : o->netdev;

@@ -17,8 +17,9 @@
  * Then trailing ",KEY=VALUE" items whose KEY is one of weir's (below) are taken off the end; any
  * other comma belongs to the EAL arguments (so --vdev=net_memif0,role=server works). Keys:
  *     port=N           the ethdev port (default 0)
- *     idle_sleep_us=N  let the loop sleep up to N us when the port has been idle for 1 ms
- *                      (default 0: busy-poll, one core at 100%)
+ *     idle_sleep_us=N  let the loop sleep up to N us when the port has been idle for its
+ *                      busy window (busy_us, 1 ms by default; default 0: busy-poll, one
+ *                      core at 100%)
  *     busy_us=N        with idle_sleep_us: how long the port counts as busy after it last
  *                      moved a frame (default 1000); 0 sleeps as soon as a poll finds
  *                      nothing: less CPU where threads outnumber CPUs, more latency
