@@ -149,6 +149,18 @@ static void teardown(void)
 	weir_loop_destroy(loop);
 }
 
+/* pbuf_cat() calls in this thread: the unit binary is linked with --wrap=pbuf_cat
+ * (tests/CMakeLists.txt), so every call in lwIP comes here first. */
+static __thread unsigned long pbuf_cat_calls;
+void __real_pbuf_cat(struct pbuf *head, struct pbuf *tail);
+void __wrap_pbuf_cat(struct pbuf *head, struct pbuf *tail);
+
+void __wrap_pbuf_cat(struct pbuf *head, struct pbuf *tail)
+{
+	pbuf_cat_calls++;
+	__real_pbuf_cat(head, tail);
+}
+
 static err_t app_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	(void)arg;
@@ -157,6 +169,9 @@ static err_t app_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 		app.fin = 1;
 		return ERR_OK;
 	}
+	/* Every pbuf's tot_len is its bytes to the end of the chain (0026 sets them itself). */
+	for (struct pbuf *q = p; q != NULL; q = q->next)
+		ck_assert_uint_eq(q->tot_len, q->len + (q->next != NULL ? q->next->tot_len : 0));
 	ck_assert_uint_le(app.len + p->tot_len, sizeof(app.data));
 	ck_assert_uint_eq(pbuf_copy_partial(p, app.data + app.len, p->tot_len, 0), p->tot_len);
 	app.len += p->tot_len;
@@ -2331,6 +2346,34 @@ START_TEST(test_ooseq_tail_appends_match_walk)
 }
 END_TEST
 
+START_TEST(test_ooseq_drain_links_without_cat)
+{
+	/* stack/patches/0026. 180 segments of 500 bytes past a hole, then the hole: the run is
+	 * handed to the application without pbuf_cat() (which walked the growing chain once per
+	 * segment, n(n+1)/2 steps), byte-exact, in chains whose every tot_len is right (app_recv
+	 * checks), and over 64 KiB, so tcp_input() splits it with pbuf_split_64k(). */
+	const uint32_t isn = 22000;
+	const unsigned n = 180;
+	uint8_t d[OSEG];
+
+	peer_connect_sack(40049, isn, 7); /* window scaling: the run is over 64 KiB */
+	/* Last first: each goes in at the head of the queue, which stays a walk of one step. */
+	for (unsigned k = n; k >= 1; k--) {
+		for (unsigned j = 0; j < OSEG; j++)
+			d[j] = stream_byte(k * OSEG + j);
+		peer_send(FRAME_TCP_ACK, isn + 1 + k * OSEG, peer.ack, d, OSEG);
+	}
+	ck_assert_uint_eq(app.len, 0);
+	for (unsigned j = 0; j < OSEG; j++)
+		d[j] = stream_byte(j);
+	pbuf_cat_calls = 0;
+	peer_send(FRAME_TCP_ACK, isn + 1, peer.ack, d, OSEG);
+	ck_assert_uint_eq(pbuf_cat_calls, 0);
+	check_stream((n + 1) * OSEG);
+	ck_assert_ptr_null(app.pcb->ooseq);
+}
+END_TEST
+
 START_TEST(test_ooseq_limit_cuts_and_keeps_tail)
 {
 	/* stack/patches/0020. One-byte segments past a hole, more than TCP_OOSEQ_MAX_PBUFS of
@@ -2503,6 +2546,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tc, test_ooseq_segment_past_window_is_trimmed);
 	tcase_add_test(tc, test_ooseq_longer_retransmission_is_trimmed);
 	tcase_add_test(tc, test_ooseq_tail_appends_match_walk);
+	tcase_add_test(tc, test_ooseq_drain_links_without_cat);
 	tcase_add_test(tc, test_ooseq_limit_cuts_and_keeps_tail);
 	tcase_add_test(tc, test_seq_compare_antisymmetric);
 	tcase_add_test(tc, test_ack_half_sequence_space_away_leaves_window);
