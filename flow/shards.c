@@ -175,12 +175,11 @@ int weir_shards_run(const struct weir_shards_config *cfg, weir_shard_fn fn, void
 		if (rc < 0)
 			return rc;
 	}
-	sh = aligned_alloc(WEIR_CACHE_LINE, cfg->n * sizeof(*sh));
+	sh = weir__zalloc_lines(cfg->n, sizeof(*sh));
 	if (sh == NULL) {
 		weir_shard_group_destroy(run.group);
 		return WEIR_ENOMEM;
 	}
-	memset(sh, 0, cfg->n * sizeof(*sh));
 	for (; started < cfg->n; started++) {
 		sh[started].run = &run;
 		sh[started].idx = started;

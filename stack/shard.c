@@ -67,12 +67,11 @@ int weir_shard_group_create(unsigned nshards, struct weir_shard_group **out)
 		return WEIR_EIO;
 	}
 	g->mac[0] = (uint8_t)((g->mac[0] & 0xfe) | 0x02); /* unicast, locally administered */
-	g->rings = aligned_alloc(WEIR_CACHE_LINE, (size_t)nshards * nshards * sizeof(*g->rings));
+	g->rings = weir__zalloc_lines((size_t)nshards * nshards, sizeof(*g->rings));
 	if (g->rings == NULL) {
 		free(g);
 		return WEIR_ENOMEM;
 	}
-	memset(g->rings, 0, (size_t)nshards * nshards * sizeof(*g->rings));
 	for (unsigned i = 0; i < nshards; i++) {
 		int rc = weir_loop_waker_create(&g->wakers[i]);
 

@@ -1104,7 +1104,7 @@ int weir_dpdk_open_queues(const struct weir_dpdk_config *cfg, unsigned n, struct
 		goto fail;
 	}
 	for (; made < n; made++) {
-		q[made] = weir__netdev_zalloc_lines(1, sizeof(*q[made])); /* a shard's each */
+		q[made] = weir__zalloc_lines(1, sizeof(*q[made])); /* a shard's each */
 		if (q[made] == NULL) {
 			rc = WEIR_ENOMEM;
 			goto fail;

@@ -906,12 +906,12 @@ static int link_alloc_buffers(struct link_dev *l)
 	if (l->rx_count > SIZE_MAX / l->buf_size)
 		return WEIR_ENOMEM;
 	l->rx_mem = aligned_alloc(LINK_BUF_ALIGN, (size_t)l->rx_count * l->buf_size);
-	l->rx_frames = weir__netdev_zalloc_lines(l->rx_count, sizeof(*l->rx_frames));
-	l->rx_out = weir__netdev_zalloc_lines(l->rx_count, sizeof(*l->rx_out));
-	l->rx_free = weir__netdev_zalloc_lines(l->rx_count, sizeof(*l->rx_free));
-	l->rx_batch = weir__netdev_zalloc_lines(l->rx_count, sizeof(*l->rx_batch));
-	l->rx_msgs = weir__netdev_zalloc_lines(l->rx_count, sizeof(*l->rx_msgs));
-	l->rx_iov = weir__netdev_zalloc_lines(l->rx_count, sizeof(*l->rx_iov));
+	l->rx_frames = weir__zalloc_lines(l->rx_count, sizeof(*l->rx_frames));
+	l->rx_out = weir__zalloc_lines(l->rx_count, sizeof(*l->rx_out));
+	l->rx_free = weir__zalloc_lines(l->rx_count, sizeof(*l->rx_free));
+	l->rx_batch = weir__zalloc_lines(l->rx_count, sizeof(*l->rx_batch));
+	l->rx_msgs = weir__zalloc_lines(l->rx_count, sizeof(*l->rx_msgs));
+	l->rx_iov = weir__zalloc_lines(l->rx_count, sizeof(*l->rx_iov));
 	if (!l->rx_mem || !l->rx_frames || !l->rx_out || !l->rx_free || !l->rx_batch ||
 	    !l->rx_msgs || !l->rx_iov)
 		return WEIR_ENOMEM;
@@ -968,7 +968,7 @@ int weir_link_open(const struct weir_link_config *cfg, struct weir_netdev **out)
 	if (getsockopt(cfg->fd, SOL_SOCKET, SO_TYPE, &type, &optlen) < 0 || type != SOCK_SEQPACKET)
 		return WEIR_EINVAL;
 
-	l = weir__netdev_zalloc_lines(1, sizeof(*l)); /* weir_link_open_queues: a shard's each */
+	l = weir__zalloc_lines(1, sizeof(*l)); /* weir_link_open_queues: a shard's each */
 	if (l == NULL)
 		return WEIR_ENOMEM;
 	l->fd = cfg->fd;

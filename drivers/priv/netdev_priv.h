@@ -2,33 +2,8 @@
 #ifndef WEIR_NETDEV_PRIV_H
 #define WEIR_NETDEV_PRIV_H
 
-#include <stdlib.h>
-#include <string.h>
-
 #include <weir/compiler.h>
 #include <weir/netdev.h>
-
-/* calloc for what one queue of a device writes on its data path: zeroed, starting on a cache line
- * and ending on one. Queue objects of a multi-queue device are made one after another by one
- * thread and then used by a thread each (shards): from calloc, the end of one could share a line
- * with the start of the next, and two CPUs would write one line (false sharing). free() frees
- * it. NULL on overflow or no memory. */
-static inline void *weir__netdev_zalloc_lines(size_t n, size_t size)
-{
-	size_t total;
-	void *p;
-
-	if (size != 0 && n > SIZE_MAX / size)
-		return NULL;
-	total = n * size;
-	if (total > SIZE_MAX - WEIR_CACHE_LINE)
-		return NULL;
-	total = (total + WEIR_CACHE_LINE - 1) & ~(size_t)(WEIR_CACHE_LINE - 1);
-	p = aligned_alloc(WEIR_CACHE_LINE, total != 0 ? total : WEIR_CACHE_LINE);
-	if (p != NULL)
-		memset(p, 0, total);
-	return p;
-}
 
 /* Applies the receive rule of WEIR_ETH_MIN_FRAME to a frame of len bytes at data, whose buffer
  * holds at least WEIR_ETH_MIN_FRAME bytes: returns 0 for a runt (no full Ethernet header; counted

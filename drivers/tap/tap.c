@@ -475,7 +475,7 @@ static int tap_open_one(const struct weir_tap_config *cfg, int multi_queue,
 		return e == EPERM || e == EACCES ? WEIR_EPERM : e == EBUSY ? WEIR_EBUSY : WEIR_EIO;
 	}
 
-	t = weir__netdev_zalloc_lines(1, sizeof(*t)); /* per queue: a shard's each */
+	t = weir__zalloc_lines(1, sizeof(*t)); /* per queue: a shard's each */
 	if (t == NULL)
 		goto nomem;
 	t->fd = fd;
@@ -509,8 +509,8 @@ static int tap_open_one(const struct weir_tap_config *cfg, int multi_queue,
 			weir_log_info("%s: no TCP offload from Linux (%s)", cfg->ifname,
 				      strerror(errno));
 	}
-	t->frames = weir__netdev_zalloc_lines(t->nframes, sizeof(*t->frames));
-	t->free_list = weir__netdev_zalloc_lines(t->nframes, sizeof(*t->free_list));
+	t->frames = weir__zalloc_lines(t->nframes, sizeof(*t->frames));
+	t->free_list = weir__zalloc_lines(t->nframes, sizeof(*t->free_list));
 	t->bufs = malloc((size_t)t->nframes * t->buf_size);
 	if (t->frames == NULL || t->free_list == NULL || t->bufs == NULL)
 		goto nomem;

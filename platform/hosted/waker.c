@@ -3,7 +3,6 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -48,10 +47,9 @@ int weir_loop_waker_create(struct weir_loop_waker **out)
 	struct weir_loop_waker *w;
 
 	WEIR_EINVAL_IF(out == NULL);
-	w = aligned_alloc(WEIR_CACHE_LINE, sizeof(*w));
+	w = weir__zalloc_lines(1, sizeof(*w));
 	if (w == NULL)
 		return WEIR_ENOMEM;
-	memset(w, 0, sizeof(*w));
 	w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->fd < 0) {
 		free(w);

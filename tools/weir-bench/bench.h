@@ -80,6 +80,12 @@ int bench_weir_client(const struct bench_opts *o, int link_fd, struct bench_resu
 int bench_weir_server_shards(const struct bench_opts *o);
 int bench_weir_client_shards(const struct bench_opts *o, struct bench_result *r);
 
+/* The calling thread's CPU time in ns (getrusage RUSAGE_THREAD), all of it, and in *user_ns the
+ * part in user space; 0 and 0 if it cannot be read. */
+uint64_t bench_thread_cpu_ns(uint64_t *user_ns);
+/* Closes a[0..n) and b[0..n): socketpair ends made before an error. */
+void bench_close_pairs(const int *a, const int *b, unsigned n);
+
 /* pingpong: the machine's own figure, no weir (pingpong.c). 0, or 1 after printing why. */
 int bench_pingpong(const struct bench_opts *o);
 

@@ -183,7 +183,7 @@ static void pin(int cpu, const char *who)
 			strerror(errno));
 }
 
-static void close_pairs(const int *a, const int *b, unsigned n)
+void bench_close_pairs(const int *a, const int *b, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		close(a[i]);
@@ -207,7 +207,7 @@ static int run_link(struct bench_opts *o)
 
 		if (weir_link_socketpair(fds) < 0) {
 			fprintf(stderr, "weir-bench: socketpair: %s\n", strerror(errno));
-			close_pairs(cl, sv, i);
+			bench_close_pairs(cl, sv, i);
 			return 1;
 		}
 		cl[i] = fds[0];
@@ -215,13 +215,13 @@ static int run_link(struct bench_opts *o)
 	}
 	if (pipe(ready) < 0) {
 		fprintf(stderr, "weir-bench: pipe: %s\n", strerror(errno));
-		close_pairs(cl, sv, n);
+		bench_close_pairs(cl, sv, n);
 		return 1;
 	}
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "weir-bench: fork: %s\n", strerror(errno));
-		close_pairs(cl, sv, n);
+		bench_close_pairs(cl, sv, n);
 		close(ready[0]);
 		close(ready[1]);
 		return 1;

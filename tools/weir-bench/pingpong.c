@@ -11,7 +11,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -20,11 +19,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include <weir/clock.h>
 
 #include "bench.h"
 
@@ -35,19 +34,6 @@ struct pp_thread {
 	int rc;
 	pthread_t th;
 };
-
-static uint64_t pp_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t tv_ns(struct timeval tv)
-{
-	return (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
-}
 
 /* Waits until fd is readable (1 ms timeouts, as a loop with timers armed); 0, or -1 on EOF or an
  * error. */
@@ -71,9 +57,9 @@ static void *pp_run(void *arg)
 {
 	struct pp_thread *t = arg;
 	struct epoll_event ev = { .events = EPOLLIN };
-	uint64_t deadline = pp_now() + (uint64_t)(t->o->duration_s * 1e9);
+	uint64_t deadline = weir_clock_now_ns() + (uint64_t)(t->o->duration_s * 1e9);
 	char buf[BENCH_MSG];
-	struct rusage r0, r1;
+	uint64_t cpu0, user0;
 	int ep;
 
 	if (t->cpu >= 0) {
@@ -94,10 +80,10 @@ static void *pp_run(void *arg)
 		return NULL;
 	}
 	memset(buf, 0x42, sizeof(buf));
-	getrusage(RUSAGE_THREAD, &r0);
+	cpu0 = bench_thread_cpu_ns(&user0);
 	for (;;) {
 		if (t->asks) {
-			if (pp_now() >= deadline)
+			if (weir_clock_now_ns() >= deadline)
 				break;
 			if (write(t->fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
 			    pp_read(t, ep, buf) < 0) {
@@ -112,10 +98,9 @@ static void *pp_run(void *arg)
 		}
 		t->rts++;
 	}
-	getrusage(RUSAGE_THREAD, &r1);
-	t->end_ns = pp_now();
-	t->user_ns = tv_ns(r1.ru_utime) - tv_ns(r0.ru_utime);
-	t->cpu_ns = t->user_ns + tv_ns(r1.ru_stime) - tv_ns(r0.ru_stime);
+	t->cpu_ns = bench_thread_cpu_ns(&t->user_ns) - cpu0;
+	t->user_ns -= user0;
+	t->end_ns = weir_clock_now_ns();
 	if (t->asks)
 		shutdown(t->fd, SHUT_RDWR);
 	close(ep);
@@ -148,21 +133,13 @@ static int pp_side(const struct bench_opts *o, const int *fds, unsigned n, int a
 	return rc;
 }
 
-static void pp_close(const int *a, const int *b, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++) {
-		close(a[i]);
-		close(b[i]);
-	}
-}
-
 int bench_pingpong(const struct bench_opts *o)
 {
 	unsigned n = o->shards > 0 ? o->shards : 1;
 	int ask[64], answer[64], status, rc;
 	struct pp_thread t[64];
 	struct bench_result r = { .test = BENCH_CRR, .flows = n };
-	uint64_t start = pp_now(), end = start;
+	uint64_t start = weir_clock_now_ns(), end = start;
 	pid_t pid;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -170,7 +147,7 @@ int bench_pingpong(const struct bench_opts *o)
 
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
 			fprintf(stderr, "weir-bench: socketpair: %s\n", strerror(errno));
-			pp_close(ask, answer, i);
+			bench_close_pairs(ask, answer, i);
 			return 1;
 		}
 		ask[i] = sv[0];
@@ -180,7 +157,7 @@ int bench_pingpong(const struct bench_opts *o)
 	pid = fork();
 	if (pid < 0) {
 		fprintf(stderr, "weir-bench: fork: %s\n", strerror(errno));
-		pp_close(ask, answer, n);
+		bench_close_pairs(ask, answer, n);
 		return 1;
 	}
 	if (pid == 0) {

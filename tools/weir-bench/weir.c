@@ -561,9 +561,9 @@ struct shards_run {
 	int rc[64];
 };
 
-/* This thread's CPU time, all of it and in user space only (weir's own work; the kernel's share
- * is the system calls and, over TAP, the Linux peer's TCP work done in our writes). */
-static uint64_t thread_cpu_ns(uint64_t *user_ns)
+/* weir's own work is the user part; the kernel's share is the system calls and, over TAP, the
+ * Linux peer's TCP work done in our writes. */
+uint64_t bench_thread_cpu_ns(uint64_t *user_ns)
 {
 	struct rusage ru;
 
@@ -593,11 +593,11 @@ static int server_shard(unsigned shard, struct weir_stack *stack, void *arg)
 		if (o->ready_fd >= 0 && write(o->ready_fd, "r", 1) != 1)
 			return WEIR_EIO;
 	}
-	cpu0 = thread_cpu_ns(&user0);
+	cpu0 = bench_thread_cpu_ns(&user0);
 	weir_loop_get_stats(weir_stack_loop(stack), &ls0);
 	while (!bench_stop && weir_fiber_sleep_ns(20 * WEIR_NS_PER_MS) == 0)
 		;
-	sr->tally[shard].cpu_ns = thread_cpu_ns(&user1) - cpu0;
+	sr->tally[shard].cpu_ns = bench_thread_cpu_ns(&user1) - cpu0;
 	sr->tally[shard].user_ns = user1 - user0;
 	weir_loop_get_stats(weir_stack_loop(stack), &ls1);
 	sr->tally[shard].sleeps = ls1.sleeps - ls0.sleeps;

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <weir/config.h>
 
@@ -33,6 +35,29 @@
  * CPUs both write moves between them at every write (false sharing). */
 #define WEIR_CACHE_LINE	   64
 #define WEIR_CACHE_ALIGNED _Alignas(WEIR_CACHE_LINE)
+
+/* calloc for what one shard's thread writes when another thread made it (a multi-queue
+ * device's queue objects, a group's wakers, per-shard arrays): zeroed, starting on a cache line
+ * and ending on one, so that the end of one object never shares a line with the start of the
+ * next made after it. free() frees it. NULL on overflow or no memory. */
+static inline void *weir__zalloc_lines(size_t n, size_t size)
+{
+	size_t total;
+	void *p;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		return NULL;
+	total = n * size;
+	if (total > SIZE_MAX - WEIR_CACHE_LINE)
+		return NULL;
+	total = (total + WEIR_CACHE_LINE - 1) & ~(size_t)(WEIR_CACHE_LINE - 1);
+	if (total == 0)
+		total = WEIR_CACHE_LINE;
+	p = aligned_alloc(WEIR_CACHE_LINE, total);
+	if (p != NULL)
+		memset(p, 0, total);
+	return p;
+}
 
 /* 1 when built with AddressSanitizer (gcc says so with __SANITIZE_ADDRESS__, clang with
  * __has_feature): caches of freed memory step aside then, so a use after free is still reported,
