@@ -613,12 +613,16 @@ int weir_stack_poll(struct weir_stack *s)
 		if (n <= 0)
 			break;
 		work += n;
+		/* Asked again once the burst is taken, before it goes in: a burst can take the
+		 * device's last buffers, a flow nobody reads keeps them, and a device with none
+		 * free receives nothing more, not even the segment that would end the wait (the
+		 * peer's FIN that a close waits for). Frames copied out go straight back. */
+		if (!low)
+			low = weir_netdev_rx_buffers_low(s->dev) > 0;
 		for (int i = 0; i < n; i++)
 			input_frame(s, frames[i], low);
 		if (n < RX_BURST)
 			break;
-		/* The burst may have used the buffers up (TCP keeps what it queues). */
-		low = low || weir_netdev_rx_buffers_low(s->dev) > 0;
 	}
 	work += weir_netdev_poll(s->dev) > 0;
 #if LWIP_NETIF_LOOPBACK

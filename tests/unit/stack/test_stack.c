@@ -969,6 +969,82 @@ START_TEST(test_close_releases_fragments_awaiting_reassembly)
 }
 END_TEST
 
+/* An application that never reads: lwIP's chains are kept, never acknowledged with tcp_recved. */
+static struct pbuf *unread;
+static size_t unread_bytes;
+
+static err_t keep_unread(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+	WEIR_UNUSED(arg);
+	WEIR_UNUSED(pcb);
+	WEIR_UNUSED(err);
+	if (p == NULL)
+		return ERR_OK;
+	unread_bytes += p->tot_len;
+	if (unread == NULL)
+		unread = p;
+	else
+		pbuf_cat(unread, p);
+	return ERR_OK;
+}
+
+START_TEST(test_unread_flow_cannot_take_the_last_rx_buffers)
+{
+	/* A flow nobody reads keeps the frames lent to it. The stack asked whether the device ran
+	 * low before taking a burst, so a burst could take the last free buffers and be lent too;
+	 * a device with none free receives nothing more, not even the FIN a close waits for
+	 * (unit.seeds' test_close_without_reader_reaches_peer_fin hung 20 s so, under load).
+	 * Asked after the burst, such a burst is copied out and its buffers go back. A pool of
+	 * 64, bursts of 32: the second burst would take the last 32. */
+	struct frame_tcp_info sa;
+	struct weir_stack_stats ss;
+	struct tcp_pcb *l, *pcb;
+	static uint8_t payload[500];
+	uint8_t f[14 + 20 + 20 + sizeof(payload)];
+	uint32_t seq = 9001;
+
+	md.rx_pool = 64;
+	unread = NULL;
+	unread_bytes = 0;
+	pcb = peer_connects(50050, &l, &sa);
+	tcp_recv(pcb, keep_unread);
+	memset(payload, 'u', sizeof(payload));
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 32; i++) {
+			struct frame_tcp_spec sp = {
+				.smac = peer_mac,
+				.dmac = our_mac,
+				.sip_be = peer_ip.v4,
+				.dip_be = our_ip.v4,
+				.sport = 50050,
+				.dport = 80,
+				.seq = seq,
+				.ack = sa.seq + 1,
+				.flags = FRAME_TCP_ACK | FRAME_TCP_PSH,
+				.wnd = 65535,
+				.payload = payload,
+				.len = sizeof(payload),
+			};
+
+			ck_assert_int_ge(memdev_inject(&md, f, frame_tcp(f, &sp)), 0);
+			seq += sizeof(payload);
+		}
+		md.ntx = 0;
+		weir_stack_poll(st);
+		ck_assert_msg(memdev_outstanding(&md) == memdev_held(&md),
+			      "round %d: %u frames left in the device (%u held by the stack)",
+			      round, memdev_outstanding(&md) - memdev_held(&md), memdev_held(&md));
+	}
+	ck_assert_uint_eq(pcb->rcv_nxt, seq);
+	ck_assert_uint_eq(unread_bytes, 96 * sizeof(payload));
+	ck_assert_uint_le(memdev_held(&md), 64 - 64 / 8);
+	ck_assert_int_eq(weir_stack_get_stats(st, &ss), 0);
+	ck_assert_uint_eq(ss.rx_copied, 64); /* the second and third bursts */
+	pbuf_free(unread);
+	drop_tcp_state(l);
+}
+END_TEST
+
 Suite *weir_test_stack_suite(void)
 {
 	Suite *s = suite_create("stack");
@@ -992,6 +1068,7 @@ Suite *weir_test_stack_suite(void)
 	tcase_add_test(tc, test_reopen_after_close);
 	tcase_add_test(tc, test_addr_reports_static_config);
 	tcase_add_test(tc, test_dhcp_asks_for_an_address);
+	tcase_add_test(tc, test_unread_flow_cannot_take_the_last_rx_buffers);
 	suite_add_tcase(s, tc);
 
 	TCase *ti = tcase_create("port");

@@ -12,6 +12,11 @@ static int md_rx_burst(struct weir_netdev *nd, struct weir_frame **out, int n)
 	struct memdev *m = (struct memdev *)nd;
 	int got = 0;
 
+	if (m->rx_pool != 0) {
+		unsigned held = memdev_held(m);
+
+		n = held >= m->rx_pool ? 0 : WEIR_MIN(n, (int)(m->rx_pool - held));
+	}
 	for (unsigned i = 0; i < WEIR_ARRAY_SIZE(m->frames) && got < n; i++) {
 		if (!m->queued[i])
 			continue;
@@ -77,11 +82,20 @@ static void md_close(struct weir_netdev *nd)
 	WEIR_UNUSED(nd);
 }
 
+static int md_rx_buffers_low(struct weir_netdev *nd)
+{
+	const struct memdev *m = (const struct memdev *)nd;
+	unsigned held = memdev_held(m);
+
+	return m->rx_pool != 0 && (held >= m->rx_pool || m->rx_pool - held < m->rx_pool / 8);
+}
+
 static const struct weir_netdev_ops memdev_ops = {
 	.rx_burst = md_rx_burst,
 	.release = md_release,
 	.tx_burst = md_tx_burst,
 	.get_caps = md_get_caps,
+	.rx_buffers_low = md_rx_buffers_low,
 	.close = md_close,
 };
 
@@ -124,5 +138,14 @@ unsigned memdev_outstanding(const struct memdev *m)
 
 	for (unsigned i = 0; i < WEIR_ARRAY_SIZE(m->frames); i++)
 		n += (unsigned)(m->queued[i] + m->held[i]);
+	return n;
+}
+
+unsigned memdev_held(const struct memdev *m)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < WEIR_ARRAY_SIZE(m->frames); i++)
+		n += (unsigned)m->held[i];
 	return n;
 }

@@ -34,6 +34,9 @@ struct memdev {
 	uint32_t offloads; /* what caps report (enum weir_netdev_offload); set before the stack
 			      opens */
 	unsigned releases;
+	unsigned rx_pool; /* 0: no limit; else a driver's pool of that many receive buffers:
+			   * rx_burst hands out no more than are free, and rx_buffers_low says
+			   * so when fewer than an eighth are free (as the link and TAP drivers) */
 };
 
 void memdev_init(struct memdev *m);
@@ -42,5 +45,7 @@ void memdev_init(struct memdev *m);
 int memdev_inject(struct memdev *m, const void *data, size_t len);
 /* Frames queued or held by the stack. */
 unsigned memdev_outstanding(const struct memdev *m);
+/* Frames handed to the stack and not yet released. */
+unsigned memdev_held(const struct memdev *m);
 
 #endif
