@@ -46,13 +46,14 @@ static void host_down(struct host *h)
 		fprintf(stderr,
 			"weir-bench: stack %s: rx_frames=%llu tx_frames=%llu tx_segments=%llu "
 			"tx_super=%llu acks_folded=%llu drop_tx_full=%llu drop_input=%llu "
-			"tcp_drops=%llu "
+			"tcp_drops=%llu rx_copied=%llu "
 			"dev_rx_nobuf=%llu dev_tx_full=%llu\n",
 			h->role, (unsigned long long)st.rx_frames, (unsigned long long)st.tx_frames,
 			(unsigned long long)st.tx_segments, (unsigned long long)st.tx_super,
 			(unsigned long long)st.tx_acks_folded, (unsigned long long)st.drop_tx_full,
 			(unsigned long long)st.drop_input, (unsigned long long)st.tcp_drops,
-			(unsigned long long)ds.rx_nobuf, (unsigned long long)ds.tx_full);
+			(unsigned long long)st.rx_copied, (unsigned long long)ds.rx_nobuf,
+			(unsigned long long)ds.tx_full);
 	}
 	if (h->dev != NULL) {
 		struct weir_impair_stats is;
