@@ -2,6 +2,7 @@
 # bench-loss.sh - goodput of one bulk flow under random loss: weir against Linux, same run.
 #
 #   tools/bench-loss.sh [--build DIR] [--out DIR] [--duration S] [--rates "0 0.5 1 2 5"]
+#                       [--cpus R,S | --cpus none]
 #
 # For each loss rate (percent of packets, both directions):
 #   weir-recv   a Linux client sends to a weir server over TAP; weir's device is wrapped by
@@ -17,8 +18,13 @@
 # over all rates) and the drop, goodput at the rate / goodput at 0%: the figure that compares,
 # since TAP and veth differ at 0%; then each cell's spread (min-max), the machine's noise.
 # Writes OUT/loss.txt, OUT/loss.json and, when matplotlib imports, OUT/loss.png (OUT defaults
-# to BUILD/bench). Both ends share this machine's CPUs. Needs root. Addresses: 192.0.2.0/24;
-# namespaces and processes it starts are removed by PID on every exit path.
+# to BUILD/bench). Both ends share this machine's CPUs: by default (two CPUs or more) the
+# receiving program runs on CPU R=0 and the sending one on S=1, in every column; `--cpus none`
+# leaves placement to the scheduler. Pinned, a run no longer depends on where the scheduler put
+# the two ends (this VM's CPUs differ in speed, by up to 1.5x, and which is faster changes over
+# minutes; docs/performance.md). The kernel's work that runs in softirq goes where Linux puts it.
+# Needs root. Addresses: 192.0.2.0/24; namespaces and processes it starts are removed by PID on
+# every exit path.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
@@ -26,6 +32,8 @@ out=""
 duration=5
 reps=3
 rates="0 0.5 1 2 5"
+cpus=""
+[ "$(nproc)" -ge 2 ] && cpus="0,1"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift ;;
@@ -33,12 +41,25 @@ while [ $# -gt 0 ]; do
 	--duration) duration=$2; shift ;;
 	--reps) reps=$2; shift ;;
 	--rates) rates=$2; shift ;;
-	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	--cpus) cpus=$2; shift ;;
+	-h|--help) sed -n '2,27p' "$0"; exit 0 ;;
 	*) echo "bench-loss.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
 done
 [ -n "$out" ] || out="$build/bench"
+# RX and TX: the prefixes that pin the receiving and the sending program (empty: not pinned).
+RX=() TX=()
+if [ -n "$cpus" ] && [ "$cpus" != none ]; then
+	case "$cpus" in
+	[0-9]*,[0-9]*) ;;
+	*) echo "bench-loss.sh: --cpus takes R,S (two CPU numbers) or none, not '$cpus'" >&2; exit 2 ;;
+	esac
+	command -v taskset >/dev/null || { echo "bench-loss.sh: taskset not installed" >&2; exit 77; }
+	RX=(taskset -c "${cpus%%,*}") TX=(taskset -c "${cpus##*,}")
+	"${RX[@]}" true && "${TX[@]}" true ||
+		{ echo "bench-loss.sh: cannot pin to CPUs $cpus" >&2; exit 2; }
+fi
 mkdir -p "$out"
 bench="$build/tools/weir-bench/weir-bench"
 [ -x "$bench" ] || { echo "bench-loss.sh: $bench not built" >&2; exit 1; }
@@ -105,8 +126,10 @@ EOF
 }
 
 start_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
-echo "bench-loss: $start_utc, $(nproc) CPUs shared by both ends, one bulk flow, $reps x ${duration}s" \
-	"per figure" | tee -a "$log"
+pinning="receiver on CPU ${cpus%%,*}, sender on CPU ${cpus##*,}"
+[ ${#RX[@]} -gt 0 ] || pinning="not pinned"
+echo "bench-loss: $start_utc, $(nproc) CPUs shared by both ends ($pinning), one bulk flow," \
+	"$reps x ${duration}s per figure" | tee -a "$log"
 # Repetitions outermost: each pass runs every rate once, so a median at any rate draws from the
 # whole run, as does its 0% figure. The machine's load drifts over minutes (shared, 2 CPUs), and
 # with the rates run one after another a drop compared runs minutes apart: Linux showed drops
@@ -123,14 +146,17 @@ for rep in $(seq 1 "$reps"); do
 		ip -n $ns tuntap add dev wbtap0 mode tap
 		ip -n $ns addr add 192.0.2.1/24 dev wbtap0
 		ip -n $ns link set wbtap0 up
-		if start_server $ns "$out/loss-wsrv.out" "$bench" server --netdev tap:wbtap0,offload=0 \
-			--ip 192.0.2.2/24 --impair "loss=$p,seed=1"; then
-			bulk weir-recv "$rate" ip netns exec $ns "$bench" client --kernel --peer 192.0.2.2
+		if start_server $ns "$out/loss-wsrv.out" "${RX[@]}" "$bench" server \
+			--netdev tap:wbtap0,offload=0 --ip 192.0.2.2/24 --impair "loss=$p,seed=1"; then
+			bulk weir-recv "$rate" ip netns exec $ns "${TX[@]}" "$bench" client --kernel \
+				--peer 192.0.2.2
 			stop_srv
 		fi
-		if start_server $ns "$out/loss-ksrv.out" "$bench" server --kernel --bind 192.0.2.1; then
-			bulk weir-send "$rate" ip netns exec $ns "$bench" client --netdev tap:wbtap0,offload=0 \
-				--ip 192.0.2.2/24 --peer 192.0.2.1 --impair "loss=$p,seed=2"
+		if start_server $ns "$out/loss-ksrv.out" "${RX[@]}" "$bench" server --kernel \
+			--bind 192.0.2.1; then
+			bulk weir-send "$rate" ip netns exec $ns "${TX[@]}" "$bench" client \
+				--netdev tap:wbtap0,offload=0 --ip 192.0.2.2/24 --peer 192.0.2.1 \
+				--impair "loss=$p,seed=2"
 			stop_srv
 		fi
 		ip netns del $ns
@@ -151,13 +177,16 @@ for rep in $(seq 1 "$reps"); do
 		if [ "$milli" -gt 0 ]; then nft_loss $a wbva "$milli" && nft_loss $b wbvb "$milli"; fi
 		# The kernel's default congestion control (BBR on some machines: it barely slows down
 		# for random loss), then CUBIC, loss-based like weir's (the sender's choice decides).
-		if start_server $b "$out/loss-lsrv.out" "$bench" server --kernel --bind 192.0.2.12; then
-			bulk linux "$rate" ip netns exec $a "$bench" client --kernel --peer 192.0.2.12
+		if start_server $b "$out/loss-lsrv.out" "${RX[@]}" "$bench" server --kernel \
+			--bind 192.0.2.12; then
+			bulk linux "$rate" ip netns exec $a "${TX[@]}" "$bench" client --kernel \
+				--peer 192.0.2.12
 			stop_srv
 		fi
-		if start_server $b "$out/loss-lsrv.out" "$bench" server --kernel --bind 192.0.2.12; then
+		if start_server $b "$out/loss-lsrv.out" "${RX[@]}" "$bench" server --kernel \
+			--bind 192.0.2.12; then
 			bulk linux-cubic "$rate" ip netns exec $a env WEIR_BENCH_KERNEL_CC=cubic \
-				"$bench" client --kernel --peer 192.0.2.12
+				"${TX[@]}" "$bench" client --kernel --peer 192.0.2.12
 			stop_srv
 		fi
 		ip netns del $a
@@ -169,9 +198,9 @@ done
 # The table: medians, and each one's drop against its own 0%.
 py=$(command -v /usr/bin/python3 || command -v python3)
 "$py" - "$raw" "$out" "$start_utc" "$duration" "$reps" \
-	"$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null)" <<'PY' | tee "$out/loss.txt"
+	"$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null)" "$pinning" <<'PY' | tee "$out/loss.txt"
 import json, statistics, sys
-raw, out, when, dur, reps, cc = sys.argv[1:7]
+raw, out, when, dur, reps, cc, pinning = sys.argv[1:8]
 rows = {}
 for line in open(raw):
     sc, rate, _, g = line.rstrip("\n").split("\t")
@@ -180,7 +209,8 @@ for line in open(raw):
 scen = ["weir-recv", "weir-send", "linux", "linux-cubic"]
 rates = sorted({r for sc in rows.values() for r in sc})
 med = {sc: {r: statistics.median(v) for r, v in rows.get(sc, {}).items()} for sc in scen}
-print("bench-loss: %s; one bulk flow, %s x %s s, median Gbit/s (drop = at loss / at 0%%)" % (when, reps, dur))
+print("bench-loss: %s; one bulk flow, %s x %s s, median Gbit/s (drop = at loss / at 0%%); %s"
+      % (when, reps, dur, pinning))
 print("linux: the kernel's default congestion control (%s); linux-cubic: CUBIC" % cc)
 print("%-8s" % "loss %" + "".join("%24s" % s for s in scen))
 for r in rates:
@@ -196,7 +226,7 @@ print("spread of the runs (min-max Gbit/s): the machine's noise, beside the drop
 for r in rates:
     print("%-8s" % r + "".join("%24s" % ("%.2f-%.2f" % (min(rows[sc][r]), max(rows[sc][r]))
                                          if r in rows.get(sc, {}) else "-") for sc in scen))
-json.dump({"when": when, "median_gbit_s": {sc: {str(r): g for r, g in m.items()} for sc, m in med.items()},
+json.dump({"when": when, "pinning": pinning, "median_gbit_s": {sc: {str(r): g for r, g in m.items()} for sc, m in med.items()},
            "runs_gbit_s": {sc: {str(r): v for r, v in m.items()} for sc, m in rows.items()}},
           open(out + "/loss.json", "w"), indent=1)
 try:
