@@ -187,6 +187,9 @@ void weir__flow_note_timing(struct weir_flow_stats *st, const struct tcp_pcb *pc
 	st->rto_timeouts = pcb->rto_fired;
 	st->fast_recoveries = pcb->recoveries;
 	st->loss_probes = pcb->tlp_probes;
+#if TCP_ACK_RESEND_MS
+	st->acks_resent = pcb->acks_resent;
+#endif
 }
 
 static err_t on_connected(void *arg, struct tcp_pcb *pcb, err_t err)

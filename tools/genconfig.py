@@ -94,6 +94,8 @@ def lwipopts(kconf):
          and v("LWIP_TCP_QUEUE_OOSEQ") and v("LWIP_MEMP_POOLS_GROW"),
          "tail loss probe (0019; its timer, 0021, needs TCP_PCB_HASH)"),
         ("TCP_TLP_MIN_MS", v("LWIP_TCP_TLP_MIN_MS") or 10, "the least probe timeout (0021)"),
+        ("TCP_ACK_RESEND_MS", v("LWIP_TCP_ACK_RESEND_MS") or 0,
+         "an ACK the peer may wait for goes again after this silence (0027; 0: off)"),
         ("TCP_RTO_MIN_MS", v("LWIP_TCP_RTO_MIN_MS"), "the least RTO (0019)"),
         ("LWIP_TCP_TIMESTAMPS", v("LWIP_TCP_TIMESTAMPS"), ""),
         ("LWIP_TCP_KEEPALIVE", v("LWIP_TCP_KEEPALIVE"), ""),

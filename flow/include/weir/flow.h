@@ -259,6 +259,9 @@ struct weir_flow_stats {
 	/* How losses were repaired: retransmission timeouts that fired, loss recovery episodes
 	 * begun by duplicate ACKs or SACK (RFC 6675), tail loss probes sent (RFC 8985). */
 	uint32_t rto_timeouts, fast_recoveries, loss_probes;
+	/* ACKs sent again because the peer went quiet after one it may have been waiting for (a
+	 * SACK, or a window reopened): stack/patches/0027. */
+	uint32_t acks_resent;
 	uint32_t srtt_ms;		 /* smoothed RTT (lwIP's, slow-timer granularity) */
 	uint32_t rto_ms;		 /* retransmission timeout, backoff included */
 	uint32_t cwnd, snd_wnd, rcv_wnd; /* bytes */

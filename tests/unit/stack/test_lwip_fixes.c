@@ -2535,6 +2535,123 @@ START_TEST(test_connect_port_hook_picks_accepted_ports)
 END_TEST
 #endif
 
+/* --- 0027: an ACK the peer may be waiting for goes again ------------------------------------ */
+
+/* The pure ACKs to the peer in md.tx[from..]: how many; the last one in *last. */
+static int pure_acks_since(unsigned from, struct frame_tcp_info *last)
+{
+	int n = 0;
+
+	for (unsigned i = from; i < md.ntx; i++) {
+		struct frame_tcp_info x;
+
+		if (frame_tcp_parse(md.tx[i].data, md.tx[i].len, &x) == 0 && x.dport == peer.port &&
+		    x.flags == FRAME_TCP_ACK && x.len == 0) {
+			*last = x;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Polls 1 ms at a time until a pure ACK goes, at most 1 s; fails unless one went within max_ms
+ * polls (a loaded machine makes a poll longer, never shorter). Returns it. */
+static struct frame_tcp_info ack_within(long max_ms)
+{
+	struct frame_tcp_info t = { 0 };
+	long waited = 0;
+
+	md.ntx = 0;
+	while (pure_acks_since(0, &t) == 0 && waited < 1000) {
+		poll_for_ms(1);
+		waited++;
+	}
+	ck_assert_msg(pure_acks_since(0, &t) > 0, "no ACK within %ld ms", waited);
+	ck_assert_msg(waited <= max_ms, "the ACK waited %ld ms", waited);
+	return t;
+}
+
+START_TEST(test_sack_ack_sent_again_when_peer_goes_quiet)
+{
+	/* stack/patches/0027. The peer's first segment is lost and the next two arrive: lwIP
+	 * acknowledges them at once with a SACK block. That ACK is lost too, and nothing more
+	 * comes from the peer (a sender whose window ran out: Linux then waits for its 200 ms
+	 * RTO). The ACK goes again after TCP_ACK_RESEND_MS, then after twice and four times that,
+	 * and no more while the peer is quiet. A segment from the peer starts the count again;
+	 * once the hole is filled, the ACK carries no SACK block and does not go again. */
+	struct frame_tcp_info t;
+	uint32_t b[4][2];
+	const uint32_t isn = 38000;
+
+	peer_connect_sack(40038, isn, -1);
+	peer_send_stream(isn, 1000, 1000);
+	peer_send_stream(isn, 2000, 1000);
+	ck_assert_int_ge(last_pure_ack(&t), 0);
+	ck_assert_uint_eq(t.ack, isn + 1);
+	for (int k = 0; k < TCP_ACK_RESEND_MAX; k++) {
+		t = ack_within(((long)TCP_ACK_RESEND_MS << k) + 15);
+		ck_assert_uint_eq(t.ack, isn + 1);
+		ck_assert_uint_eq(sack_of(&t, b), 1);
+		ck_assert_uint_eq(b[0][0], isn + 1 + 1000);
+		ck_assert_uint_eq(b[0][1], isn + 1 + 3000);
+	}
+	md.ntx = 0;
+	poll_for_ms(4 * ((long)TCP_ACK_RESEND_MS << TCP_ACK_RESEND_MAX));
+	ck_assert_int_eq(pure_acks_since(0, &t), 0);
+#if TCP_ACK_RESEND_MS
+	ck_assert_uint_eq(app.pcb->acks_resent, TCP_ACK_RESEND_MAX);
+#endif
+	/* The peer speaks: a segment past the hole, acknowledged with the SACK block; that ACK
+	 * goes again too. */
+	peer_send_stream(isn, 3000, 1000);
+	t = ack_within((long)TCP_ACK_RESEND_MS + 15);
+	ck_assert_uint_eq(sack_of(&t, b), 1);
+	ck_assert_uint_eq(b[0][1], isn + 1 + 4000);
+	/* The hole filled: everything acknowledged, no SACK block, nothing goes again. */
+	peer_send_stream(isn, 0, 1000);
+	ck_assert_int_ge(last_pure_ack(&t), 0);
+	ck_assert_uint_eq(t.ack, isn + 1 + 4000);
+	ck_assert_uint_eq(sack_of(&t, b), 0);
+	md.ntx = 0;
+	poll_for_ms(4 * ((long)TCP_ACK_RESEND_MS << TCP_ACK_RESEND_MAX));
+	ck_assert_int_eq(pure_acks_since(0, &t), 0);
+	check_stream(4000);
+}
+END_TEST
+
+START_TEST(test_window_reopening_ack_sent_again)
+{
+	/* stack/patches/0027. The application reads nothing until lwIP's window is below one
+	 * MSS, then reads it all: the ACK that reopens the window is lost, and the peer, stopped
+	 * on the closed window, sends nothing (Linux then waits for its persist timer, 200 ms or
+	 * more). The ACK goes again after TCP_ACK_RESEND_MS. */
+	struct frame_tcp_info t;
+	const uint32_t isn = 39000;
+	const size_t len = 65535 - 1000;
+
+	peer_connect_sack(40039, isn, -1);
+	app.recved = 0;
+	peer_send_stream_big(isn, 0, len);
+	poll_for_ms(3 * CONFIG_LWIP_TCP_TMR_INTERVAL); /* the delayed ACK */
+	ck_assert_int_ge(last_pure_ack(&t), 0);
+	ck_assert_uint_eq(t.ack, isn + 1 + len);
+	ck_assert_uint_lt(t.wnd, app.pcb->mss);
+	md.ntx = 0;
+	tcp_recved(app.pcb, (u16_t)len);
+	ck_assert_int_ge(last_pure_ack(&t), 0); /* the update: lost on the way */
+	ck_assert_uint_gt(t.wnd, 60000);
+	t = ack_within((long)TCP_ACK_RESEND_MS + 15);
+	ck_assert_uint_eq(t.ack, isn + 1 + len);
+	ck_assert_uint_gt(t.wnd, 60000);
+	/* Its answer: the peer's next segment; the window stays open, nothing goes again. */
+	peer_send_stream(isn, len, 1000);
+	md.ntx = 0;
+	poll_for_ms(4 * ((long)TCP_ACK_RESEND_MS << TCP_ACK_RESEND_MAX));
+	ck_assert_int_le(pure_acks_since(0, &t), 1); /* at most the delayed ACK of that segment */
+	check_stream(len + 1000);
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -2568,6 +2685,8 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tl, test_tlp_list_holds_only_pcbs_that_may_probe);
 	tcase_add_test(tl, test_segment_filling_gap_acked_at_once);
 	tcase_add_test(tl, test_rto_keeps_queued_retransmissions_in_order);
+	tcase_add_test(tl, test_sack_ack_sent_again_when_peer_goes_quiet);
+	tcase_add_test(tl, test_window_reopening_ack_sent_again);
 	suite_add_tcase(s, tl);
 
 	TCase *te = tcase_create("ports");
