@@ -150,6 +150,17 @@ static void discard(struct weir_flow *f, void *arg)
 		shard_bytes += b.len;
 		weir_buf_release(&b);
 	}
+	if (getenv("WEIR_BENCH_FLOWSTATS") != NULL) {
+		/* How a receiving flow's losses went: what it sent again for a quiet peer. */
+		struct weir_flow_stats fs;
+
+		if (weir_flow_get_stats(f, &fs) == 0)
+			fprintf(stderr,
+				"weir-bench: flow in: bytes_in=%llu segments_in=%llu "
+				"segments_out=%llu acks_resent=%u rcv_wnd=%u\n",
+				(unsigned long long)fs.bytes_in, (unsigned long long)fs.segments_in,
+				(unsigned long long)fs.segments_out, fs.acks_resent, fs.rcv_wnd);
+	}
 }
 
 static void echo(struct weir_flow *f, void *arg)
