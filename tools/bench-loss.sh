@@ -7,7 +7,10 @@
 # For each loss rate (percent of packets, both directions):
 #   weir-recv   a Linux client sends to a weir server over TAP; weir's device is wrapped by
 #               the impairment wrapper (weir-bench --impair loss=R): every frame weir sends or
-#               receives is lost with probability R.
+#               receives is lost with probability R. The sender uses the kernel's default
+#               congestion control.
+#   weir-recv-cubic  the same with a CUBIC sender (the default of most Linux systems): a
+#               loss-based sender leans on every ACK weir sends (stack/patches/0027).
 #   weir-send   a weir client sends to a Linux server over TAP, the same wrapper.
 #   linux       Linux to Linux over a veth pair between two namespaces, nftables dropping the
 #               same share of TCP packets on each side's output (numgen random; this kernel has
@@ -150,6 +153,8 @@ for rep in $(seq 1 "$reps"); do
 			--netdev tap:wbtap0,offload=0 --ip 192.0.2.2/24 --impair "loss=$p,seed=1"; then
 			bulk weir-recv "$rate" ip netns exec $ns "${TX[@]}" "$bench" client --kernel \
 				--peer 192.0.2.2
+			bulk weir-recv-cubic "$rate" ip netns exec $ns env WEIR_BENCH_KERNEL_CC=cubic \
+				"${TX[@]}" "$bench" client --kernel --peer 192.0.2.2
 			stop_srv
 		fi
 		if start_server $ns "$out/loss-ksrv.out" "${RX[@]}" "$bench" server --kernel \
@@ -206,7 +211,7 @@ for line in open(raw):
     sc, rate, _, g = line.rstrip("\n").split("\t")
     if g != "fail":
         rows.setdefault(sc, {}).setdefault(float(rate), []).append(float(g))
-scen = ["weir-recv", "weir-send", "linux", "linux-cubic"]
+scen = ["weir-recv", "weir-recv-cubic", "weir-send", "linux", "linux-cubic"]
 rates = sorted({r for sc in rows.values() for r in sc})
 med = {sc: {r: statistics.median(v) for r, v in rows.get(sc, {}).items()} for sc in scen}
 print("bench-loss: %s; one bulk flow, %s x %s s, median Gbit/s (drop = at loss / at 0%%); %s"
