@@ -96,6 +96,8 @@ def lwipopts(kconf):
         ("TCP_TLP_MIN_MS", v("LWIP_TCP_TLP_MIN_MS") or 10, "the least probe timeout (0021)"),
         ("TCP_ACK_RESEND_MS", v("LWIP_TCP_ACK_RESEND_MS") or 0,
          "an ACK the peer may wait for goes again after this silence (0027; 0: off)"),
+        ("TCP_QUICKACKS", v("LWIP_TCP_QUICKACKS") or 0,
+         "in-order segments ACKed at once after a loss (0028; 0: off)"),
         ("TCP_RTO_MIN_MS", v("LWIP_TCP_RTO_MIN_MS"), "the least RTO (0019)"),
         ("LWIP_TCP_TIMESTAMPS", v("LWIP_TCP_TIMESTAMPS"), ""),
         ("LWIP_TCP_KEEPALIVE", v("LWIP_TCP_KEEPALIVE"), ""),
