@@ -96,6 +96,8 @@ def lwipopts(kconf):
         ("TCP_TLP_MIN_MS", v("LWIP_TCP_TLP_MIN_MS") or 10, "the least probe timeout (0021)"),
         ("TCP_ACK_RESEND_MS", v("LWIP_TCP_ACK_RESEND_MS") or 0,
          "an ACK the peer may wait for goes again after this silence (0027; 0: off)"),
+        ("LWIP_TCP_DSACK", 1 if (v("LWIP_TCP_DSACK") and v("LWIP_TCP_SACK_OUT")) else 0,
+         "duplicates reported in a D-SACK block, RFC 2883 (0029)"),
         ("TCP_QUICKACKS", v("LWIP_TCP_QUICKACKS") or 0,
          "in-order segments ACKed at once after a loss (0028; 0: off)"),
         ("TCP_RTO_MIN_MS", v("LWIP_TCP_RTO_MIN_MS"), "the least RTO (0019)"),

@@ -2578,7 +2578,8 @@ START_TEST(test_sack_ack_sent_again_when_peer_goes_quiet)
 	 * comes from the peer (a sender whose window ran out: Linux then waits for its 200 ms
 	 * RTO). The ACK goes again after TCP_ACK_RESEND_MS, then after twice and four times that,
 	 * and no more while the peer is quiet. A segment from the peer starts the count again;
-	 * once the hole is filled, the ACK carries no SACK block and does not go again. */
+	 * once the hole is filled, the ACK carries no SACK block (it goes again only while
+	 * 0028's quick ACKs are due). */
 	struct frame_tcp_info t;
 	uint32_t b[4][2];
 	const uint32_t isn = 38000;
@@ -2713,6 +2714,53 @@ START_TEST(test_quick_acks_after_a_hole)
 }
 END_TEST
 
+/* --- 0029: D-SACK ---------------------------------------------------------------------------- */
+
+START_TEST(test_dsack_reports_duplicate_once)
+{
+	/* stack/patches/0029. A segment that was received before (the sender timed out after its
+	 * ACKs were lost) is answered with a D-SACK block naming it, first in the SACK option
+	 * (RFC 2883), so the sender can undo its cwnd cut; the next ACK does not repeat it. A
+	 * segment whose front was received before reports that front. A hole's SACK block
+	 * follows the D-SACK block. */
+	struct frame_tcp_info t;
+	uint32_t b[4][2];
+	const uint32_t isn = 42000;
+
+	peer_connect_sack(40042, isn, -1);
+	peer_send_stream(isn, 0, 1000);
+	md.ntx = 0;
+	peer_send_stream(isn, 0, 1000); /* again */
+	ck_assert_msg(last_pure_ack(&t) >= 0, "no ACK for the duplicate");
+	ck_assert_uint_eq(t.ack, isn + 1 + 1000);
+	ck_assert_uint_eq(sack_of(&t, b), 1);
+	ck_assert_uint_eq(b[0][0], isn + 1);
+	ck_assert_uint_eq(b[0][1], isn + 1 + 1000);
+	/* Reported once: the next ACK has no D-SACK block. */
+	peer_send_stream(isn, 1000, 1000);
+	peer_send_stream(isn, 2000, 1000);
+	ck_assert_int_ge(last_pure_ack(&t), 0);
+	ck_assert_uint_eq(t.ack, isn + 1 + 3000);
+	ck_assert_uint_eq(sack_of(&t, b), 0);
+	/* A hole at 3000, data past it, then a segment whose front repeats 2500-3000. */
+	peer_send_stream(isn, 4000, 1000);
+	md.ntx = 0;
+	peer_send_stream(isn, 2500, 1000);
+	ck_assert_int_ge(last_pure_ack(&t), 0);
+	ck_assert_uint_eq(t.ack, isn + 1 + 3500);
+	ck_assert_uint_eq(sack_of(&t, b), 2);
+	ck_assert_uint_eq(b[0][0], isn + 1 + 2500);
+	ck_assert_uint_eq(b[0][1], isn + 1 + 3000);
+	ck_assert_uint_eq(b[1][0], isn + 1 + 4000);
+	ck_assert_uint_eq(b[1][1], isn + 1 + 5000);
+#if LWIP_TCP_DSACK
+	ck_assert_uint_eq(app.pcb->dsacks_sent, 2);
+#endif
+	peer_send_stream(isn, 3500, 500);
+	check_stream(5000);
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -2749,6 +2797,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tl, test_sack_ack_sent_again_when_peer_goes_quiet);
 	tcase_add_test(tl, test_window_reopening_ack_sent_again);
 	tcase_add_test(tl, test_quick_acks_after_a_hole);
+	tcase_add_test(tl, test_dsack_reports_duplicate_once);
 	suite_add_tcase(s, tl);
 
 	TCase *te = tcase_create("ports");
