@@ -2761,6 +2761,49 @@ START_TEST(test_dsack_reports_duplicate_once)
 }
 END_TEST
 
+/* --- 0030: tcp_write after a SYN-ACK that made segments smaller ------------------------------ */
+
+START_TEST(test_write_after_synack_shrinks_mss)
+{
+	/* stack/patches/0030. An application writes while its connection is in SYN_SENT: lwIP
+	 * sizes the segments by the MSS alone (536 before any option). The SYN-ACK brings a window
+	 * of 558 bytes, so new segments are at most 279. lwIP 2.1.3 asserted "mss_local is too
+	 * small" on the next write (found by fuzz-tcp: a remote crash). Now the write is taken,
+	 * in new segments no larger than 279 bytes, and nothing queued is lost. */
+	static uint8_t data[4000];
+	struct tcp_pcb *pcb = connect_to_9000();
+	uint8_t f[128];
+	size_t queued = 0, first = 15 * 536 + 456;
+	struct frame_tcp_spec sp = { .smac = peer_mac,
+				     .dmac = our_mac,
+				     .sip_be = peer_ip.v4,
+				     .dip_be = our_ip.v4,
+				     .sport = 9000,
+				     .dport = pcb->local_port,
+				     .seq = 77000,
+				     .ack = pcb->snd_nxt,
+				     .flags = FRAME_TCP_SYN | FRAME_TCP_ACK,
+				     .wnd = 558 };
+
+	ck_assert_int_eq(pcb->state, SYN_SENT);
+	ck_assert_uint_eq(pcb->mss, 536);
+	ck_assert_int_eq(tcp_write(pcb, data, (u16_t)first, TCP_WRITE_FLAG_COPY), ERR_OK);
+	inject(f, frame_tcp(f, &sp));
+	ck_assert_int_eq(pcb->state, ESTABLISHED);
+	ck_assert_uint_eq(pcb->snd_wnd_max, 558);
+	ck_assert_int_eq(tcp_write(pcb, data, 600, TCP_WRITE_FLAG_COPY), ERR_OK);
+	for (struct tcp_seg *q = pcb->unacked; q != NULL; q = q->next)
+		queued += q->len;
+	for (struct tcp_seg *q = pcb->unsent; q != NULL; q = q->next) {
+		queued += q->len;
+		if (TCP_SEQ_GEQ(lwip_ntohl(q->tcphdr->seqno), pcb->snd_lbb - 600))
+			ck_assert_uint_le(q->len, 558 / 2); /* the new data */
+	}
+	ck_assert_uint_eq(queued, first + 600);
+	tcp_abort(pcb);
+}
+END_TEST
+
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -2815,6 +2858,7 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tw, test_zero_window_gets_probes_not_retransmissions);
 	tcase_add_test(tw, test_reopened_window_resends_in_flight_data_at_once);
 	tcase_add_test(tw, test_window_from_ack_below_una_ignored);
+	tcase_add_test(tw, test_write_after_synack_shrinks_mss);
 	suite_add_tcase(s, tw);
 
 	TCase *tr = tcase_create("short-frames");
