@@ -2770,7 +2770,7 @@ START_TEST(test_write_after_synack_shrinks_mss)
 	 * of 558 bytes, so new segments are at most 279. lwIP 2.1.3 asserted "mss_local is too
 	 * small" on the next write (found by fuzz-tcp: a remote crash). Now the write is taken,
 	 * in new segments no larger than 279 bytes, and nothing queued is lost. */
-	static uint8_t data[4000];
+	static uint8_t data[15 * 536 + 456];
 	struct tcp_pcb *pcb = connect_to_9000();
 	uint8_t f[128];
 	size_t queued = 0, first = 15 * 536 + 456;
