@@ -85,9 +85,12 @@ static void md_close(struct weir_netdev *nd)
 static int md_rx_buffers_low(struct weir_netdev *nd)
 {
 	const struct memdev *m = (const struct memdev *)nd;
-	unsigned held = memdev_held(m);
+	unsigned held;
 
-	return m->rx_pool != 0 && (held >= m->rx_pool || m->rx_pool - held < m->rx_pool / 8);
+	if (m->rx_pool == 0)
+		return 0; /* no pool: not a walk of every slot at every poll */
+	held = memdev_held(m);
+	return held >= m->rx_pool || m->rx_pool - held < m->rx_pool / 8;
 }
 
 static const struct weir_netdev_ops memdev_ops = {
