@@ -393,6 +393,12 @@ fail:
 	return rc;
 }
 
+void weir__stack_ack_defer(struct weir_stack *s, int on)
+{
+	if (s != NULL)
+		s->ack_now = !on;
+}
+
 void weir__stack_tx_hold(void)
 {
 	if (the_stack != NULL)
@@ -598,6 +604,12 @@ int weir_stack_poll(struct weir_stack *s)
 		low = weir_netdev_rx_buffers_low(s->dev) > 0;
 	}
 #endif
+#if LWIP_TCP && TCP_ACK_DEFER
+	/* What the bursts bring is acknowledged once per connection, at their end
+	 * (stack/patches/0032). */
+	if (!s->ack_now)
+		tcp_ack_defer_begin();
+#endif
 	/* Up to RX_BURSTS bursts while the device has more: a sender whose fibers spent a long
 	 * turn writing must not take one burst of ACKs per turn while its peer's ring fills. */
 	for (int round = 0; round < RX_BURSTS; round++) {
@@ -624,6 +636,9 @@ int weir_stack_poll(struct weir_stack *s)
 		if (n < RX_BURST)
 			break;
 	}
+#if LWIP_TCP && TCP_ACK_DEFER
+	tcp_ack_defer_end();
+#endif
 	work += weir_netdev_poll(s->dev) > 0;
 #if LWIP_NETIF_LOOPBACK
 	/* What we sent to ourselves arrives now (its answers wait for the next poll). */

@@ -98,6 +98,8 @@ def lwipopts(kconf):
          "an ACK the peer may wait for goes again after this silence (0027; 0: off)"),
         ("LWIP_TCP_DSACK", 1 if (v("LWIP_TCP_DSACK") and v("LWIP_TCP_SACK_OUT")) else 0,
          "duplicates reported in a D-SACK block, RFC 2883 (0029)"),
+        ("TCP_ACK_DEFER", v("LWIP_TCP_ACK_DEFER"),
+         "one ACK per connection per received burst, built at its end (0032)"),
         ("TCP_QUICKACKS", v("LWIP_TCP_QUICKACKS") or 0,
          "in-order segments ACKed at once after a loss (0028; 0: off)"),
         ("TCP_RTO_MIN_MS", v("LWIP_TCP_RTO_MIN_MS"), "the least RTO (0019)"),

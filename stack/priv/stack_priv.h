@@ -66,6 +66,7 @@ struct weir_stack {
 	unsigned shard;
 	uint16_t rx_queue; /* the device's receive queue we read (caps.rx_queue) */
 	uint16_t ping_id;  /* ICMP echo id of our pings (one per shard) */
+	int ack_now; /* ACKs of a burst built at once, not at its end (weir__stack_ack_defer) */
 };
 
 /* stack.c: hands p (a received frame) to lwIP, skipping the TCP/UDP checksum check when flags

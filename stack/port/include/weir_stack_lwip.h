@@ -36,5 +36,9 @@ void weir__stack_tx_release_lazy(void);
 int weir__stack_tx_busy(void);
 /* Drops the frames that wait (lost as on a wire: TCP sends them again), releasing their buffers. */
 void weir__stack_tx_drop(void);
+/* Whether an ACK lwIP wants while s takes a burst of frames is built once per connection at the
+ * burst's end (1, the default, with CONFIG_LWIP_TCP_ACK_DEFER: stack/patches/0032) or at once,
+ * each, for the transmit path to fold (0: what its tests look at). No-op without the option. */
+void weir__stack_ack_defer(struct weir_stack *s, int on);
 
 #endif /* WEIR_STACK_LWIP_H */

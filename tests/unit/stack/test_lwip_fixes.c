@@ -1072,6 +1072,9 @@ START_TEST(test_tx_later_ack_replaces_earlier_one_in_a_burst)
 	uint8_t f[4][256];
 	size_t len[4];
 
+	/* The transmit path's fold, which ACKs from timers and reads meet: lwIP builds each ACK
+	 * of a burst at once here (0032 off for this stack). */
+	weir__stack_ack_defer(st, 0);
 	app.recved = 1;
 	listen_on_80();
 	peer_connect(40013, 23000);
@@ -2416,6 +2419,7 @@ START_TEST(test_tx_sack_acks_folded_when_blocks_covered)
 	uint8_t f[3][700], d[OSEG];
 	size_t len[3];
 
+	weir__stack_ack_defer(st, 0); /* the fold itself (0032 builds one ACK per burst) */
 	peer_connect_sack(40042, isn, -1);
 	/* 1, 3, 5, 7, 9 one by one: five blocks, the ACK names the 4 newest. */
 	for (unsigned k = 1; k <= 9; k += 2) {
@@ -2534,6 +2538,141 @@ START_TEST(test_connect_port_hook_picks_accepted_ports)
 }
 END_TEST
 #endif
+
+/* --- 0032: one ACK per connection for a burst ------------------------------------------------ */
+
+/* Injects the peer's stream bytes [k * OSEG, (k + 1) * OSEG) for each k of ks, then polls once:
+ * one burst. */
+static void peer_burst(uint32_t isn, const unsigned *ks, unsigned n)
+{
+	uint8_t f[8][700], d[OSEG];
+
+	ck_assert_uint_le(n, 8);
+	for (unsigned i = 0; i < n; i++) {
+		size_t len;
+
+		for (unsigned j = 0; j < OSEG; j++)
+			d[j] = stream_byte(ks[i] * OSEG + j);
+		len = peer_frame(f[i], FRAME_TCP_ACK, isn + 1 + ks[i] * OSEG, peer.ack, d, OSEG,
+				 NULL, 0);
+		ck_assert_int_ge(memdev_inject(&md, f[i], len), 0);
+	}
+	md.ntx = 0;
+	weir_stack_poll(st);
+}
+
+START_TEST(test_burst_acked_once_without_folding)
+{
+	/* Four in-order segments in one burst, then three out-of-order ones that make one SACK
+	 * block: lwIP wanted two ACKs, then three; one of each is built, at the burst's end,
+	 * naming everything (with 0032 off the transmit path folds the others away:
+	 * tx_acks_folded counts them). */
+	static const unsigned in_order[] = { 0, 1, 2, 3 }, past_hole[] = { 5, 6, 7 };
+	const uint32_t isn = 44000;
+	struct weir_stack_stats ss0, ss;
+	struct frame_tcp_info t;
+	uint32_t b[4][2];
+
+	peer_connect_sack(40044, isn, -1);
+	weir_stack_get_stats(st, &ss0);
+	peer_burst(isn, in_order, 4);
+	ck_assert_uint_eq(md.ntx, 1);
+	ck_assert_int_eq(frame_tcp_parse(md.tx[0].data, md.tx[0].len, &t), 0);
+	ck_assert_uint_eq(t.ack, isn + 1 + 4 * OSEG);
+	peer_burst(isn, past_hole, 3);
+	ck_assert_uint_eq(md.ntx, 1);
+	ck_assert_int_eq(frame_tcp_parse(md.tx[0].data, md.tx[0].len, &t), 0);
+	ck_assert_uint_eq(t.ack, isn + 1 + 4 * OSEG);
+	ck_assert_uint_eq(sack_of(&t, b), 1);
+	ck_assert_uint_eq(b[0][0], isn + 1 + 5 * OSEG);
+	ck_assert_uint_eq(b[0][1], isn + 1 + 8 * OSEG);
+	weir_stack_get_stats(st, &ss);
+	ck_assert_uint_eq(ss.tx_acks_folded, ss0.tx_acks_folded);
+	peer_send_stream(isn, 4 * OSEG, OSEG);
+	check_stream(8 * OSEG);
+}
+END_TEST
+
+START_TEST(test_burst_acks_name_every_new_block)
+{
+	/* Five holes open before the burst (blocks 1 3 5 7 9, the option holds 4 without
+	 * timestamps), then a burst of five segments that each open a new block: 11 13 15 17 19.
+	 * An ACK built only at the end would name 19 17 15 13 and never 11: the sender would
+	 * not learn that 11 arrived. Each time a new block would push a block the owed ACK names
+	 * out of the option, that ACK goes first. */
+	static const unsigned burst[] = { 11, 13, 15, 17, 19 };
+	const uint32_t isn = 45000;
+	struct frame_tcp_info t;
+	uint32_t b[4][2];
+	int named[20] = { 0 };
+
+	peer_connect_sack(40045, isn, -1);
+	for (unsigned k = 1; k <= 9; k += 2) {
+		uint8_t d[OSEG];
+
+		for (unsigned j = 0; j < OSEG; j++)
+			d[j] = stream_byte(k * OSEG + j);
+		peer_send(FRAME_TCP_ACK, isn + 1 + k * OSEG, peer.ack, d, OSEG);
+	}
+	peer_burst(isn, burst, 5);
+	ck_assert_uint_ge(md.ntx, 2);
+	ck_assert_uint_le(md.ntx, 5);
+	for (unsigned i = 0; i < md.ntx; i++) {
+		unsigned n;
+
+		ck_assert_int_eq(frame_tcp_parse(md.tx[i].data, md.tx[i].len, &t), 0);
+		ck_assert_uint_eq(t.ack, isn + 1);
+		n = sack_of(&t, b);
+		for (unsigned j = 0; j < n; j++)
+			if (b[j][1] - b[j][0] == OSEG && (b[j][0] - isn - 1) / OSEG < 20)
+				named[(b[j][0] - isn - 1) / OSEG] = 1;
+	}
+	for (unsigned i = 0; i < 5; i++)
+		ck_assert_msg(named[burst[i]], "block %u named in no ACK of the burst", burst[i]);
+}
+END_TEST
+
+START_TEST(test_burst_dupacks_without_sack_all_sent)
+{
+	/* A peer without SACK counts duplicate ACKs: three segments past a hole in one burst get
+	 * three duplicate ACKs, as before 0032. */
+	static const unsigned past_hole[] = { 1, 2, 3 };
+	const uint32_t isn = 46000;
+	struct frame_tcp_info t;
+
+	app.recved = 1;
+	listen_on_80();
+	peer_connect(40046, isn);
+	peer_burst(isn, past_hole, 3);
+	ck_assert_uint_eq(md.ntx, 3);
+	for (unsigned i = 0; i < md.ntx; i++) {
+		ck_assert_int_eq(frame_tcp_parse(md.tx[i].data, md.tx[i].len, &t), 0);
+		ck_assert_uint_eq(t.ack, isn + 1);
+	}
+}
+END_TEST
+
+START_TEST(test_burst_owed_ack_of_reset_flow_dropped)
+{
+	/* A segment makes the flow owe an ACK, then a RST in the same burst frees it: nothing is
+	 * sent for it at the end (ASan would see a freed pcb used). */
+	const uint32_t isn = 47000;
+	uint8_t f[2][700] = { { 0 } }, d[OSEG];
+	size_t len;
+
+	peer_connect_sack(40047, isn, -1);
+	for (unsigned j = 0; j < OSEG; j++)
+		d[j] = stream_byte(OSEG + j);
+	len = peer_frame(f[0], FRAME_TCP_ACK, isn + 1 + OSEG, peer.ack, d, OSEG, NULL, 0);
+	ck_assert_int_ge(memdev_inject(&md, f[0], len), 0);
+	len = peer_frame(f[1], FRAME_TCP_RST, isn + 1, 0, NULL, 0, NULL, 0);
+	ck_assert_int_ge(memdev_inject(&md, f[1], len < 60 ? 60 : len), 0); /* Ethernet's least */
+	md.ntx = 0;
+	weir_stack_poll(st);
+	ck_assert_ptr_null(app.pcb);
+	ck_assert_uint_eq(md.ntx, 0);
+}
+END_TEST
 
 /* --- 0027: an ACK the peer may be waiting for goes again ------------------------------------ */
 
@@ -2898,6 +3037,16 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(te, test_connect_port_hook_picks_accepted_ports);
 #endif
 	suite_add_tcase(s, te);
+
+#if TCP_ACK_DEFER
+	TCase *ta = tcase_create("ackdefer");
+	tcase_add_checked_fixture(ta, setup, teardown);
+	tcase_add_test(ta, test_burst_acked_once_without_folding);
+	tcase_add_test(ta, test_burst_acks_name_every_new_block);
+	tcase_add_test(ta, test_burst_dupacks_without_sack_all_sent);
+	tcase_add_test(ta, test_burst_owed_ack_of_reset_flow_dropped);
+	suite_add_tcase(s, ta);
+#endif
 
 	TCase *tw = tcase_create("window");
 	tcase_add_checked_fixture(tw, setup, teardown);
