@@ -2943,53 +2943,6 @@ START_TEST(test_write_after_synack_shrinks_mss)
 }
 END_TEST
 
-/* --- 0031: a window update goes at once only when the peer needs it ------------------------- */
-
-START_TEST(test_window_update_only_when_window_doubles)
-{
-	/* The application reads 8,000 bytes while 57,535 of the 65,535-byte window are still
-	 * open to the peer: lwIP 2.1.3 sent a pure ACK for it (the right edge moved by more than
-	 * 4 MSS), which tells a peer that is not held up nothing it needs. The new window now
-	 * rides on the ACK of the peer's next segment. Then the application leaves 40,000 bytes
-	 * unread, so that less than half the window remains, and reads them: the window at least
-	 * doubles, and the update goes at once (Linux's rule). */
-	struct frame_tcp_info t;
-	const uint32_t isn = 43000;
-
-	peer_connect_sack(40043, isn, -1);
-	app.recved = 0;
-	peer_send_stream_big(isn, 0, 8000);
-	poll_for_ms(3 * CONFIG_LWIP_TCP_TMR_INTERVAL); /* the delayed ACK */
-	ck_assert_int_ge(last_pure_ack(&t), 0);
-	ck_assert_uint_eq(t.ack, isn + 1 + 8000);
-	ck_assert_uint_eq(t.wnd, 65535 - 8000);
-	md.ntx = 0;
-	tcp_recved(app.pcb, 8000);
-	poll_for_ms(3 * CONFIG_LWIP_TCP_TMR_INTERVAL);
-	ck_assert_int_eq(pure_acks_since(0, &t), 0);
-	/* The next segment's ACK carries the whole window. */
-	peer_send_stream(isn, 8000, 1000);
-	poll_for_ms(3 * CONFIG_LWIP_TCP_TMR_INTERVAL);
-	ck_assert_int_eq(pure_acks_since(0, &t), 1);
-	ck_assert_uint_eq(t.ack, isn + 1 + 9000);
-	ck_assert_uint_eq(t.wnd, 65535 - 1000);
-	tcp_recved(app.pcb, 1000);
-	/* 40,000 bytes unread: less than half the window left to the peer. */
-	peer_send_stream_big(isn, 9000, 40000);
-	poll_for_ms(3 * CONFIG_LWIP_TCP_TMR_INTERVAL);
-	ck_assert_int_ge(last_pure_ack(&t), 0);
-	ck_assert_uint_eq(t.ack, isn + 1 + 49000);
-	/* lwIP keeps the right edge the 1,000-byte read did not move far enough: 24,535. */
-	ck_assert_uint_le(t.wnd, 65535 - 40000);
-	ck_assert_uint_gt(t.wnd, 65535 / 4);
-	md.ntx = 0;
-	tcp_recved(app.pcb, 40000);
-	ck_assert_int_eq(pure_acks_since(0, &t), 1);
-	ck_assert_uint_eq(t.wnd, 65535);
-	check_stream(49000);
-}
-END_TEST
-
 Suite *weir_test_lwipfix_suite(void)
 {
 	Suite *s = suite_create("lwipfix");
@@ -3055,7 +3008,6 @@ Suite *weir_test_lwipfix_suite(void)
 	tcase_add_test(tw, test_reopened_window_resends_in_flight_data_at_once);
 	tcase_add_test(tw, test_window_from_ack_below_una_ignored);
 	tcase_add_test(tw, test_write_after_synack_shrinks_mss);
-	tcase_add_test(tw, test_window_update_only_when_window_doubles);
 	suite_add_tcase(s, tw);
 
 	TCase *tr = tcase_create("short-frames");
