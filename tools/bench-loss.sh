@@ -2,7 +2,7 @@
 # bench-loss.sh - goodput of one bulk flow under random loss: weir against Linux, same run.
 #
 #   tools/bench-loss.sh [--build DIR] [--out DIR] [--duration S] [--rates "0 0.5 1 2 5"]
-#                       [--cpus R,S | --cpus none]
+#                       [--cpus R,S | --cpus none] [--linux-drop arrival|output]
 #
 # For each loss rate (percent of packets, both directions):
 #   weir-recv   a Linux client sends to a weir server over TAP; weir's device is wrapped by
@@ -13,9 +13,12 @@
 #               loss-based sender leans on every ACK weir sends (stack/patches/0027).
 #   weir-send   a weir client sends to a Linux server over TAP, the same wrapper.
 #   linux       Linux to Linux over a veth pair between two namespaces, nftables dropping the
-#               same share of TCP packets on each side's output (numgen random; this kernel has
-#               no netem), segmentation offloads off so a packet is a segment as in weir's
-#               frames, with the kernel's default congestion control (BBR here);
+#               same share of TCP packets as each side receives them (numgen random in a
+#               prerouting chain; this kernel has no netem), offloads off so a packet is a
+#               segment as in weir's frames, with the kernel's default congestion control (BBR
+#               here). Not on output: see nft_loss below (`--linux-drop output` puts the drops
+#               there, to show the difference). The share dropped and the mean size of a
+#               dropped data packet are printed after the table, so the loss is checked.
 #   linux-cubic the same with CUBIC, a loss-based one like weir's (Reno growth, CUBIC's 0.7 cut).
 # Printed: goodput (Gbit/s, median of --reps runs of --duration seconds, run in --reps passes
 # over all rates) and the drop, goodput at the rate / goodput at 0%: the figure that compares,
@@ -37,6 +40,7 @@ reps=3
 rates="0 0.5 1 2 5"
 cpus=""
 [ "$(nproc)" -ge 2 ] && cpus="0,1"
+ldrop=arrival
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift ;;
@@ -45,12 +49,17 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift ;;
 	--rates) rates=$2; shift ;;
 	--cpus) cpus=$2; shift ;;
-	-h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+	--linux-drop) ldrop=$2; shift ;;
+	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "bench-loss.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
 done
 [ -n "$out" ] || out="$build/bench"
+case "$ldrop" in
+arrival | output) ;;
+*) echo "bench-loss.sh: --linux-drop takes arrival or output, not '$ldrop'" >&2; exit 2 ;;
+esac
 # RX and TX: the prefixes that pin the receiving and the sending program (empty: not pinned).
 RX=() TX=()
 if [ -n "$cpus" ] && [ "$cpus" != none ]; then
@@ -81,6 +90,8 @@ log="$out/loss.log"
 : >"$log"
 raw="$out/loss.raw"
 : >"$raw"
+drops="$out/loss.drops"
+: >"$drops"
 
 mkns() {
 	ip netns add "$1" || return 1
@@ -116,21 +127,44 @@ bulk() {
 	g=$(echo "$line" | sed -n 's/.*gbit_s=\([0-9.]*\).*/\1/p')
 	echo -e "$sc\t$rate\t$rep\t${g:-fail}" >>"$raw"
 }
-# nft_loss NS DEV PERMILLE: drops that share of TCP packets leaving DEV in NS.
+# nft_loss NS DEV PER100K: drops that share of TCP packets arriving on DEV in NS, and counts them.
+# On arrival, not on the sender's output. An output hook sees what TCP hands to IP: since Linux
+# 4.16 TCP always builds GSO packets of up to 64 KiB, whatever the device's offloads, so it dropped
+# 26 segments at a time (37 KiB per dropped packet at "5%", measured); and a packet dropped there
+# is a local send error (-EPERM), which TCP does not count as a loss: the data stays unsent and
+# goes at the next chance, without a retransmission or a cwnd cut (526 retransmissions for 641
+# dropped packets holding 16,600 segments). Linux then looked unhurt by loss weir really got.
+# Arriving over a veth whose sender segments in software (gso off) and whose receiver has GRO
+# off, a packet is one segment, and a drop is a loss the sender must repair, as with weir's
+# wrapper.
+# With --linux-drop output, NS and DEV name the sender's side and its output chain drops.
 nft_loss() {
+	local hook="prerouting priority -300" dir=iifname
+	[ "$ldrop" = output ] && hook="output priority 0" dir=oifname
 	ip netns exec "$1" nft -f - <<EOF
 table inet wbloss {
-	chain out {
-		type filter hook output priority 0;
-		oifname "$2" meta l4proto tcp numgen random mod 100000 < $3 counter drop
+	chain c {
+		type filter hook $hook;
+		$dir "$2" meta l4proto tcp counter
+		$dir "$2" meta l4proto tcp numgen random mod 100000 < $3 counter drop
 	}
 }
 EOF
+}
+# nft_count SCENARIO RATE NS DIR: appends the run's counters (packets seen; packets and bytes
+# dropped) to $drops, for the check printed after the table.
+nft_count() {
+	local c
+	c=$(ip netns exec "$3" nft list table inet wbloss 2>/dev/null |
+		sed -n 's/.*counter packets \([0-9]*\) bytes \([0-9]*\).*/\1 \2/p' | tr '\n' ' ')
+	[ -n "$c" ] && echo -e "$1\t$2\t$4\t$c" >>"$drops"
+	ip netns exec "$3" nft reset counters table inet wbloss >/dev/null 2>&1
 }
 
 start_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
 pinning="receiver on CPU ${cpus%%,*}, sender on CPU ${cpus##*,}"
 [ ${#RX[@]} -gt 0 ] || pinning="not pinned"
+pinning="$pinning; Linux's loss dropped on $ldrop"
 echo "bench-loss: $start_utc, $(nproc) CPUs shared by both ends ($pinning), one bulk flow," \
 	"$reps x ${duration}s per figure" | tee -a "$log"
 # Repetitions outermost: each pass runs every rate once, so a median at any rate draws from the
@@ -174,25 +208,36 @@ for rep in $(seq 1 "$reps"); do
 		ip -n $b addr add 192.0.2.12/24 dev wbvb
 		ip -n $a link set wbva up
 		ip -n $b link set wbvb up
-		# One packet per segment, as weir's frames over TAP (offload=0): with TSO/GSO a veth
-		# carries 64 KiB super-packets and nftables drops whole ones, so the loss was not the
-		# per-segment loss weir gets (CUBIC then ran at 30-50 Gbit/s "at 5% loss").
+		# One packet per segment on arrival, as weir's frames over TAP (offload=0): gso off
+		# makes the sending veth cut TCP's GSO packets into segments, gro off keeps the
+		# receiving one from joining them again (nft_loss above).
 		ip netns exec $a ethtool -K wbva tso off gso off gro off >/dev/null 2>>"$log"
 		ip netns exec $b ethtool -K wbvb tso off gso off gro off >/dev/null 2>>"$log"
-		if [ "$milli" -gt 0 ]; then nft_loss $a wbva "$milli" && nft_loss $b wbvb "$milli"; fi
-		# The kernel's default congestion control (BBR on some machines: it barely slows down
-		# for random loss), then CUBIC, loss-based like weir's (the sender's choice decides).
+		# Data from $a arrives in $b on wbvb, ACKs from $b arrive in $a on wbva.
+		da=$b dd=wbvb aa=$a ad=wbva
+		[ "$ldrop" = output ] && da=$a dd=wbva aa=$b ad=wbvb
+		if [ "$milli" -gt 0 ]; then nft_loss $da $dd "$milli" && nft_loss $aa $ad "$milli"; fi
+		# The kernel's default congestion control (BBR on some machines), then CUBIC,
+		# loss-based like weir's (the sender's choice decides). Each run's drops are counted.
 		if start_server $b "$out/loss-lsrv.out" "${RX[@]}" "$bench" server --kernel \
 			--bind 192.0.2.12; then
 			bulk linux "$rate" ip netns exec $a "${TX[@]}" "$bench" client --kernel \
 				--peer 192.0.2.12
 			stop_srv
+			if [ "$milli" -gt 0 ]; then
+				nft_count linux "$rate" $da data
+				nft_count linux "$rate" $aa acks
+			fi
 		fi
 		if start_server $b "$out/loss-lsrv.out" "${RX[@]}" "$bench" server --kernel \
 			--bind 192.0.2.12; then
 			bulk linux-cubic "$rate" ip netns exec $a env WEIR_BENCH_KERNEL_CC=cubic \
 				"${TX[@]}" "$bench" client --kernel --peer 192.0.2.12
 			stop_srv
+			if [ "$milli" -gt 0 ]; then
+				nft_count linux-cubic "$rate" $da data
+				nft_count linux-cubic "$rate" $aa acks
+			fi
 		fi
 		ip netns del $a
 		ip netns del $b
@@ -203,9 +248,9 @@ done
 # The table: medians, and each one's drop against its own 0%.
 py=$(command -v /usr/bin/python3 || command -v python3)
 "$py" - "$raw" "$out" "$start_utc" "$duration" "$reps" \
-	"$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null)" "$pinning" <<'PY' | tee "$out/loss.txt"
+	"$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null)" "$pinning" "$drops" <<'PY' | tee "$out/loss.txt"
 import json, statistics, sys
-raw, out, when, dur, reps, cc, pinning = sys.argv[1:8]
+raw, out, when, dur, reps, cc, pinning, dropsf = sys.argv[1:9]
 rows = {}
 for line in open(raw):
     sc, rate, _, g = line.rstrip("\n").split("\t")
@@ -231,6 +276,33 @@ print("spread of the runs (min-max Gbit/s): the machine's noise, beside the drop
 for r in rates:
     print("%-8s" % r + "".join("%24s" % ("%.2f-%.2f" % (min(rows[sc][r]), max(rows[sc][r]))
                                          if r in rows.get(sc, {}) else "-") for sc in scen))
+# The check of the Linux columns' loss: what share of the packets arriving each way nftables
+# dropped, and the mean size of a dropped data packet (a segment is at most 1,500 bytes of IP).
+seen = {}
+for line in open(dropsf):
+    f = line.split()
+    if len(f) < 7:
+        continue
+    sc, rate, way, n, _, nd, bd = f[:7]
+    t = seen.setdefault((sc, float(rate), way), [0, 0, 0])
+    t[0] += int(n); t[1] += int(nd); t[2] += int(bd)
+if seen:
+    print("linux columns, what nftables dropped (all runs): share of data packets,"
+          " mean bytes per dropped data packet, share of ACKs")
+    worst = 0
+    for sc in ("linux", "linux-cubic"):
+        for r in rates:
+            d, a = seen.get((sc, r, "data")), seen.get((sc, r, "acks"))
+            if not d or not a:
+                continue
+            mean = d[2] / d[1] if d[1] else 0
+            worst = max(worst, mean)
+            print("  %-12s %-6s data %.2f%% (%d of %d), %.0f B; acks %.2f%% (%d of %d)"
+                  % (sc, r, 100 * d[1] / max(d[0], 1), d[1], d[0], mean,
+                     100 * a[1] / max(a[0], 1), a[1], a[0]))
+    if worst > 1600:
+        print("WARNING: dropped data packets averaged %.0f bytes: more than one segment each,"
+              " so the Linux columns did not get per-segment loss and do not compare" % worst)
 json.dump({"when": when, "pinning": pinning, "median_gbit_s": {sc: {str(r): g for r, g in m.items()} for sc, m in med.items()},
            "runs_gbit_s": {sc: {str(r): v for r, v in m.items()} for sc, m in rows.items()}},
           open(out + "/loss.json", "w"), indent=1)
