@@ -183,8 +183,11 @@ for rep in $(seq 1 "$reps"); do
 		ip -n $ns tuntap add dev wbtap0 mode tap
 		ip -n $ns addr add 192.0.2.1/24 dev wbtap0
 		ip -n $ns link set wbtap0 up
-		if start_server $ns "$out/loss-wsrv.out" "${RX[@]}" "$bench" server \
-			--netdev tap:wbtap0,offload=0 --ip 192.0.2.2/24 --impair "loss=$p,seed=1"; then
+		# WEIR_BENCH_FLOWSTATS: weir's flow counters (timeouts, recoveries, probes, ACKs sent
+		# again) go to OUT/loss.log with each run.
+		if start_server $ns "$out/loss-wsrv.out" env WEIR_BENCH_FLOWSTATS=1 "${RX[@]}" \
+			"$bench" server --netdev tap:wbtap0,offload=0 --ip 192.0.2.2/24 \
+			--impair "loss=$p,seed=1"; then
 			bulk weir-recv "$rate" ip netns exec $ns "${TX[@]}" "$bench" client --kernel \
 				--peer 192.0.2.2
 			bulk weir-recv-cubic "$rate" ip netns exec $ns env WEIR_BENCH_KERNEL_CC=cubic \
@@ -193,7 +196,8 @@ for rep in $(seq 1 "$reps"); do
 		fi
 		if start_server $ns "$out/loss-ksrv.out" "${RX[@]}" "$bench" server --kernel \
 			--bind 192.0.2.1; then
-			bulk weir-send "$rate" ip netns exec $ns "${TX[@]}" "$bench" client \
+			bulk weir-send "$rate" ip netns exec $ns env WEIR_BENCH_FLOWSTATS=1 \
+				"${TX[@]}" "$bench" client \
 				--netdev tap:wbtap0,offload=0 --ip 192.0.2.2/24 --peer 192.0.2.1 \
 				--impair "loss=$p,seed=2"
 			stop_srv
