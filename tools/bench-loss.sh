@@ -120,9 +120,11 @@ stop_srv() {
 }
 # bulk SCENARIO RATE CMD...: one run of one bulk flow (repetition $rep); records its Gbit/s.
 bulk() {
-	local sc=$1 rate=$2 line g
+	local sc=$1 rate=$2 line g lim
 	shift 2
-	line=$(timeout $((duration * 4 + 60)) "$@" --test bulk --duration "$duration" 2>>"$log" |
+	# The time limit in whole seconds: --duration may be a fraction (bench.sh --quick: 0.5).
+	lim=$(awk -v d="$duration" 'BEGIN { printf "%d", d * 4 + 60 }')
+	line=$(timeout "$lim" "$@" --test bulk --duration "$duration" 2>>"$log" |
 		grep '^result' | tail -1)
 	g=$(echo "$line" | sed -n 's/.*gbit_s=\([0-9.]*\).*/\1/p')
 	echo -e "$sc\t$rate\t$rep\t${g:-fail}" >>"$raw"
