@@ -19,8 +19,9 @@
 #   tap     a weir server on a multi-queue TAP; the Linux client (weir-bench --kernel) is not
 #           pinned, and its TCP work runs partly inside the shards' system calls
 #   machine no weir: weir-bench pingpong, threads exchanging 64-byte messages over socketpairs
-#           pinned as the link rows are; its "2 vs 1" is what running on both CPUs at once does
-#           to CPU time per operation on this machine by itself
+#           (crr), or streaming 64 KiB messages (bulk), pinned as the link rows are; its "2 vs
+#           1" is what running on both CPUs at once does to CPU time per operation on this
+#           machine by itself
 #   linux   Linux to Linux over a veth pair (wall clock only)
 # Workloads: crr (connect, 64-byte request and reply, close; link and memif: a loop per shard,
 # tap: one Linux loop) and bulk x8 (8 flows into the discard port). The runs go in passes (every
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift ;;
 	--only) only=$2; shift ;;
 	--cpus) cpus=$2; shift ;;
-	-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) echo "bench-shards.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -97,11 +98,11 @@ link_run() { # link_run CONFIG WORKLOAD FLOWS
 	record link "$1" "$2" "$o"; rm -f "$o"
 }
 
-machine_run() { # machine_run CONFIG
+machine_run() { # machine_run CONFIG WORKLOAD
 	local o; o=$(mktemp)
-	timeout $((duration * 2 + 60)) "$bench" pingpong --shards "$(shards_of "$1")" \
+	timeout $((duration * 2 + 60)) "$bench" pingpong --test "$2" --shards "$(shards_of "$1")" \
 		--shard-cpus "$(cpus_of "$1")" --duration "$duration" >"$o" 2>&1
-	record machine "$1" crr "$o"; rm -f "$o"
+	record machine "$1" "$2" "$o"; rm -f "$o"
 }
 
 memif_run() { # memif_run CONFIG WORKLOAD FLOWS
@@ -171,11 +172,11 @@ sleep 0.3
 echo "== shards: $(date -u +%FT%TZ), $(nproc) CPUs (pinned: $cpus), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for pass in $(seq 1 "$reps"); do
 	echo "-- pass $pass/$reps ($(date -u +%T))"
-	for cfg in "${CONFIGS[@]}"; do machine_run "$cfg"; done
 	for w in crr bulk; do
 		f=1; [ "$w" = bulk ] && f=8
 		linux_run "$w" "$f"
 		for cfg in "${CONFIGS[@]}"; do
+			machine_run "$cfg" "$w"
 			want link && link_run "$cfg" "$w" "$f"
 			[ $have_memif = 1 ] && memif_run "$cfg" "$w" "$f"
 			want tap && tap_run "$cfg" "$w" "$f"
@@ -211,7 +212,8 @@ out = []
 out.append("shards: server CPU time per connection (crr, us) or per GiB received (bulk x8, ms), per")
 out.append("shard, medians over passes; shards pinned: 1 shard on CPU %s, 1 on CPU %s, 2 on CPUs %s,%s;" % (ca, cb, ca, cb))
 out.append("'2 vs 1' = mean over the 2 shards of (2-shard figure / 1-shard figure on the same CPU).")
-out.append("machine: no weir (weir-bench pingpong), CPU us per 64-byte round trip, pinned alike.")
+out.append("machine: no weir (weir-bench pingpong), CPU us per 64-byte round trip (crr) or ms per GiB")
+out.append("of 64 KiB messages received (bulk), pinned alike.")
 out.append("%-8s %-5s %-22s %-22s %-22s %-7s %s" % ("row", "work", "1 shard, CPU " + ca, "1 shard, CPU " + cb,
            "2 shards (" + ca + " | " + cb + ")", "2 vs 1", "vs machine"))
 ratios = {}
@@ -231,14 +233,13 @@ for w in ("crr", "bulk"):
         wall = lambda c: med(res.get((row, c, w), []))
         unit = "conn/s" if w == "crr" else "Gbit/s"
         vs = ""
-        if row != "machine" and ("machine", "crr") in ratios:
-            vs = "%.2fx" % (r / ratios[("machine", "crr")])
+        if row != "machine" and ("machine", w) in ratios:
+            vs = "%.2fx" % (r / ratios[("machine", w)])
         out.append("%-8s %-5s %-22s %-22s %-22s %-7s %s" % (row, w,
                    "%.1f (%.5g %s)" % (a, wall(one_a), unit), "%.1f (%.5g)" % (b, wall(one_b)),
                    "%.1f | %.1f (%.5g)" % (t0, t1, wall(two)), "%.2fx" % r, vs))
-out.append("'vs machine': the row's '2 vs 1' over the machine row's, i.e. what 2 shards cost beyond what")
-out.append("running on both CPUs at once costs by itself here (the machine row exchanges messages, a")
-out.append("crr-like load; for bulk it is only indicative).")
+out.append("'vs machine': the row's '2 vs 1' over the machine row's of the same work, i.e. what 2 shards")
+out.append("cost beyond what running on both CPUs at once costs by itself here.")
 text = "\n".join(out)
 print(text)
 open(dest, "w").write(text + "\n")

@@ -5,7 +5,7 @@
  *   weir-bench client --test bulk|rr|crr --peer ADDR [--flows N] [--duration S] [--port P]
  *                     [--rate R] [--kernel | --netdev SPEC --ip ADDR/PREFIX]
  *   weir-bench link   --test bulk|rr|crr [--flows N] [--duration S] [--cpus SERVER,CLIENT]
- *   weir-bench pingpong [--shards N] [--shard-cpus LIST] [--duration S]
+ *   weir-bench pingpong [--test crr|bulk] [--shards N] [--shard-cpus LIST] [--duration S]
  *
  * A server prints "ready" once it listens and serves until SIGINT/SIGTERM. A client prints one
  * "result key=value ..." line (bench.sh parses it). Bad arguments print one line and exit 2.
@@ -40,7 +40,8 @@ static const char usage[] =
 	"                         [--port P] [--rate R] [--kernel | --netdev SPEC --ip "
 	"ADDR/PREFIX]\n"
 	"       weir-bench link --test bulk|rr|crr [--flows N] [--duration S] [--cpus S,C]\n"
-	"       weir-bench pingpong [--shards N] [--shard-cpus LIST] [--duration S]\n"
+	"       weir-bench pingpong [--test crr|bulk] [--shards N] [--shard-cpus LIST]\n"
+	"                           [--duration S]\n"
 	"\n"
 	"Workloads (client --test):\n"
 	"  bulk  N flows (--flows, default 1) each write 64 KiB chunks to the discard port for\n"
@@ -66,7 +67,8 @@ static const char usage[] =
 	"pingpong: no weir, the machine's own figure: two processes of N threads, thread i of\n"
 	"each exchanging 64-byte messages over socketpair i (epoll_pwait2, 1 ms timeouts, as\n"
 	"weir's loop waits); prints the answering threads' CPU time per round trip in the\n"
-	"sharded server's format.\n"
+	"sharded server's format. --test bulk: thread i streams 64 KiB messages to its pair\n"
+	"instead, which reads them (CPU time per byte received, a load of copies).\n"
 	"Example: weir-bench link --test rr --duration 2\n";
 
 static int bad(const char *what, const char *val)
@@ -450,9 +452,14 @@ int main(int argc, char **argv)
 	if (o.nshard_cpus > 0 && o.shards == 0)
 		return bad("--shard-cpus goes with --shards", NULL);
 	if (!strcmp(role, "pingpong")) {
-		if (have_test || o.kernel || o.netdev || o.ip || o.peer || o.rate > 0 || o.impair)
-			return bad("pingpong takes only --shards, --shard-cpus and --duration",
-				   NULL);
+		if ((have_test && o.test != BENCH_CRR && o.test != BENCH_BULK) || o.kernel ||
+		    o.netdev || o.ip || o.peer || o.rate > 0 || o.impair)
+			return bad(
+				"pingpong takes only --test crr|bulk, --shards, --shard-cpus and "
+				"--duration",
+				NULL);
+		if (!have_test)
+			o.test = BENCH_CRR; /* round trips unless asked */
 		return bench_pingpong(&o);
 	}
 	if (strcmp(role, "server") && !have_test)

@@ -8,6 +8,10 @@
  * line per pair in the sharded server's format (round trips as "conns", the thread's CPU time
  * from getrusage(RUSAGE_THREAD)), the asking side the "result" line, so tools/bench-shards.sh
  * reads it as one more row: the platform's own 2-vs-1 figure beside weir's, from the same run.
+ *
+ * With --test bulk the asking thread of each pair streams 64 KiB messages for --duration and the
+ * answering one reads them: a load of copies, as the bulk rows are, where the CPUs' caches and
+ * memory are what two pairs at once may share. The answering side's line then counts bytes.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,7 +34,7 @@
 struct pp_thread {
 	const struct bench_opts *o;
 	int fd, cpu, asks;
-	uint64_t rts, cpu_ns, user_ns, sleeps, end_ns;
+	uint64_t rts, bytes, cpu_ns, user_ns, sleeps, end_ns;
 	int rc;
 	pthread_t th;
 };
@@ -53,12 +57,46 @@ static int pp_read(struct pp_thread *t, int ep, char *buf)
 	}
 }
 
+/* --test bulk, one thread of a pair: the asking one writes BENCH_CHUNK messages until the
+ * deadline, the answering one reads them until the asking one shuts the pair down. Waits in
+ * epoll_wait with 1 ms timeouts, as pp_read. 0, or 1 on an error. */
+static int pp_stream(struct pp_thread *t, int ep, uint64_t deadline, char *buf)
+{
+	struct epoll_event ev = { .events = t->asks ? EPOLLOUT : EPOLLIN };
+
+	if (epoll_ctl(ep, EPOLL_CTL_MOD, t->fd, &ev) < 0)
+		return 1;
+	for (;;) {
+		ssize_t n;
+
+		if (t->asks) {
+			if (weir_clock_now_ns() >= deadline)
+				return 0;
+			n = write(t->fd, buf, BENCH_CHUNK);
+		} else {
+			n = read(t->fd, buf, BENCH_CHUNK);
+			if (n == 0)
+				return 0; /* the asking side is done */
+		}
+		if (n > 0) {
+			t->bytes += (uint64_t)n;
+			t->rts++;
+			continue;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return t->asks ? 1 : 0; /* a reset pair ends the answering side too */
+		t->sleeps++;
+		if (epoll_wait(ep, &ev, 1, 1) < 0 && errno != EINTR)
+			return 1;
+	}
+}
+
 static void *pp_run(void *arg)
 {
 	struct pp_thread *t = arg;
 	struct epoll_event ev = { .events = EPOLLIN };
 	uint64_t deadline = weir_clock_now_ns() + (uint64_t)(t->o->duration_s * 1e9);
-	char buf[BENCH_MSG];
+	char *buf = malloc(BENCH_CHUNK);
 	uint64_t cpu0, user0;
 	int ep;
 
@@ -73,19 +111,22 @@ static void *pp_run(void *arg)
 				t->cpu);
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, t->fd, &ev) < 0) {
+	if (buf == NULL || ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, t->fd, &ev) < 0) {
 		if (ep >= 0)
 			close(ep);
+		free(buf);
 		t->rc = 1;
 		return NULL;
 	}
-	memset(buf, 0x42, sizeof(buf));
+	memset(buf, 0x42, BENCH_CHUNK);
 	cpu0 = bench_thread_cpu_ns(&user0);
-	for (;;) {
+	if (t->o->test == BENCH_BULK)
+		t->rc = pp_stream(t, ep, deadline, buf);
+	for (; t->o->test != BENCH_BULK;) {
 		if (t->asks) {
 			if (weir_clock_now_ns() >= deadline)
 				break;
-			if (write(t->fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) ||
+			if (write(t->fd, buf, BENCH_MSG) != (ssize_t)BENCH_MSG ||
 			    pp_read(t, ep, buf) < 0) {
 				t->rc = 1;
 				break;
@@ -93,7 +134,7 @@ static void *pp_run(void *arg)
 		} else {
 			if (pp_read(t, ep, buf) < 0)
 				break; /* the asking side closed: done */
-			if (write(t->fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			if (write(t->fd, buf, BENCH_MSG) != (ssize_t)BENCH_MSG)
 				break;
 		}
 		t->rts++;
@@ -104,6 +145,7 @@ static void *pp_run(void *arg)
 	if (t->asks)
 		shutdown(t->fd, SHUT_RDWR);
 	close(ep);
+	free(buf);
 	return NULL;
 }
 
@@ -138,7 +180,8 @@ int bench_pingpong(const struct bench_opts *o)
 	unsigned n = o->shards > 0 ? o->shards : 1;
 	int ask[64], answer[64], status, rc;
 	struct pp_thread t[64];
-	struct bench_result r = { .test = BENCH_CRR, .flows = n };
+	struct bench_result r = { .test = o->test == BENCH_BULK ? BENCH_BULK : BENCH_CRR,
+				  .flows = n };
 	uint64_t start = weir_clock_now_ns(), end = start;
 	pid_t pid;
 
@@ -166,8 +209,10 @@ int bench_pingpong(const struct bench_opts *o)
 			close(ask[i]);
 		rc = pp_side(o, answer, n, 0, t);
 		for (unsigned i = 0; i < n; i++)
-			printf("shard %u conns=%llu bytes=0 cpu_ms=%.1f user_ms=%.1f sleeps=%llu\n",
-			       i, (unsigned long long)t[i].rts, (double)t[i].cpu_ns / 1e6,
+			printf("shard %u conns=%llu bytes=%llu cpu_ms=%.1f user_ms=%.1f "
+			       "sleeps=%llu\n",
+			       i, (unsigned long long)(r.test == BENCH_BULK ? 0 : t[i].rts),
+			       (unsigned long long)t[i].bytes, (double)t[i].cpu_ns / 1e6,
 			       (double)t[i].user_ns / 1e6, (unsigned long long)t[i].sleeps);
 		fflush(stdout);
 		_exit(rc);
@@ -177,6 +222,7 @@ int bench_pingpong(const struct bench_opts *o)
 	rc = pp_side(o, ask, n, 1, t);
 	for (unsigned i = 0; i < n; i++) {
 		r.ops += t[i].rts;
+		r.bytes += t[i].bytes;
 		if (t[i].end_ns > end)
 			end = t[i].end_ns;
 		close(ask[i]);

@@ -30,6 +30,19 @@ if grep -q '^result .*conn_s=[0-9]' <<<"$out" && grep -Eq '^shard 0 conns=[1-9]'
 else
 	echo "FAIL: weir-bench link --shards 2"; echo "$out"; fail=1
 fi
+# pingpong, the machine's own row in bench-shards.sh: round trips, or streamed bytes with bulk,
+# counted on each answering thread.
+for w in crr bulk; do
+	out=$(timeout 60 "$bench" pingpong --test $w --shards 2 --duration 0.5 2>&1)
+	want='conn_s=[0-9]+' field=conns
+	[ $w = bulk ] && want='gbit_s=[0-9.]+' field=bytes
+	if grep -Eq "^result test=$w .*$want" <<<"$out" &&
+		grep -Eq "^shard 0 .*$field=[1-9]" <<<"$out" && grep -Eq "^shard 1 .*$field=[1-9]" <<<"$out"; then
+		echo "ok: weir-bench pingpong --test $w --shards 2: both pairs counted"
+	else
+		echo "FAIL: weir-bench pingpong --test $w --shards 2"; echo "$out"; fail=1
+	fi
+done
 # --rate paces: a client never offers more than asked (a slow machine may offer less). In 1 s,
 # each flow's first unit is due at the start: at most rate + one unit per flow.
 paced() {
@@ -72,4 +85,5 @@ refused "--rate" server --kernel --rate 100
 refused "--shard-cpus" link --test crr --shard-cpus 0
 refused "--shard-cpus" link --test crr --shards 2 --shard-cpus 0,x
 refused "no --cpus" link --test crr --shards 2 --cpus 0,1
+refused "pingpong takes only" pingpong --test rr
 exit $fail
