@@ -17,7 +17,9 @@
 #   memif   the same over DPDK net_memif with as many queue pairs (idle_sleep_us=100,
 #           idle_yield=1: two polling threads share each CPU)
 #   tap     a weir server on a multi-queue TAP; the Linux client (weir-bench --kernel) is not
-#           pinned, and its TCP work runs partly inside the shards' system calls
+#           pinned, runs a crr loop per shard as the link and memif rows do (before 2026-12-03
+#           one loop for both, which left each of 2 shards idle half the time), and its TCP work
+#           runs partly inside the shards' system calls, hence the user-space column
 #   machine no weir: weir-bench pingpong, threads exchanging 64-byte messages over socketpairs
 #           (crr), or streaming 64 KiB messages (bulk), pinned as the link rows are; its "2 vs
 #           1" is what running on both CPUs at once does to CPU time per operation on this
@@ -44,7 +46,7 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift ;;
 	--only) only=$2; shift ;;
 	--cpus) cpus=$2; shift ;;
-	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
 	*) echo "bench-shards.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -78,12 +80,12 @@ forget() {
 }
 
 # record ROW CONFIG WORKLOAD FILE: the client's result line and the server's "shard i ..." lines
-# as "ROW CONFIG WORKLOAD RESULT ..." and "ROW CONFIG WORKLOAD SHARD i conns bytes cpu_ms".
+# as "ROW CONFIG WORKLOAD RESULT ..." and "ROW CONFIG WORKLOAD SHARD i conns bytes cpu_ms user_ms".
 record() {
 	local row=$1 cfg=$2 w=$3 f=$4
 	echo "$row $cfg $w RESULT $(grep '^result' "$f" | head -1)" >>"$raw"
-	sed -n 's/^shard \([0-9]*\) conns=\([0-9]*\) bytes=\([0-9]*\) cpu_ms=\([0-9.]*\) .*/\1 \2 \3 \4/p' "$f" |
-		while read -r i c b ms; do echo "$row $cfg $w SHARD $i $c $b $ms" >>"$raw"; done
+	sed -n 's/^shard \([0-9]*\) conns=\([0-9]*\) bytes=\([0-9]*\) cpu_ms=\([0-9.]*\) user_ms=\([0-9.]*\).*/\1 \2 \3 \4 \5/p' "$f" |
+		while read -r i c b ms us; do echo "$row $cfg $w SHARD $i $c $b $ms $us" >>"$raw"; done
 }
 
 # The three pinnings: CONFIG is "1@A", "1@B" or "2@A,B"; shards and the --shard-cpus list.
@@ -131,8 +133,10 @@ tap_run() { # tap_run CONFIG WORKLOAD FLOWS
 		--shards "$(shards_of "$1")" --shard-cpus "$(cpus_of "$1")" >"$so" 2>&1 &
 	srv=$!; PIDS+=("$srv")
 	for _ in $(seq 1 100); do grep -q '^ready' "$so" && break; sleep 0.05; done
+	local f=$3
+	[ "$2" = crr ] && f=$(shards_of "$1") # a loop per shard
 	res=$(ip netns exec "$tap_ns" "$bench" client --kernel --peer 192.0.2.2 --test "$2" \
-		--flows "$3" --duration "$duration" 2>&1 | grep '^result')
+		--flows "$f" --duration "$duration" 2>&1 | grep '^result')
 	kill -TERM "$srv"; wait "$srv"; forget "$srv"
 	echo "$res" >>"$so"
 	record tap "$1" "$2" "$so"; rm -f "$so"
@@ -187,7 +191,7 @@ done
 "$PY" - "$raw" "$out/shards.txt" "$cpu_a" "$cpu_b" <<'PYEOF'
 import re, statistics, sys
 raw, dest, ca, cb = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-res, shard = {}, {}
+res, shard, user = {}, {}, {}
 for line in open(raw):
     p = line.split()
     row, cfg, w, kind = p[0], p[1], p[2], p[3]
@@ -196,13 +200,14 @@ for line in open(raw):
         if m:
             res.setdefault((row, cfg, w), []).append(float(m.group(2)))
     else:
-        i, conns, byts, ms = int(p[4]), int(p[5]), int(p[6]), float(p[7])
+        i, conns, byts, ms, us = int(p[4]), int(p[5]), int(p[6]), float(p[7]), float(p[8])
         if w == "crr":
-            v = ms * 1000.0 / conns if conns else None      # us per connection
+            per = 1000.0 / conns if conns else None      # us per connection
         else:
-            v = ms / (byts / 2**30) if byts else None        # ms per GiB received
-        if v is not None:
-            shard.setdefault((row, cfg, w, i), []).append(v)
+            per = 2**30 / byts if byts else None         # ms per GiB received
+        if per is not None:
+            shard.setdefault((row, cfg, w, i), []).append(ms * per)
+            user.setdefault((row, cfg, w, i), []).append(us * per)
 
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
@@ -214,8 +219,8 @@ out.append("shard, medians over passes; shards pinned: 1 shard on CPU %s, 1 on C
 out.append("'2 vs 1' = mean over the 2 shards of (2-shard figure / 1-shard figure on the same CPU).")
 out.append("machine: no weir (weir-bench pingpong), CPU us per 64-byte round trip (crr) or ms per GiB")
 out.append("of 64 KiB messages received (bulk), pinned alike.")
-out.append("%-8s %-5s %-22s %-22s %-22s %-7s %s" % ("row", "work", "1 shard, CPU " + ca, "1 shard, CPU " + cb,
-           "2 shards (" + ca + " | " + cb + ")", "2 vs 1", "vs machine"))
+out.append("%-8s %-5s %-22s %-22s %-22s %-7s %-10s %s" % ("row", "work", "1 shard, CPU " + ca, "1 shard, CPU " + cb,
+           "2 shards (" + ca + " | " + cb + ")", "2 vs 1", "vs machine", "user: 2 vs 1"))
 ratios = {}
 for w in ("crr", "bulk"):
     if ("linux", "-", w) in res:
@@ -230,16 +235,20 @@ for w in ("crr", "bulk"):
         t1 = med(shard.get((row, two, w, 1), []))
         r = (t0 / a + t1 / b) / 2
         ratios[(row, w)] = r
+        um = lambda c, i: med(user.get((row, c, w, i), []))
+        ur = (um(two, 0) / um(one_a, 0) + um(two, 1) / um(one_b, 0)) / 2
         wall = lambda c: med(res.get((row, c, w), []))
         unit = "conn/s" if w == "crr" else "Gbit/s"
         vs = ""
         if row != "machine" and ("machine", w) in ratios:
             vs = "%.2fx" % (r / ratios[("machine", w)])
-        out.append("%-8s %-5s %-22s %-22s %-22s %-7s %s" % (row, w,
+        out.append("%-8s %-5s %-22s %-22s %-22s %-7s %-10s %s" % (row, w,
                    "%.1f (%.5g %s)" % (a, wall(one_a), unit), "%.1f (%.5g)" % (b, wall(one_b)),
-                   "%.1f | %.1f (%.5g)" % (t0, t1, wall(two)), "%.2fx" % r, vs))
+                   "%.1f | %.1f (%.5g)" % (t0, t1, wall(two)), "%.2fx" % r, vs, "%.2fx" % ur))
 out.append("'vs machine': the row's '2 vs 1' over the machine row's of the same work, i.e. what 2 shards")
-out.append("cost beyond what running on both CPUs at once costs by itself here.")
+out.append("cost beyond what running on both CPUs at once costs by itself here. 'user: 2 vs 1': the same")
+out.append("ratio of the CPU time in user space only, weir's own work (over TAP most of the rest is the")
+out.append("Linux peer's TCP, run inside the shards' reads and writes).")
 text = "\n".join(out)
 print(text)
 open(dest, "w").write(text + "\n")
