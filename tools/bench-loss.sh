@@ -130,12 +130,13 @@ bulk() {
 	echo -e "$sc\t$rate\t$rep\t${g:-fail}" >>"$raw"
 }
 # nft_loss NS DEV PER100K: drops that share of TCP packets arriving on DEV in NS, and counts them.
-# On arrival, not on the sender's output. An output hook sees what TCP hands to IP: since Linux
-# 4.16 TCP always builds GSO packets of up to 64 KiB, whatever the device's offloads, so it dropped
-# 26 segments at a time (37 KiB per dropped packet at "5%", measured); and a packet dropped there
-# is a local send error (-EPERM), which TCP does not count as a loss: the data stays unsent and
-# goes at the next chance, without a retransmission or a cwnd cut (526 retransmissions for 641
-# dropped packets holding 16,600 segments). Linux then looked unhurt by loss weir really got.
+# On arrival, not on the sender's output. An output hook sees what TCP hands to IP: Linux TCP
+# (since 2018) always builds GSO packets of up to 64 KiB, whatever the device's offloads (the
+# device cuts them later), so it dropped 26 segments at a time (37 KiB per dropped packet at
+# "5%", measured); and a packet dropped there is a local send error (-EPERM), which TCP does not
+# count as a loss: the data stays unsent and goes at the next chance, without a retransmission or
+# a cwnd cut (526 retransmissions for 641 dropped packets holding 16,600 segments). Linux then
+# looked unhurt by loss weir really got.
 # Arriving over a veth whose sender segments in software (gso off) and whose receiver has GRO
 # off, a packet is one segment, and a drop is a loss the sender must repair, as with weir's
 # wrapper.
