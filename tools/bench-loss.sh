@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
 	--rates) rates=$2; shift ;;
 	--cpus) cpus=$2; shift ;;
 	--linux-drop) ldrop=$2; shift ;;
-	-h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,33p' "$0"; exit 0 ;;
 	*) echo "bench-loss.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
@@ -154,6 +154,14 @@ table inet wbloss {
 }
 EOF
 }
+# linux_loss PER100K: the loss rules of both ways, made afresh for one run (`nft reset counters`
+# does not reset a rule's own counter in nftables 1.0.6, so each run gets new rules). Uses
+# $da $dd (where data arrives, or leaves with --linux-drop output) and $aa $ad (ACKs).
+linux_loss() {
+	ip netns exec "$da" nft delete table inet wbloss 2>/dev/null
+	ip netns exec "$aa" nft delete table inet wbloss 2>/dev/null
+	nft_loss "$da" "$dd" "$1" && nft_loss "$aa" "$ad" "$1"
+}
 # nft_count SCENARIO RATE NS DIR: appends the run's counters (packets seen; packets and bytes
 # dropped) to $drops, for the check printed after the table.
 nft_count() {
@@ -161,7 +169,6 @@ nft_count() {
 	c=$(ip netns exec "$3" nft list table inet wbloss 2>/dev/null |
 		sed -n 's/.*counter packets \([0-9]*\) bytes \([0-9]*\).*/\1 \2/p' | tr '\n' ' ')
 	[ -n "$c" ] && echo -e "$1\t$2\t$4\t$c" >>"$drops"
-	ip netns exec "$3" nft reset counters table inet wbloss >/dev/null 2>&1
 }
 
 start_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
@@ -207,7 +214,7 @@ for rep in $(seq 1 "$reps"); do
 		fi
 		ip netns del $ns
 		NSS=()
-		# Linux over veth, nftables loss on each side's output.
+		# Linux over veth, nftables loss as each side receives (nft_loss).
 		a=wbl-a-$$ b=wbl-b-$$
 		mkns $a && mkns $b
 		ip -n $a link add wbva type veth peer name wbvb netns $b
@@ -223,9 +230,9 @@ for rep in $(seq 1 "$reps"); do
 		# Data from $a arrives in $b on wbvb, ACKs from $b arrive in $a on wbva.
 		da=$b dd=wbvb aa=$a ad=wbva
 		[ "$ldrop" = output ] && da=$a dd=wbva aa=$b ad=wbvb
-		if [ "$milli" -gt 0 ]; then nft_loss $da $dd "$milli" && nft_loss $aa $ad "$milli"; fi
 		# The kernel's default congestion control (BBR on some machines), then CUBIC,
 		# loss-based like weir's (the sender's choice decides). Each run's drops are counted.
+		[ "$milli" -gt 0 ] && linux_loss "$milli"
 		if start_server $b "$out/loss-lsrv.out" "${RX[@]}" "$bench" server --kernel \
 			--bind 192.0.2.12; then
 			bulk linux "$rate" ip netns exec $a "${TX[@]}" "$bench" client --kernel \
@@ -236,6 +243,7 @@ for rep in $(seq 1 "$reps"); do
 				nft_count linux "$rate" $aa acks
 			fi
 		fi
+		[ "$milli" -gt 0 ] && linux_loss "$milli"
 		if start_server $b "$out/loss-lsrv.out" "${RX[@]}" "$bench" server --kernel \
 			--bind 192.0.2.12; then
 			bulk linux-cubic "$rate" ip netns exec $a env WEIR_BENCH_KERNEL_CC=cubic \
@@ -291,8 +299,8 @@ for line in open(dropsf):
     if len(f) < 7:
         continue
     sc, rate, way, n, _, nd, bd = f[:7]
-    t = seen.setdefault((sc, float(rate), way), [0, 0, 0])
-    t[0] += int(n); t[1] += int(nd); t[2] += int(bd)
+    t = seen.setdefault((sc, float(rate), way), [0, 0, 0, 0])
+    t[0] += int(n); t[1] += int(nd); t[2] += int(bd); t[3] += 1
 if seen:
     print("linux columns, what nftables dropped (all runs): share of data packets,"
           " mean bytes per dropped data packet, share of ACKs")
@@ -310,6 +318,15 @@ if seen:
     if worst > 1600:
         print("WARNING: dropped data packets averaged %.0f bytes: more than one segment each,"
               " so the Linux columns did not get per-segment loss and do not compare" % worst)
+# A run at a loss rate without counters may have run without its rules (nft failed).
+for sc in ("linux", "linux-cubic"):
+    for r in rates:
+        runs = len(rows.get(sc, {}).get(r, []))
+        counted = min(seen.get((sc, r, w), [0, 0, 0, 0])[3] for w in ("data", "acks"))
+        if r > 0 and counted < runs:
+            print("WARNING: %s at %s%%: %d of %d runs have no loss counters; their rules may not"
+                  " have been made, and the figure may include runs without loss"
+                  % (sc, r, runs - counted, runs))
 json.dump({"when": when, "pinning": pinning, "median_gbit_s": {sc: {str(r): g for r, g in m.items()} for sc, m in med.items()},
            "runs_gbit_s": {sc: {str(r): v for r, v in m.items()} for sc, m in rows.items()}},
           open(out + "/loss.json", "w"), indent=1)
