@@ -25,8 +25,8 @@
 #           1" is what running on both CPUs at once does to CPU time per operation on this
 #           machine by itself
 #   linux   Linux to Linux over a veth pair (wall clock only)
-# Workloads: crr (connect, 64-byte request and reply, close; link and memif: a loop per shard,
-# tap: one Linux loop) and bulk x8 (8 flows into the discard port). The runs go in passes (every
+# Workloads: crr (connect, 64-byte request and reply, close; a loop per shard, for tap a Linux
+# one) and bulk x8 (8 flows into the discard port). The runs go in passes (every
 # configuration once per pass) so that drift over minutes hits all alike; figures are medians
 # over the passes (--reps). Writes OUT/shards.txt (OUT defaults to BUILD/bench). Needs root.
 # Addresses: 192.0.2.0/24; namespaces and processes it starts are removed by PID on every exit.
@@ -233,15 +233,18 @@ for w in ("crr", "bulk"):
         b = med(shard.get((row, one_b, w, 0), []))
         t0 = med(shard.get((row, two, w, 0), []))
         t1 = med(shard.get((row, two, w, 1), []))
-        r = (t0 / a + t1 / b) / 2
+        # A figure of 0 (a run that served nothing, user time printed as 0.0) gives nan, not a
+        # ZeroDivisionError after all the runs.
+        div = lambda x, y: x / y if y else float("nan")
+        r = (div(t0, a) + div(t1, b)) / 2
         ratios[(row, w)] = r
         um = lambda c, i: med(user.get((row, c, w, i), []))
-        ur = (um(two, 0) / um(one_a, 0) + um(two, 1) / um(one_b, 0)) / 2
+        ur = (div(um(two, 0), um(one_a, 0)) + div(um(two, 1), um(one_b, 0))) / 2
         wall = lambda c: med(res.get((row, c, w), []))
         unit = "conn/s" if w == "crr" else "Gbit/s"
         vs = ""
         if row != "machine" and ("machine", w) in ratios:
-            vs = "%.2fx" % (r / ratios[("machine", w)])
+            vs = "%.2fx" % div(r, ratios[("machine", w)])
         out.append("%-8s %-5s %-22s %-22s %-22s %-7s %-10s %s" % (row, w,
                    "%.1f (%.5g %s)" % (a, wall(one_a), unit), "%.1f (%.5g)" % (b, wall(one_b)),
                    "%.1f | %.1f (%.5g)" % (t0, t1, wall(two)), "%.2fx" % r, vs, "%.2fx" % ur))

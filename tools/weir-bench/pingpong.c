@@ -84,7 +84,8 @@ static int pp_stream(struct pp_thread *t, int ep, uint64_t deadline, char *buf)
 			continue;
 		}
 		if (errno != EAGAIN && errno != EINTR)
-			return t->asks ? 1 : 0; /* a reset pair ends the answering side too */
+			/* A reset pair ends the answering side too; any other error is one. */
+			return t->asks || errno != ECONNRESET ? 1 : 0;
 		t->sleeps++;
 		if (epoll_wait(ep, &ev, 1, 1) < 0 && errno != EINTR)
 			return 1;
