@@ -232,28 +232,21 @@ for rep in $(seq 1 "$reps"); do
 		[ "$ldrop" = output ] && da=$a dd=wbva aa=$b ad=wbvb
 		# The kernel's default congestion control (BBR on some machines), then CUBIC,
 		# loss-based like weir's (the sender's choice decides). Each run's drops are counted.
-		[ "$milli" -gt 0 ] && linux_loss "$milli"
-		if start_server $b "$out/loss-lsrv.out" "${RX[@]}" "$bench" server --kernel \
-			--bind 192.0.2.12; then
-			bulk linux "$rate" ip netns exec $a "${TX[@]}" "$bench" client --kernel \
-				--peer 192.0.2.12
-			stop_srv
-			if [ "$milli" -gt 0 ]; then
-				nft_count linux "$rate" $da data
-				nft_count linux "$rate" $aa acks
+		for sc in linux linux-cubic; do
+			cc=()
+			[ $sc = linux-cubic ] && cc=(env WEIR_BENCH_KERNEL_CC=cubic)
+			[ "$milli" -gt 0 ] && linux_loss "$milli"
+			if start_server $b "$out/loss-lsrv.out" "${RX[@]}" "$bench" server --kernel \
+				--bind 192.0.2.12; then
+				bulk $sc "$rate" ip netns exec $a "${cc[@]}" "${TX[@]}" "$bench" client \
+					--kernel --peer 192.0.2.12
+				stop_srv
+				if [ "$milli" -gt 0 ]; then
+					nft_count $sc "$rate" $da data
+					nft_count $sc "$rate" $aa acks
+				fi
 			fi
-		fi
-		[ "$milli" -gt 0 ] && linux_loss "$milli"
-		if start_server $b "$out/loss-lsrv.out" "${RX[@]}" "$bench" server --kernel \
-			--bind 192.0.2.12; then
-			bulk linux-cubic "$rate" ip netns exec $a env WEIR_BENCH_KERNEL_CC=cubic \
-				"${TX[@]}" "$bench" client --kernel --peer 192.0.2.12
-			stop_srv
-			if [ "$milli" -gt 0 ]; then
-				nft_count linux-cubic "$rate" $da data
-				nft_count linux-cubic "$rate" $aa acks
-			fi
-		fi
+		done
 		ip netns del $a
 		ip netns del $b
 		NSS=()

@@ -92,6 +92,24 @@ static int pp_stream(struct pp_thread *t, int ep, uint64_t deadline, char *buf)
 	}
 }
 
+/* crr, one thread of a pair: the asking one sends a BENCH_MSG message and waits for its echo
+ * until the deadline, the answering one echoes until the pair closes. 0, or 1 on an error. */
+static int pp_rounds(struct pp_thread *t, int ep, uint64_t deadline, char *buf)
+{
+	for (;; t->rts++) {
+		if (t->asks) {
+			if (weir_clock_now_ns() >= deadline)
+				return 0;
+			if (write(t->fd, buf, BENCH_MSG) != (ssize_t)BENCH_MSG ||
+			    pp_read(t, ep, buf) < 0)
+				return 1;
+		} else if (pp_read(t, ep, buf) < 0 ||
+			   write(t->fd, buf, BENCH_MSG) != (ssize_t)BENCH_MSG) {
+			return 0; /* the asking side closed: done */
+		}
+	}
+}
+
 static void *pp_run(void *arg)
 {
 	struct pp_thread *t = arg;
@@ -121,25 +139,8 @@ static void *pp_run(void *arg)
 	}
 	memset(buf, 0x42, BENCH_CHUNK);
 	cpu0 = bench_thread_cpu_ns(&user0);
-	if (t->o->test == BENCH_BULK)
-		t->rc = pp_stream(t, ep, deadline, buf);
-	for (; t->o->test != BENCH_BULK;) {
-		if (t->asks) {
-			if (weir_clock_now_ns() >= deadline)
-				break;
-			if (write(t->fd, buf, BENCH_MSG) != (ssize_t)BENCH_MSG ||
-			    pp_read(t, ep, buf) < 0) {
-				t->rc = 1;
-				break;
-			}
-		} else {
-			if (pp_read(t, ep, buf) < 0)
-				break; /* the asking side closed: done */
-			if (write(t->fd, buf, BENCH_MSG) != (ssize_t)BENCH_MSG)
-				break;
-		}
-		t->rts++;
-	}
+	t->rc = t->o->test == BENCH_BULK ? pp_stream(t, ep, deadline, buf)
+					 : pp_rounds(t, ep, deadline, buf);
 	t->cpu_ns = bench_thread_cpu_ns(&t->user_ns) - cpu0;
 	t->user_ns -= user0;
 	t->end_ns = weir_clock_now_ns();

@@ -242,7 +242,7 @@ struct client {
 
 struct bulk_flow {
 	struct client *c;
-	uint64_t bytes, end_ns, retrans, connect_ns;
+	uint64_t bytes, end_ns, retrans;
 	int rc;
 };
 
@@ -278,7 +278,7 @@ static void bulk_fiber(void *arg)
 	double share = c->o->rate / c->o->flows; /* --rate: this flow's Mbit/s, or 0 */
 	struct weir_flow *f;
 	struct weir_buf buf;
-	uint64_t due, now, t0 = weir_clock_now_ns();
+	uint64_t due, now, connect_ns, t0 = weir_clock_now_ns();
 	ssize_t n;
 
 	b->rc = connect_to(c, c->o->port, 0, &f);
@@ -287,7 +287,7 @@ static void bulk_fiber(void *arg)
 		return;
 	}
 	due = weir_clock_now_ns();
-	b->connect_ns = due - t0; /* inside the timed window: a lost SYN costs its RTO here */
+	connect_ns = due - t0; /* inside the timed window: a lost SYN costs its RTO here */
 	while ((now = weir_clock_now_ns()) < c->deadline_ns) {
 		if (share > 0 && now < due) {
 			/* Never past the deadline; cancelled (the client's hard limit): stop. */
@@ -319,7 +319,7 @@ static void bulk_fiber(void *arg)
 				"loss_probes=%u connect_ms=%.1f\n",
 				fs.cwnd, fs.snd_wnd, fs.snd_queued, fs.srtt_ms, fs.rto_ms,
 				(unsigned long long)fs.segments_out, fs.rto_timeouts,
-				fs.fast_recoveries, fs.loss_probes, (double)b->connect_ns / 1e6);
+				fs.fast_recoveries, fs.loss_probes, (double)connect_ns / 1e6);
 	}
 	/* The server reads to our FIN and closes: its FIN says every byte arrived. */
 	weir_flow_shutdown(f, WEIR_SHUT_WR);

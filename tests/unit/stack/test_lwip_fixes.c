@@ -2541,22 +2541,27 @@ END_TEST
 
 /* --- 0032: one ACK per connection for a burst ------------------------------------------------ */
 
-/* Injects the peer's stream bytes [k * OSEG, (k + 1) * OSEG) for each k of ks, then polls once:
- * one burst. */
+/* Queues on the device, without polling, the peer's segment of stream bytes
+ * [k * OSEG, (k + 1) * OSEG), built in f (700 bytes). */
+static void peer_inject_stream(uint8_t *f, uint32_t isn, unsigned k)
+{
+	uint8_t d[OSEG];
+	size_t len;
+
+	for (unsigned j = 0; j < OSEG; j++)
+		d[j] = stream_byte(k * OSEG + j);
+	len = peer_frame(f, FRAME_TCP_ACK, isn + 1 + k * OSEG, peer.ack, d, OSEG, NULL, 0);
+	ck_assert_int_ge(memdev_inject(&md, f, len), 0);
+}
+
+/* Injects the peer's segment k for each k of ks, then polls once: one burst. */
 static void peer_burst(uint32_t isn, const unsigned *ks, unsigned n)
 {
-	uint8_t f[8][700], d[OSEG];
+	uint8_t f[8][700];
 
 	ck_assert_uint_le(n, 8);
-	for (unsigned i = 0; i < n; i++) {
-		size_t len;
-
-		for (unsigned j = 0; j < OSEG; j++)
-			d[j] = stream_byte(ks[i] * OSEG + j);
-		len = peer_frame(f[i], FRAME_TCP_ACK, isn + 1 + ks[i] * OSEG, peer.ack, d, OSEG,
-				 NULL, 0);
-		ck_assert_int_ge(memdev_inject(&md, f[i], len), 0);
-	}
+	for (unsigned i = 0; i < n; i++)
+		peer_inject_stream(f[i], isn, ks[i]);
 	md.ntx = 0;
 	weir_stack_poll(st);
 }
@@ -2607,13 +2612,8 @@ START_TEST(test_burst_acks_name_every_new_block)
 	int named[20] = { 0 };
 
 	peer_connect_sack(40045, isn, -1);
-	for (unsigned k = 1; k <= 9; k += 2) {
-		uint8_t d[OSEG];
-
-		for (unsigned j = 0; j < OSEG; j++)
-			d[j] = stream_byte(k * OSEG + j);
-		peer_send(FRAME_TCP_ACK, isn + 1 + k * OSEG, peer.ack, d, OSEG);
-	}
+	for (unsigned k = 1; k <= 9; k += 2)
+		peer_send_stream(isn, k * OSEG, OSEG);
 	peer_burst(isn, burst, 5);
 	ck_assert_uint_ge(md.ntx, 2);
 	ck_assert_uint_le(md.ntx, 5);
@@ -2657,14 +2657,11 @@ START_TEST(test_burst_owed_ack_of_reset_flow_dropped)
 	/* A segment makes the flow owe an ACK, then a RST in the same burst frees it: nothing is
 	 * sent for it at the end (ASan would see a freed pcb used). */
 	const uint32_t isn = 47000;
-	uint8_t f[2][700] = { { 0 } }, d[OSEG];
+	uint8_t f[2][700] = { { 0 } };
 	size_t len;
 
 	peer_connect_sack(40047, isn, -1);
-	for (unsigned j = 0; j < OSEG; j++)
-		d[j] = stream_byte(OSEG + j);
-	len = peer_frame(f[0], FRAME_TCP_ACK, isn + 1 + OSEG, peer.ack, d, OSEG, NULL, 0);
-	ck_assert_int_ge(memdev_inject(&md, f[0], len), 0);
+	peer_inject_stream(f[0], isn, 1);
 	len = peer_frame(f[1], FRAME_TCP_RST, isn + 1, 0, NULL, 0, NULL, 0);
 	ck_assert_int_ge(memdev_inject(&md, f[1], len < 60 ? 60 : len), 0); /* Ethernet's least */
 	md.ntx = 0;
