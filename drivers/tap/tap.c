@@ -326,7 +326,14 @@ static int tap_rx_queue_of(const struct weir_netdev *nd, const struct weir_flow_
 
 	if (!t->steered || (k->proto != 6 && k->proto != 17))
 		return -1;
-	return (int)((((uint32_t)(k->remote_port ^ k->local_port) * STEER_MUL) >> 16) % t->nqueues);
+	return (int)weir_tap_steer_queue(k->remote_port, k->local_port, t->nqueues);
+}
+
+unsigned weir_tap_steer_queue(uint16_t port_a, uint16_t port_b, unsigned nqueues)
+{
+	if (nqueues == 0)
+		return 0;
+	return ((((uint32_t)(port_a ^ port_b)) * STEER_MUL) >> 16) % nqueues;
 }
 
 static const struct weir_netdev_ops tap_ops = {

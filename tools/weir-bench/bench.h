@@ -39,6 +39,8 @@ struct bench_opts {
 	int ready_fd;	     /* link --shards server: written once every shard listens (-1) */
 	double rate;	     /* client: 0 (as fast as it goes), or the load offered in total: bulk
 			      * Mbit/s, crr connections/s, shared evenly by the flows */
+	unsigned spread;     /* kernel bulk client: 0, or N: flow i connects from a port weir's
+			      * TAP steering puts on queue i % N (weir_tap_steer_queue) */
 };
 
 /* What a client run measured. */

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <weir/tap.h>
 
 #include "bench.h"
 
@@ -197,7 +200,37 @@ static void read_kernel_cc(void)
 	kernel_cc = getenv("WEIR_BENCH_KERNEL_CC");
 }
 
-static int dial(const struct bench_opts *o, uint16_t port, int nodelay)
+/* --spread N: binds fd to a source port that weir's TAP steering puts on queue q of N for a
+ * connection to dport, starting at a random place in 20000..59999. No SO_REUSEADDR: a port
+ * another socket holds (another flow's thread, or a connection in TIME_WAIT) fails to bind and
+ * the next one is tried. Returns 0, or -1 with errno (EADDRINUSE: no such port free). */
+static int bind_spread(int fd, uint16_t dport, unsigned n, unsigned q)
+{
+	static _Atomic unsigned next;
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	unsigned start = atomic_load(&next);
+
+	if (start == 0)
+		start = (unsigned)(now_ns() ^ (uint64_t)getpid());
+	for (unsigned k = 0; k < 40000; k++) {
+		uint16_t p = (uint16_t)(20000 + (start + k) % 40000);
+
+		if (weir_tap_steer_queue(p, dport, n) != q)
+			continue;
+		me.sin_port = htons(p);
+		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0) {
+			atomic_store(&next, start + k + 1);
+			return 0;
+		}
+		if (errno != EADDRINUSE)
+			return -1;
+	}
+	errno = EADDRINUSE;
+	return -1;
+}
+
+/* Connects to the peer's port; with --spread, from a port steered to queue q (see above). */
+static int dial_to_queue(const struct bench_opts *o, uint16_t port, int nodelay, unsigned q)
 {
 	struct sockaddr_in sa;
 	int fd;
@@ -207,6 +240,13 @@ static int dial(const struct bench_opts *o, uint16_t port, int nodelay)
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	if (o->spread > 1 && bind_spread(fd, port, o->spread, q % o->spread) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	if (nodelay)
 		set_nodelay(fd);
 	/* WEIR_BENCH_KERNEL_CC: the client's congestion control (tools/bench-loss.sh compares
@@ -235,6 +275,11 @@ static int dial(const struct bench_opts *o, uint16_t port, int nodelay)
 		return -1;
 	}
 	return fd;
+}
+
+static int dial(const struct bench_opts *o, uint16_t port, int nodelay)
+{
+	return dial_to_queue(o, port, nodelay, 0);
 }
 
 static int read_exact(int fd, uint8_t *buf, size_t len)
@@ -270,6 +315,7 @@ struct kbulk {
 	const struct bench_opts *o;
 	uint64_t deadline, bytes, end, retrans;
 	double share; /* --rate: this flow's Mbit/s, or 0 */
+	unsigned index;
 	int rc;
 	pthread_t th;
 };
@@ -280,7 +326,7 @@ static void *bulk_thread(void *arg)
 	struct kbulk *b = arg;
 	uint8_t sink[256];
 	uint64_t due, now;
-	int fd = dial(b->o, b->o->port, 0);
+	int fd = dial_to_queue(b->o, b->o->port, 0, b->index);
 
 	if (fd < 0) {
 		b->rc = sysfail("bulk connect");
@@ -387,6 +433,7 @@ int bench_kernel_client(const struct bench_opts *o, struct bench_result *r)
 			b[i].o = o;
 			b[i].deadline = deadline;
 			b[i].share = o->rate / o->flows;
+			b[i].index = i;
 			if (pthread_create(&b[i].th, NULL, bulk_thread, &b[i]) != 0) {
 				fprintf(stderr, "weir-bench: pthread_create failed\n");
 				for (unsigned k = 0; k < i; k++)

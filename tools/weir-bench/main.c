@@ -3,7 +3,7 @@
  *
  *   weir-bench server [--kernel [--bind ADDR] | --netdev SPEC --ip ADDR/PREFIX] [--port P]
  *   weir-bench client --test bulk|rr|crr --peer ADDR [--flows N] [--duration S] [--port P]
- *                     [--rate R] [--kernel | --netdev SPEC --ip ADDR/PREFIX]
+ *                     [--rate R] [--kernel [--spread N] | --netdev SPEC --ip ADDR/PREFIX]
  *   weir-bench link   --test bulk|rr|crr [--flows N] [--duration S] [--cpus SERVER,CLIENT]
  *   weir-bench pingpong [--test crr|bulk] [--shards N] [--shard-cpus LIST] [--duration S]
  *
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,8 +38,8 @@ static const char usage[] =
 	"usage: weir-bench server [--kernel [--bind ADDR] | --netdev SPEC --ip ADDR/PREFIX] "
 	"[--port P]\n"
 	"       weir-bench client --test bulk|rr|crr --peer ADDR [--flows N] [--duration S]\n"
-	"                         [--port P] [--rate R] [--kernel | --netdev SPEC --ip "
-	"ADDR/PREFIX]\n"
+	"                         [--port P] [--rate R] [--kernel [--spread N] | --netdev SPEC\n"
+	"                         --ip ADDR/PREFIX]\n"
 	"       weir-bench link --test bulk|rr|crr [--flows N] [--duration S] [--cpus S,C]\n"
 	"       weir-bench pingpong [--test crr|bulk] [--shards N] [--shard-cpus LIST]\n"
 	"                           [--duration S]\n"
@@ -64,6 +65,10 @@ static const char usage[] =
 	"multi_queue, DPDK); the server prints per shard: connections, bytes, CPU time of the\n"
 	"shard's thread (getrusage RUSAGE_THREAD); the client splits its flows across shards.\n"
 	"--shard-cpus A,B,...: shard i runs on CPU list[i %% n] (link: both ends' shard i).\n"
+	"--spread N (client --kernel --test bulk): flow i connects from a source port that a\n"
+	"sharded weir server's TAP steers to queue i %% N, so its N shards get the flows evenly\n"
+	"(Linux's own port choice splits 8 flows 4/4 only a quarter of the time).\n"
+	"A client's result line ends with client_cpu_ms: its process's CPU time (user + system).\n"
 	"pingpong: no weir, the machine's own figure: two processes of N threads, thread i of\n"
 	"each exchanging 64-byte messages over socketpair i (epoll_pwait2, 1 ms timeouts, as\n"
 	"weir's loop waits); prints the answering threads' CPU time per round trip in the\n"
@@ -150,6 +155,16 @@ void bench_report(struct bench_result *r)
 		printf(" conns=%llu errors=%llu conn_s=%.0f", (unsigned long long)r->ops,
 		       (unsigned long long)r->errors,
 		       r->seconds > 0 ? (double)r->ops / r->seconds : 0.0);
+	}
+	/* The client process's CPU time so far (all its threads, user + system), so a bench can
+	 * tell what a Linux peer spent beside what a weir server did (tools/bench-shards.sh). */
+	{
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			printf(" client_cpu_ms=%.1f",
+			       (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+				       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
 	}
 	printf("\n");
 	fflush(stdout);
@@ -315,6 +330,7 @@ int main(int argc, char **argv)
 		{ "shards", required_argument, NULL, 'S' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "shard-cpus", required_argument, NULL, 'C' },
+		{ "spread", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -423,6 +439,11 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case 'D':
+			if (parse_uint(optarg, 1, 64, &v) < 0)
+				return bad("--spread (1..64)", optarg);
+			o.spread = (unsigned)v;
+			break;
 		case 'r':
 			errno = 0;
 			o.rate = strtod(optarg, &end);
@@ -451,6 +472,8 @@ int main(int argc, char **argv)
 		return bad("argument", argv[optind]);
 	if (o.nshard_cpus > 0 && o.shards == 0)
 		return bad("--shard-cpus goes with --shards", NULL);
+	if (o.spread > 0 && (!o.kernel || strcmp(role, "client") || o.test != BENCH_BULK))
+		return bad("--spread goes with client --kernel --test bulk", NULL);
 	if (!strcmp(role, "pingpong")) {
 		if ((have_test && o.test != BENCH_CRR && o.test != BENCH_BULK) || o.kernel ||
 		    o.netdev || o.ip || o.peer || o.rate > 0 || o.impair)

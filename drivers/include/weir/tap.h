@@ -40,6 +40,12 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out);
  * Returns as weir_tap_open; on failure nothing stays open. */
 int weir_tap_open_queues(const struct weir_tap_config *cfg, unsigned n, struct weir_netdev **out);
 
+/* The queue of n that weir's steering program gives an IPv4 TCP or UDP packet between ports
+ * port_a and port_b (either order: both directions agree), or 0 for n == 0. For peers that want
+ * to place their flows: a Linux client that binds source ports spreads its connections evenly
+ * over a sharded weir server (weir-bench client --kernel --spread). */
+unsigned weir_tap_steer_queue(uint16_t port_a, uint16_t port_b, unsigned nqueues);
+
 /* What only the TAP driver counts (the generic counters are weir_netdev_get_stats'). */
 struct weir_tap_stats {
 	/* With offload: TCP super-frames taken whole, and frames whose checksum Linux left

@@ -158,6 +158,31 @@ START_TEST(test_tap_spec_parse)
 	ck_assert_int_eq(weir_netdev_open("tap:", NULL, &dev), WEIR_EINVAL);
 }
 END_TEST
+
+/* The TAP steering hash as a function (the BPF program weir attaches computes the same; tap.shards
+ * and tools/weir-bench/tap_spread.sh check that against the kernel): in range, the same both
+ * ways, one queue for n <= 1, and a server port's clients spread over the queues. */
+START_TEST(test_tap_steer_queue)
+{
+	unsigned hits[3] = { 0 };
+
+	ck_assert_uint_eq(weir_tap_steer_queue(40000, 5300, 0), 0);
+	ck_assert_uint_eq(weir_tap_steer_queue(40000, 5300, 1), 0);
+	for (uint32_t p = 32768; p < 61000; p += 2) { /* Linux connects from even ports */
+		unsigned q = weir_tap_steer_queue((uint16_t)p, 5300, 3);
+
+		ck_assert_uint_lt(q, 3);
+		ck_assert_uint_eq(q, weir_tap_steer_queue(5300, (uint16_t)p, 3));
+		hits[q]++;
+	}
+	for (unsigned q = 0; q < 3; q++) /* 14,116 ports: each queue within 10% of a third */
+		ck_assert_msg(hits[q] > 4235 && hits[q] < 5176, "queue %u: %u ports", q, hits[q]);
+	/* (source XOR destination) * 0x9e3779b1, top 16 bits, mod n: 1 * 0x9e3779b1 >> 16 is
+	 * 0x9e37 = 40503. */
+	ck_assert_uint_eq(weir_tap_steer_queue(1, 0, 65535), 40503 % 65535);
+	ck_assert_uint_eq(weir_tap_steer_queue(0x1234, 0x1235, 1000), 40503 % 1000);
+}
+END_TEST
 #endif
 
 /* Microsoft's RSS verification vectors (the "Verifying the RSS Hash Calculation" page; DPDK's
@@ -238,6 +263,7 @@ Suite *weir_test_netdev_suite(void)
 #endif
 #ifdef HAVE_TAP
 	tcase_add_test(tc, test_tap_spec_parse);
+	tcase_add_test(tc, test_tap_steer_queue);
 #endif
 	suite_add_tcase(s, tc);
 	return s;
