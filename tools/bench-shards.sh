@@ -3,7 +3,7 @@
 # with 2 shards, beside the wall-clock figures, the machine's own figure and Linux's, in one run.
 #
 #   tools/bench-shards.sh [--build DIR] [--out DIR] [--duration S] [--reps N]
-#                         [--only link,memif,tap] [--cpus A,B]
+#                         [--only link,memif,tap] [--cpus A,B] [--tap-ports spread|linux]
 #
 # Every weir row runs three ways, with shard threads pinned (--shard-cpus): 1 shard on CPU A,
 # 1 shard on CPU B, and 2 shards, shard 0 on A and shard 1 on B. Each server shard's CPU time
@@ -18,8 +18,13 @@
 #           idle_yield=1: two polling threads share each CPU)
 #   tap     a weir server on a multi-queue TAP; the Linux client (weir-bench --kernel) is not
 #           pinned, runs a crr loop per shard as the link and memif rows do (before 2026-12-03
-#           one loop for both, which left each of 2 shards idle half the time), and its TCP work
-#           runs partly inside the shards' system calls, hence the user-space column
+#           one loop for both, which left each of 2 shards idle half the time), and connects its
+#           8 bulk flows from ports that put 4 on each shard (--spread; the weir clients of the
+#           link and memif rows split theirs so too; --tap-ports linux leaves the ports to
+#           Linux, whose choice gives 4 and 4 only a quarter of the time). Its TCP work runs
+#           partly in its own threads, partly inside the shards' system calls, in shares that
+#           follow where its threads run: hence the user-space column, and a "tap+peer" table
+#           of weir's and the client's CPU time per unit and their sum
 #   machine no weir: weir-bench pingpong, threads exchanging 64-byte messages over socketpairs
 #           (crr), or streaming 64 KiB messages (bulk), pinned as the link rows are; its "2 vs
 #           1" is what running on both CPUs at once does to CPU time per operation on this
@@ -28,7 +33,8 @@
 # Workloads: crr (connect, 64-byte request and reply, close; a loop per shard, for tap a Linux
 # one) and bulk x8 (8 flows into the discard port). The runs go in passes (every
 # configuration once per pass) so that drift over minutes hits all alike; figures are medians
-# over the passes (--reps). Writes OUT/shards.txt (OUT defaults to BUILD/bench). Needs root.
+# over the passes (--reps). Writes OUT/shards.txt, and every run's figures as OUT/shards.raw
+# (OUT defaults to BUILD/bench). Needs root.
 # Addresses: 192.0.2.0/24; namespaces and processes it starts are removed by PID on every exit.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +44,7 @@ duration=2
 reps=3
 only="link,memif,tap"
 cpus="0,1"
+tap_ports=spread
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) build=$2; shift ;;
@@ -46,11 +53,15 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift ;;
 	--only) only=$2; shift ;;
 	--cpus) cpus=$2; shift ;;
-	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+	--tap-ports) tap_ports=$2; shift ;;
+	-h|--help) sed -n '2,38p' "$0"; exit 0 ;;
 	*) echo "bench-shards.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 	shift
 done
+case "$tap_ports" in spread|linux) ;;
+*) echo "bench-shards.sh: --tap-ports spread|linux" >&2; exit 2 ;;
+esac
 [[ "$cpus" =~ ^[0-9]+,[0-9]+$ ]] || { echo "bench-shards.sh: --cpus A,B (two CPUs)" >&2; exit 2; }
 cpu_a=${cpus%,*} cpu_b=${cpus#*,}
 out=${out:-$build/bench}
@@ -80,12 +91,13 @@ forget() {
 }
 
 # record ROW CONFIG WORKLOAD FILE: the client's result line and the server's "shard i ..." lines
-# as "ROW CONFIG WORKLOAD RESULT ..." and "ROW CONFIG WORKLOAD SHARD i conns bytes cpu_ms user_ms".
+# as "ROW CONFIG WORKLOAD RESULT PASS ..." and "ROW CONFIG WORKLOAD SHARD i conns bytes cpu_ms
+# user_ms PASS".
 record() {
 	local row=$1 cfg=$2 w=$3 f=$4
-	echo "$row $cfg $w RESULT $(grep '^result' "$f" | head -1)" >>"$raw"
+	echo "$row $cfg $w RESULT $pass $(grep '^result' "$f" | head -1)" >>"$raw"
 	sed -n 's/^shard \([0-9]*\) conns=\([0-9]*\) bytes=\([0-9]*\) cpu_ms=\([0-9.]*\) user_ms=\([0-9.]*\).*/\1 \2 \3 \4 \5/p' "$f" |
-		while read -r i c b ms us; do echo "$row $cfg $w SHARD $i $c $b $ms $us" >>"$raw"; done
+		while read -r i c b ms us; do echo "$row $cfg $w SHARD $i $c $b $ms $us $pass" >>"$raw"; done
 }
 
 # The three pinnings: CONFIG is "1@A", "1@B" or "2@A,B"; shards and the --shard-cpus list.
@@ -133,10 +145,13 @@ tap_run() { # tap_run CONFIG WORKLOAD FLOWS
 		--shards "$(shards_of "$1")" --shard-cpus "$(cpus_of "$1")" >"$so" 2>&1 &
 	srv=$!; PIDS+=("$srv")
 	for _ in $(seq 1 100); do grep -q '^ready' "$so" && break; sleep 0.05; done
-	local f=$3
+	local f=$3 spread=()
 	[ "$2" = crr ] && f=$(shards_of "$1") # a loop per shard
+	# bulk: the flows split evenly over the shards, as the weir clients of the other rows split
+	# theirs (--tap-ports linux: wherever Linux's own source ports send them)
+	[ "$2" = bulk ] && [ "$tap_ports" = spread ] && spread=(--spread "$(shards_of "$1")")
 	res=$(ip netns exec "$tap_ns" "$bench" client --kernel --peer 192.0.2.2 --test "$2" \
-		--flows "$f" --duration "$duration" 2>&1 | grep '^result')
+		--flows "$f" --duration "$duration" "${spread[@]}" 2>&1 | grep '^result')
 	kill -TERM "$srv"; wait "$srv"; forget "$srv"
 	echo "$res" >>"$so"
 	record tap "$1" "$2" "$so"; rm -f "$so"
@@ -147,7 +162,7 @@ linux_run() { # linux_run WORKLOAD FLOWS
 	local res
 	res=$(ip netns exec "$lin_b" "$bench" client --kernel --peer 192.0.2.11 --test "$1" \
 		--flows "$2" --duration "$duration" 2>&1 | grep '^result')
-	echo "linux - $1 RESULT $res" >>"$raw"
+	echo "linux - $1 RESULT $pass $res" >>"$raw"
 }
 
 have_memif=0
@@ -188,19 +203,26 @@ for pass in $(seq 1 "$reps"); do
 	done
 done
 
+cp "$raw" "$out/shards.raw"
 "$PY" - "$raw" "$out/shards.txt" "$cpu_a" "$cpu_b" <<'PYEOF'
 import re, statistics, sys
 raw, dest, ca, cb = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 res, shard, user = {}, {}, {}
+peer = {}  # (row, cfg, w, pass) -> [client CPU ms, shards' CPU ms, conns, bytes]
 for line in open(raw):
     p = line.split()
-    row, cfg, w, kind = p[0], p[1], p[2], p[3]
+    row, cfg, w, kind, ps = p[0], p[1], p[2], p[3], p[4] if p[3] == "RESULT" else p[9]
     if kind == "RESULT":
         m = re.search(r"(conn_s|gbit_s)=([0-9.]+)", line)
         if m:
             res.setdefault((row, cfg, w), []).append(float(m.group(2)))
+        m = re.search(r"client_cpu_ms=([0-9.]+)", line)
+        if m:
+            peer.setdefault((row, cfg, w, ps), [0.0, 0.0, 0, 0])[0] = float(m.group(1))
     else:
         i, conns, byts, ms, us = int(p[4]), int(p[5]), int(p[6]), float(p[7]), float(p[8])
+        t = peer.setdefault((row, cfg, w, ps), [0.0, 0.0, 0, 0])
+        t[1] += ms; t[2] += conns; t[3] += byts
         if w == "crr":
             per = 1000.0 / conns if conns else None      # us per connection
         else:
@@ -248,6 +270,33 @@ for w in ("crr", "bulk"):
         out.append("%-8s %-5s %-22s %-22s %-22s %-7s %-10s %s" % (row, w,
                    "%.1f (%.5g %s)" % (a, wall(one_a), unit), "%.1f (%.5g)" % (b, wall(one_b)),
                    "%.1f | %.1f (%.5g)" % (t0, t1, wall(two)), "%.2fx" % r, vs, "%.2fx" % ur))
+# The TAP rows' Linux client runs on the shards' CPUs, and its TCP work is done partly in its own
+# threads, partly inside the shards' reads and writes (softirqs), in shares that follow where
+# its threads happen to run. So: weir's and the peer's CPU time per unit, and their sum.
+def per_unit(w, t):
+    if w == "crr":
+        return 1000.0 / t[2] if t[2] else None
+    return 2**30 / t[3] if t[3] else None
+for w in ("crr", "bulk"):
+    cells, tot = [], {}
+    for cfg in (one_a, one_b, two):
+        runs = [(t, per_unit(w, t)) for (r_, c_, w_, _), t in sorted(peer.items())
+                if (r_, c_, w_) == ("tap", cfg, w) and t[0] > 0]
+        runs = [(t, u) for t, u in runs if u is not None]
+        if not runs:
+            break
+        shards_u = med([t[1] * u for t, u in runs])
+        peer_u = med([t[0] * u for t, u in runs])
+        tot[cfg] = med([(t[0] + t[1]) * u for t, u in runs])
+        cells.append("%.0f + %.0f = %.0f" % (shards_u, peer_u, tot[cfg]))
+    if len(cells) == 3:
+        if not out[-1].startswith("tap+peer"):
+            out.append("tap+peer: CPU time per connection (crr, us) or per GiB (bulk, ms) of all weir's shards +")
+            out.append("the Linux client process = the sum (medians over passes); 'sum: 2 vs 1' = the 2-shard sum")
+            out.append("over the mean of the two 1-shard sums.")
+        r = tot[two] / ((tot[one_a] + tot[one_b]) / 2) if tot[one_a] + tot[one_b] else float("nan")
+        out.append("%-8s %-5s %-22s %-22s %-22s %s" % ("tap+peer", w, cells[0], cells[1], cells[2],
+                   "sum: %.2fx" % r))
 out.append("'vs machine': the row's '2 vs 1' over the machine row's of the same work, i.e. what 2 shards")
 out.append("cost beyond what running on both CPUs at once costs by itself here. 'user: 2 vs 1': the same")
 out.append("ratio of the CPU time in user space only, weir's own work (over TAP most of the rest is the")
