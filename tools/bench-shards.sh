@@ -62,6 +62,11 @@ done
 case "$tap_ports" in spread|linux) ;;
 *) echo "bench-shards.sh: --tap-ports spread|linux" >&2; exit 2 ;;
 esac
+[[ "$duration" =~ ^[0-9]+(\.[0-9]+)?$ ]] && [[ ! "$duration" =~ ^0+(\.0+)?$ ]] ||
+	{ echo "bench-shards.sh: --duration takes seconds (> 0), not '$duration'" >&2; exit 2; }
+# A run's time limit: twice its duration and a minute (--duration may be fractional: 0.5 with
+# tools/bench.sh --quick).
+limit=$(awk -v d="$duration" 'BEGIN { printf "%d", d * 2 + 60 }')
 [[ "$cpus" =~ ^[0-9]+,[0-9]+$ ]] || { echo "bench-shards.sh: --cpus A,B (two CPUs)" >&2; exit 2; }
 cpu_a=${cpus%,*} cpu_b=${cpus#*,}
 out=${out:-$build/bench}
@@ -107,14 +112,14 @@ CONFIGS=("1@$cpu_a" "1@$cpu_b" "2@$cpu_a,$cpu_b")
 
 link_run() { # link_run CONFIG WORKLOAD FLOWS
 	local o; o=$(mktemp)
-	timeout $((duration * 2 + 60)) "$bench" link --shards "$(shards_of "$1")" \
+	timeout "$limit" "$bench" link --shards "$(shards_of "$1")" \
 		--shard-cpus "$(cpus_of "$1")" --test "$2" --flows "$3" --duration "$duration" >"$o" 2>&1
 	record link "$1" "$2" "$o"; rm -f "$o"
 }
 
 machine_run() { # machine_run CONFIG WORKLOAD
 	local o; o=$(mktemp)
-	timeout $((duration * 2 + 60)) "$bench" pingpong --test "$2" --shards "$(shards_of "$1")" \
+	timeout "$limit" "$bench" pingpong --test "$2" --shards "$(shards_of "$1")" \
 		--shard-cpus "$(cpus_of "$1")" --duration "$duration" >"$o" 2>&1
 	record machine "$1" "$2" "$o"; rm -f "$o"
 }
@@ -128,7 +133,7 @@ memif_run() { # memif_run CONFIG WORKLOAD FLOWS
 		>"$so" 2>&1 &
 	srv=$!; PIDS+=("$srv")
 	for _ in $(seq 1 200); do grep -q '^ready' "$so" && break; kill -0 "$srv" 2>/dev/null || break; sleep 0.05; done
-	res=$(timeout $((duration * 2 + 60)) "$bench" client --shards "$n" --shard-cpus "$c" \
+	res=$(timeout "$limit" "$bench" client --shards "$n" --shard-cpus "$c" \
 		--ip 192.0.2.1/24 --peer 192.0.2.2 --test "$2" --flows "$3" --duration "$duration" \
 		--netdev "dpdk:$EAL --file-prefix=wsbc$$ --vdev=net_memif0,role=client,socket=$sock,$keys" \
 		2>&1 | grep '^result')
@@ -204,9 +209,14 @@ for pass in $(seq 1 "$reps"); do
 done
 
 cp "$raw" "$out/shards.raw"
-"$PY" - "$raw" "$out/shards.txt" "$cpu_a" "$cpu_b" <<'PYEOF'
+expect=machine
+want link && expect+=,link
+[ $have_memif = 1 ] && expect+=,memif
+want tap && expect+=,tap
+"$PY" - "$raw" "$out/shards.txt" "$cpu_a" "$cpu_b" "$expect" <<'PYEOF'
 import re, statistics, sys
 raw, dest, ca, cb = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+expect = sys.argv[5].split(",")
 res, shard, user = {}, {}, {}
 peer = {}  # (row, cfg, w, pass) -> [client CPU ms, shards' CPU ms, conns, bytes]
 for line in open(raw):
@@ -250,6 +260,8 @@ for w in ("crr", "bulk"):
                    "conn/s" if w == "crr" else "Gbit/s"))
     for row in ("machine", "link", "memif", "tap"):
         if (row, two, w, 0) not in shard:
+            if row in expect:
+                out.append("%-8s %-5s no figures: no 2-shard run printed its shards (see the log)" % (row, w))
             continue
         a = med(shard.get((row, one_a, w, 0), []))
         b = med(shard.get((row, one_b, w, 0), []))

@@ -427,6 +427,7 @@ fi
 if want shards; then
 	if [ $root = 1 ]; then
 		echo "== shards ($(($(date +%s) - start_ts)) s)"
+		rm -f "$out/shards.txt" "$out/shards.raw"
 		"$here/tools/bench-shards.sh" --build "$build" --out "$out" --duration "$duration" \
 			--reps "$reps" >>"$log" 2>&1 || echo "  bench-shards.sh failed (see $log)"
 	else
@@ -533,9 +534,13 @@ if any("*" in ln for ln in lines[3:]):
 lines += ["Ratios are weir / Linux (throughput and conn/s: higher is better for weir; latency: lower).",
           "crr errors (median per run): " + ", ".join("%s %g" % (e["scenario"], e["metrics"]["crr errors"]["median"])
           for e in doc["scenarios"] if "metrics" in e and "crr errors" in e["metrics"])]
+if not doc["scenarios"]:  # --only shards or loss: those write their own tables
+    lines = ["weir bench: " + meta, "", "(no rows in this table: the sections run print their own below)"]
 text = "\n".join(lines)
 print(text)
 open(out + "/bench.txt", "w").write(text + "\n")
+if not doc["scenarios"]:
+    sys.exit(0)
 
 try:
     import matplotlib
@@ -582,4 +587,8 @@ EOF
 if want loss && [ -f "$out/loss.txt" ]; then
 	echo
 	cat "$out/loss.txt"
+fi
+if want shards && [ -f "$out/shards.txt" ]; then
+	echo
+	cat "$out/shards.txt"
 fi
