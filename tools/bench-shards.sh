@@ -193,7 +193,8 @@ ip netns exec "$lin_a" "$bench" server --kernel >/dev/null 2>&1 &
 PIDS+=("$!")
 sleep 0.3
 
-echo "== shards: $(date -u +%FT%TZ), $(nproc) CPUs (pinned: $cpus), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== shards: $(date -u +%FT%TZ), $(nproc) CPUs (pinned: $cpus)," \
+	"load $(cut -d' ' -f1-3 /proc/loadavg), TAP bulk ports: $tap_ports"
 for pass in $(seq 1 "$reps"); do
 	echo "-- pass $pass/$reps ($(date -u +%T))"
 	for w in crr bulk; do
@@ -213,10 +214,10 @@ expect=machine
 want link && expect+=,link
 [ $have_memif = 1 ] && expect+=,memif
 want tap && expect+=,tap
-"$PY" - "$raw" "$out/shards.txt" "$cpu_a" "$cpu_b" "$expect" <<'PYEOF'
-import re, statistics, sys
+"$PY" - "$raw" "$out/shards.txt" "$cpu_a" "$cpu_b" "$expect" "$tap_ports" <<'PYEOF'
+import os, re, statistics, sys
 raw, dest, ca, cb = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-expect = sys.argv[5].split(",")
+expect, tap_ports = sys.argv[5].split(","), sys.argv[6]
 res, shard, user = {}, {}, {}
 peer = {}  # (row, cfg, w, pass) -> [client CPU ms, shards' CPU ms, conns, bytes]
 for line in open(raw):
@@ -251,6 +252,9 @@ out.append("shard, medians over passes; shards pinned: 1 shard on CPU %s, 1 on C
 out.append("'2 vs 1' = mean over the 2 shards of (2-shard figure / 1-shard figure on the same CPU).")
 out.append("machine: no weir (weir-bench pingpong), CPU us per 64-byte round trip (crr) or ms per GiB")
 out.append("of 64 KiB messages received (bulk), pinned alike.")
+if "tap" in expect:
+    out.append("tap bulk: the Linux client's 8 flows " + ("spread evenly over the shards (--spread)"
+               if tap_ports == "spread" else "from Linux's own source ports (--tap-ports linux)") + ".")
 out.append("%-8s %-5s %-22s %-22s %-22s %-7s %-10s %s" % ("row", "work", "1 shard, CPU " + ca, "1 shard, CPU " + cb,
            "2 shards (" + ca + " | " + cb + ")", "2 vs 1", "vs machine", "user: 2 vs 1"))
 ratios = {}
@@ -261,7 +265,8 @@ for w in ("crr", "bulk"):
     for row in ("machine", "link", "memif", "tap"):
         if (row, two, w, 0) not in shard:
             if row in expect:
-                out.append("%-8s %-5s no figures: no 2-shard run printed its shards (see the log)" % (row, w))
+                out.append("%-8s %-5s no figures: no 2-shard run printed its shards (see the log)"
+                           % (row, w))
             continue
         a = med(shard.get((row, one_a, w, 0), []))
         b = med(shard.get((row, one_b, w, 0), []))
@@ -282,6 +287,11 @@ for w in ("crr", "bulk"):
         out.append("%-8s %-5s %-22s %-22s %-22s %-7s %-10s %s" % (row, w,
                    "%.1f (%.5g %s)" % (a, wall(one_a), unit), "%.1f (%.5g)" % (b, wall(one_b)),
                    "%.1f | %.1f (%.5g)" % (t0, t1, wall(two)), "%.2fx" % r, vs, "%.2fx" % ur))
+out.append("'vs machine': the row's '2 vs 1' over the machine row's of the same work, i.e. what 2")
+out.append("shards cost beyond what running on both CPUs at once costs by itself here. 'user: 2 vs 1':")
+out.append("the same ratio of the CPU time in user space only, weir's own work (over TAP most of the rest")
+out.append("is the Linux peer's TCP, run inside the shards' reads and writes).")
+
 # The TAP rows' Linux client runs on the shards' CPUs, and its TCP work is done partly in its own
 # threads, partly inside the shards' reads and writes (softirqs), in shares that follow where
 # its threads happen to run. So: weir's and the peer's CPU time per unit, and their sum.
@@ -289,7 +299,13 @@ def per_unit(w, t):
     if w == "crr":
         return 1000.0 / t[2] if t[2] else None
     return 2**30 / t[3] if t[3] else None
-for w in ("crr", "bulk"):
+if "tap" in expect:
+    out.append("")
+    out.append("tap+peer: CPU time per connection (crr, us) or per GiB (bulk, ms): all weir's shards, the")
+    out.append("Linux client process, and the sum of the two, each a median over passes (so the three")
+    out.append("need not add up exactly); 'sum: 2 vs 1' = the 2-shard sum over the mean of the")
+    out.append("1-shard ones.")
+for w in ("crr", "bulk") if "tap" in expect else ():
     cells, tot = [], {}
     for cfg in (one_a, one_b, two):
         runs = [(t, per_unit(w, t)) for (r_, c_, w_, _), t in sorted(peer.items())
@@ -297,22 +313,22 @@ for w in ("crr", "bulk"):
         runs = [(t, u) for t, u in runs if u is not None]
         if not runs:
             break
-        shards_u = med([t[1] * u for t, u in runs])
-        peer_u = med([t[0] * u for t, u in runs])
         tot[cfg] = med([(t[0] + t[1]) * u for t, u in runs])
-        cells.append("%.0f + %.0f = %.0f" % (shards_u, peer_u, tot[cfg]))
-    if len(cells) == 3:
-        if not out[-1].startswith("tap+peer"):
-            out.append("tap+peer: CPU time per connection (crr, us) or per GiB (bulk, ms) of all weir's shards +")
-            out.append("the Linux client process = the sum (medians over passes); 'sum: 2 vs 1' = the 2-shard sum")
-            out.append("over the mean of the two 1-shard sums.")
-        r = tot[two] / ((tot[one_a] + tot[one_b]) / 2) if tot[one_a] + tot[one_b] else float("nan")
-        out.append("%-8s %-5s %-22s %-22s %-22s %s" % ("tap+peer", w, cells[0], cells[1], cells[2],
-                   "sum: %.2fx" % r))
-out.append("'vs machine': the row's '2 vs 1' over the machine row's of the same work, i.e. what 2 shards")
-out.append("cost beyond what running on both CPUs at once costs by itself here. 'user: 2 vs 1': the same")
-out.append("ratio of the CPU time in user space only, weir's own work (over TAP most of the rest is the")
-out.append("Linux peer's TCP, run inside the shards' reads and writes).")
+        cells.append("%.0f, %.0f, sum %.0f" % (med([t[1] * u for t, u in runs]),
+                                                med([t[0] * u for t, u in runs]), tot[cfg]))
+    if len(cells) < 3:
+        out.append("%-8s %-5s no figures: a configuration has no run with both counts (see the log)"
+                   % ("tap+peer", w))
+        continue
+    r = tot[two] / ((tot[one_a] + tot[one_b]) / 2) if tot[one_a] + tot[one_b] else float("nan")
+    out.append("%-8s %-5s %-22s %-22s %-22s %s" % ("tap+peer", w, cells[0], cells[1], cells[2],
+               "sum: %.2fx" % r))
+ncpu = os.cpu_count() or 0
+if ncpu <= 2:
+    out.append("")
+    out.append("What %d CPUs hide: the peer (the Linux client over TAP, the weir client's shards over link" % ncpu)
+    out.append("and memif) runs on the shards' CPUs, so the wall figures (in brackets) are not what 2 shards")
+    out.append("would do with CPUs of their own; CPU time per unit shows whether the shards share work.")
 text = "\n".join(out)
 print(text)
 open(dest, "w").write(text + "\n")

@@ -18,8 +18,10 @@
 # http (the two HTTP rows).
 # Every figure is the median of --reps runs (default 3) of --duration seconds (default 2;
 # --quick: 0.5 s). weir rows show their ratio to the matching Linux row: memif and link to
-# linux-lo, TAP to linux-veth, HTTP to nginx-veth. Writes OUT/bench.txt, OUT/bench.json, OUT/bench.png (OUT defaults
-# to BUILD/bench). Needs root for namespaces, TAP and DPDK; without it only link and loopback run.
+# linux-lo, TAP to linux-veth, HTTP to nginx-veth. Writes OUT/bench.txt, OUT/bench.json and
+# OUT/bench.png (no chart when only the loss and shards sections ran; those write and print
+# OUT/loss.txt and OUT/shards.txt, after the main table). OUT defaults to BUILD/bench. Needs
+# root for namespaces, TAP and DPDK; without it only link and loopback run.
 # Namespaces and processes it starts are removed by PID on every exit path. Addresses: 192.0.2.0/24.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +41,7 @@ while [ $# -gt 0 ]; do
 	--reps) reps=${2:?}; shift ;;
 	--note) note=${2:?}; shift ;;
 	--only) only=${2:?--only needs a list, e.g. memif,http}; shift ;;
-	-h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "bench.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -412,9 +414,9 @@ fi
 # ---- 6. one bulk flow under random loss: weir (the impairment wrapper) against Linux (nftables) ----
 # Its own table and chart (OUT/loss.txt, loss.json, loss.png): tools/bench-loss.sh.
 if want loss; then
+	rm -f "$out/loss.txt" # printed at the end: never one from an earlier run
 	if [ $root = 1 ]; then
 		echo "== loss ($(($(date +%s) - start_ts)) s)"
-		rm -f "$out/loss.txt"
 		"$here/tools/bench-loss.sh" --build "$build" --out "$out" --duration "$duration" \
 			--reps "$reps" >>"$log" 2>&1 || echo "  bench-loss.sh failed (see $log)"
 	else
@@ -425,9 +427,9 @@ fi
 # ---- 7. shards: CPU time per connection and per GiB, per shard, 1 shard against 2 ----
 # Its own table (OUT/shards.txt): tools/bench-shards.sh.
 if want shards; then
+	rm -f "$out/shards.txt" "$out/shards.raw" # printed at the end: never one from an earlier run
 	if [ $root = 1 ]; then
 		echo "== shards ($(($(date +%s) - start_ts)) s)"
-		rm -f "$out/shards.txt" "$out/shards.raw"
 		"$here/tools/bench-shards.sh" --build "$build" --out "$out" --duration "$duration" \
 			--reps "$reps" >>"$log" 2>&1 || echo "  bench-shards.sh failed (see $log)"
 	else
@@ -439,7 +441,7 @@ fi
 elapsed=$(($(date +%s) - start_ts))
 meta="$start_utc (start); $(uname -r); $ncpu CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')); load at start $start_load; $reps x ${duration}s per figure, median; ${elapsed}s total${note:+; $note}"
 MPLCONFIGDIR="$out/.matplotlib" $PY - "$raw" "$out" "$meta" "$reps" <<'EOF'
-import json, statistics, sys
+import json, os, statistics, sys
 raw, out, meta, reps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 rows, skips = {}, {}
 order = ["weir-memif", "weir-link", "weir-tap-srv", "weir-tap-cli", "linux-lo",
@@ -534,12 +536,15 @@ if any("*" in ln for ln in lines[3:]):
 lines += ["Ratios are weir / Linux (throughput and conn/s: higher is better for weir; latency: lower).",
           "crr errors (median per run): " + ", ".join("%s %g" % (e["scenario"], e["metrics"]["crr errors"]["median"])
           for e in doc["scenarios"] if "metrics" in e and "crr errors" in e["metrics"])]
-if not doc["scenarios"]:  # --only shards or loss: those write their own tables
-    lines = ["weir bench: " + meta, "", "(no rows in this table: the sections run print their own below)"]
+if not doc["scenarios"]:  # --only shards or loss: those print their own tables, after this
+    lines = ["weir bench: " + meta, "", "(no rows in this table, and no bench.png: the sections run print",
+             "their own tables below)"]
 text = "\n".join(lines)
 print(text)
 open(out + "/bench.txt", "w").write(text + "\n")
 if not doc["scenarios"]:
+    if os.path.exists(out + "/bench.png"):
+        os.remove(out + "/bench.png")  # an earlier run's chart is not this run's
     sys.exit(0)
 
 try:

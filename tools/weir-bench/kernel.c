@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -16,7 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <weir/config.h>
+#if defined(CONFIG_WEIR_DRIVER_TAP) && CONFIG_WEIR_DRIVER_TAP
 #include <weir/tap.h>
+#define HAVE_TAP 1
+#endif
 
 #include "bench.h"
 
@@ -200,18 +205,21 @@ static void read_kernel_cc(void)
 	kernel_cc = getenv("WEIR_BENCH_KERNEL_CC");
 }
 
+#ifdef HAVE_TAP
 /* --spread N: binds fd to a source port that weir's TAP steering puts on queue q of N for a
- * connection to dport, starting at a random place in 20000..59999. No SO_REUSEADDR: a port
- * another socket holds (another flow's thread, or a connection in TIME_WAIT) fails to bind and
- * the next one is tried. Returns 0, or -1 with errno (EADDRINUSE: no such port free). */
+ * connection to dport, starting at a random place in 20000..59999 (a hint shared by the flows'
+ * threads; losing an update only means a longer scan). No SO_REUSEADDR: a port another socket
+ * holds (another flow's, or a connection in TIME_WAIT) fails to bind and the next one is tried.
+ * Returns 0, or -1 with errno (EADDRINUSE: no such port free). */
 static int bind_spread(int fd, uint16_t dport, unsigned n, unsigned q)
 {
-	static _Atomic unsigned next;
+	static _Atomic unsigned next = UINT_MAX; /* UINT_MAX: no hint yet */
 	struct sockaddr_in me = { .sin_family = AF_INET };
 	unsigned start = atomic_load(&next);
 
-	if (start == 0)
+	if (start == UINT_MAX)
 		start = (unsigned)(now_ns() ^ (uint64_t)getpid());
+	start %= 40000;
 	for (unsigned k = 0; k < 40000; k++) {
 		uint16_t p = (uint16_t)(20000 + (start + k) % 40000);
 
@@ -219,7 +227,7 @@ static int bind_spread(int fd, uint16_t dport, unsigned n, unsigned q)
 			continue;
 		me.sin_port = htons(p);
 		if (bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0) {
-			atomic_store(&next, start + k + 1);
+			atomic_store(&next, (start + k + 1) % 40000);
 			return 0;
 		}
 		if (errno != EADDRINUSE)
@@ -228,9 +236,11 @@ static int bind_spread(int fd, uint16_t dport, unsigned n, unsigned q)
 	errno = EADDRINUSE;
 	return -1;
 }
+#endif
 
-/* Connects to the peer's port; with --spread, from a port steered to queue q (see above). */
-static int dial_to_queue(const struct bench_opts *o, uint16_t port, int nodelay, unsigned q)
+/* Connects to the peer's port. q >= 0 (bulk flows, with --spread): from a port steered to queue
+ * q % N (see above). */
+static int dial_to_queue(const struct bench_opts *o, uint16_t port, int nodelay, int q)
 {
 	struct sockaddr_in sa;
 	int fd;
@@ -240,13 +250,18 @@ static int dial_to_queue(const struct bench_opts *o, uint16_t port, int nodelay,
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	if (o->spread > 1 && bind_spread(fd, port, o->spread, q % o->spread) < 0) {
+#ifdef HAVE_TAP
+	if (q >= 0 && o->spread > 1 &&
+	    bind_spread(fd, port, o->spread, (unsigned)q % o->spread) < 0) {
 		int e = errno;
 
 		close(fd);
 		errno = e;
 		return -1;
 	}
+#else
+	(void)q;
+#endif
 	if (nodelay)
 		set_nodelay(fd);
 	/* WEIR_BENCH_KERNEL_CC: the client's congestion control (tools/bench-loss.sh compares
@@ -279,7 +294,7 @@ static int dial_to_queue(const struct bench_opts *o, uint16_t port, int nodelay,
 
 static int dial(const struct bench_opts *o, uint16_t port, int nodelay)
 {
-	return dial_to_queue(o, port, nodelay, 0);
+	return dial_to_queue(o, port, nodelay, -1);
 }
 
 static int read_exact(int fd, uint8_t *buf, size_t len)
@@ -326,7 +341,7 @@ static void *bulk_thread(void *arg)
 	struct kbulk *b = arg;
 	uint8_t sink[256];
 	uint64_t due, now;
-	int fd = dial_to_queue(b->o, b->o->port, 0, b->index);
+	int fd = dial_to_queue(b->o, b->o->port, 0, (int)b->index);
 
 	if (fd < 0) {
 		b->rc = sysfail("bulk connect");

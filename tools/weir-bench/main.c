@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <weir/config.h>
 #include <weir/impair.h>
 #include <weir/link.h>
 #include <weir/stack.h>
@@ -68,7 +69,8 @@ static const char usage[] =
 	"--spread N (client --kernel --test bulk): flow i connects from a source port that a\n"
 	"sharded weir server's TAP steers to queue i %% N, so its N shards get the flows evenly\n"
 	"(Linux's own port choice splits 8 flows 4/4 only a quarter of the time).\n"
-	"A client's result line ends with client_cpu_ms: its process's CPU time (user + system).\n"
+	"A result line ends with client_cpu_ms: the CPU time (user + system) of the process that\n"
+	"prints it (client, link's client side, pingpong's asking side).\n"
 	"pingpong: no weir, the machine's own figure: two processes of N threads, thread i of\n"
 	"each exchanging 64-byte messages over socketpair i (epoll_pwait2, 1 ms timeouts, as\n"
 	"weir's loop waits); prints the answering threads' CPU time per round trip in the\n"
@@ -474,6 +476,10 @@ int main(int argc, char **argv)
 		return bad("--shard-cpus goes with --shards", NULL);
 	if (o.spread > 0 && (!o.kernel || strcmp(role, "client") || o.test != BENCH_BULK))
 		return bad("--spread goes with client --kernel --test bulk", NULL);
+#if !(defined(CONFIG_WEIR_DRIVER_TAP) && CONFIG_WEIR_DRIVER_TAP)
+	if (o.spread > 1)
+		return bad("--spread needs the TAP driver's steering, which is not built in", NULL);
+#endif
 	if (!strcmp(role, "pingpong")) {
 		if ((have_test && o.test != BENCH_CRR && o.test != BENCH_BULK) || o.kernel ||
 		    o.netdev || o.ip || o.peer || o.rate > 0 || o.impair)

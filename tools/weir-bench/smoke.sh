@@ -86,4 +86,8 @@ refused "--shard-cpus" link --test crr --shard-cpus 0
 refused "--shard-cpus" link --test crr --shards 2 --shard-cpus 0,x
 refused "no --cpus" link --test crr --shards 2 --cpus 0,1
 refused "pingpong takes only" pingpong --test rr
+refused "--spread" client --kernel --peer 192.0.2.1 --test crr --spread 2
+refused "--spread" client --peer 192.0.2.1 --test bulk --netdev tap:x --ip 192.0.2.2/24 --spread 2
+refused "--spread" client --kernel --peer 192.0.2.1 --test bulk --spread 0
+refused "--spread" client --kernel --peer 192.0.2.1 --test bulk --spread 65
 exit $fail

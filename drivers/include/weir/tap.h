@@ -40,10 +40,11 @@ int weir_tap_open(const struct weir_tap_config *cfg, struct weir_netdev **out);
  * Returns as weir_tap_open; on failure nothing stays open. */
 int weir_tap_open_queues(const struct weir_tap_config *cfg, unsigned n, struct weir_netdev **out);
 
-/* The queue of n that weir's steering program gives an IPv4 TCP or UDP packet between ports
- * port_a and port_b (either order: both directions agree), or 0 for n == 0. For peers that want
- * to place their flows: a Linux client that binds source ports spreads its connections evenly
- * over a sharded weir server (weir-bench client --kernel --spread). */
+/* The queue of nqueues that weir's steering program gives an IPv4 TCP or UDP packet between
+ * ports port_a and port_b (host byte order; either order of the two: both directions agree). A
+ * pure function that cannot fail: nqueues 0 or 1 gives queue 0 (nothing to steer). For peers
+ * that want to place their flows: a Linux client that binds its source ports spreads its
+ * connections evenly over a sharded weir server (weir-bench client --kernel --spread). */
 unsigned weir_tap_steer_queue(uint16_t port_a, uint16_t port_b, unsigned nqueues);
 
 /* What only the TAP driver counts (the generic counters are weir_netdev_get_stats'). */
