@@ -218,6 +218,12 @@ want tap && expect+=,tap
 import os, re, statistics, sys
 raw, dest, ca, cb = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 expect, tap_ports = sys.argv[5].split(","), sys.argv[6]
+def per_unit(w, conns, byts):
+    """What a CPU ms becomes per unit: us per connection (crr), ms per GiB received (bulk)."""
+    if w == "crr":
+        return 1000.0 / conns if conns else None
+    return 2**30 / byts if byts else None
+
 res, shard, user = {}, {}, {}
 peer = {}  # (row, cfg, w, pass) -> [client CPU ms, shards' CPU ms, conns, bytes]
 for line in open(raw):
@@ -234,10 +240,7 @@ for line in open(raw):
         i, conns, byts, ms, us = int(p[4]), int(p[5]), int(p[6]), float(p[7]), float(p[8])
         t = peer.setdefault((row, cfg, w, ps), [0.0, 0.0, 0, 0])
         t[1] += ms; t[2] += conns; t[3] += byts
-        if w == "crr":
-            per = 1000.0 / conns if conns else None      # us per connection
-        else:
-            per = 2**30 / byts if byts else None         # ms per GiB received
+        per = per_unit(w, conns, byts)
         if per is not None:
             shard.setdefault((row, cfg, w, i), []).append(ms * per)
             user.setdefault((row, cfg, w, i), []).append(us * per)
@@ -295,10 +298,6 @@ out.append("is the Linux peer's TCP, run inside the shards' reads and writes).")
 # The TAP rows' Linux client runs on the shards' CPUs, and its TCP work is done partly in its own
 # threads, partly inside the shards' reads and writes (softirqs), in shares that follow where
 # its threads happen to run. So: weir's and the peer's CPU time per unit, and their sum.
-def per_unit(w, t):
-    if w == "crr":
-        return 1000.0 / t[2] if t[2] else None
-    return 2**30 / t[3] if t[3] else None
 if "tap" in expect:
     out.append("")
     out.append("tap+peer: CPU time per connection (crr, us) or per GiB (bulk, ms): all weir's shards, the")
@@ -308,7 +307,7 @@ if "tap" in expect:
 for w in ("crr", "bulk") if "tap" in expect else ():
     cells, tot = [], {}
     for cfg in (one_a, one_b, two):
-        runs = [(t, per_unit(w, t)) for (r_, c_, w_, _), t in sorted(peer.items())
+        runs = [(t, per_unit(w, t[2], t[3])) for (r_, c_, w_, _), t in sorted(peer.items())
                 if (r_, c_, w_) == ("tap", cfg, w) and t[0] > 0]
         runs = [(t, u) for t, u in runs if u is not None]
         if not runs:

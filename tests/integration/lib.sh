@@ -38,6 +38,14 @@ cleanup() {
 	WEIR_NS=""
 }
 
+# forget_pid PID: a process the test has waited for leaves WEIR_PIDS, so cleanup does not signal
+# its PID, which may belong to another process by then.
+forget_pid() {
+	local p keep=()
+	for p in "${WEIR_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+	WEIR_PIDS=("${keep[@]}")
+}
+
 # make_ns NAME: a fresh namespace with loopback up and no route out.
 make_ns() {
 	WEIR_NS="$1-$$"

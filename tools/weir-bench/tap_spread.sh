@@ -18,14 +18,6 @@ ip -n "$WEIR_NS" tuntap add dev wb0 mode tap multi_queue
 ip -n "$WEIR_NS" addr add 192.0.2.1/24 dev wb0
 ip -n "$WEIR_NS" link set wb0 up
 
-# forget PID: a server that has been waited for leaves the list cleanup kills (its PID may be
-# reused by then).
-forget() {
-	local p keep=()
-	for p in "${WEIR_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
-	WEIR_PIDS=("${keep[@]}")
-}
-
 # run_spread SHARDS WANT...: a server with SHARDS shards, 8 spread flows; shard i must report
 # WANT[i] connections and the shards' bytes must add up to what the client sent.
 run_spread() {
@@ -45,7 +37,7 @@ run_spread() {
 	kill -TERM "$pid"
 	if wait "$pid"; then pass "$n shards: the server stopped cleanly on SIGTERM"
 	else fail "$n shards: the server exited $? on SIGTERM: $(tail -3 "$tmp/s$n")"; fi
-	forget "$pid"
+	forget_pid "$pid"
 	grep '^shard' "$tmp/s$n"
 	sent=$(sed -n 's/^result .* bytes=\([0-9]*\) .*/\1/p' <<<"$res")
 	got=$(sed -n 's/^shards n=[0-9]* conns=[0-9]* bytes=\([0-9]*\) .*/\1/p' "$tmp/s$n")
